@@ -1,0 +1,105 @@
+import { Command } from "commander";
+import { MissingCredentialsError, UsageError } from "../../errors.js";
+import { fixCommandFor } from "../../credentials.js";
+import type { Roster } from "../../roster/load.js";
+import { assertSetName, parseCredentialRef } from "../../store/names.js";
+import type { CredentialInfo, CredentialStore } from "../../store/store.js";
+import { cliRoster, cliStore } from "../context.js";
+import { type IOStreams, out, printJson, table } from "../io.js";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function infoJson(info: CredentialInfo) {
+  return {
+    credentialSet: info.credentialSet,
+    provider: info.provider,
+    kind: info.kind,
+    preview: info.preview,
+    expiresAt: iso(info.expiresAt),
+    expired: info.expiresAt ? info.expiresAt.getTime() <= Date.now() : false,
+    createdAt: iso(info.createdAt),
+    updatedAt: iso(info.updatedAt),
+  };
+}
+
+function expiryText(info: CredentialInfo): string {
+  if (!info.expiresAt) return "-";
+  const text = info.expiresAt.toISOString().replace(/\.\d+Z$/, "Z");
+  return info.expiresAt.getTime() <= Date.now() ? `${text} (expired)` : text;
+}
+
+export function runCredsList(io: IOStreams, store: CredentialStore, opts: { set?: string; json?: boolean }): void {
+  if (opts.set) assertSetName(opts.set);
+  const rows = store.list({ credentialSet: opts.set });
+  if (opts.json) return printJson(io, rows.map(infoJson));
+  if (rows.length === 0) {
+    io.stderr.write(`No credentials stored${opts.set ? ` in set "${opts.set}"` : ""}. Add one with \`authctl key <provider>\` or \`authctl auth <provider>\`.\n`);
+    return;
+  }
+  const table_ = [["SET", "PROVIDER", "KIND", "PREVIEW", "EXPIRES", "UPDATED"]];
+  for (const r of rows) {
+    table_.push([r.credentialSet, r.provider, r.kind, r.preview, expiryText(r), r.updatedAt.toISOString().replace(/\.\d+Z$/, "Z")]);
+  }
+  for (const line of table(table_)) out(io, line);
+}
+
+/** Shows everything about a credential but its secret; the payload is never decrypted here. */
+export function runCredsShow(io: IOStreams, store: CredentialStore, roster: Roster, ref: string, opts: { json?: boolean }): void {
+  const { credentialSet, provider } = parseCredentialRef(ref);
+  const info = store.info(credentialSet, provider);
+  if (!info) {
+    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
+    throw new MissingCredentialsError(provider, credentialSet, fix);
+  }
+  if (opts.json) return printJson(io, infoJson(info));
+  const j = infoJson(info);
+  const lines = [
+    ["credential", `${j.credentialSet}:${j.provider}`],
+    ["kind", j.kind],
+    ["preview", j.preview],
+    ["expires", expiryText(info)],
+    ["created", j.createdAt ?? "-"],
+    ["updated", j.updatedAt ?? "-"],
+  ];
+  for (const line of table(lines)) out(io, line);
+}
+
+export function runCredsRm(io: IOStreams, store: CredentialStore, roster: Roster, ref: string): void {
+  const { credentialSet, provider } = parseCredentialRef(ref);
+  if (!store.remove(credentialSet, provider)) {
+    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
+    throw new MissingCredentialsError(provider, credentialSet, fix);
+  }
+  out(io, `Removed ${credentialSet}:${provider}`);
+}
+
+export function registerCreds(program: Command, io: IOStreams): void {
+  const creds = program.command("creds").description("list, show and remove stored credentials (never prints a secret)");
+  creds
+    .command("list")
+    .description("list stored credentials")
+    .option("--set <set>", "only this credential set")
+    .option("--json", "print JSON")
+    .action((opts: { set?: string; json?: boolean }) => {
+      using store = cliStore(io);
+      runCredsList(io, store, opts);
+    });
+  creds
+    .command("show")
+    .description("show one credential, redacted")
+    .argument("<set:provider>", "e.g. ci:anthropic (a bare provider means the default set)")
+    .option("--json", "print JSON")
+    .action((ref: string, opts: { json?: boolean }) => {
+      using store = cliStore(io);
+      runCredsShow(io, store, cliRoster(io), ref, opts);
+    });
+  creds
+    .command("rm")
+    .description("remove one credential")
+    .argument("<set:provider>", "e.g. ci:anthropic")
+    .action((ref: string) => {
+      if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
+      using store = cliStore(io);
+      runCredsRm(io, store, cliRoster(io), ref);
+    });
+}

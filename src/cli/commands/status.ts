@@ -1,0 +1,55 @@
+import type { Command } from "commander";
+import { AuthctlError } from "../../errors.js";
+import type { CredentialStore } from "../../store/store.js";
+import { cliStore, unlockForSecrets } from "../context.js";
+import { type IOStreams, out, printJson, table } from "../io.js";
+
+/** Where the store is, what unlocks it, and how many credentials (and expired ones) it holds. */
+export async function runStatus(io: IOStreams, store: CredentialStore, opts: { json?: boolean }): Promise<number> {
+  const rows = store.list();
+  let unlockedBy: string | null = null;
+  let lockProblem: string | null = null;
+  if (store.keyKind) {
+    try {
+      await unlockForSecrets(store, io);
+      store.verifyKey();
+      unlockedBy = store.keySource ?? null;
+    } catch (e) {
+      if (!(e instanceof AuthctlError)) throw e;
+      lockProblem = e.message;
+    }
+  }
+  const expired = rows.filter((r) => r.expiresAt && r.expiresAt.getTime() <= Date.now()).length;
+  const status = {
+    home: store.home,
+    database: store.path,
+    keyKind: store.keyKind ?? null,
+    unlockedBy,
+    lockProblem,
+    credentials: rows.length,
+    expired,
+  };
+  if (opts.json) printJson(io, status);
+  else {
+    const lines = [
+      ["home", status.home],
+      ["database", status.database],
+      ["store key", status.keyKind === "scrypt" ? "passphrase (scrypt)" : status.keyKind === "keyfile" ? "key file" : "not created yet (first secret creates it)"],
+      ["unlocked by", unlockedBy ?? (lockProblem ? `LOCKED: ${lockProblem}` : "-")],
+      ["credentials", `${rows.length}${expired ? ` (${expired} expired)` : ""}`],
+    ];
+    for (const line of table(lines)) out(io, line);
+  }
+  return lockProblem ? 1 : 0;
+}
+
+export function registerStatus(program: Command, io: IOStreams): void {
+  program
+    .command("status")
+    .description("show the store, which source unlocks it, and what it holds")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      using store = cliStore(io);
+      process.exitCode = await runStatus(io, store, opts);
+    });
+}

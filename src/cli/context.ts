@@ -1,0 +1,20 @@
+import { loadRoster, type Roster } from "../roster/load.js";
+import { authctlHome, storePaths } from "../store/paths.js";
+import { CredentialStore } from "../store/store.js";
+import { type IOStreams, stdinIsTTY } from "./io.js";
+import { promptHidden } from "./prompt.js";
+
+export function cliRoster(io: IOStreams): Roster {
+  return loadRoster({ userDir: storePaths(authctlHome(io.env)).userRoster });
+}
+
+export function cliStore(io: IOStreams): CredentialStore {
+  return CredentialStore.open({ env: io.env });
+}
+
+/** A passphrase store with no passphrase in the environment asks on the terminal, once. */
+export async function unlockForSecrets(store: CredentialStore, io: IOStreams): Promise<void> {
+  if (store.needsPassphrasePrompt() && stdinIsTTY(io)) {
+    store.unlockWithPassphrase(await promptHidden(io, "authctl store passphrase: "));
+  }
+}

@@ -1,0 +1,41 @@
+import type { Readable, Writable } from "node:stream";
+
+/** The CLI's streams, and whether they are terminals: colour and prompts only on a TTY. */
+export interface IOStreams {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export function systemIO(): IOStreams {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);
+
+export function colorEnabled(io: IOStreams, stream: "stdout" | "stderr" = "stdout"): boolean {
+  return Boolean(io[stream].isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
+}
+
+export function out(io: IOStreams, line = ""): void {
+  io.stdout.write(line + "\n");
+}
+
+export function err(io: IOStreams, line: string): void {
+  io.stderr.write(line + "\n");
+}
+
+export function printJson(io: IOStreams, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}
+
+export function bold(io: IOStreams, text: string): string {
+  return colorEnabled(io) ? `\u001b[1m${text}\u001b[22m` : text;
+}
+
+/** Left-aligned columns; the last column is not padded. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+}

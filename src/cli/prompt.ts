@@ -1,0 +1,57 @@
+import { UsageError } from "../errors.js";
+import type { IOStreams } from "./io.js";
+
+/**
+ * Reads one line from a terminal with echo off. Raw mode, so the secret is never drawn on
+ * screen nor kept in a readline history; Ctrl-C rejects with SIGINT semantics.
+ */
+export function promptHidden(io: IOStreams, question: string): Promise<string> {
+  const stdin = io.stdin as NodeJS.ReadStream;
+  return new Promise((resolve, reject) => {
+    io.stderr.write(question);
+    let value = "";
+    const finish = (error?: Error) => {
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      stdin.off("data", onData);
+      io.stderr.write("\n");
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n" || ch === "\u0004") return finish();
+        if (ch === "\u0003") return finish(Object.assign(new Error("interrupted"), { signal: "SIGINT" }));
+        if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.setRawMode?.(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
+}
+
+/** Reads all of stdin (for `--stdin`); drops one trailing newline, as `echo` adds it. */
+export async function readAllStdin(io: IOStreams, limitBytes = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buf.length;
+    if (size > limitBytes) throw new UsageError(`stdin is larger than ${limitBytes} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+/** Reads one visible line (menu choices). */
+export async function promptLine(io: IOStreams, question: string): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: Boolean(io.stdin.isTTY) });
+  try {
+    return (await rl.question(question)).trim();
+  } finally {
+    rl.close();
+  }
+}

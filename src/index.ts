@@ -1,0 +1,18 @@
+/** authctl's public API: everything a TypeScript caller needs, nothing that prints or exits. */
+export * from "./errors.js";
+export { loadRoster, parseProviderFile, Roster, BUILTIN_ROSTER_DIR, type LoadRosterOptions } from "./roster/load.js";
+export type { Provider, OAuthConfig, ApiKeyConfig, CaptureSpec, AuthMode } from "./roster/schema.js";
+export {
+  CredentialStore,
+  type CredentialInfo,
+  type CredentialKind,
+  type StoredCredential,
+  type OpenStoreOptions,
+} from "./store/store.js";
+export type { KeySourceName } from "./store/keySource.js";
+export { authctlHome } from "./store/paths.js";
+export { maskSecret, redact } from "./store/mask.js";
+export { DEFAULT_SET, parseCredentialRef } from "./store/names.js";
+export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, type StoreApiKeyOptions } from "./auth/apiKey.js";
+export { getCredentials, fixCommandFor, type GetCredentialsOptions } from "./credentials.js";
+export { defaultStore, defaultRoster, type Deps } from "./context.js";

@@ -1,0 +1,90 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { RosterError, UnknownProviderError } from "../errors.js";
+import { ProviderSchema, type Provider } from "./schema.js";
+
+/** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
+export const BUILTIN_ROSTER_DIR = fileURLToPath(new URL("../../resources/agents/", import.meta.url));
+
+export class Roster {
+  constructor(private readonly providers: ReadonlyMap<string, Provider>) {}
+
+  get names(): string[] {
+    return [...this.providers.keys()].sort();
+  }
+
+  list(): Provider[] {
+    return this.names.map((n) => this.providers.get(n)!);
+  }
+
+  has(name: string): boolean {
+    return this.providers.has(name);
+  }
+
+  get(name: string): Provider {
+    const provider = this.providers.get(name);
+    if (!provider) throw new UnknownProviderError(name, this.names);
+    return provider;
+  }
+}
+
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") ? rel : file;
+}
+
+function firstIssue(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]!;
+  return { field: issue.path.map(String).join("."), message: issue.message };
+}
+
+/** Parses and validates one roster file; every failure names the file and the field. */
+export function parseProviderFile(file: string, text: string): Provider {
+  const shown = displayPath(file);
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new RosterError(shown, "", `is not valid YAML: ${reason}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new RosterError(shown, "", "must be a YAML mapping of provider fields");
+  }
+  const parsed = ProviderSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { field, message } = firstIssue(parsed.error);
+    throw new RosterError(shown, field, message);
+  }
+  const expected = basename(file).replace(/\.ya?ml$/, "");
+  if (parsed.data.name !== expected) {
+    throw new RosterError(shown, "name", `must equal the file name "${expected}" (got "${parsed.data.name}")`);
+  }
+  return parsed.data;
+}
+
+function readDir(dir: string, into: Map<string, Provider>): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir).sort()) {
+    if (!/\.ya?ml$/.test(entry)) continue;
+    const file = join(dir, entry);
+    const provider = parseProviderFile(file, readFileSync(file, "utf8"));
+    into.set(provider.name, provider);
+  }
+}
+
+export interface LoadRosterOptions {
+  builtinDir?: string;
+  /** User roster dir ($AUTHCTL_HOME/agents): adds providers or replaces shipped ones by name. */
+  userDir?: string;
+}
+
+export function loadRoster(options: LoadRosterOptions = {}): Roster {
+  const providers = new Map<string, Provider>();
+  readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers);
+  if (options.userDir) readDir(options.userDir, providers);
+  return new Roster(providers);
+}

@@ -1,0 +1,86 @@
+import { z } from "zod";
+
+const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/"), "must be a relative path")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+const absolutePath = z
+  .string()
+  .refine((p) => p.startsWith("/"), "must be an absolute path")
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+
+const singleSegment = z
+  .string()
+  .min(1)
+  .refine((p) => !p.includes("/") && p !== "." && p !== "..", "must be ONE path segment (no '/', not '.' or '..')");
+
+export const CaptureFileSchema = z.strictObject({
+  path: relativePath,
+  format: z.enum(["json", "yaml", "env"]).default("json"),
+});
+
+/** Where the expiry lives inside the first capture file: a dotted field path and its unit. */
+export const ExpirySchema = z.strictObject({
+  field: z.string().min(1),
+  unit: z.enum(["epoch_ms", "epoch_s", "iso", "jwt_exp"]),
+});
+
+export const CaptureSchema = z.strictObject({
+  extractor: z.string().regex(PROVIDER_NAME, "must name an extractor (lowercase letters, digits, '-')"),
+  files: z.array(CaptureFileSchema).min(1, "must list at least one file"),
+  expiry: ExpirySchema.optional(),
+});
+
+export const OAuthSchema = z.strictObject({
+  command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
+  container_mount: absolutePath,
+  host_dir_name: singleSegment,
+  extra_run_args: z.array(z.string()).default([]),
+  banner_hint: z.string().default(""),
+  capture: CaptureSchema,
+  post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
+  image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
+  /** uid the image's login user runs as; the temp dir is handed to it. */
+  container_uid: z.number().int().nonnegative().default(1000),
+});
+
+export const ApiKeyConfigSchema = z.strictObject({
+  config_path: z.string().min(1),
+  printf_template: z.string().refine((t) => (t.match(/%s/g) ?? []).length === 1, "must contain exactly one %s"),
+  tool_name: z.string().min(1),
+});
+
+export const ApiKeySchema = z.strictObject({
+  env_var: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name (A-Z, 0-9, _)"),
+  key_url: z.url().optional(),
+  prefixes: z.array(z.string().min(1)).optional(),
+  config: ApiKeyConfigSchema.optional(),
+});
+
+export const ProviderSchema = z
+  .strictObject({
+    name: z.string().regex(PROVIDER_NAME, "must match [a-z0-9][a-z0-9-]*"),
+    label: z.string().min(1),
+    kind: z.enum(["agent", "tool", "service"]),
+    modes: z.array(z.enum(["oauth", "api_key"])).min(1, "must list at least one of oauth, api_key"),
+    oauth: OAuthSchema.optional(),
+    api_key: ApiKeySchema.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.modes.includes("oauth") && !p.oauth) {
+      ctx.addIssue({ code: "custom", path: ["oauth"], message: "is required when modes lists oauth" });
+    }
+    if (p.modes.includes("api_key") && !p.api_key) {
+      ctx.addIssue({ code: "custom", path: ["api_key"], message: "is required when modes lists api_key" });
+    }
+  });
+
+export type Provider = z.infer<typeof ProviderSchema>;
+export type OAuthConfig = z.infer<typeof OAuthSchema>;
+export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
+export type CaptureSpec = z.infer<typeof CaptureSchema>;
+export type AuthMode = Provider["modes"][number];

@@ -1,0 +1,42 @@
+import type Database from "better-sqlite3";
+
+/** Each entry moves the schema from version i to i+1; never edit a shipped one, append. */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE credentials (
+        credential_set TEXT    NOT NULL,
+        provider       TEXT    NOT NULL,
+        kind           TEXT    NOT NULL,
+        nonce          BLOB    NOT NULL,
+        ciphertext     BLOB    NOT NULL,
+        preview        TEXT    NOT NULL,
+        expires_at     INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (credential_set, provider)
+      ) WITHOUT ROWID;
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema up to date inside one immediate transaction, so racing openers migrate once. */
+export function migrate(db: Database.Database): void {
+  const run = db.transaction(() => {
+    const current = db.pragma("user_version", { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `credentials.db has schema version ${current}, newer than this authctl understands (${SCHEMA_VERSION}): upgrade authctl`,
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  run.immediate();
+}

@@ -1,0 +1,279 @@
+import Database from "better-sqlite3";
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync } from "node:fs";
+import { StoreError, StoreLockedError } from "../errors.js";
+import { assertProviderName, assertSetName } from "./names.js";
+import { deriveKey, open, seal } from "./crypto.js";
+import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
+import { migrate } from "./migrations.js";
+import { authctlHome, ensurePrivateDir, storePaths } from "./paths.js";
+
+export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth";
+
+/** What `list` and `show` see: everything but the secret. */
+export interface CredentialInfo {
+  credentialSet: string;
+  provider: string;
+  kind: CredentialKind;
+  preview: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface StoredCredential<T = unknown> extends CredentialInfo {
+  payload: T;
+}
+
+export interface PutOptions {
+  preview: string;
+  expiresAt?: Date | null;
+}
+
+export interface OpenStoreOptions {
+  /** Defaults to `$AUTHCTL_HOME` or `~/.authctl`. */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  busyTimeoutMs?: number;
+}
+
+type KeyKind = "keyfile" | "scrypt";
+const KEY_CHECK_AAD = "authctl:key-check:v1";
+const KEY_CHECK_PLAINTEXT = Buffer.from("authctl store key check");
+
+interface Row {
+  credential_set: string;
+  provider: string;
+  kind: CredentialKind;
+  preview: string;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+interface SecretRow extends Row {
+  nonce: Buffer;
+  ciphertext: Buffer;
+}
+
+const rowAad = (set: string, provider: string, kind: string) => `authctl:row:v1\0${set}\0${provider}\0${kind}`;
+
+function toInfo(row: Row): CredentialInfo {
+  return {
+    credentialSet: row.credential_set,
+    provider: row.provider,
+    kind: row.kind,
+    preview: row.preview,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+/**
+ * The one credential store: `credentials.db` in WAL mode, each payload sealed with AES-256-GCM
+ * and its (set, provider, kind) as associated data. Listing reads only plaintext metadata, so it
+ * never needs the key; the key is resolved on the first read or write of a secret.
+ */
+export class CredentialStore {
+  readonly home: string;
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly env: NodeJS.ProcessEnv;
+  private key: Buffer | undefined;
+  private unlockedBy: KeySourceName | undefined;
+  private readonly statements;
+
+  private constructor(home: string, env: NodeJS.ProcessEnv, busyTimeoutMs: number) {
+    this.home = ensurePrivateDir(home);
+    this.env = env;
+    this.path = storePaths(home).db;
+    // Create the file 0600 before SQLite does; SQLite gives -wal and -shm the same mode.
+    closeSync(openSync(this.path, "a", 0o600));
+    try {
+      this.db = new Database(this.path, { timeout: busyTimeoutMs });
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      migrate(this.db);
+    } catch (err) {
+      throw new StoreError(`cannot open the credential store ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.statements = {
+      upsert: this.db.prepare(`
+        INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at)
+        VALUES (@credential_set, @provider, @kind, @nonce, @ciphertext, @preview, @expires_at, @now, @now)
+        ON CONFLICT (credential_set, provider) DO UPDATE SET
+          kind = excluded.kind, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+          preview = excluded.preview, expires_at = excluded.expires_at, updated_at = excluded.updated_at`),
+      get: this.db.prepare("SELECT * FROM credentials WHERE credential_set = ? AND provider = ?"),
+      info: this.db.prepare(
+        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials WHERE credential_set = ? AND provider = ?",
+      ),
+      listAll: this.db.prepare(
+        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials ORDER BY credential_set, provider",
+      ),
+      listSet: this.db.prepare(
+        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials WHERE credential_set = ? ORDER BY provider",
+      ),
+      remove: this.db.prepare("DELETE FROM credentials WHERE credential_set = ? AND provider = ?"),
+      getMeta: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
+      putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
+    };
+  }
+
+  static open(options: OpenStoreOptions = {}): CredentialStore {
+    const env = options.env ?? process.env;
+    return new CredentialStore(options.home ?? authctlHome(env), env, options.busyTimeoutMs ?? 15_000);
+  }
+
+  /** Which source unlocked the store, once a secret has been read or written. */
+  get keySource(): KeySourceName | undefined {
+    return this.unlockedBy;
+  }
+
+  /** The key kind this store was created with, or undefined before its first secret. */
+  get keyKind(): KeyKind | undefined {
+    return this.meta("kdf") as KeyKind | undefined;
+  }
+
+  /** True when only an interactive passphrase can unlock the store (no env source, passphrase store). */
+  needsPassphrasePrompt(): boolean {
+    return this.key === undefined && this.keyKind === "scrypt" && passphraseFromEnv(this.env) === undefined;
+  }
+
+  /** Unlocks a passphrase store with a passphrase the caller obtained (e.g. a TTY prompt). */
+  unlockWithPassphrase(passphrase: string): void {
+    this.unlock({ passphrase, source: "tty passphrase" });
+  }
+
+  /** Resolves and checks the key without touching any credential (for `authctl status`). */
+  verifyKey(): void {
+    this.requireKey();
+  }
+
+  put(credentialSet: string, provider: string, kind: CredentialKind, payload: unknown, options: PutOptions): void {
+    this.putMany([{ credentialSet, provider, kind, payload, ...options }]);
+  }
+
+  /** Writes several rows in one transaction: all land or none do. */
+  putMany(entries: ReadonlyArray<{ credentialSet: string; provider: string; kind: CredentialKind; payload: unknown } & PutOptions>): void {
+    const key = this.requireKey();
+    const now = Date.now();
+    const rows = entries.map((e) => {
+      assertSetName(e.credentialSet);
+      assertProviderName(e.provider);
+      const sealed = seal(key, Buffer.from(JSON.stringify(e.payload), "utf8"), rowAad(e.credentialSet, e.provider, e.kind));
+      return {
+        credential_set: e.credentialSet,
+        provider: e.provider,
+        kind: e.kind,
+        nonce: sealed.nonce,
+        ciphertext: sealed.ciphertext,
+        preview: e.preview,
+        expires_at: e.expiresAt ? e.expiresAt.getTime() : null,
+        now,
+      };
+    });
+    this.db.transaction(() => {
+      for (const row of rows) this.statements.upsert.run(row);
+    }).immediate();
+  }
+
+  get<T = unknown>(credentialSet: string, provider: string): StoredCredential<T> | undefined {
+    const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
+    if (!row) return undefined;
+    const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
+    if (!plaintext) {
+      throw new StoreError(
+        `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
+      );
+    }
+    return { ...toInfo(row), payload: JSON.parse(plaintext.toString("utf8")) as T };
+  }
+
+  info(credentialSet: string, provider: string): CredentialInfo | undefined {
+    const row = this.statements.info.get(credentialSet, provider) as Row | undefined;
+    return row && toInfo(row);
+  }
+
+  list(filter: { credentialSet?: string } = {}): CredentialInfo[] {
+    const rows = (filter.credentialSet ? this.statements.listSet.all(filter.credentialSet) : this.statements.listAll.all()) as Row[];
+    return rows.map(toInfo);
+  }
+
+  remove(credentialSet: string, provider: string): boolean {
+    return this.statements.remove.run(credentialSet, provider).changes > 0;
+  }
+
+  integrityCheck(): string {
+    return this.db.pragma("integrity_check", { simple: true }) as string;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private meta(key: string): string | undefined {
+    return (this.statements.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  private requireKey(): Buffer {
+    if (!this.key) this.unlock(passphraseFromEnv(this.env));
+    return this.key!;
+  }
+
+  private unlock(given: { passphrase: string; source: KeySourceName } | undefined): void {
+    const paths = storePaths(this.home);
+    if (this.keyKind === undefined) this.initialiseKey(given);
+    const kind = this.keyKind!;
+    let key: Buffer;
+    let source: KeySourceName;
+    if (kind === "scrypt") {
+      if (!given) {
+        throw new StoreLockedError(
+          `the store ${this.path} is protected by a passphrase: set AUTHCTL_PASSPHRASE or AUTHCTL_PASSPHRASE_COMMAND, or run authctl on a terminal to be asked`,
+        );
+      }
+      key = deriveKey(given.passphrase, Buffer.from(this.meta("kdf_salt")!, "hex"));
+      source = given.source;
+    } else {
+      if (given) {
+        throw new StoreLockedError(
+          `${given.source} is set, but the store ${this.path} is locked by its key file ${paths.keyFile}: unset ${given.source}`,
+        );
+      }
+      key = readKeyFile(paths.keyFile);
+      source = "key file";
+    }
+    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
+    const ok = open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD);
+    if (!ok) {
+      throw new StoreLockedError(
+        kind === "scrypt"
+          ? `wrong passphrase (from ${source}) for the store ${this.path}; nothing was read or changed`
+          : `the key file ${paths.keyFile} does not match the store ${this.path}; nothing was read or changed`,
+      );
+    }
+    this.key = key;
+    this.unlockedBy = source;
+  }
+
+  /** First secret ever: choose passphrase (if one is configured) or a key file, and record a key check. */
+  private initialiseKey(given: { passphrase: string } | undefined): void {
+    const salt = randomBytes(16);
+    const key = given ? deriveKey(given.passphrase, salt) : loadOrCreateKeyFile(storePaths(this.home).keyFile);
+    const sealed = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD);
+    this.db.transaction(() => {
+      // INSERT OR IGNORE: a racing process that initialised first wins, and we verify against it.
+      this.statements.putMeta.run("kdf", given ? "scrypt" : "keyfile");
+      this.statements.putMeta.run("kdf_salt", salt.toString("hex"));
+      this.statements.putMeta.run(
+        "key_check",
+        JSON.stringify({ nonce: sealed.nonce.toString("hex"), ciphertext: sealed.ciphertext.toString("hex") }),
+      );
+    }).immediate();
+  }
+}
