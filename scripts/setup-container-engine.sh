@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Prepare podman on a fresh Debian 12 machine (CI), as root. Idempotent.
+#
+#   sudo scripts/setup-container-engine.sh
+#
+# 1. apt-get install podman runc busybox-static iptables curl (skipped when present)
+# 2. /etc/containers/containers.conf: runc, cgroupfs, file events, ulimits this host allows
+# 3. Docker-compatible API on unix:///run/podman/podman.sock (podman system service),
+#    restarted when the conf changed, left alone when it already answers _ping
+# 4. builds the local test image (test/images/build-test-images.sh) and runs it
+#
+# Afterwards: DOCKER_HOST=unix:///run/podman/podman.sock for dockerode/testcontainers
+# (plus TESTCONTAINERS_RYUK_DISABLED=true). Nothing is ever pulled.
+#
+# Environment: AUTHCTL_PODMAN_WAIT_SECS (default 30) bounds the wait for the socket.
+set -euo pipefail
+
+SOCK=/run/podman/podman.sock
+SOCK_URL=unix://$SOCK
+CONF=/etc/containers/containers.conf
+PIDFILE=/run/podman/authctl-podman-service.pid
+SERVICE_LOG=/tmp/podman-service.log
+WAIT_SECS=${AUTHCTL_PODMAN_WAIT_SECS:-30}
+PACKAGES=(podman runc busybox-static iptables curl)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IMAGE=localhost/authctl-test-vendor:latest
+
+log() { echo "[setup-container-engine] $*"; }
+die() { echo "[setup-container-engine] ERROR: $*" >&2; exit 1; }
+trap 'rc=$?; [ $rc -eq 0 ] || echo "[setup-container-engine] FAILED (exit $rc)" >&2' EXIT
+
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# --- 1. packages --------------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    log "packages already installed: ${PACKAGES[*]}"
+else
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt_opts=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0)
+    apt-get "${apt_opts[@]}" update -qq || die "apt-get update failed"
+    apt-get "${apt_opts[@]}" install -y -qq "${PACKAGES[@]}" >/dev/null || die "apt-get install failed"
+    log "packages installed"
+fi
+for b in podman runc curl; do
+    command -v "$b" >/dev/null 2>&1 || die "$b not on PATH after install"
+done
+
+# --- 2. containers.conf ---------------------------------------------------------
+nofile=$(ulimit -Hn)
+if [ "$nofile" = unlimited ]; then nofile=1048576; fi
+[[ "$nofile" =~ ^[0-9]+$ ]] || die "cannot read the hard nofile limit (got '$nofile')"
+conf_body=$(cat <<EOF
+# Written by authctl scripts/setup-container-engine.sh; rerunning it rewrites this file.
+# crun refuses hybrid cgroups (use runc); no systemd (cgroupfs); no journald (file);
+# ulimits must not exceed this host's hard limits (root lacks CAP_SYS_RESOURCE).
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+)
+conf_changed=0
+if [ -f "$CONF" ] && [ "$(cat "$CONF")" = "$conf_body" ]; then
+    log "$CONF already up to date (nofile=$nofile)"
+else
+    mkdir -p "$(dirname "$CONF")"
+    if [ -f "$CONF" ] && ! grep -q 'authctl scripts/setup-container-engine.sh' "$CONF"; then
+        cp -p "$CONF" "$CONF.authctl-backup"
+        log "saved previous $CONF to $CONF.authctl-backup"
+    fi
+    printf '%s\n' "$conf_body" >"$CONF.tmp.$$"
+    mv -f "$CONF.tmp.$$" "$CONF"
+    conf_changed=1
+    log "wrote $CONF (nofile=$nofile, nproc=4096, runc, cgroupfs, file events)"
+fi
+
+# --- 3. API service -------------------------------------------------------------
+ping_ok() {
+    [ -S "$SOCK" ] && [ "$(curl -s --max-time 2 --unix-socket "$SOCK" http://d/_ping 2>/dev/null)" = OK ]
+}
+
+# PID of a running service on our socket: our pidfile first, else the exact command line.
+service_pid() {
+    local pid
+    if [ -f "$PIDFILE" ]; then
+        pid=$(cat "$PIDFILE")
+        if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "system service .*$SOCK_URL"; then
+            echo "$pid"
+            return 0
+        fi
+    fi
+    pgrep -x -f "podman system service --time=0 $SOCK_URL" | head -n1
+}
+
+stop_service() {
+    local pid
+    pid=$(service_pid || true)
+    [ -n "$pid" ] || return 0
+    log "stopping podman API service (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDFILE"
+}
+
+if ping_ok && [ "$conf_changed" -eq 0 ]; then
+    log "podman API already answering on $SOCK_URL"
+else
+    if [ "$conf_changed" -eq 1 ]; then
+        stop_service
+    elif pid=$(service_pid) && [ -n "$pid" ]; then
+        # Running but not answering: replace it.
+        stop_service
+    fi
+    if ping_ok; then
+        die "$SOCK answers _ping but is not a service this script can restart; stop it and rerun"
+    fi
+    mkdir -p "$(dirname "$SOCK")"
+    rm -f "$SOCK"
+    log "starting podman API service on $SOCK_URL (log $SERVICE_LOG)"
+    nohup setsid podman system service --time=0 "$SOCK_URL" </dev/null >>"$SERVICE_LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+    svc_pid=$!
+    deadline=$(( $(date +%s) + WAIT_SECS ))
+    until ping_ok; do
+        if ! kill -0 "$svc_pid" 2>/dev/null; then
+            tail -n 20 "$SERVICE_LOG" >&2 || true
+            die "podman system service exited before answering _ping"
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            tail -n 20 "$SERVICE_LOG" >&2 || true
+            die "podman API did not answer _ping on $SOCK within ${WAIT_SECS}s"
+        fi
+        sleep 0.1
+    done
+    log "podman API ready (pid $svc_pid)"
+fi
+
+# --- 4. prove the engine works ---------------------------------------------------
+AUTHCTL_ENGINE=podman "$REPO/test/images/build-test-images.sh" || die "building the test image failed"
+
+out=$(podman run --rm "$IMAGE" sh -c 'echo "uid=$(id -u) home=$HOME"' 2>&1) \
+    || { echo "$out" >&2; die "podman run $IMAGE failed"; }
+[ "$out" = "uid=1000 home=/home/dev" ] || die "unexpected output from podman run: $out"
+log "podman run ok ($out)"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK" \
+    "http://d/v1.41/images/$IMAGE/json" || true)
+[ "$code" = 200 ] || die "API does not see $IMAGE (HTTP $code)"
+log "API sees $IMAGE; use DOCKER_HOST=$SOCK_URL"
+log "done"

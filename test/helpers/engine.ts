@@ -1,0 +1,24 @@
+import { spawnSync } from "node:child_process";
+
+export const TEST_IMAGE = "localhost/authctl-test-vendor:latest";
+export const ENGINE = process.env.AUTHCTL_ENGINE ?? "podman";
+
+/** True when the engine CLI answers. CI treats false as a failure, never a skip. */
+export function engineAvailable(): boolean {
+  const r = spawnSync(ENGINE, ["version"], { stdio: "ignore", timeout: 20_000 });
+  return r.status === 0;
+}
+
+/** For container suites: in CI a missing engine throws (fails), elsewhere it skips with a reason. */
+export function requireEngine(): boolean {
+  if (engineAvailable()) return true;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${ENGINE} does not answer: the container suite cannot run`);
+  console.warn(`skipping container tests: ${ENGINE} is not available (run scripts/setup-container-engine.sh)`);
+  return false;
+}
+
+/** Names of containers (running or not) whose name starts with the prefix. */
+export function containersNamed(prefix: string): string[] {
+  const r = spawnSync(ENGINE, ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" });
+  return r.stdout.split("\n").filter((n) => n.startsWith(prefix));
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa, type Options } from "execa";
+
+export const REPO = fileURLToPath(new URL("../..", import.meta.url));
+export const CLI = join(REPO, "dist/cli/main.js");
+
+/** A fresh `$AUTHCTL_HOME` in a temp dir; `cleanup` removes it. */
+export function tempHome(prefix = "authctl-test-"): { home: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const home = join(dir, "home");
+  return { home, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A secret that is obviously fake and unique per test, so a leak search cannot match by chance. */
+export function canary(prefix = ""): string {
+  return `${prefix}CANARY${randomBytes(12).toString("hex")}`;
+}
+
+/** Environment for child processes: no inherited passphrase or engine settings. */
+export function childEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("AUTHCTL_")) env[k] = v;
+  }
+  return { ...env, AUTHCTL_HOME: home, NO_COLOR: "1", ...extra };
+}
+
+/** Runs the built `authctl` binary; never rejects, so tests assert on exitCode. */
+export function authctl(home: string, args: string[], options: Options & { extraEnv?: Record<string, string> } = {}) {
+  const { extraEnv, ...rest } = options;
+  return execa("node", [CLI, ...args], {
+    env: childEnv(home, extraEnv),
+    extendEnv: false,
+    reject: false,
+    ...(rest.input === undefined ? { stdin: "ignore" } : {}),
+    ...rest,
+  } as Options);
+}
