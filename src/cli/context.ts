@@ -2,7 +2,7 @@ import { loadRoster, type Roster } from "../roster/load.js";
 import { authctlHome, storePaths } from "../store/paths.js";
 import { CredentialStore } from "../store/store.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
-import { promptHidden } from "./prompt.js";
+import { promptHidden } from "../auth/prompt.js";
 
 export function cliRoster(io: IOStreams): Roster {
   return loadRoster({ userDir: storePaths(authctlHome(io.env)).userRoster });

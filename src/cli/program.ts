@@ -1,19 +1,21 @@
 import { Command, CommanderError } from "commander";
 import { AuthctlError } from "../errors.js";
+import { registerAuth } from "./commands/auth.js";
 import { registerCreds } from "./commands/creds.js";
+import { registerImage } from "./commands/image.js";
 import { registerKey } from "./commands/key.js";
 import { registerProviders } from "./commands/providers.js";
+import { registerSession } from "./commands/session.js";
 import { registerStatus } from "./commands/status.js";
 import { type IOStreams, err } from "./io.js";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, interrupted: 130 } as const;
 
 /**
- * Commands that touch containers or MSAL register here but import their implementation only
+ * Commands that touch containers or MSAL (auth, session, image) import their implementation only
  * when they run, so read-only commands (creds, providers, status) stay fast and small.
  */
-export type Registrar = (program: Command, io: IOStreams) => void;
-export const extraRegistrars: Registrar[] = [];
+const REGISTRARS = [registerAuth, registerKey, registerCreds, registerProviders, registerStatus, registerSession, registerImage];
 
 export function buildProgram(io: IOStreams): Command {
   const program = new Command("authctl")
@@ -26,7 +28,7 @@ export function buildProgram(io: IOStreams): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   program.configureHelp({ sortSubcommands: false });
-  for (const register of [registerProviders, registerKey, registerCreds, registerStatus, ...extraRegistrars]) {
+  for (const register of REGISTRARS) {
     register(program, io);
   }
   for (const cmd of program.commands) cmd.exitOverride();

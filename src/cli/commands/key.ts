@@ -6,7 +6,7 @@ import { DEFAULT_SET } from "../../store/names.js";
 import type { CredentialStore } from "../../store/store.js";
 import { cliRoster, cliStore, unlockForSecrets } from "../context.js";
 import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
-import { promptHidden, readAllStdin } from "../prompt.js";
+import { promptHidden, readAllStdin } from "../../auth/prompt.js";
 
 export interface KeyOptions {
   set: string;

@@ -1,12 +1,17 @@
 import { UsageError } from "../errors.js";
-import type { IOStreams } from "./io.js";
+
+/** The streams a prompt needs; the CLI's IOStreams and process streams both fit. */
+export interface PromptStreams {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stderr: NodeJS.WritableStream;
+}
 
 /**
  * Reads one line from a terminal with echo off. Raw mode, so the secret is never drawn on
  * screen nor kept in a readline history; Ctrl-C rejects with SIGINT semantics.
  */
-export function promptHidden(io: IOStreams, question: string): Promise<string> {
-  const stdin = io.stdin as NodeJS.ReadStream;
+export function promptHidden(io: PromptStreams, question: string): Promise<string> {
+  const stdin = io.stdin;
   return new Promise((resolve, reject) => {
     io.stderr.write(question);
     let value = "";
@@ -33,7 +38,7 @@ export function promptHidden(io: IOStreams, question: string): Promise<string> {
 }
 
 /** Reads all of stdin (for `--stdin`); drops one trailing newline, as `echo` adds it. */
-export async function readAllStdin(io: IOStreams, limitBytes = 64 * 1024): Promise<string> {
+export async function readAllStdin(io: PromptStreams, limitBytes = 64 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of io.stdin) {
@@ -46,7 +51,7 @@ export async function readAllStdin(io: IOStreams, limitBytes = 64 * 1024): Promi
 }
 
 /** Reads one visible line (menu choices). */
-export async function promptLine(io: IOStreams, question: string): Promise<string> {
+export async function promptLine(io: PromptStreams, question: string): Promise<string> {
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: Boolean(io.stdin.isTTY) });
   try {

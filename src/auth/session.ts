@@ -1,0 +1,198 @@
+import { rm } from "node:fs/promises";
+import { dir as tempDir } from "tmp-promise";
+import { resolveDeps, type Deps } from "../context.js";
+import { buildRunArgv, detectEngine, forceRemoveContainer, prepareMountDir, type Engine } from "../engine/index.js";
+import { ModeUnavailableError } from "../errors.js";
+import type { Provider } from "../roster/schema.js";
+import { assertSetName, DEFAULT_SET } from "../store/names.js";
+import { authctlHome, storePaths } from "../store/paths.js";
+import type { CredentialStore } from "../store/store.js";
+import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
+
+export interface CaptureSummary {
+  provider: string;
+  credentialSet: string;
+  kind: "oauth";
+  preview: string;
+  expiresAt: Date | null;
+  /** Where the shared mount (phantom marker or exposed files) was written. */
+  sharedDir: string;
+}
+
+export interface PrepareOAuthOptions extends Deps {
+  /** The image to run: a tag. (Authenticator resolves lazy images before it gets here.) */
+  image: string;
+  /** Parent of the shared mounts (§7); defaults to `$AUTHCTL_HOME/mounts`. */
+  mountsDir?: string;
+  exposeToken?: boolean;
+  credentialSet?: string;
+  engine?: Engine;
+  /** Add `-t`; defaults to whether this process's stdin is a terminal. */
+  tty?: boolean;
+}
+
+/** The data that describes a session; JSON-safe so `authctl session` can keep it on disk. */
+export interface AuthSessionState {
+  provider: string;
+  projectId: string | null;
+  credentialSet: string;
+  exposeToken: boolean;
+  containerName: string;
+  argv: string[];
+  banner: string;
+  title: string;
+  authDir: string;
+  mountsDir: string;
+}
+
+const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export function containerNameFor(provider: string, projectId: string | null): string {
+  return `${projectId ?? "host"}-auth-${provider}`;
+}
+
+function bannerFor(provider: Provider, projectId: string | null): { title: string; banner: string } {
+  const oauth = provider.oauth!;
+  const title = `${provider.label} login`;
+  const scope = projectId ? `for project: ${projectId}` : "(host-wide)";
+  const lines = [`${title} ${scope}`];
+  if (oauth.banner_hint) lines.push(oauth.banner_hint);
+  lines.push(`Running \`${oauth.command.join(" ")}\` in a container; the credential is captured when it exits.`);
+  return { title, banner: lines.join("\n") };
+}
+
+/**
+ * One OAuth login, prepared but not run ("hold, don't call"): a TUI runs `argv` in its own
+ * terminal and the blocking CLI runs it inline; both then call `capture()` and `cleanup()`.
+ */
+export class AuthSession implements AuthSessionState {
+  readonly provider: string;
+  readonly projectId: string | null;
+  readonly credentialSet: string;
+  readonly exposeToken: boolean;
+  readonly containerName: string;
+  readonly argv: string[];
+  readonly banner: string;
+  readonly title: string;
+  readonly authDir: string;
+  readonly mountsDir: string;
+  private captured: CaptureSummary | undefined;
+  private cleaned = false;
+
+  constructor(
+    state: AuthSessionState,
+    private readonly entry: Provider,
+    private readonly engine: Engine,
+    private readonly store: CredentialStore,
+  ) {
+    this.provider = state.provider;
+    this.projectId = state.projectId;
+    this.credentialSet = state.credentialSet;
+    this.exposeToken = state.exposeToken;
+    this.containerName = state.containerName;
+    this.argv = state.argv;
+    this.banner = state.banner;
+    this.title = state.title;
+    this.authDir = state.authDir;
+    this.mountsDir = state.mountsDir;
+  }
+
+  /**
+   * Reads the roster's capture files from the temp dir (refusing symlinks, non-regular and huge
+   * files), validates them, stores them in one transaction and writes the shared mount.
+   * Idempotent: a second call returns the first summary. Nothing is stored on any failure.
+   */
+  async capture(): Promise<CaptureSummary> {
+    if (this.captured) return this.captured;
+    const oauth = this.entry.oauth!;
+    const files = await readCaptureFiles(this.authDir, oauth.capture.files);
+    const { payload, preview, expiresAt } = extract(this.provider, oauth.capture, files);
+    this.store.put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
+    const sharedDir = await writeSharedMount(this.mountsDir, oauth, payload, {
+      exposeToken: this.exposeToken,
+      credentialSet: this.credentialSet,
+    });
+    this.captured = { provider: this.provider, credentialSet: this.credentialSet, kind: "oauth", preview, expiresAt, sharedDir };
+    return this.captured;
+  }
+
+  /** Force-removes the container and deletes the temp dir. Idempotent. */
+  async cleanup(): Promise<void> {
+    if (this.cleaned) return;
+    await forceRemoveContainer(this.engine, this.containerName);
+    await rm(this.authDir, { recursive: true, force: true });
+    this.cleaned = true;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+
+  toJSON(): AuthSessionState {
+    const { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir } = this;
+    return { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir };
+  }
+}
+
+export function oauthProvider(entry: Provider): Provider & { oauth: NonNullable<Provider["oauth"]> } {
+  if (!entry.modes.includes("oauth") || !entry.oauth) {
+    throw new ModeUnavailableError(`${entry.name} has no OAuth login (modes: ${entry.modes.join(", ")}); use \`authctl key ${entry.name}\``);
+  }
+  return entry as Provider & { oauth: NonNullable<Provider["oauth"]> };
+}
+
+/** Builds an `AuthSession` without running it: fresh temp dir, leftover container removed, argv ready. */
+export async function prepareOAuthSession(
+  provider: string,
+  projectId: string | null,
+  options: PrepareOAuthOptions,
+): Promise<AuthSession> {
+  const { store, roster } = resolveDeps(options);
+  const entry = oauthProvider(roster.get(provider));
+  if (projectId !== null && !PROJECT_ID.test(projectId)) {
+    throw new ModeUnavailableError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
+  }
+  const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  const engine = options.engine ?? (await detectEngine());
+  const containerName = containerNameFor(entry.name, projectId);
+  await forceRemoveContainer(engine, containerName);
+
+  const { path: authDir } = await tempDir({ prefix: `authctl-${entry.name}-` });
+  try {
+    prepareMountDir(authDir, engine, entry.oauth.container_uid);
+    const argv = buildRunArgv(engine, {
+      image: options.image,
+      command: entry.oauth.command,
+      hostDir: authDir,
+      containerDir: entry.oauth.container_mount,
+      containerName,
+      extraRunArgs: entry.oauth.extra_run_args,
+      tty: options.tty ?? Boolean(process.stdin.isTTY),
+      containerUid: entry.oauth.container_uid,
+    });
+    const { title, banner } = bannerFor(entry, projectId);
+    const state: AuthSessionState = {
+      provider: entry.name,
+      projectId,
+      credentialSet,
+      exposeToken: options.exposeToken ?? false,
+      containerName,
+      argv,
+      banner,
+      title,
+      authDir,
+      mountsDir: options.mountsDir ?? storePaths(authctlHome()).mounts,
+    };
+    return new AuthSession(state, entry, engine, store);
+  } catch (err) {
+    await rm(authDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Rebuilds a session from its saved state (the JSON session commands). */
+export async function restoreSession(state: AuthSessionState, deps: Deps & { engine?: Engine } = {}): Promise<AuthSession> {
+  const { store, roster } = resolveDeps(deps);
+  const entry = oauthProvider(roster.get(state.provider));
+  return new AuthSession(state, entry, deps.engine ?? (await detectEngine()), store);
+}

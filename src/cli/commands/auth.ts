@@ -1,0 +1,58 @@
+import { Command, Option } from "commander";
+import { UsageError } from "../../errors.js";
+import type { AuthMode } from "../../roster/schema.js";
+import { DEFAULT_SET } from "../../store/names.js";
+import { type IOStreams, out, printJson } from "../io.js";
+
+export interface AuthCliOptions {
+  project?: string;
+  set?: string;
+  mode?: "oauth" | "api-key";
+  image?: string;
+  exposeToken?: boolean;
+  json?: boolean;
+}
+
+/** `--project P` alone implies `--set P`: a project's logins live in the project's set. */
+export function credentialSetFor(opts: { project?: string; set?: string }): string {
+  return opts.set ?? opts.project ?? DEFAULT_SET;
+}
+
+export async function runAuth(io: IOStreams, provider: string, opts: AuthCliOptions): Promise<void> {
+  // Loaded only here: read-only commands never pull in the container layer.
+  const { Authenticator } = await import("../../auth/authenticator.js");
+  const { terminalUi } = await import("../../auth/ui.js");
+  const { cliRoster, cliStore, unlockForSecrets } = await import("../context.js");
+  const roster = cliRoster(io);
+  using store = cliStore(io);
+  await unlockForSecrets(store, io);
+  const mode: AuthMode | undefined = opts.mode === "api-key" ? "api_key" : opts.mode;
+  const result = await new Authenticator(provider).run(opts.project ?? null, {
+    store,
+    roster,
+    credentialSet: credentialSetFor(opts),
+    mode,
+    image: opts.image,
+    exposeToken: opts.exposeToken,
+    ui: terminalUi({ stdin: io.stdin, stderr: io.stderr }),
+  });
+  if (opts.json) printJson(io, result);
+  else out(io, `Stored ${result.credentialSet}:${result.provider} (${result.kind} ${result.preview})`);
+}
+
+export function registerAuth(program: Command, io: IOStreams): void {
+  program
+    .command("auth")
+    .description("log a provider in: the vendor's own CLI in a container (OAuth), or an API key")
+    .argument("<provider>", "provider name, see `authctl providers`")
+    .option("--project <project>", "project the login is for (also the credential set unless --set is given)")
+    .option("--set <set>", "credential set (default: the project, else 'default')")
+    .addOption(new Option("--mode <mode>", "skip the menu").choices(["oauth", "api-key"]))
+    .option("--image <tag>", "run this image instead of building images/auth")
+    .option("--expose-token", "write the real vendor files into the shared mount (default: a phantom marker)")
+    .option("--json", "print the summary as JSON")
+    .action(async (provider: string, opts: AuthCliOptions) => {
+      if (opts.project !== undefined && !opts.project.trim()) throw new UsageError("--project needs a name");
+      await runAuth(io, provider, opts);
+    });
+}

@@ -1,0 +1,104 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, describe, expect, it } from "vitest";
+import { apiKeyCommand } from "../src/auth/apiKeyCommand.js";
+import { Authenticator, effectiveModes } from "../src/auth/authenticator.js";
+import { getCredentials } from "../src/credentials.js";
+import { detectEngine } from "../src/engine/index.js";
+import { ModeUnavailableError } from "../src/errors.js";
+import { loadRoster } from "../src/roster/load.js";
+import { CredentialStore } from "../src/store/store.js";
+import { canary, tempHome } from "./helpers/env.js";
+import { containersNamed, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
+import { useFakeVendor } from "./helpers/roster.js";
+
+const hasEngine = requireEngine();
+const t = tempHome();
+afterAll(() => t.cleanup());
+
+describe("mode choice (SPEC §5)", () => {
+  const roster = loadRoster();
+  it("both modes are offered when the gate is open", () => {
+    expect(effectiveModes(roster.get("claude"), {}).sort()).toEqual(["api_key", "oauth"]);
+  });
+  it("the gate closes OAuth", () => {
+    expect(effectiveModes(roster.get("claude"), { oauthEnabled: false })).toEqual(["api_key"]);
+  });
+  it("no open mode says which gate closed it", () => {
+    const oauthOnly = { ...roster.get("claude"), modes: ["oauth" as const] };
+    expect(() => effectiveModes(oauthOnly, { oauthEnabled: false })).toThrow(ModeUnavailableError);
+    expect(() => effectiveModes(oauthOnly, { oauthEnabled: false })).toThrow(/OAuth is disabled \(oauthEnabled: false\)/);
+  });
+  it("asking for a mode the provider lacks names what it supports", () => {
+    expect(() => effectiveModes(roster.get("stripe"), { mode: "oauth" })).toThrow(/stripe supports only api_key/);
+  });
+  it("api-key only: the lazy image is never resolved", async () => {
+    const home = tempHome();
+    let resolved = false;
+    using store = CredentialStore.open({ home: home.home, env: {} });
+    const key = canary("sk_test_");
+    const result = await new Authenticator("stripe").run(null, {
+      store,
+      roster,
+      image: async () => {
+        resolved = true;
+        return "never";
+      },
+      ui: { show: () => {}, choose: async () => 0, promptSecret: async () => key },
+    });
+    home.cleanup();
+    expect(resolved).toBe(false);
+    expect(result).toMatchObject({ provider: "stripe", kind: "api_key" });
+  });
+});
+
+describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture → cleanup", () => {
+  it("works with a piped (non-TTY) argv and cleans up", async () => {
+    useFakeVendor(t.home, "claude");
+    const roster = loadRoster({ userDir: join(t.home, "agents") });
+    using store = CredentialStore.open({ home: t.home, env: {} });
+    const code = canary();
+    await using session = await new Authenticator("claude").prepareOAuth("libproj", {
+      store,
+      roster,
+      image: TEST_IMAGE,
+      tty: false,
+      mountsDir: join(t.home, "mounts"),
+      credentialSet: "lib",
+    });
+    expect(session.argv).not.toContain("-t");
+    expect(session.containerName).toBe("libproj-auth-claude");
+    expect(session.banner).toContain("for project: libproj");
+    const run = await execa(session.argv[0]!, session.argv.slice(1), { input: code + "\n", reject: false });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain(code);
+    const summary = await session.capture();
+    expect(summary).toMatchObject({ provider: "claude", credentialSet: "lib", kind: "oauth" });
+    expect(JSON.stringify(summary)).not.toContain(code);
+    expect(await session.capture()).toBe(summary);
+    const stored = getCredentials<{ accessToken: string }>("claude", { credentialSet: "lib", store, roster });
+    expect(stored.payload.accessToken).toBe(`sk-ant-oat01-${code}`);
+    await session.cleanup();
+    await session.cleanup();
+    expect(existsSync(session.authDir)).toBe(false);
+    expect(containersNamed("libproj-auth-")).toEqual([]);
+  });
+
+  it("apiKeyCommand writes the key into the tool's config inside a container, never via argv", async () => {
+    const engine = await detectEngine();
+    const codex = loadRoster().get("codex");
+    const dir = mkdtempSync(join(tmpdir(), "authctl-apikey-"));
+    await execa("chown", ["1000:1000", dir]);
+    const key = canary("sk-");
+    const argv = apiKeyCommand(codex.api_key!);
+    expect(argv.join(" ")).not.toContain(key);
+    const r = await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.codex:Z`, TEST_IMAGE, ...argv], { input: key + "\n", reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain("codex API key saved");
+    expect(r.stdout).not.toContain(key);
+    expect(JSON.parse(readFileSync(join(dir, "auth.json"), "utf8"))).toEqual({ OPENAI_API_KEY: key });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
