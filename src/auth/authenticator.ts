@@ -6,7 +6,7 @@ import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./apiKey.js";
 import { ensureAuthImage } from "./images.js";
 import { runSession } from "./runSession.js";
-import { prepareOAuthSession, type AuthSession, type CaptureSummary } from "./session.js";
+import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./session.js";
 import { terminalUi, type AuthUi } from "./ui.js";
 
 export type ImageSource = string | (() => Promise<string>);
@@ -44,10 +44,11 @@ export function effectiveModes(entry: Provider, options: Pick<AuthenticateOption
   return [options.mode];
 }
 
-async function resolveImage(source: ImageSource | undefined, entry: Provider, engine: Engine, ui: AuthUi): Promise<string> {
+async function resolveImage(source: ImageSource | undefined, entry: Provider, engine: Engine, ui?: AuthUi): Promise<string> {
   if (typeof source === "string") return source;
   if (typeof source === "function") return source();
-  return ensureAuthImage(engine, entry.oauth!.image, (line) => ui.show(line));
+  oauthProvider(entry);
+  return ensureAuthImage(engine, entry.oauth!.image, ui && ((line) => ui.show(line)));
 }
 
 /** One named surface per provider: `run` does the whole interactive login, `prepareOAuth` holds it. */
@@ -70,14 +71,17 @@ export class Authenticator {
       const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
       return storeApiKey(entry.name, key, { ...deps, credentialSet: options.credentialSet });
     }
-    const engine = options.engine ?? (await detectEngine());
-    const image = await resolveImage(options.image, entry, engine, ui);
-    const session = await this.prepareOAuth(projectId, { ...options, ...deps, image, engine });
+    const session = await this.prepareOAuth(projectId, { ...options, ...deps, ui });
     return runSession(session, ui);
   }
 
-  prepareOAuth(projectId: string | null, options: AuthenticateOptions & { image: string }): Promise<AuthSession> {
-    return prepareOAuthSession(this.provider, projectId, options);
+  /** Builds the session without running it; the image (tag, lazy callable or default build) is resolved here. */
+  async prepareOAuth(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthSession> {
+    const deps = resolveDeps(options);
+    const entry = deps.roster.get(this.provider);
+    const engine = options.engine ?? (await detectEngine());
+    const image = await resolveImage(options.image, entry, engine, options.ui);
+    return prepareOAuthSession(this.provider, projectId, { ...options, ...deps, image, engine });
   }
 }
 
