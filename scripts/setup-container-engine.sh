@@ -3,7 +3,7 @@
 #
 #   sudo scripts/setup-container-engine.sh
 #
-# 1. apt-get install podman runc busybox-static iptables curl (skipped when present)
+# 1. apt-get install podman runc busybox-static iptables curl procps (skipped when present)
 # 2. /etc/containers/containers.conf: runc, cgroupfs, file events, ulimits this host allows
 # 3. Docker-compatible API on unix:///run/podman/podman.sock (podman system service),
 #    restarted when the conf changed, left alone when it already answers _ping
@@ -21,7 +21,7 @@ CONF=/etc/containers/containers.conf
 PIDFILE=/run/podman/authctl-podman-service.pid
 SERVICE_LOG=/tmp/podman-service.log
 WAIT_SECS=${AUTHCTL_PODMAN_WAIT_SECS:-30}
-PACKAGES=(podman runc busybox-static iptables curl)
+PACKAGES=(podman runc busybox-static iptables curl procps)  # procps: pgrep/ps for the signal tests
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=localhost/authctl-test-vendor:latest
 
