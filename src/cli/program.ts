@@ -31,7 +31,6 @@ export function buildProgram(io: IOStreams): Command {
   for (const register of REGISTRARS) {
     register(program, io);
   }
-  for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
