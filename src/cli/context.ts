@@ -1,10 +1,12 @@
-import { loadRoster, type Roster } from "../roster/load.js";
+import type { Roster } from "../roster/load.js";
 import { authctlHome, storePaths } from "../store/paths.js";
 import { CredentialStore } from "../store/store.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
 import { promptHidden } from "../auth/prompt.js";
 
-export function cliRoster(io: IOStreams): Roster {
+/** Loaded on demand: the roster pulls in zod and yaml, which `creds list` never needs. */
+export async function cliRoster(io: IOStreams): Promise<Roster> {
+  const { loadRoster } = await import("../roster/load.js");
   return loadRoster({ userDir: storePaths(authctlHome(io.env)).userRoster });
 }
 

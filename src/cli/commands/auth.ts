@@ -23,7 +23,7 @@ export async function runAuth(io: IOStreams, provider: string, opts: AuthCliOpti
   const { Authenticator } = await import("../../auth/authenticator.js");
   const { terminalUi } = await import("../../auth/ui.js");
   const { cliRoster, cliStore, unlockForSecrets } = await import("../context.js");
-  const roster = cliRoster(io);
+  const roster = await cliRoster(io);
   using store = cliStore(io);
   await unlockForSecrets(store, io);
   const mode: AuthMode | undefined = opts.mode === "api-key" ? "api_key" : opts.mode;

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { MissingCredentialsError, UsageError } from "../../errors.js";
-import { fixCommandFor } from "../../credentials.js";
+import { fixCommandFor } from "../../roster/fixCommand.js";
 import type { Roster } from "../../roster/load.js";
 import { assertSetName, parseCredentialRef } from "../../store/names.js";
 import type { CredentialInfo, CredentialStore } from "../../store/store.js";
@@ -44,13 +44,16 @@ export function runCredsList(io: IOStreams, store: CredentialStore, opts: { set?
 }
 
 /** Shows everything about a credential but its secret; the payload is never decrypted here. */
-export function runCredsShow(io: IOStreams, store: CredentialStore, roster: Roster, ref: string, opts: { json?: boolean }): void {
+async function missing(io: IOStreams, provider: string, credentialSet: string): Promise<MissingCredentialsError> {
+  const roster: Roster = await cliRoster(io);
+  const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
+  return new MissingCredentialsError(provider, credentialSet, fix);
+}
+
+export async function runCredsShow(io: IOStreams, store: CredentialStore, ref: string, opts: { json?: boolean }): Promise<void> {
   const { credentialSet, provider } = parseCredentialRef(ref);
   const info = store.info(credentialSet, provider);
-  if (!info) {
-    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
-    throw new MissingCredentialsError(provider, credentialSet, fix);
-  }
+  if (!info) throw await missing(io, provider, credentialSet);
   if (opts.json) return printJson(io, infoJson(info));
   const j = infoJson(info);
   const lines = [
@@ -64,12 +67,9 @@ export function runCredsShow(io: IOStreams, store: CredentialStore, roster: Rost
   for (const line of table(lines)) out(io, line);
 }
 
-export function runCredsRm(io: IOStreams, store: CredentialStore, roster: Roster, ref: string): void {
+export async function runCredsRm(io: IOStreams, store: CredentialStore, ref: string): Promise<void> {
   const { credentialSet, provider } = parseCredentialRef(ref);
-  if (!store.remove(credentialSet, provider)) {
-    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
-    throw new MissingCredentialsError(provider, credentialSet, fix);
-  }
+  if (!store.remove(credentialSet, provider)) throw await missing(io, provider, credentialSet);
   out(io, `Removed ${credentialSet}:${provider}`);
 }
 
@@ -89,17 +89,17 @@ export function registerCreds(program: Command, io: IOStreams): void {
     .description("show one credential, redacted")
     .argument("<set:provider>", "e.g. ci:anthropic (a bare provider means the default set)")
     .option("--json", "print JSON")
-    .action((ref: string, opts: { json?: boolean }) => {
+    .action(async (ref: string, opts: { json?: boolean }) => {
       using store = cliStore(io);
-      runCredsShow(io, store, cliRoster(io), ref, opts);
+      await runCredsShow(io, store, ref, opts);
     });
   creds
     .command("rm")
     .description("remove one credential")
     .argument("<set:provider>", "e.g. ci:anthropic")
-    .action((ref: string) => {
+    .action(async (ref: string) => {
       if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
       using store = cliStore(io);
-      runCredsRm(io, store, cliRoster(io), ref);
+      await runCredsRm(io, store, ref);
     });
 }

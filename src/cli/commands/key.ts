@@ -1,5 +1,5 @@
 import { Command, Option } from "commander";
-import { storeApiKey, type StoredSummary } from "../../auth/apiKey.js";
+import type { StoredSummary } from "../../auth/apiKey.js";
 import { UsageError } from "../../errors.js";
 import type { Roster } from "../../roster/load.js";
 import { DEFAULT_SET } from "../../store/names.js";
@@ -38,6 +38,7 @@ export async function runKey(
   deps.roster.get(provider);
   const key = await readKey(io, deps.roster, provider, opts);
   await unlockForSecrets(deps.store, io);
+  const { storeApiKey } = await import("../../auth/apiKey.js");
   const summary = storeApiKey(provider, key, { credentialSet: opts.set, ...deps });
   if (opts.json) printJson(io, summary);
   else out(io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);
@@ -54,7 +55,7 @@ export function registerKey(program: Command, io: IOStreams): void {
     .addOption(new Option("--api-key <dash>", "only '-': read the key from stdin").hideHelp())
     .option("--json", "print JSON")
     .action(async (provider: string, opts: KeyOptions) => {
-      const roster = cliRoster(io);
+      const roster = await cliRoster(io);
       using store = cliStore(io);
       await runKey(io, { roster, store }, provider, opts);
     });

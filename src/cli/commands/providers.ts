@@ -24,5 +24,5 @@ export function registerProviders(program: Command, io: IOStreams): void {
     .command("providers")
     .description("list the providers authctl knows and how each logs in")
     .option("--json", "print JSON")
-    .action((opts: { json?: boolean }) => runProviders(io, cliRoster(io), opts));
+    .action(async (opts: { json?: boolean }) => runProviders(io, await cliRoster(io), opts));
 }

@@ -29,7 +29,7 @@ async function sweep(io: IOStreams, home: string): Promise<void> {
   const m = await load();
   for (const { id, saved } of m.staleSessions(home)) {
     if (saved) {
-      const restored = await m.restoreSession(saved.state, { roster: m.cliRoster(io) }).catch(() => undefined);
+      const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) }).catch(() => undefined);
       await restored?.cleanup().catch(() => {});
     }
     m.forgetSession(home, id);
@@ -55,7 +55,7 @@ export function registerSession(program: Command, io: IOStreams): void {
       const m = await load();
       const home = authctlHome(io.env);
       await sweep(io, home);
-      const roster = m.cliRoster(io);
+      const roster = await m.cliRoster(io);
       const entry = m.oauthProvider(roster.get(provider));
       const engine = await m.detectEngine(io.env);
       const image = opts.image ?? (await m.ensureAuthImage(engine, entry.oauth.image, (l) => io.stderr.write(l + "\n")));
@@ -90,7 +90,7 @@ export function registerSession(program: Command, io: IOStreams): void {
       const saved = m.loadSession(home, id);
       using store = m.cliStore(io);
       await m.unlockForSecrets(store, io);
-      const restored = await m.restoreSession(saved.state, { roster: m.cliRoster(io), store });
+      const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io), store });
       const summary = await restored.capture();
       if (opts.json) printJson(io, { id, ...summary });
       else out(io, `Stored ${summary.credentialSet}:${summary.provider} (oauth ${summary.preview})`);
@@ -106,7 +106,7 @@ export function registerSession(program: Command, io: IOStreams): void {
       const home = authctlHome(io.env);
       if (m.sessionExists(home, id) || !/^[a-f0-9]{16}$/.test(id)) {
         const saved = m.loadSession(home, id);
-        const restored = await m.restoreSession(saved.state, { roster: m.cliRoster(io) });
+        const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) });
         await restored.cleanup();
         m.forgetSession(home, id);
       }
