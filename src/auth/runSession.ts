@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { spawn } from "node:child_process";
 import { CaptureError, InterruptedError } from "../errors.js";
 import type { AuthSession, CaptureSummary } from "./session.js";
 import type { AuthUi } from "./ui.js";
@@ -13,7 +13,12 @@ const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 export async function runSession(session: AuthSession, ui?: AuthUi): Promise<CaptureSummary> {
   ui?.show(session.banner);
   let interruptedBy: NodeJS.Signals | undefined;
-  const child = execa(session.argv[0]!, session.argv.slice(1), { stdio: "inherit", reject: false });
+  // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
+  const child = spawn(session.argv[0]!, session.argv.slice(1), { stdio: "inherit" });
+  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, error }));
+    child.once("exit", (code, signal) => resolve({ code: code ?? (signal ? 128 : null) }));
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     if (interruptedBy) return;
     interruptedBy = signal;
@@ -23,14 +28,12 @@ export async function runSession(session: AuthSession, ui?: AuthUi): Promise<Cap
   };
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   try {
-    const result = await child;
+    const result = await exited;
     if (interruptedBy) throw new InterruptedError(interruptedBy);
-    if (result.failed && result.exitCode === undefined) {
-      throw new CaptureError(`could not start the login container: ${result.shortMessage}`);
-    }
-    if (result.exitCode !== 0) {
+    if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
+    if (result.code !== 0) {
       throw new CaptureError(
-        `the ${session.title} exited with status ${result.exitCode}; nothing was stored (any earlier ${session.credentialSet}:${session.provider} credential is kept)`,
+        `the ${session.title} exited with status ${result.code}; nothing was stored (any earlier ${session.credentialSet}:${session.provider} credential is kept)`,
       );
     }
     return await session.capture();
