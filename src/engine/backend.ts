@@ -1,83 +1,62 @@
-import Docker from "dockerode";
-import { execa } from "execa";
-import { EngineError } from "../errors.js";
+import { apiBackend } from "./api.js";
+import { cliBackend } from "./cli.js";
 import type { Engine } from "./detect.js";
+
+export interface ContainerFilter {
+  /** Only containers whose name starts with this. */
+  namePrefix?: string;
+  /** `key` or `key=value`, as in `ps --filter label=…`. */
+  label?: string;
+}
 
 /** The engine operations authctl needs, over the API socket or the engine CLI alike. */
 export interface EngineBackend {
+  /** Kills at once (no stop grace period) and removes; a missing container is not an error. */
   removeContainer(name: string): Promise<void>;
   containerExists(name: string): Promise<boolean>;
-  listContainers(filter: { namePrefix?: string; label?: string }): Promise<string[]>;
+  /** Names of all containers (running or not) matching the filter. */
+  listContainers(filter: ContainerFilter): Promise<string[]>;
   imageExists(ref: string): Promise<boolean>;
 }
 
-const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
+/** Connection-level failures: the API socket went away after detection. */
+const UNREACHABLE = new Set(["ENOENT", "ECONNREFUSED", "ECONNRESET", "EPIPE", "EACCES"]);
 
-function apiBackend(socketPath: string): EngineBackend {
-  const docker = new Docker({ socketPath });
-  const inspectable = async (inspect: () => Promise<unknown>) => {
-    try {
-      await inspect();
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 404) return false;
-      throw new EngineError(`container engine API: ${(err as Error).message}`);
-    }
-  };
-  return {
-    async removeContainer(name) {
-      const container = docker.getContainer(name);
+function isUnreachable(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return UNREACHABLE.has(String(cause?.code ?? (err as { code?: string }).code));
+}
+
+/** API first; when the socket stops answering, the same call through the CLI. */
+function withCliFallback(api: EngineBackend, cli: EngineBackend): EngineBackend {
+  const wrap =
+    <A extends unknown[], R>(call: (b: EngineBackend) => (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
       try {
-        // podman's compat force-remove still waits 10 s for a PID 1 that ignores SIGTERM: SIGKILL first.
-        await container.kill({ signal: "SIGKILL" }).catch(() => {});
-        await container.remove({ force: true });
+        return await call(api)(...args);
       } catch (err) {
-        if (statusOf(err) !== 404 && statusOf(err) !== 409) throw new EngineError(`cannot remove container ${name}: ${(err as Error).message}`);
+        if (!isUnreachable(err)) throw err;
+        return call(cli)(...args);
       }
-    },
-    containerExists: (name) => inspectable(() => docker.getContainer(name).inspect()),
-    imageExists: (ref) => inspectable(() => docker.getImage(ref).inspect()),
-    async listContainers({ namePrefix, label }) {
-      const all = await docker.listContainers({ all: true, ...(label ? { filters: { label: [label] } } : {}) });
-      return all
-        .map((c) => (c.Names[0] ?? "").replace(/^\//, ""))
-        .filter((n) => !namePrefix || n.startsWith(namePrefix));
-    },
-  };
-}
-
-function cliBackend(binary: string): EngineBackend {
-  const run = (args: string[]) => execa(binary, args, { reject: false, stdin: "ignore" });
-  const exists = async (args: string[]) => {
-    const r = await run(args);
-    return r.exitCode === 0;
-  };
+    };
   return {
-    async removeContainer(name) {
-      // `-t 0`: do not wait 10 s for a PID 1 that ignores SIGTERM.
-      const r = await run(["rm", "-f", "-t", "0", name]);
-      if (r.exitCode !== 0 && !/no such container|no container with name/i.test(String(r.stderr))) {
-        throw new EngineError(`cannot remove container ${name}: ${String(r.stderr).trim().split("\n").at(-1)}`);
-      }
-    },
-    containerExists: (name) => exists(["container", "inspect", name]),
-    imageExists: (ref) => exists(["image", "inspect", ref]),
-    async listContainers({ namePrefix, label }) {
-      const r = await run(["ps", "-a", "--format", "{{.Names}}", ...(label ? ["--filter", `label=${label}`] : [])]);
-      if (r.exitCode !== 0) throw new EngineError(`cannot list containers: ${String(r.stderr).trim()}`);
-      return String(r.stdout)
-        .split("\n")
-        .filter((n) => n && (!namePrefix || n.startsWith(namePrefix)));
-    },
+    removeContainer: wrap((b) => b.removeContainer),
+    containerExists: wrap((b) => b.containerExists),
+    listContainers: wrap((b) => b.listContainers),
+    imageExists: wrap((b) => b.imageExists),
   };
 }
 
-export function backendFor(engine: Engine): EngineBackend {
-  return engine.socketPath ? apiBackend(engine.socketPath) : cliBackend(engine.binary);
-}
+const backends = new Map<string, EngineBackend>();
 
-export const forceRemoveContainer = (engine: Engine, name: string) => backendFor(engine).removeContainer(name);
-export const containerExists = (engine: Engine, name: string) => backendFor(engine).containerExists(name);
-export const listContainers = (engine: Engine, filter: { namePrefix?: string; label?: string }) =>
-  backendFor(engine).listContainers(filter);
-export const imageExists = (engine: Engine, ref: string) => backendFor(engine).imageExists(ref);
+/** Dockerode over `engine.socketPath` when there is one, else the engine CLI. */
+export function backendFor(engine: Engine): EngineBackend {
+  const key = JSON.stringify([engine.name, engine.binary, engine.socketPath ?? null]);
+  let backend = backends.get(key);
+  if (!backend) {
+    const cli = cliBackend(engine);
+    backend = engine.socketPath ? withCliFallback(apiBackend(engine.socketPath), cli) : cli;
+    backends.set(key, backend);
+  }
+  return backend;
+}

@@ -1,66 +1,94 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
-import { execa } from "execa";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { EngineError } from "../errors.js";
-import { imageExists } from "./backend.js";
+import { imageExists } from "./containers.js";
 import type { Engine } from "./detect.js";
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
+/** Relative paths (with `/`) of every file and symlink under `dir`, in code-unit order. */
+function contextEntries(dir: string, prefix = ""): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) return contextEntries(dir, rel);
+    return e.isFile() || e.isSymbolicLink() ? [rel] : [];
+  });
 }
 
-/** `<repo>:<12 hex of sha256 over the context's paths and bytes>`: a changed Containerfile gets a new tag. */
+/**
+ * `<repo>:<first 12 hex of sha256 over the sorted relative paths and bytes of every file in dir>`,
+ * so editing the Containerfile or anything in its context yields a new tag (and a rebuild).
+ */
 export function contentTag(repo: string, dir: string): string {
   const hash = createHash("sha256");
-  for (const file of filesUnder(dir)) {
-    hash.update(relative(dir, file)).update("\0").update(readFileSync(file)).update("\0");
+  for (const rel of contextEntries(dir).sort()) {
+    const path = join(dir, rel);
+    const bytes = lstatSync(path).isSymbolicLink() ? Buffer.from(`symlink:${readlinkSync(path)}`) : readFileSync(path);
+    hash.update(`${rel}\0${bytes.length}\0`).update(bytes);
   }
   return `${repo}:${hash.digest("hex").slice(0, 12)}`;
 }
 
 export interface BuildImageOptions {
   contextDir: string;
+  /** Relative to contextDir unless absolute; default `Containerfile` (or `Dockerfile` if only that exists). */
   containerfile?: string;
   tag: string;
   labels?: Record<string, string>;
+  /** Each line of the build's stdout and stderr, as it comes. */
   onProgress?: (line: string) => void;
 }
 
-/** Builds with the engine CLI (it streams progress); a failure carries the build's last lines. */
+function containerfileFor(o: BuildImageOptions): string {
+  if (o.containerfile) return isAbsolute(o.containerfile) ? o.containerfile : resolve(o.contextDir, o.containerfile);
+  const containerfile = resolve(o.contextDir, "Containerfile");
+  const dockerfile = resolve(o.contextDir, "Dockerfile");
+  return !existsSync(containerfile) && existsSync(dockerfile) ? dockerfile : containerfile;
+}
+
+const TAIL_LINES = 20;
+
+/**
+ * `<engine> build -f <file> -t <tag> [--label k=v…] <ctx>` through the CLI (even when an API socket
+ * exists: it streams progress). A failure throws EngineError carrying the build's last lines.
+ */
 export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<void> {
-  const args = ["build", "-f", o.containerfile ?? join(o.contextDir, "Containerfile"), "-t", o.tag];
+  const { execa } = await import("execa");
+  const args = ["build", "-f", containerfileFor(o), "-t", o.tag];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push("--label", `${k}=${v}`);
-  args.push(o.contextDir);
+  args.push(resolve(o.contextDir));
+
+  const child = execa(engine.binary, args, { reject: false, stdin: "ignore", all: true, buffer: false });
   const tail: string[] = [];
-  const child = execa(engine.binary, args, { reject: false, stdin: "ignore", all: true, lines: false });
-  let partial = "";
-  child.all?.on("data", (chunk: Buffer) => {
-    const lines = (partial + chunk.toString("utf8")).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      tail.push(line);
-      if (tail.length > 15) tail.shift();
+  const lines = child.all ? createInterface({ input: child.all, crlfDelay: Infinity }) : undefined;
+  lines?.on("line", (raw: string) => {
+    const line = raw.split("\r").at(-1) ?? ""; // progress bars redraw with \r: keep the last state
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+    try {
       o.onProgress?.(line);
+    } catch {
+      /* a failing progress callback must not break the build */
     }
   });
-  const result = await child;
+  const [result] = await Promise.all([child, lines ? new Promise((r) => lines.once("close", r)) : undefined]);
   if (result.exitCode !== 0) {
-    throw new EngineError(`building ${o.tag} failed (exit ${result.exitCode}):\n${[...tail, partial].join("\n").trim()}`);
+    const why = result.exitCode === undefined ? result.shortMessage : `exit ${result.exitCode}`;
+    throw new EngineError(`building image ${o.tag} with ${engine.binary} failed (${why}):\n${tail.join("\n").trim()}`);
   }
 }
 
-/** Returns the content tag of `contextDir`, building it only when the engine does not have it. */
-export async function ensureImage(
-  engine: Engine,
-  o: { repo: string; contextDir: string; onProgress?: (line: string) => void },
-): Promise<string> {
+export interface EnsureImageOptions {
+  repo: string;
+  contextDir: string;
+  onProgress?: (line: string) => void;
+}
+
+/** Returns `contentTag(repo, contextDir)`, building it first only when the engine lacks that image. */
+export async function ensureImage(engine: Engine, o: EnsureImageOptions): Promise<string> {
   const tag = contentTag(o.repo, o.contextDir);
   if (!(await imageExists(engine, tag))) {
-    o.onProgress?.(`Building ${tag} (first use; later logins reuse it)…`);
+    o.onProgress?.(`Building ${tag} (first use; later runs reuse it)…`);
     await buildImage(engine, { contextDir: o.contextDir, tag, onProgress: o.onProgress, labels: { "org.authctl.image": o.repo } });
   }
   return tag;

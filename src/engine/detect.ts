@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, readFileSync, realpathSync, statSync } from "node:fs";
 import { request } from "node:http";
-import { delimiter, isAbsolute, join } from "node:path";
+import { homedir } from "node:os";
+import { basename, delimiter, join, resolve } from "node:path";
 import { NoEngineError } from "../errors.js";
 
 export type EngineName = "podman" | "docker";
@@ -9,89 +10,184 @@ export interface Engine {
   name: EngineName;
   /** Absolute path of the engine CLI. */
   binary: string;
-  /** A Docker-compatible API socket that answered `_ping`, if any. */
+  /** A Docker-compatible API socket of this same engine that answered `_ping`, if any. */
   socketPath?: string;
   /** Rootless podman maps the container user differently (see runArgs.ts). */
   rootless: boolean;
 }
 
-const INSTALL_HINT =
-  "install one: `sudo apt-get install podman` (Debian/Ubuntu; see scripts/setup-container-engine.sh) or Docker Engine (https://docs.docker.com/engine/install/)";
+type Env = NodeJS.ProcessEnv;
 
-function isExecutable(path: string): boolean {
+const INSTALL_HINT =
+  "install one of them: `apt-get install podman` (Debian/Ubuntu; scripts/setup-container-engine.sh also configures it) " +
+  "or Docker Engine (https://docs.docker.com/engine/install/)";
+
+const PING_TIMEOUT_MS = 300;
+
+function isExecutableFile(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }
 }
 
-function which(name: string, env: NodeJS.ProcessEnv): string | undefined {
+function which(name: string, env: Env): string | undefined {
   for (const dir of (env.PATH ?? "").split(delimiter)) {
     if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
+    const candidate = resolve(dir, name);
+    if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
 }
 
-function ping(socketPath: string, timeoutMs = 300): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: "/_ping", method: "GET", timeout: timeoutMs }, (res) => {
+/** Which engine a binary given by path is: by its name, else by the name of what it links to. */
+function engineNameOf(binary: string): EngineName | undefined {
+  const names = [basename(binary)];
+  try {
+    names.push(basename(realpathSync(binary)));
+  } catch {
+    /* keep the given name */
+  }
+  for (const n of names) {
+    if (n.includes("podman")) return "podman";
+    if (n.includes("docker")) return "docker";
+  }
+  return undefined;
+}
+
+function resolveBinary(env: Env): { name: EngineName; binary: string } {
+  const wanted = env.AUTHCTL_ENGINE?.trim();
+  if (!wanted) {
+    for (const name of ["podman", "docker"] as const) {
+      const binary = which(name, env);
+      if (binary) return { name, binary };
+    }
+    throw new NoEngineError(`no container engine found: neither podman nor docker is on PATH; ${INSTALL_HINT}`);
+  }
+  if (wanted === "podman" || wanted === "docker") {
+    const binary = which(wanted, env);
+    if (!binary) throw new NoEngineError(`AUTHCTL_ENGINE=${wanted}, but ${wanted} is not on PATH; ${INSTALL_HINT}`);
+    return { name: wanted, binary };
+  }
+  if (!wanted.includes("/")) {
+    throw new NoEngineError(`AUTHCTL_ENGINE=${wanted} is not supported: use podman, docker or the path of one of them; ${INSTALL_HINT}`);
+  }
+  const binary = resolve(wanted);
+  if (!isExecutableFile(binary)) {
+    throw new NoEngineError(`AUTHCTL_ENGINE=${wanted} is not an executable file; ${INSTALL_HINT}`);
+  }
+  const name = engineNameOf(binary);
+  if (!name) {
+    throw new NoEngineError(`AUTHCTL_ENGINE=${wanted}: cannot tell whether it is podman or docker (its file name names neither)`);
+  }
+  return { name, binary };
+}
+
+interface Pong {
+  ok: boolean;
+  /** Podman's API answers with a `Libpod-Api-Version` header, docker's does not. */
+  libpod: boolean;
+}
+
+/** `GET /_ping` with a hard deadline: a dead or hung socket costs at most `timeoutMs`. */
+function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
+  return new Promise((done) => {
+    const fail = () => done({ ok: false, libpod: false });
+    const req = request({ socketPath, path: "/_ping", method: "GET" }, (res) => {
+      clearTimeout(timer);
       res.resume();
-      resolve(res.statusCode === 200);
+      done({ ok: res.statusCode === 200, libpod: res.headers["libpod-api-version"] !== undefined });
     });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(false));
+    const timer = setTimeout(() => {
+      req.destroy();
+      fail();
+    }, timeoutMs);
+    req.on("error", () => {
+      clearTimeout(timer);
+      fail();
+    });
     req.end();
   });
 }
 
-function socketCandidates(name: EngineName, env: NodeJS.ProcessEnv): string[] {
-  const fromEnv = [env.DOCKER_HOST, env.CONTAINER_HOST]
-    .filter((h): h is string => Boolean(h?.startsWith("unix://")))
-    .map((h) => h.slice("unix://".length));
-  if (name === "docker") return [...fromEnv, "/var/run/docker.sock"];
-  const rootless = env.XDG_RUNTIME_DIR ? [join(env.XDG_RUNTIME_DIR, "podman/podman.sock")] : [];
-  return [...fromEnv, ...(process.getuid?.() === 0 ? ["/run/podman/podman.sock"] : rootless)];
+function unixPath(url: string | undefined): string | undefined {
+  return url?.startsWith("unix://") ? url.slice("unix://".length) : undefined;
 }
 
-async function findSocket(name: EngineName, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const path of socketCandidates(name, env)) {
-    if (existsSync(path) && (await ping(path))) return path;
+/** True unless the docker CLI is switched to a non-default context (then it may talk elsewhere). */
+function dockerUsesDefaultContext(env: Env): boolean {
+  if (env.DOCKER_CONTEXT) return env.DOCKER_CONTEXT === "default";
+  const configDir = env.DOCKER_CONFIG ?? join(env.HOME ?? homedir(), ".docker");
+  try {
+    const config = JSON.parse(readFileSync(join(configDir, "config.json"), "utf8")) as { currentContext?: unknown };
+    return !config.currentContext || config.currentContext === "default";
+  } catch {
+    return true;
   }
-  return undefined;
 }
 
-function nameOf(binary: string): EngineName {
-  return binary.endsWith("docker") ? "docker" : "podman";
-}
-
-function resolveBinary(env: NodeJS.ProcessEnv): string {
-  const wanted = env.AUTHCTL_ENGINE?.trim();
-  if (wanted) {
-    const path = isAbsolute(wanted) ? (isExecutable(wanted) ? wanted : undefined) : which(wanted, env);
-    if (!path) throw new NoEngineError(`AUTHCTL_ENGINE=${wanted} is not an executable container engine (podman or docker); ${INSTALL_HINT}`);
-    return path;
+/**
+ * Sockets that reach the same containers and images as the engine CLI would. docker's CLI obeys
+ * DOCKER_HOST (a non-unix DOCKER_HOST means: CLI only). Podman's CLI uses its local storage, so
+ * any socket must be a podman service of this same user.
+ */
+function socketCandidates(name: EngineName, env: Env): string[] {
+  if (name === "docker") {
+    if (env.DOCKER_HOST) return [unixPath(env.DOCKER_HOST)].filter((p): p is string => Boolean(p));
+    return dockerUsesDefaultContext(env) ? ["/var/run/docker.sock"] : [];
   }
-  const found = which("podman", env) ?? which("docker", env);
-  if (!found) throw new NoEngineError(`no container engine found: neither podman nor docker is on PATH; ${INSTALL_HINT}`);
-  return found;
+  const own = process.getuid?.() === 0 ? "/run/podman/podman.sock" : env.XDG_RUNTIME_DIR && join(env.XDG_RUNTIME_DIR, "podman/podman.sock");
+  return [unixPath(env.CONTAINER_HOST), unixPath(env.DOCKER_HOST), own || undefined].filter((p): p is string => Boolean(p));
+}
+
+function ownedByMe(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isSocket() && (process.getuid === undefined || st.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
+async function findSocket(name: EngineName, env: Env): Promise<string | undefined> {
+  const candidates = [...new Set(socketCandidates(name, env))].filter((p) => (name === "podman" ? ownedByMe(p) : true));
+  // Ping all at once; the first candidate (in preference order) that answers as this engine wins.
+  const pongs = await Promise.all(candidates.map((p) => ping(p)));
+  return candidates.find((_, i) => pongs[i]!.ok && (name === "docker" || pongs[i]!.libpod));
 }
 
 const cache = new Map<string, Promise<Engine>>();
 
-/** Podman first, then docker; `AUTHCTL_ENGINE` (a name or a path) overrides. Cached per process. */
-export function detectEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
-  const key = [env.AUTHCTL_ENGINE, env.PATH, env.DOCKER_HOST, env.CONTAINER_HOST].join("\0");
+/**
+ * The container engine to use: `AUTHCTL_ENGINE` (podman, docker or a path) overrides, else podman
+ * on PATH, then docker. Spawns nothing: PATH lookup plus at most a few 300 ms-bounded `_ping`s.
+ * Cached per process and environment (`resetEngineCache` for tests).
+ * @throws NoEngineError (exit 4) naming both engines and how to install one
+ */
+export function detectEngine(env: Env = process.env): Promise<Engine> {
+  const key = JSON.stringify([
+    env.AUTHCTL_ENGINE,
+    env.PATH,
+    env.DOCKER_HOST,
+    env.CONTAINER_HOST,
+    env.XDG_RUNTIME_DIR,
+    env.DOCKER_CONTEXT,
+    env.DOCKER_CONFIG,
+    env.HOME,
+  ]);
   let found = cache.get(key);
   if (!found) {
-    found = (async () => {
-      const binary = resolveBinary(env);
-      const name = nameOf(binary);
+    found = (async (): Promise<Engine> => {
+      const { name, binary } = resolveBinary(env);
       const socketPath = await findSocket(name, env);
-      return { name, binary, socketPath, rootless: name === "podman" && process.getuid?.() !== 0 };
+      return {
+        name,
+        binary,
+        ...(socketPath ? { socketPath } : {}),
+        rootless: name === "podman" && process.getuid?.() !== 0,
+      };
     })();
     cache.set(key, found);
     found.catch(() => cache.delete(key));
@@ -99,6 +195,7 @@ export function detectEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engi
   return found;
 }
 
+/** Forgets cached detections (tests, or after the engine was installed/started). */
 export function resetEngineCache(): void {
   cache.clear();
 }

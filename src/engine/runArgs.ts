@@ -1,4 +1,5 @@
 import { chmodSync, chownSync } from "node:fs";
+import { UsageError } from "../errors.js";
 import type { Engine } from "./detect.js";
 
 export interface RunArgvOptions {
@@ -10,14 +11,30 @@ export interface RunArgvOptions {
   extraRunArgs?: readonly string[];
   /** `-t` only when the caller has a terminal, so a piped argv still works. */
   tty: boolean;
+  /** The image's unprivileged user (owner of `containerDir` inside the container). */
   containerUid: number;
+  /**
+   * Passed as `-e NAME=value`. The argv is shown in banners and visible in `ps`:
+   * plain settings only, never a secret.
+   */
+  env?: Record<string, string>;
 }
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Rootless podman: map the calling host user onto the container user (see prepareMountDir). */
 export function usernsArgs(engine: Engine, containerUid: number): string[] {
-  return engine.rootless ? [`--userns=keep-id:uid=${containerUid},gid=${containerUid}`] : [];
+  return engine.name === "podman" && engine.rootless ? [`--userns=keep-id:uid=${containerUid},gid=${containerUid}`] : [];
 }
 
-/** `<engine> run --rm -i [-t] [userns] [extra] -v <tmp>:<mount>:Z --name <name> <image> <command…>` */
+function envArgs(env: Record<string, string> | undefined): string[] {
+  return Object.entries(env ?? {}).flatMap(([name, value]) => {
+    if (!ENV_NAME.test(name)) throw new UsageError(`invalid environment variable name for the container: ${JSON.stringify(name)}`);
+    return ["-e", `${name}=${value}`];
+  });
+}
+
+/** `<engine> run --rm -i [-t] [userns] [-e …] [extra] -v <host>:<container>:Z --name <name> <image> <command…>` */
 export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
   return [
     engine.binary,
@@ -26,6 +43,7 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
     "-i",
     ...(o.tty ? ["-t"] : []),
     ...usernsArgs(engine, o.containerUid),
+    ...envArgs(o.env),
     ...(o.extraRunArgs ?? []),
     "-v",
     `${o.hostDir}:${o.containerDir}:Z`,
@@ -37,11 +55,15 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
 }
 
 /**
- * Makes the session temp dir writable by the image's unprivileged user. Rootful engines map uids
- * 1:1, so root hands the dir to that uid (docker rejects podman's `:U`); rootless podman maps the
- * host user onto it with keep-id, so the dir stays the caller's own.
+ * Makes the (fresh, caller-owned) mount dir private and writable by the container user.
+ * Why: rootful podman and docker map uids 1:1, so the image's non-root user (e.g. uid 1000) cannot
+ * write a 0700 root-owned dir; podman's `:U` would chown it but docker rejects `:U`, so root chowns
+ * it to that uid itself. Rootless podman runs with `--userns=keep-id:uid=N` (usernsArgs), which
+ * shows the host user's files as owned by uid N inside, so the dir stays the caller's own.
+ * A non-root caller of a rootful engine cannot chown: it works when its uid equals containerUid.
  */
 export function prepareMountDir(dir: string, engine: Engine, containerUid: number): void {
   chmodSync(dir, 0o700);
-  if (!engine.rootless && process.getuid?.() === 0) chownSync(dir, containerUid, containerUid);
+  const root = process.getuid?.() === 0;
+  if (root && !(engine.name === "podman" && engine.rootless)) chownSync(dir, containerUid, containerUid);
 }
