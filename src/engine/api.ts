@@ -1,62 +1,80 @@
-import type Docker from "dockerode";
+import { request } from "node:http";
 import { EngineError } from "../errors.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
 
-const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).trim();
-
-/** Loaded on first use: dockerode costs ~150 ms to import, detection and argv building need none of it. */
-async function connect(socketPath: string): Promise<Docker> {
-  const { default: Dockerode } = await import("dockerode");
-  return new Dockerode({ socketPath, timeout: 60_000 });
+interface Reply {
+  status: number;
+  body: string;
 }
 
-/** Docker-compatible API (docker or podman's compat service) through dockerode. */
-export function apiBackend(socketPath: string): EngineBackend {
-  let client: Promise<Docker> | undefined;
-  const docker = () => (client ??= connect(socketPath));
-  const failure = (what: string, err: unknown) =>
-    new EngineError(`container engine API (${socketPath}): ${what}: ${messageOf(err)}`, { cause: err });
+const TIMEOUT_MS = 60_000;
 
-  const found = async (what: string, inspect: () => Promise<unknown>): Promise<boolean> => {
+/**
+ * One Docker-compatible API call over the unix socket. Plain node:http rather than dockerode:
+ * these four calls are all authctl needs, and dockerode costs ~185 ms to import on every login.
+ */
+function call(socketPath: string, method: string, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, timeout: TIMEOUT_MS, headers: { "Content-Length": 0 } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(Object.assign(new Error(`timed out after ${TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const messageOf = (reply: Reply) => {
+  try {
+    return String((JSON.parse(reply.body) as { message?: string }).message ?? reply.body).trim();
+  } catch {
+    return reply.body.trim();
+  }
+};
+
+/** Docker-compatible API (docker or podman's compat service). */
+export function apiBackend(socketPath: string): EngineBackend {
+  const failure = (what: string, detail: string, cause?: unknown) =>
+    new EngineError(`container engine API (${socketPath}): ${what}: ${detail}`, { cause });
+  const send = async (what: string, method: string, path: string): Promise<Reply> => {
     try {
-      await inspect();
-      return true;
+      return await call(socketPath, method, path);
     } catch (err) {
-      if (statusOf(err) === 404) return false;
-      throw failure(what, err);
+      throw failure(what, err instanceof Error ? err.message : String(err), err);
     }
   };
+  const found = async (what: string, path: string): Promise<boolean> => {
+    const reply = await send(what, "GET", path);
+    if (reply.status === 200) return true;
+    if (reply.status === 404) return false;
+    throw failure(what, messageOf(reply));
+  };
+  const enc = encodeURIComponent;
 
   return {
     async removeContainer(name) {
-      const container = (await docker()).getContainer(name);
+      const what = `cannot remove container ${name}`;
       // podman 4.3's compat DELETE ?force=true still waits the 10 s stop timeout when PID 1 ignores
       // SIGTERM (and takes no timeout parameter): SIGKILL first, then remove.
-      try {
-        await container.kill({ signal: "SIGKILL" });
-      } catch (err) {
-        if (statusOf(err) === 404) return;
-        // 409 / 500: not running (created, exited, being removed); the remove below decides.
-      }
-      try {
-        await container.remove({ force: true });
-      } catch (err) {
-        if (statusOf(err) === 404) return; // `--rm` containers remove themselves once killed
-        throw failure(`cannot remove container ${name}`, err);
-      }
+      const killed = await send(what, "POST", `/containers/${enc(name)}/kill?signal=SIGKILL`);
+      if (killed.status === 404) return;
+      // 409 / 500 on kill: not running (created, exited, being removed); the remove below decides.
+      const removed = await send(what, "DELETE", `/containers/${enc(name)}?force=true`);
+      if (removed.status === 404 || removed.status < 300) return; // `--rm` containers remove themselves once killed
+      throw failure(what, messageOf(removed));
     },
-    containerExists: async (name) => found(`inspecting container ${name}`, async () => (await docker()).getContainer(name).inspect()),
-    imageExists: async (ref) => found(`inspecting image ${ref}`, async () => (await docker()).getImage(ref).inspect()),
+    containerExists: (name) => found(`inspecting container ${name}`, `/containers/${enc(name)}/json`),
+    imageExists: (ref) => found(`inspecting image ${ref}`, `/images/${enc(ref)}/json`),
     async listContainers({ namePrefix, label }: ContainerFilter) {
-      try {
-        const all = await (await docker()).listContainers({ all: true, ...(label ? { filters: { label: [label] } } : {}) });
-        return all
-          .map((c) => (c.Names?.[0] ?? "").replace(/^\//, ""))
-          .filter((n) => n && (!namePrefix || n.startsWith(namePrefix)));
-      } catch (err) {
-        throw failure("cannot list containers", err);
-      }
+      const filters = label ? `&filters=${enc(JSON.stringify({ label: [label] }))}` : "";
+      const reply = await send("cannot list containers", "GET", `/containers/json?all=true${filters}`);
+      if (reply.status !== 200) throw failure("cannot list containers", messageOf(reply));
+      return (JSON.parse(reply.body) as Array<{ Names?: string[] }>)
+        .map((c) => (c.Names?.[0] ?? "").replace(/^\//, ""))
+        .filter((n) => n && (!namePrefix || n.startsWith(namePrefix)));
     },
   };
 }
