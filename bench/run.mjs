@@ -1,0 +1,117 @@
+// `npm run bench`: each figure against a baseline measured in the same run; prints a Markdown
+// table and writes it to bench/last-run.md. Numbers are reported, never asserted.
+import { execFileSync } from "node:child_process";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { parse, stringify } from "yaml";
+import { Authenticator, CredentialStore, detectEngine, loadRoster, storeApiKey } from "../dist/index.js";
+import { compare, machine, markdownTable, ms } from "./lib.mjs";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
+const CLI = join(REPO, "dist/cli/main.js");
+const IMAGE = "localhost/authctl-test-vendor:latest";
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-"));
+const rows = [];
+const notes = [];
+
+function freshHome(name) {
+  const home = join(scratch, name);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  return home;
+}
+
+function row(figure, base, subject, target, met, result) {
+  rows.push([figure, ms(base), ms(subject), result ?? `${(subject / base).toFixed(3)}×`, target, met ? "yes" : "**no**"]);
+}
+
+/** The claude roster entry, with its login replaced by the fake vendor that writes its file at once. */
+function instantRoster(home) {
+  const entry = parse(readFileSync(join(REPO, "resources/agents/claude.yaml"), "utf8"));
+  entry.oauth.command = ["fake-vendor", "claude", "instant"];
+  mkdirSync(join(home, "agents"), { recursive: true });
+  writeFileSync(join(home, "agents/claude.yaml"), stringify(entry));
+}
+
+async function containerLogin(engine) {
+  execFileSync("bash", [join(REPO, "test/images/build-test-images.sh")], { stdio: "ignore" });
+  const home = freshHome("login");
+  instantRoster(home);
+  const env = { ...process.env, AUTHCTL_HOME: home, NO_COLOR: "1", TMPDIR: scratch };
+  const raw = async () => {
+    const dir = mkdtempSync(join(scratch, "raw-"));
+    chownSync(dir, 1000, 1000);
+    await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.claude:Z`, "--name", "bench-raw", IMAGE, "fake-vendor", "claude", "instant"], { stdin: "ignore" });
+    readFileSync(join(dir, ".credentials.json"));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const cli = () => execa("node", [CLI, "auth", "claude", "--project", "bench", "--mode", "oauth", "--image", IMAGE], { env, stdin: "ignore" });
+  const cliFigure = await compare(RUNS, raw, cli);
+  row("container login, CLI (`authctl auth`) vs raw `run --rm`", cliFigure.baseline, cliFigure.subject, "≤ 1.15×", cliFigure.subject / cliFigure.baseline <= 1.15);
+
+  const roster = loadRoster({ userDir: join(home, "agents") });
+  const store = CredentialStore.open({ home, env: {} });
+  const library = async () => {
+    const session = await new Authenticator("claude").prepareOAuth("benchlib", { store, roster, image: IMAGE, engine, tty: false, mountsDir: join(home, "mounts") });
+    await execa(session.argv[0], session.argv.slice(1), { stdin: "ignore" });
+    await session.capture();
+    await session.cleanup();
+  };
+  const libFigure = await compare(RUNS, raw, library);
+  row("container login, library (prepare → argv → capture → cleanup) vs raw", libFigure.baseline, libFigure.subject, "≤ 1.05×", libFigure.subject / libFigure.baseline <= 1.05);
+  store.close();
+}
+
+async function cliStart() {
+  const home = freshHome("cli-start");
+  const store = CredentialStore.open({ home, env: {} });
+  for (let i = 0; i < 1000; i++) storeApiKey("openai", `sk-bench-${i}-0123456789abcdef`, { credentialSet: `set${i}`, store });
+  store.close();
+  const env = { ...process.env, AUTHCTL_HOME: home, NO_COLOR: "1" };
+  const figure = await compare(RUNS * 2, () => execa("node", ["-e", "0"]), () => execa("node", [CLI, "creds", "list"], { env }));
+  row("CLI start: `creds list` (1,000 credentials) vs `node -e 0`", figure.baseline, figure.subject, "≤ 1.5×", figure.subject / figure.baseline <= 1.5);
+}
+
+async function storeScale() {
+  const worker = join(REPO, "bench/store-worker.mjs");
+  const measure = async (rowsCount, mode) => {
+    const home = freshHome(`scale-${mode}-${rowsCount}`);
+    const { stdout } = await execa("node", [worker, home, String(rowsCount), mode]);
+    return JSON.parse(stdout);
+  };
+  const growth = [];
+  for (const n of [1_000, 10_000, 100_000]) {
+    const raw = await measure(n, "raw");
+    const ours = await measure(n, "authctl");
+    growth.push({ n, raw, ours });
+    if (n === 10_000) {
+      row("`storeApiKey` × 10,000 in one process (vs plain SQLite inserts)", raw.putMs, ours.putMs, "< 2 s", ours.putMs < 2000, `${ms(ours.putMs)} (${(ours.putMs / raw.putMs).toFixed(2)}× plain)`);
+      row("list 10,000 credentials (vs plain SELECT)", raw.listMs, ours.listMs, "< 100 ms", ours.listMs < 100, `${ms(ours.listMs)} (${(ours.listMs / raw.listMs).toFixed(2)}× plain)`);
+    }
+  }
+  notes.push(
+    "Store growth (per-row cost stays flat when writes and listing are linear):",
+    "",
+    "| rows | storeApiKey total | per row | list | plain SQLite insert per row |",
+    "| --- | --- | --- | --- | --- |",
+    ...growth.map(({ n, raw, ours }) => `| ${n.toLocaleString("en")} | ${ms(ours.putMs)} | ${((ours.putMs * 1000) / n).toFixed(1)} µs | ${ms(ours.listMs)} | ${((raw.putMs * 1000) / n).toFixed(1)} µs |`),
+  );
+}
+
+try {
+  const engine = await detectEngine().catch(() => undefined);
+  const header = `Machine: ${machine(engine?.binary ?? "podman")}. Medians of ${RUNS} interleaved runs (CLI start: ${RUNS * 2}).`;
+  console.error(header);
+  if (engine) await containerLogin(engine);
+  else notes.push("Container figures skipped: no container engine (run scripts/setup-container-engine.sh).");
+  await cliStart();
+  await storeScale();
+  const report = [header, "", markdownTable(rows), "", ...notes, ""].join("\n");
+  console.log(report);
+  writeFileSync(join(REPO, "bench/last-run.md"), report);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
