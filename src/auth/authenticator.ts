@@ -1,13 +1,15 @@
 import type { Deps } from "../context.js";
 import { resolveDeps } from "../context.js";
 import { detectEngine, type Engine } from "../engine/index.js";
-import { ModeUnavailableError } from "../errors.js";
+import { InterruptedError, ModeUnavailableError } from "../errors.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./apiKey.js";
 import { ensureAuthImage } from "./images.js";
 import { runSession } from "./runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./session.js";
 import { terminalUi, type AuthUi } from "./ui.js";
+
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 export type ImageSource = string | (() => Promise<string>);
 
@@ -71,7 +73,21 @@ export class Authenticator {
       const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
       return storeApiKey(entry.name, key, { ...deps, credentialSet: options.credentialSet });
     }
-    const session = await this.prepareOAuth(projectId, { ...options, ...deps, ui });
+    // A stop signal while the session is prepared (temp dir made, leftover container removed)
+    // must not leave the temp dir behind: note it, clean up, end interrupted.
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => void (stoppedBy ??= signal);
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
+    let session: AuthSession;
+    try {
+      session = await this.prepareOAuth(projectId, { ...options, ...deps, ui });
+    } finally {
+      for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    }
+    if (stoppedBy) {
+      await session.cleanup();
+      throw new InterruptedError(stoppedBy);
+    }
     return runSession(session, ui);
   }
 

@@ -54,8 +54,12 @@ export async function readAllStdin(io: PromptStreams, limitBytes = 64 * 1024): P
 export async function promptLine(io: PromptStreams, question: string): Promise<string> {
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: Boolean(io.stdin.isTTY) });
+  const ended = new Promise<never>((_, reject) =>
+    rl.once("close", () => reject(new UsageError("no answer: stdin ended before a choice was made (pass --mode oauth or --mode api-key)"))),
+  );
+  ended.catch(() => {});
   try {
-    return (await rl.question(question)).trim();
+    return (await Promise.race([rl.question(question), ended])).trim();
   } finally {
     rl.close();
   }

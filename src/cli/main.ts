@@ -4,6 +4,16 @@ import module from "node:module";
 // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
+// Until a login installs its own handlers (which clean up and end in exit 130), a stop signal
+// just ends authctl with 130 instead of the default 128+n.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
+    process.stderr.write("authctl: interrupted\n");
+    process.exit(130);
+  });
+}
+
 const { systemIO } = await import("./io.js");
 const { runCli } = await import("./program.js");
 process.exitCode = await runCli(process.argv.slice(2), systemIO());

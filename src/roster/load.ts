@@ -46,7 +46,7 @@ export function parseProviderFile(file: string, text: string): Provider {
   const shown = displayPath(file);
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseYaml(text, { logLevel: "error" });
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new RosterError(shown, "", `is not valid YAML: ${reason}`);

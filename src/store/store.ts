@@ -55,6 +55,25 @@ interface SecretRow extends Row {
   ciphertext: Buffer;
 }
 
+/**
+ * `PRAGMA journal_mode = WAL` on a fresh (rollback-journal) file upgrades a read lock to a write
+ * lock, and SQLite never calls the busy handler for that upgrade: the loser of two processes
+ * creating the store at once gets SQLITE_BUSY immediately. Retry until the busy timeout.
+ */
+function enableWal(db: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      if (String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase() === "wal") return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error("database is locked (could not switch it to WAL mode)");
+    Atomics.wait(pause, 0, 0, delay);
+  }
+}
+
 const rowAad = (set: string, provider: string, kind: string) => `authctl:row:v1\0${set}\0${provider}\0${kind}`;
 
 function toInfo(row: Row): CredentialInfo {
@@ -91,7 +110,7 @@ export class CredentialStore {
     closeSync(openSync(this.path, "a", 0o600));
     try {
       this.db = new Database(this.path, { timeout: busyTimeoutMs });
-      this.db.pragma("journal_mode = WAL");
+      enableWal(this.db, busyTimeoutMs);
       this.db.pragma("synchronous = NORMAL");
       migrate(this.db);
     } catch (err) {

@@ -36,11 +36,33 @@ export type Extractor = (parsed: unknown[], files: CapturedFile[]) => ExtractedT
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** Every string leaf of a parsed file, so an error message can be scrubbed of anything it holds. */
-function stringLeaves(value: unknown, out: string[] = []): string[] {
-  if (typeof value === "string") out.push(value);
-  else if (Array.isArray(value)) for (const v of value) stringLeaves(v, out);
-  else if (value !== null && typeof value === "object") for (const v of Object.values(value)) stringLeaves(v, out);
+/** Field names of the vendor schemas below: never secrets, and kept readable in messages. */
+const KNOWN_KEYS = new Set([
+  "claudeAiOauth", "accessToken", "refreshToken", "expiresAt", "scopes", "subscriptionType",
+  "tokens", "access_token", "refresh_token", "id_token", "account_id", "OPENAI_API_KEY", "last_refresh",
+  "expiry_date", "token_type", "scope", "oauth_token", "user", "git_protocol", "users",
+]);
+const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+
+/**
+ * Every string leaf of a parsed file, so an error message can be scrubbed of anything it holds,
+ * and every key that is neither a vendor field name nor a hostname (a YAML collection used as a key becomes a string holding the whole collection).
+ * Iterative: a 1 MiB file can nest 500,000 levels deep.
+ */
+function stringLeaves(value: unknown): string[] {
+  const out: string[] = [];
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) for (const item of v) stack.push(item);
+    else if (v !== null && typeof v === "object") {
+      for (const [k, item] of Object.entries(v)) {
+        if (!KNOWN_KEYS.has(k) && !HOSTNAME.test(k)) out.push(k);
+        stack.push(item);
+      }
+    }
+  }
   return out;
 }
 
@@ -107,7 +129,7 @@ export function parseCaptured(vendor: string, file: CapturedFile): unknown {
       }
     case "yaml":
       try {
-        return parseYaml(file.text, { prettyErrors: true, maxAliasCount: 50 }) as unknown;
+        return parseYaml(file.text, { prettyErrors: true, maxAliasCount: 50, logLevel: "error" }) as unknown;
       } catch (err) {
         const pos = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line}, column ${err.linePos[0].col})` : "";
         throw unrecognised(vendor, file.path, `not valid YAML${pos}`);

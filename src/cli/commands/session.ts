@@ -105,9 +105,17 @@ export function registerSession(program: Command, io: IOStreams): void {
       const m = await load();
       const home = authctlHome(io.env);
       if (m.sessionExists(home, id) || !/^[a-f0-9]{16}$/.test(id)) {
-        const saved = m.loadSession(home, id);
-        const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) });
-        await restored.cleanup();
+        let saved: ReturnType<typeof m.loadSession> | undefined;
+        try {
+          saved = m.loadSession(home, id);
+        } catch (err) {
+          if (!m.sessionExists(home, id)) throw err; // an invalid id
+          io.stderr.write(`authctl: session file ${id}.json is damaged; removed it\n`);
+        }
+        if (saved) {
+          const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) });
+          await restored.cleanup();
+        }
         m.forgetSession(home, id);
       }
       if (opts.json) printJson(io, { id, cleaned: true });
