@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { authctl, canary, tempHome } from "./helpers/env.js";
+import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
@@ -103,6 +103,12 @@ describe("authctl CLI (built binary)", () => {
       expect(r.exitCode).toBe(0);
       expect(String(r.stdout)).not.toContain("\u001b[");
     }
+  });
+
+  it("a reader that closes the pipe early gets no stack trace", async () => {
+    const { execa } = await import("execa");
+    const r = await execa("sh", ["-c", `node "$0" providers | true`, CLI], { env: childEnv(t.home), extendEnv: false, reject: false });
+    expect(String(r.stderr)).not.toMatch(/EPIPE|\n\s+at /);
   });
 
   it("no output of any command contained the canary", () => {

@@ -14,6 +14,14 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
+// `authctl creds list | head -1`: a reader that closes early is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const { systemIO } = await import("./io.js");
 const { runCli } = await import("./program.js");
 process.exitCode = await runCli(process.argv.slice(2), systemIO());
