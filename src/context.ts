@@ -1,5 +1,5 @@
 import { loadRoster, type Roster } from "./roster/load.js";
-import { authctlHome, storePaths } from "./store/paths.js";
+import { authctlHome, storePaths } from "./core/paths.js";
 import { CredentialStore } from "./store/store.js";
 
 /**

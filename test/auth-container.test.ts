@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getCredentials } from "../src/credentials.js";
+import { getCredentials } from "../src/access/credentials.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";

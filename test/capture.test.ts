@@ -12,8 +12,8 @@ import {
   writeSharedMount,
   type CapturedFile,
   type OAuthPayload,
-} from "../src/auth/capture/index.js";
-import { CaptureError } from "../src/errors.js";
+} from "../src/logins/container/capture/index.js";
+import { CaptureError } from "../src/core/errors.js";
 import { loadRoster } from "../src/roster/load.js";
 import type { CaptureSpec } from "../src/roster/schema.js";
 
@@ -219,7 +219,7 @@ describe("extractors", () => {
   });
 
   it("env format parses KEY=VALUE lines", async () => {
-    const { parseEnv } = await import("../src/auth/capture/extractors.js");
+    const { parseEnv } = await import("../src/logins/container/capture/extractors.js");
     expect(parseEnv("# c\nexport A=1\nB='two words'\n\nC=\"x=y\"\n")).toEqual({ A: "1", B: "two words", C: "x=y" });
   });
 

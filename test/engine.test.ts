@@ -20,7 +20,7 @@ import {
   resetEngineCache,
   type Engine,
 } from "../src/engine/index.js";
-import { EngineError, NoEngineError, UsageError } from "../src/errors.js";
+import { EngineError, NoEngineError, UsageError } from "../src/core/errors.js";
 import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 
 const CI = process.env.CI === "true";

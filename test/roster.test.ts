@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RosterError, UnknownProviderError } from "../src/errors.js";
+import { RosterError, UnknownProviderError } from "../src/core/errors.js";
 import { loadRoster, parseProviderFile } from "../src/roster/load.js";
 import { tempHome } from "./helpers/env.js";
 

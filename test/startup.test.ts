@@ -41,7 +41,7 @@ describe("read-only commands stay light (SPEC §9)", () => {
   });
 
   it("does not load the container layer, MSAL or the roster parser (zod, yaml) until a command needs them", () => {
-    expect(rel.filter((f) => f.startsWith("src/engine/") || f.startsWith("src/flows/") || f.startsWith("src/auth/session"))).toEqual([]);
+    expect(rel.filter((f) => f.startsWith("src/engine/") || f.startsWith("src/logins/container/"))).toEqual([]);
     for (const heavy of ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml"]) expect(packages).not.toContain(heavy);
   });
 });

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { AuthctlError } from "../errors.js";
+import { AuthctlError } from "../core/errors.js";
 import { registerAuth } from "./commands/auth.js";
 import { registerCreds } from "./commands/creds.js";
 import { registerImage } from "./commands/image.js";

@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { EngineError } from "../errors.js";
+import { EngineError } from "../core/errors.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
 
 interface Reply {

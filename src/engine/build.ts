@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { EngineError } from "../errors.js";
+import { EngineError } from "../core/errors.js";
 import { imageExists } from "./containers.js";
 import type { Engine } from "./detect.js";
 

@@ -1,4 +1,4 @@
-import { EngineError } from "../errors.js";
+import { EngineError } from "../core/errors.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
 import type { Engine } from "./detect.js";
 

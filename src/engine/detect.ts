@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, realpathSync, statSync } from "nod
 import { request } from "node:http";
 import { homedir } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
-import { NoEngineError } from "../errors.js";
+import { NoEngineError } from "../core/errors.js";
 
 export type EngineName = "podman" | "docker";
 

@@ -1,5 +1,5 @@
 import { chmodSync, chownSync } from "node:fs";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../core/errors.js";
 import type { Engine } from "./detect.js";
 
 export interface RunArgvOptions {

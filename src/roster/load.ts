@@ -3,7 +3,7 @@ import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { RosterError, UnknownProviderError } from "../errors.js";
+import { RosterError, UnknownProviderError } from "../core/errors.js";
 import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */

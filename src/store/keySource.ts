@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { StoreLockedError } from "../errors.js";
+import { StoreLockedError } from "../core/errors.js";
 import { KEY_BYTES } from "./crypto.js";
 
 export type KeySourceName = "AUTHCTL_PASSPHRASE" | "AUTHCTL_PASSPHRASE_COMMAND" | "tty passphrase" | "key file";

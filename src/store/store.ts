@@ -1,12 +1,12 @@
 import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { StoreError, StoreLockedError } from "../errors.js";
-import { assertProviderName, assertSetName } from "./names.js";
+import { StoreError, StoreLockedError } from "../core/errors.js";
+import { assertProviderName, assertSetName } from "../core/names.js";
 import { deriveKey, open, seal } from "./crypto.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
-import { authctlHome, ensurePrivateDir, storePaths } from "./paths.js";
+import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
 
 export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth";
 

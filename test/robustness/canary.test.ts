@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { getCredentials } from "../../src/credentials.js";
+import { getCredentials } from "../../src/access/credentials.js";
 import { loadRoster } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";

@@ -3,13 +3,13 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
-import { validateApiKey } from "../../src/auth/apiKey.js";
-import { extract, type CapturedFile } from "../../src/auth/capture/index.js";
-import { loadSession } from "../../src/auth/savedSessions.js";
-import { CaptureError, InvalidApiKeyError, InvalidNameError, RosterError, UsageError } from "../../src/errors.js";
+import { validateApiKey } from "../../src/logins/api-key/apiKey.js";
+import { extract, type CapturedFile } from "../../src/logins/container/capture/index.js";
+import { loadSession } from "../../src/logins/container/savedSessions.js";
+import { CaptureError, InvalidApiKeyError, InvalidNameError, RosterError, UsageError } from "../../src/core/errors.js";
 import { BUILTIN_ROSTER_DIR, loadRoster, parseProviderFile } from "../../src/roster/load.js";
 import { ProviderSchema, type CaptureSpec } from "../../src/roster/schema.js";
-import { assertProviderName, assertSetName, parseCredentialRef } from "../../src/store/names.js";
+import { assertProviderName, assertSetName, parseCredentialRef } from "../../src/core/names.js";
 import { authctl, tempHome } from "../helpers/env.js";
 import { STACK_TRACE } from "../helpers/leaks.js";
 import { ASCII_PRINTABLE, boundedLoop, boundedLoopAsync, NASTY, rng, seedFromEnv, type Rng } from "../helpers/prng.js";

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
-import { UsageError } from "../../errors.js";
+import { UsageError } from "../../core/errors.js";
 import type { AuthMode } from "../../roster/schema.js";
-import { DEFAULT_SET } from "../../store/names.js";
+import { DEFAULT_SET } from "../../core/names.js";
 import { type IOStreams, out, printJson } from "../io.js";
 
 export interface AuthCliOptions {
@@ -20,9 +20,9 @@ export function credentialSetFor(opts: { project?: string; set?: string }): stri
 
 export async function runAuth(io: IOStreams, provider: string, opts: AuthCliOptions): Promise<void> {
   // Loaded only here: read-only commands never pull in the container layer.
-  const { Authenticator } = await import("../../auth/authenticator.js");
-  const { terminalUi } = await import("../../auth/ui.js");
-  const { cliRoster, cliStore, unlockForSecrets } = await import("../context.js");
+  const { Authenticator } = await import("../../logins/authenticator.js");
+  const { terminalUi } = await import("../../ui/ui.js");
+  const { cliRoster, cliStore, unlockForSecrets } = await import("../factory.js");
   const roster = await cliRoster(io);
   using store = cliStore(io);
   await unlockForSecrets(store, io);

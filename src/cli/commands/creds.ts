@@ -1,10 +1,10 @@
 import { Command } from "commander";
-import { MissingCredentialsError, UsageError } from "../../errors.js";
+import { MissingCredentialsError, UsageError } from "../../core/errors.js";
 import { fixCommandFor } from "../../roster/fixCommand.js";
 import type { Roster } from "../../roster/load.js";
-import { assertSetName, parseCredentialRef } from "../../store/names.js";
+import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo, CredentialStore } from "../../store/store.js";
-import { cliRoster, cliStore } from "../context.js";
+import { cliRoster, cliStore } from "../factory.js";
 import { type IOStreams, out, printJson, table } from "../io.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -9,7 +9,7 @@ export function registerImage(program: Command, io: IOStreams): void {
     .argument("[key]", "image key under images/", "auth")
     .action(async (key: string) => {
       const { detectEngine } = await import("../../engine/index.js");
-      const { ensureAuthImage } = await import("../../auth/images.js");
+      const { ensureAuthImage } = await import("../../logins/container/images.js");
       const tag = await ensureAuthImage(await detectEngine(io.env), key, (line) => io.stderr.write(line.endsWith("\n") ? line : line + "\n"));
       out(io, tag);
     });

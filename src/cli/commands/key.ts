@@ -1,12 +1,12 @@
 import { Command, Option } from "commander";
-import type { StoredSummary } from "../../auth/apiKey.js";
-import { UsageError } from "../../errors.js";
+import type { StoredSummary } from "../../logins/api-key/apiKey.js";
+import { UsageError } from "../../core/errors.js";
 import type { Roster } from "../../roster/load.js";
-import { DEFAULT_SET } from "../../store/names.js";
+import { DEFAULT_SET } from "../../core/names.js";
 import type { CredentialStore } from "../../store/store.js";
-import { cliRoster, cliStore, unlockForSecrets } from "../context.js";
+import { cliRoster, cliStore, unlockForSecrets } from "../factory.js";
 import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
-import { promptHidden, readAllStdin } from "../../auth/prompt.js";
+import { promptHidden, readAllStdin } from "../../ui/prompt.js";
 
 export interface KeyOptions {
   set: string;
@@ -38,7 +38,7 @@ export async function runKey(
   deps.roster.get(provider);
   const key = await readKey(io, deps.roster, provider, opts);
   await unlockForSecrets(deps.store, io);
-  const { storeApiKey } = await import("../../auth/apiKey.js");
+  const { storeApiKey } = await import("../../logins/api-key/apiKey.js");
   const summary = storeApiKey(provider, key, { credentialSet: opts.set, ...deps });
   if (opts.json) printJson(io, summary);
   else out(io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { Roster } from "../../roster/load.js";
-import { cliRoster } from "../context.js";
+import { cliRoster } from "../factory.js";
 import { type IOStreams, out, printJson, table } from "../io.js";
 
 export function runProviders(io: IOStreams, roster: Roster, opts: { json?: boolean }): void {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { DEFAULT_SET } from "../../store/names.js";
-import { authctlHome } from "../../store/paths.js";
+import { DEFAULT_SET } from "../../core/names.js";
+import { authctlHome } from "../../core/paths.js";
 import { type IOStreams, out, printJson } from "../io.js";
 import { credentialSetFor } from "./auth.js";
 
@@ -15,11 +15,11 @@ interface PrepareOptions {
 
 async function load() {
   const [session, saved, engine, images, context] = await Promise.all([
-    import("../../auth/session.js"),
-    import("../../auth/savedSessions.js"),
+    import("../../logins/container/session.js"),
+    import("../../logins/container/savedSessions.js"),
     import("../../engine/index.js"),
-    import("../../auth/images.js"),
-    import("../context.js"),
+    import("../../logins/container/images.js"),
+    import("../factory.js"),
   ]);
   return { ...session, ...saved, ...engine, ...images, ...context };
 }

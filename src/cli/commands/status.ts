@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { AuthctlError } from "../../errors.js";
+import { AuthctlError } from "../../core/errors.js";
 import type { CredentialStore } from "../../store/store.js";
-import { cliStore, unlockForSecrets } from "../context.js";
+import { cliStore, unlockForSecrets } from "../factory.js";
 import { type IOStreams, out, printJson, table } from "../io.js";
 
 /** Where the store is, what unlocks it, and how many credentials (and expired ones) it holds. */

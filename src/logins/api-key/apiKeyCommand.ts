@@ -1,4 +1,4 @@
-import type { ApiKeyConfig } from "../roster/schema.js";
+import type { ApiKeyConfig } from "../../roster/schema.js";
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { CaptureError, InterruptedError } from "../errors.js";
+import { CaptureError, InterruptedError } from "../../core/errors.js";
 import type { AuthSession, CaptureSummary } from "./session.js";
-import type { AuthUi } from "./ui.js";
+import type { AuthUi } from "../../ui/ui.js";
 
 const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 

@@ -1,4 +1,4 @@
-import { InvalidNameError } from "../errors.js";
+import { InvalidNameError } from "./errors.js";
 
 const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@+-]*$/;
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;

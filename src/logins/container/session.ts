@@ -1,12 +1,12 @@
 import { rm } from "node:fs/promises";
 import { dir as tempDir } from "tmp-promise";
-import { resolveDeps, type Deps } from "../context.js";
-import { buildRunArgv, detectEngine, forceRemoveContainer, prepareMountDir, type Engine } from "../engine/index.js";
-import { ModeUnavailableError } from "../errors.js";
-import type { Provider } from "../roster/schema.js";
-import { assertSetName, DEFAULT_SET } from "../store/names.js";
-import { authctlHome, storePaths } from "../store/paths.js";
-import type { CredentialStore } from "../store/store.js";
+import { resolveDeps, type Deps } from "../../context.js";
+import { buildRunArgv, detectEngine, forceRemoveContainer, prepareMountDir, type Engine } from "../../engine/index.js";
+import { ModeUnavailableError } from "../../core/errors.js";
+import type { Provider } from "../../roster/schema.js";
+import { assertSetName, DEFAULT_SET } from "../../core/names.js";
+import { authctlHome, storePaths } from "../../core/paths.js";
+import type { CredentialStore } from "../../store/store.js";
 import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
 
 export interface CaptureSummary {

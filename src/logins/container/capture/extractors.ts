@@ -1,8 +1,8 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { CaptureError } from "../../errors.js";
-import type { CaptureSpec } from "../../roster/schema.js";
-import { maskSecret } from "../../store/mask.js";
+import { CaptureError } from "../../../core/errors.js";
+import type { CaptureSpec } from "../../../roster/schema.js";
+import { maskSecret } from "../../../core/mask.js";
 import type { CapturedFile } from "./readFiles.js";
 
 /** The secret payload stored for an OAuth capture: the vendor files verbatim plus the tokens. */

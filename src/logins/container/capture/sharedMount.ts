@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { CaptureError } from "../../errors.js";
-import type { OAuthConfig } from "../../roster/schema.js";
+import { CaptureError } from "../../../core/errors.js";
+import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
 import { readRegularFile, safeSegments } from "./readFiles.js";
 

@@ -1,13 +1,13 @@
 import type { Deps } from "../context.js";
 import { resolveDeps } from "../context.js";
 import { detectEngine, type Engine } from "../engine/index.js";
-import { InterruptedError, ModeUnavailableError } from "../errors.js";
+import { InterruptedError, ModeUnavailableError } from "../core/errors.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
-import { storeApiKey, type StoredSummary } from "./apiKey.js";
-import { ensureAuthImage } from "./images.js";
-import { runSession } from "./runSession.js";
-import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./session.js";
-import { terminalUi, type AuthUi } from "./ui.js";
+import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
+import { ensureAuthImage } from "./container/images.js";
+import { runSession } from "./container/runSession.js";
+import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
+import { terminalUi, type AuthUi } from "../ui/ui.js";
 
 const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 

@@ -1,8 +1,8 @@
 import type { Roster } from "../roster/load.js";
-import { authctlHome, storePaths } from "../store/paths.js";
+import { authctlHome, storePaths } from "../core/paths.js";
 import { CredentialStore } from "../store/store.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
-import { promptHidden } from "../auth/prompt.js";
+import { promptHidden } from "../ui/prompt.js";
 
 /** Loaded on demand: the roster pulls in zod and yaml, which `creds list` never needs. */
 export async function cliRoster(io: IOStreams): Promise<Roster> {

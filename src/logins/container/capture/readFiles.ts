@@ -1,8 +1,8 @@
 import { constants, type Stats } from "node:fs";
 import { lstat, open, readlink, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { CaptureError } from "../../errors.js";
-import type { CaptureSpec } from "../../roster/schema.js";
+import { CaptureError } from "../../../core/errors.js";
+import type { CaptureSpec } from "../../../roster/schema.js";
 
 /** One capture file read back from the login's temp dir: its roster-relative path and exact text. */
 export interface CapturedFile {

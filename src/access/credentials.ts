@@ -1,8 +1,8 @@
-import { MissingCredentialsError } from "./errors.js";
-import { resolveDeps, type Deps } from "./context.js";
-import { fixCommandFor } from "./roster/fixCommand.js";
-import { assertSetName, DEFAULT_SET } from "./store/names.js";
-import type { StoredCredential } from "./store/store.js";
+import { MissingCredentialsError } from "../core/errors.js";
+import { resolveDeps, type Deps } from "../context.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import type { StoredCredential } from "../store/store.js";
 
 export { fixCommandFor };
 

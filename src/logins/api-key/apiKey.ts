@@ -1,8 +1,8 @@
-import { InvalidApiKeyError, ModeUnavailableError } from "../errors.js";
-import { resolveDeps, type Deps } from "../context.js";
-import type { Provider } from "../roster/schema.js";
-import { maskSecret } from "../store/mask.js";
-import { assertSetName, DEFAULT_SET } from "../store/names.js";
+import { InvalidApiKeyError, ModeUnavailableError } from "../../core/errors.js";
+import { resolveDeps, type Deps } from "../../context.js";
+import type { Provider } from "../../roster/schema.js";
+import { maskSecret } from "../../core/mask.js";
+import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 
 export interface ApiKeyPayload {
   type: "api_key";

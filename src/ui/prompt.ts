@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.js";
+import { UsageError } from "../core/errors.js";
 
 /** The streams a prompt needs; the CLI's IOStreams and process streams both fit. */
 export interface PromptStreams {

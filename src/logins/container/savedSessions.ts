@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { UsageError } from "../errors.js";
-import { ensurePrivateDir, storePaths } from "../store/paths.js";
+import { UsageError } from "../../core/errors.js";
+import { ensurePrivateDir, storePaths } from "../../core/paths.js";
 import type { AuthSessionState } from "./session.js";
 
 /** Prepared sessions kept on disk for frontends in other languages (`authctl session …`). */

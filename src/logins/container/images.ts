@@ -1,11 +1,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureImage, type Engine } from "../engine/index.js";
-import { UsageError } from "../errors.js";
+import { ensureImage, type Engine } from "../../engine/index.js";
+import { UsageError } from "../../core/errors.js";
 
 /** `images/` in the package, resolved from dist/ or src/ alike. */
-export const IMAGES_DIR = fileURLToPath(new URL("../../images/", import.meta.url));
+export const IMAGES_DIR = fileURLToPath(new URL("../../../images/", import.meta.url));
 
 export function imageKeys(): string[] {
   return readdirSync(IMAGES_DIR, { withFileTypes: true })
