@@ -1,39 +1,119 @@
+import type { Readable, Writable } from "node:stream";
+import { systemClock, type Clock } from "./core/clock.js";
+import { AuthctlError } from "./core/errors.js";
+import { authctlHome, storePaths, type StorePaths } from "./core/paths.js";
+import { detectEngine, type Engine } from "./engine/detect.js";
 import { loadRoster, type Roster } from "./roster/load.js";
-import { authctlHome, storePaths } from "./core/paths.js";
 import { CredentialStore } from "./store/store.js";
 
-/**
- * What library entry points use when the caller passes no store or roster: the user's home
- * (`$AUTHCTL_HOME`), opened once per process so hot loops (10k `storeApiKey` calls) reuse it.
- */
-export interface Deps {
-  store?: CredentialStore;
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The streams an interactive flow may use; absent in a daemon or a test that has none. */
+export interface ContextStreams {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+}
+
+export interface AuthctlOptions {
+  /** The environment authctl reads its settings from; entry points pass `process.env`. */
+  env: Env;
+  /** Defaults to `$AUTHCTL_HOME`, else `~/.authctl`. */
+  home?: string;
+  clock?: Clock;
+  io?: ContextStreams;
+  /** Already-built parts (tests, the CLI factory); otherwise each is built on first use. */
+  store?: CredentialStore | (() => CredentialStore);
   roster?: Roster;
+  engine?: Engine;
 }
 
-const stores = new Map<string, CredentialStore>();
-const rosters = new Map<string, Roster>();
+/**
+ * Everything a library call needs from its surroundings: home, env, clock, streams, and the
+ * store, roster and engine built lazily from them. The one place defaults are built: nothing
+ * below the entry points reads `process.env`, `process.stdin` or the clock on its own, so a
+ * TUI, a daemon and a test each run the same code with their own home, env and streams.
+ */
+export class Authctl implements Disposable {
+  readonly env: Env;
+  readonly home: string;
+  readonly clock: Clock;
+  readonly io: ContextStreams | undefined;
+  readonly paths: StorePaths;
+  private openedStore: CredentialStore | undefined;
+  private readonly givenStore: (() => CredentialStore) | undefined;
+  private loadedRoster: Roster | undefined;
+  private detectedEngine: Promise<Engine> | undefined;
 
-export function defaultStore(env: NodeJS.ProcessEnv = process.env): CredentialStore {
-  const home = authctlHome(env);
-  let store = stores.get(home);
-  if (!store) {
-    store = CredentialStore.open({ home, env });
-    stores.set(home, store);
+  constructor(options: AuthctlOptions) {
+    this.env = options.env;
+    const given = options.store;
+    this.home = options.home ?? (typeof given === "object" ? given.home : undefined) ?? authctlHome(options.env);
+    this.clock = options.clock ?? systemClock;
+    this.io = options.io;
+    this.paths = storePaths(this.home);
+    this.givenStore = typeof given === "object" ? () => given : given;
+    this.loadedRoster = options.roster;
+    this.detectedEngine = options.engine && Promise.resolve(options.engine);
   }
-  return store;
-}
 
-export function defaultRoster(env: NodeJS.ProcessEnv = process.env): Roster {
-  const home = authctlHome(env);
-  let roster = rosters.get(home);
-  if (!roster) {
-    roster = loadRoster({ userDir: storePaths(home).userRoster });
-    rosters.set(home, roster);
+  /** `credentials.db`, opened on first use and kept for the context's life (hot loops reuse it). */
+  store(): CredentialStore {
+    if (this.givenStore) return this.givenStore();
+    this.openedStore ??= CredentialStore.open({ home: this.home, env: this.env, clock: this.clock });
+    return this.openedStore;
   }
-  return roster;
+
+  /** The shipped roster plus `$AUTHCTL_HOME/agents/`, validated once. */
+  roster(): Roster {
+    this.loadedRoster ??= loadRoster({ userDir: this.paths.userRoster });
+    return this.loadedRoster;
+  }
+
+  /** podman or docker (`AUTHCTL_ENGINE` overrides), detected on first use. */
+  engine(): Promise<Engine> {
+    this.detectedEngine ??= detectEngine(this.env);
+    return this.detectedEngine;
+  }
+
+  /** Whether stdin is a terminal (prompts, `-t` for a login container). */
+  get interactive(): boolean {
+    return Boolean(this.io?.stdin.isTTY);
+  }
+
+  /** Closes the store if this context opened it (a given store belongs to whoever gave it). */
+  close(): void {
+    this.openedStore?.close();
+    this.openedStore = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
-export function resolveDeps(deps: Deps = {}): Required<Deps> {
-  return { store: deps.store ?? defaultStore(), roster: deps.roster ?? defaultRoster() };
+/** What library entry points accept: a context, or none to use the process default. */
+export interface WithContext {
+  context?: Authctl;
+}
+
+let defaultFactory: (() => Authctl) | undefined;
+let processDefault: Authctl | undefined;
+
+/**
+ * Registers how the default context is built. The package entry (`src/index.ts`) registers one
+ * built from `process.env` and the process's streams; the library itself never reads them.
+ */
+export function setDefaultContext(factory: () => Authctl): void {
+  defaultFactory = factory;
+  processDefault = undefined;
+}
+
+export function contextFrom(options: WithContext = {}): Authctl {
+  if (options.context) return options.context;
+  if (!defaultFactory) {
+    throw new AuthctlError("no authctl context: pass { context: new Authctl({ env }) } or import authctl from its package entry");
+  }
+  processDefault ??= defaultFactory();
+  return processDefault;
 }

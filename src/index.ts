@@ -1,25 +1,30 @@
-/** authctl's public API: everything a TypeScript caller needs, nothing that prints or exits. */
+/**
+ * authctl's public API (SPEC §1, §4–§8): what a TypeScript caller needs, nothing that prints or
+ * exits. `test/public-api.test.ts` holds a snapshot of these names: an addition is a decision.
+ *
+ * The package entry is where the default context comes from: calls that are given no `context`
+ * use one built from this process's environment and streams.
+ */
+import { Authctl, setDefaultContext } from "./context.js";
+
+setDefaultContext(() => new Authctl({ env: process.env, io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } }));
+
+export { Authctl, type AuthctlOptions, type ContextStreams, type Env, type WithContext } from "./context.js";
+export type { Clock } from "./core/clock.js";
 export * from "./core/errors.js";
-export { loadRoster, parseProviderFile, Roster, BUILTIN_ROSTER_DIR, type LoadRosterOptions } from "./roster/load.js";
-export type { Provider, OAuthConfig, ApiKeyConfig, CaptureSpec, AuthMode } from "./roster/schema.js";
-export {
-  CredentialStore,
-  type CredentialInfo,
-  type CredentialKind,
-  type StoredCredential,
-  type OpenStoreOptions,
-} from "./store/store.js";
-export type { KeySourceName } from "./store/keySource.js";
-export { authctlHome } from "./core/paths.js";
 export { maskSecret, redact } from "./core/mask.js";
-export { DEFAULT_SET, parseCredentialRef } from "./core/names.js";
+export { DEFAULT_SET } from "./core/names.js";
+export type { Roster } from "./roster/load.js";
+export type { Provider, OAuthConfig, ApiKeyConfig, CaptureSpec, AuthMode } from "./roster/schema.js";
+export { fixCommandFor } from "./roster/fixCommand.js";
+export type { CredentialStore, CredentialInfo, CredentialKind, StoredCredential } from "./store/store.js";
+export type { KeySourceName } from "./store/keySource.js";
 export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, type StoreApiKeyOptions } from "./logins/api-key/apiKey.js";
-export { getCredentials, fixCommandFor, type GetCredentialsOptions } from "./access/credentials.js";
-export { defaultStore, defaultRoster, type Deps } from "./context.js";
+export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
+export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
 export {
   Authenticator,
   authenticate,
-  effectiveModes,
   type AuthenticateOptions,
   type AuthResult,
   type ImageSource,
@@ -27,13 +32,10 @@ export {
 export {
   AuthSession,
   prepareOAuthSession,
-  restoreSession,
   type AuthSessionState,
   type CaptureSummary,
   type PrepareOAuthOptions,
 } from "./logins/container/session.js";
-export { runSession } from "./logins/container/runSession.js";
-export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
-export { terminalUi, type AuthUi } from "./ui/ui.js";
 export type { OAuthPayload } from "./logins/container/capture/index.js";
-export { detectEngine, type Engine, type EngineName } from "./engine/index.js";
+export type { Engine, EngineName } from "./engine/index.js";
+export { terminalUi, noninteractiveUi, type AuthUi } from "./ui/ui.js";

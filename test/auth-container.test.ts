@@ -6,6 +6,7 @@ import { getCredentials } from "../src/access/credentials.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
+import { ctxOf } from "./helpers/context.js";
 import { containersNamed, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { runInPty } from "./helpers/pty.js";
 import { useFakeVendor } from "./helpers/roster.js";
@@ -27,7 +28,7 @@ function secretCode(): string {
 
 function readStored<T>(provider: string, credentialSet: string) {
   using store = CredentialStore.open({ home: t.home, env: {} });
-  return getCredentials<T>(provider, { credentialSet, store, roster: loadRoster({ userDir: join(t.home, "agents") }) }).payload;
+  return getCredentials<T>(provider, { credentialSet, context: ctxOf(store, loadRoster({ userDir: join(t.home, "agents") })) }).payload;
 }
 
 /** Runs `authctl auth` in a pseudo-terminal and answers the fake vendor's paste-code prompt. */

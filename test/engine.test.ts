@@ -21,6 +21,7 @@ import {
   type Engine,
 } from "../src/engine/index.js";
 import { EngineError, NoEngineError, UsageError } from "../src/core/errors.js";
+import { exitCodeOf } from "../src/cli/exitCodes.js";
 import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 
 const CI = process.env.CI === "true";
@@ -29,7 +30,7 @@ const isRoot = process.getuid?.() === 0;
 
 // In CI a missing engine throws here and fails this file; locally it skips the engine suites.
 const hasEngine = requireEngine();
-const detected = hasEngine ? await detectEngine() : undefined;
+const detected = hasEngine ? await detectEngine(process.env) : undefined;
 if (detected && !detected.socketPath && CI) throw new Error("CI=true but the engine's API socket does not answer _ping");
 const noSocketReason = "no engine API socket answers _ping (run scripts/setup-container-engine.sh): API backend tests skipped";
 if (detected && !detected.socketPath) console.warn(noSocketReason);
@@ -60,7 +61,7 @@ async function noEngineError(env: NodeJS.ProcessEnv): Promise<NoEngineError> {
   );
   expect(error).toBeInstanceOf(NoEngineError);
   const e = error as NoEngineError;
-  expect(e.exitCode).toBe(4);
+  expect(exitCodeOf(e)).toBe(4);
   expect(e.message).toMatch(/podman/);
   expect(e.message).toMatch(/docker/);
   return e;
@@ -159,7 +160,7 @@ describe("detectEngine", () => {
 
   it.runIf(hasEngine)("finds the real engine (podman first) and, in CI, its API socket", async () => {
     resetEngineCache();
-    const engine = await detectEngine();
+    const engine = await detectEngine(process.env);
     expect(engine.binary).toMatch(/^\/.*(podman|docker)$/);
     if (!process.env.AUTHCTL_ENGINE) expect(engine.name).toBe("podman");
     if (CI) expect(engine.socketPath).toBeTruthy();

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
+import { ctxOf } from "./helpers/context.js";
 import { apiKeyCommand } from "../src/logins/api-key/apiKeyCommand.js";
 import { Authenticator, effectiveModes } from "../src/logins/authenticator.js";
 import { getCredentials } from "../src/access/credentials.js";
@@ -40,8 +41,7 @@ describe("mode choice (SPEC §5)", () => {
     using store = CredentialStore.open({ home: home.home, env: {} });
     const key = canary("sk_test_");
     const result = await new Authenticator("stripe").run(null, {
-      store,
-      roster,
+      context: ctxOf(store, roster),
       image: async () => {
         resolved = true;
         return "never";
@@ -61,8 +61,7 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
     using store = CredentialStore.open({ home: t.home, env: {} });
     const code = canary();
     await using session = await new Authenticator("claude").prepareOAuth("libproj", {
-      store,
-      roster,
+      context: ctxOf(store, roster),
       image: TEST_IMAGE,
       tty: false,
       mountsDir: join(t.home, "mounts"),
@@ -78,7 +77,7 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
     expect(summary).toMatchObject({ provider: "claude", credentialSet: "lib", kind: "oauth" });
     expect(JSON.stringify(summary)).not.toContain(code);
     expect(await session.capture()).toBe(summary);
-    const stored = getCredentials<{ accessToken: string }>("claude", { credentialSet: "lib", store, roster });
+    const stored = getCredentials<{ accessToken: string }>("claude", { credentialSet: "lib", context: ctxOf(store, roster) });
     expect(stored.payload.accessToken).toBe(`sk-ant-oat01-${code}`);
     await session.cleanup();
     await session.cleanup();
@@ -87,7 +86,7 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
   });
 
   it("apiKeyCommand writes the key into the tool's config inside a container, never via argv", async () => {
-    const engine = await detectEngine();
+    const engine = await detectEngine(process.env);
     const codex = loadRoster().get("codex");
     const dir = mkdtempSync(join(tmpdir(), "authctl-apikey-"));
     await execa("chown", ["1000:1000", dir]);

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { ctxOf } from "./helpers/context.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { storeApiKey } from "../src/logins/api-key/apiKey.js";
 import { getCredentials } from "../src/access/credentials.js";
@@ -8,6 +9,7 @@ import { InvalidApiKeyError, MissingCredentialsError, StoreError, StoreLockedErr
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { canary, tempHome } from "./helpers/env.js";
+import { exitCodeOf } from "../src/cli/exitCodes.js";
 
 const roster = loadRoster();
 let cleanups: Array<() => void> = [];
@@ -38,9 +40,9 @@ describe("credential store", () => {
   it("round-trips an API key and lists it without decrypting", () => {
     const { store } = freshStore();
     const key = canary("sk-ant-");
-    const summary = storeApiKey("anthropic", key, { credentialSet: "ci", store, roster });
+    const summary = storeApiKey("anthropic", key, { credentialSet: "ci", context: ctxOf(store, roster) });
     expect(summary.preview).toBe(`sk-…${key.slice(-4)}`);
-    expect(getCredentials("anthropic", { credentialSet: "ci", store, roster }).payload).toEqual({ type: "api_key", key });
+    expect(getCredentials("anthropic", { credentialSet: "ci", context: ctxOf(store, roster) }).payload).toEqual({ type: "api_key", key });
     const [row] = store.list();
     expect(row).toMatchObject({ credentialSet: "ci", provider: "anthropic", kind: "api_key", preview: summary.preview });
     expect(JSON.stringify(store.list())).not.toContain(key);
@@ -48,7 +50,7 @@ describe("credential store", () => {
 
   it("creates the home 0700 and the database and key file 0600", () => {
     const { store, home } = freshStore();
-    storeApiKey("openai", canary("sk-"), { store, roster });
+    storeApiKey("openai", canary("sk-"), { context: ctxOf(store, roster) });
     expect(statSync(home).mode & 0o777).toBe(0o700);
     expect(statSync(join(home, "credentials.db")).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, "store.key")).mode & 0o777).toBe(0o600);
@@ -57,8 +59,8 @@ describe("credential store", () => {
   it("never writes the plaintext secret into the DB, WAL or SHM bytes", () => {
     const { store, home } = freshStore();
     const key = canary("sk-or-");
-    storeApiKey("openrouter", key, { store, roster });
-    storeApiKey("openrouter", canary("sk-or-"), { credentialSet: "other", store, roster });
+    storeApiKey("openrouter", key, { context: ctxOf(store, roster) });
+    storeApiKey("openrouter", canary("sk-or-"), { credentialSet: "other", context: ctxOf(store, roster) });
     const bytes = fileBytes(home);
     expect(bytes.length).toBeGreaterThan(0);
     expect(bytes.includes(Buffer.from(key))).toBe(false);
@@ -67,8 +69,8 @@ describe("credential store", () => {
 
   it("refuses rows swapped between (set, provider) slots", () => {
     const { store, home } = freshStore();
-    storeApiKey("openai", canary("sk-"), { credentialSet: "a", store, roster });
-    storeApiKey("openai", canary("sk-"), { credentialSet: "b", store, roster });
+    storeApiKey("openai", canary("sk-"), { credentialSet: "a", context: ctxOf(store, roster) });
+    storeApiKey("openai", canary("sk-"), { credentialSet: "b", context: ctxOf(store, roster) });
     const db = new Database(join(home, "credentials.db"));
     const a = db.prepare("SELECT nonce, ciphertext FROM credentials WHERE credential_set = 'a'").get() as { nonce: Buffer; ciphertext: Buffer };
     db.prepare("UPDATE credentials SET nonce = ?, ciphertext = ? WHERE credential_set = 'b'").run(a.nonce, a.ciphertext);
@@ -83,13 +85,13 @@ describe("credential store", () => {
     cleanups.push(t.cleanup);
     const key = canary("sk_test_");
     const right = CredentialStore.open({ home: t.home, env: { AUTHCTL_PASSPHRASE: "correct horse" } });
-    storeApiKey("stripe", key, { store: right, roster });
+    storeApiKey("stripe", key, { context: ctxOf(right, roster) });
     expect(right.keySource).toBe("AUTHCTL_PASSPHRASE");
     right.close();
 
     const wrong = CredentialStore.open({ home: t.home, env: { AUTHCTL_PASSPHRASE: "wrong horse" } });
     expect(() => wrong.get("default", "stripe")).toThrow(StoreLockedError);
-    expect(() => storeApiKey("stripe", canary("sk_test_"), { store: wrong, roster })).toThrow(/wrong passphrase/);
+    expect(() => storeApiKey("stripe", canary("sk_test_"), { context: ctxOf(wrong, roster) })).toThrow(/wrong passphrase/);
     wrong.close();
 
     const none = CredentialStore.open({ home: t.home, env: {} });
@@ -104,7 +106,7 @@ describe("credential store", () => {
 
   it("a passphrase command that prints nothing fails closed", () => {
     const { store } = freshStore({ AUTHCTL_PASSPHRASE_COMMAND: "true" });
-    expect(() => storeApiKey("openai", canary("sk-"), { store, roster })).toThrow(/printed nothing; the store stays locked/);
+    expect(() => storeApiKey("openai", canary("sk-"), { context: ctxOf(store, roster) })).toThrow(/printed nothing; the store stays locked/);
     expect(store.list()).toEqual([]);
   });
 
@@ -120,7 +122,7 @@ describe("credential store", () => {
     ] as const) {
       let caught: unknown;
       try {
-        storeApiKey("stripe", key, { store, roster });
+        storeApiKey("stripe", key, { context: ctxOf(store, roster) });
       } catch (e) {
         caught = e;
       }
@@ -134,16 +136,16 @@ describe("credential store", () => {
   it("a failed write keeps the previous credential", () => {
     const { store } = freshStore();
     const first = canary("sk-ant-");
-    storeApiKey("anthropic", first, { store, roster });
-    expect(() => storeApiKey("anthropic", "not-a-key-at-all", { store, roster })).toThrow(InvalidApiKeyError);
-    expect(getCredentials<{ key: string }>("anthropic", { store, roster }).payload.key).toBe(first);
+    storeApiKey("anthropic", first, { context: ctxOf(store, roster) });
+    expect(() => storeApiKey("anthropic", "not-a-key-at-all", { context: ctxOf(store, roster) })).toThrow(InvalidApiKeyError);
+    expect(getCredentials<{ key: string }>("anthropic", { context: ctxOf(store, roster) }).payload.key).toBe(first);
   });
 
   it("missing credentials carry the exact command that fixes them", () => {
     const { store } = freshStore();
     const read = (provider: string, credentialSet?: string) => {
       try {
-        getCredentials(provider, { credentialSet, store, roster });
+        getCredentials(provider, { credentialSet, context: ctxOf(store, roster) });
       } catch (e) {
         return e as MissingCredentialsError;
       }
@@ -151,7 +153,7 @@ describe("credential store", () => {
     };
     expect(read("stripe", "efs").fixCommand).toBe("authctl key stripe --set efs");
     expect(read("claude").fixCommand).toBe("authctl auth claude");
-    expect(read("claude").exitCode).toBe(3);
+    expect(exitCodeOf(read("claude"))).toBe(3);
   });
 
   it("migrates a fresh file to the current schema version once", () => {

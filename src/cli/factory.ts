@@ -1,22 +1,59 @@
+import type { Authctl } from "../context.js";
+import { authctlHome } from "../core/paths.js";
 import type { Roster } from "../roster/load.js";
-import { authctlHome, storePaths } from "../core/paths.js";
 import { CredentialStore } from "../store/store.js";
-import { type IOStreams, stdinIsTTY } from "./io.js";
 import { promptHidden } from "../ui/prompt.js";
+import { type IOStreams, stdinIsTTY } from "./io.js";
 
-/** Loaded on demand: the roster pulls in zod and yaml, which `creds list` never needs. */
-export async function cliRoster(io: IOStreams): Promise<Roster> {
-  const { loadRoster } = await import("../roster/load.js");
-  return loadRoster({ userDir: storePaths(authctlHome(io.env)).userRoster });
+/**
+ * What every command gets (gh's `cmdutil.Factory`): the streams, the stop signal, and the parts of
+ * authctl built lazily from them. `store()` is light (read-only commands stay fast); `context()`
+ * loads the roster, engine detection and the login layer only for commands that need them, and
+ * shares the same open store.
+ */
+export interface Factory {
+  readonly io: IOStreams;
+  readonly signal: AbortSignal;
+  readonly home: string;
+  /** What the command wants the process to exit with when it returns normally (e.g. status: locked). */
+  exitCode: number;
+  store(): CredentialStore;
+  context(): Promise<Authctl>;
+  roster(): Promise<Roster>;
+  /** The store, unlocked: a passphrase store with no passphrase in the environment asks on the terminal, once. */
+  unlockedStore(): Promise<CredentialStore>;
+  close(): void;
 }
 
-export function cliStore(io: IOStreams): CredentialStore {
-  return CredentialStore.open({ env: io.env });
-}
-
-/** A passphrase store with no passphrase in the environment asks on the terminal, once. */
-export async function unlockForSecrets(store: CredentialStore, io: IOStreams): Promise<void> {
-  if (store.needsPassphrasePrompt() && stdinIsTTY(io)) {
-    store.unlockWithPassphrase(await promptHidden(io, "authctl store passphrase: "));
-  }
+export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
+  const home = authctlHome(io.env);
+  let store: CredentialStore | undefined;
+  let context: Promise<Authctl> | undefined;
+  const f: Factory = {
+    io,
+    signal,
+    home,
+    exitCode: 0,
+    store() {
+      store ??= CredentialStore.open({ home, env: io.env });
+      return store;
+    },
+    context() {
+      // One open store for the whole command, opened on first use (`authctl providers` never creates it).
+      context ??= import("../context.js").then(({ Authctl }) => new Authctl({ env: io.env, home, io, store: () => f.store() }));
+      return context;
+    },
+    async roster() {
+      return (await f.context()).roster();
+    },
+    async unlockedStore() {
+      const s = f.store();
+      if (s.needsPassphrasePrompt() && stdinIsTTY(io)) s.unlockWithPassphrase(await promptHidden(io, "authctl store passphrase: "));
+      return s;
+    },
+    close() {
+      store?.close();
+    },
+  };
+  return f;
 }

@@ -1,14 +1,20 @@
 #!/usr/bin/env node
 import module from "node:module";
+import { getEventListeners } from "node:events";
 
 // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-// Until a login installs its own handlers (which clean up and end in exit 130), a stop signal
-// just ends authctl with 130 instead of the default 128+n.
+const { InterruptedError } = await import("../core/errors.js");
+
+// The one place stop signals are handled. A command that is in the middle of something it must
+// clean up (a login: container, temp dir) holds the abort signal (src/core/abort.ts); then the
+// stop aborts it and authctl ends with 130 once it has unwound. Otherwise it ends at once, 130.
+const controller = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
-    if (process.listenerCount(signal) > 1) return;
+    if (controller.signal.aborted) return; // already unwinding
+    if (getEventListeners(controller.signal, "abort").length > 0) return controller.abort(new InterruptedError(signal));
     process.stderr.write("authctl: interrupted\n");
     process.exit(130);
   });
@@ -24,4 +30,4 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const { systemIO } = await import("./io.js");
 const { runCli } = await import("./program.js");
-process.exitCode = await runCli(process.argv.slice(2), systemIO());
+process.exitCode = await runCli(process.argv.slice(2), systemIO(), controller.signal);

@@ -1,19 +1,16 @@
 /**
- * Typed errors. Library code throws these; only the CLI turns them into text and exit codes.
- * Messages must never contain a secret: callers pass masked previews or names only.
+ * Typed errors. Library code throws these; only the CLI turns them into text and exit codes
+ * (`src/cli/exitCodes.ts`). Messages must never contain a secret: callers pass masked previews
+ * or names only.
  */
 export class AuthctlError extends Error {
-  /** Process exit code the CLI uses for this error (SPEC §9). */
-  readonly exitCode: number = 1;
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
 }
 
-export class UsageError extends AuthctlError {
-  override readonly exitCode = 2;
-}
+export class UsageError extends AuthctlError {}
 
 export class RosterError extends AuthctlError {
   constructor(
@@ -26,7 +23,6 @@ export class RosterError extends AuthctlError {
 }
 
 export class UnknownProviderError extends AuthctlError {
-  override readonly exitCode = 2;
   constructor(
     readonly provider: string,
     known: readonly string[],
@@ -35,9 +31,7 @@ export class UnknownProviderError extends AuthctlError {
   }
 }
 
-export class InvalidNameError extends AuthctlError {
-  override readonly exitCode = 2;
-}
+export class InvalidNameError extends AuthctlError {}
 
 export class InvalidApiKeyError extends AuthctlError {}
 
@@ -47,7 +41,6 @@ export class StoreError extends AuthctlError {}
 export class StoreLockedError extends StoreError {}
 
 export class MissingCredentialsError extends AuthctlError {
-  override readonly exitCode = 3;
   constructor(
     readonly provider: string,
     readonly credentialSet: string,
@@ -58,9 +51,7 @@ export class MissingCredentialsError extends AuthctlError {
   }
 }
 
-export class NoEngineError extends AuthctlError {
-  override readonly exitCode = 4;
-}
+export class NoEngineError extends AuthctlError {}
 
 export class EngineError extends AuthctlError {}
 
@@ -69,8 +60,8 @@ export class CaptureError extends AuthctlError {}
 export class ModeUnavailableError extends AuthctlError {}
 
 export class InterruptedError extends AuthctlError {
-  override readonly exitCode = 130;
-  constructor(readonly signal: NodeJS.Signals = "SIGINT") {
-    super(`interrupted by ${signal}`);
+  /** The stop signal's name (SIGINT, SIGTERM, SIGHUP), or "abort" for a caller's own AbortController. */
+  constructor(readonly signal: string = "SIGINT") {
+    super(signal === "abort" ? "interrupted" : `interrupted by ${signal}`);
   }
 }

@@ -3,9 +3,9 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 /** `$AUTHCTL_HOME`, or `~/.authctl`. Never the current repo. */
-export function authctlHome(env: NodeJS.ProcessEnv = process.env): string {
+export function authctlHome(env: Readonly<Record<string, string | undefined>>): string {
   const fromEnv = env.AUTHCTL_HOME?.trim();
-  return resolve(fromEnv ? fromEnv : join(homedir(), ".authctl"));
+  return resolve(fromEnv ? fromEnv : join(env.HOME?.trim() || homedir(), ".authctl"));
 }
 
 /** Creates the home dir with mode 0700, tightening an existing one that is wider. */
@@ -15,6 +15,7 @@ export function ensurePrivateDir(dir: string): string {
   return dir;
 }
 
+/** The home layout: every file and folder authctl keeps under `$AUTHCTL_HOME`. */
 export const storePaths = (home: string) => ({
   home,
   db: join(home, "credentials.db"),
@@ -22,4 +23,7 @@ export const storePaths = (home: string) => ({
   userRoster: join(home, "agents"),
   sessions: join(home, "sessions"),
   mounts: join(home, "mounts"),
+  run: join(home, "run"),
 });
+
+export type StorePaths = ReturnType<typeof storePaths>;

@@ -16,7 +16,7 @@ export interface Engine {
   rootless: boolean;
 }
 
-type Env = NodeJS.ProcessEnv;
+type Env = Readonly<Record<string, string | undefined>>;
 
 const INSTALL_HINT =
   "install one of them: `apt-get install podman` (Debian/Ubuntu; scripts/setup-container-engine.sh also configures it) " +
@@ -166,7 +166,7 @@ const cache = new Map<string, Promise<Engine>>();
  * Cached per process and environment (`resetEngineCache` for tests).
  * @throws NoEngineError (exit 4) naming both engines and how to install one
  */
-export function detectEngine(env: Env = process.env): Promise<Engine> {
+export function detectEngine(env: Env): Promise<Engine> {
   const key = JSON.stringify([
     env.AUTHCTL_ENGINE,
     env.PATH,

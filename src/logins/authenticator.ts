@@ -1,7 +1,7 @@
-import type { Deps } from "../context.js";
-import { resolveDeps } from "../context.js";
-import { detectEngine, type Engine } from "../engine/index.js";
-import { InterruptedError, ModeUnavailableError } from "../core/errors.js";
+import { contextFrom, type WithContext } from "../context.js";
+import { holdSignal, interruption } from "../core/abort.js";
+import type { Engine } from "../engine/index.js";
+import { ModeUnavailableError } from "../core/errors.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
 import { ensureAuthImage } from "./container/images.js";
@@ -9,11 +9,9 @@ import { runSession } from "./container/runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
 import { terminalUi, type AuthUi } from "../ui/ui.js";
 
-const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
 export type ImageSource = string | (() => Promise<string>);
 
-export interface AuthenticateOptions extends Deps {
+export interface AuthenticateOptions extends WithContext {
   mountsDir?: string;
   /** A tag, or a lazy callable resolved only if the OAuth path is taken; default builds images/<key>. */
   image?: ImageSource;
@@ -24,8 +22,9 @@ export interface AuthenticateOptions extends Deps {
   /** Skip the menu and take this mode (it must still be open). */
   mode?: AuthMode;
   ui?: AuthUi;
-  engine?: Engine;
   tty?: boolean;
+  /** A stop (Ctrl-C in the CLI): the login's container and temp dir are removed, then `InterruptedError`. */
+  signal?: AbortSignal;
 }
 
 export type AuthResult = CaptureSummary | StoredSummary;
@@ -58,9 +57,9 @@ export class Authenticator {
   constructor(readonly provider: string) {}
 
   async run(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthResult> {
-    const deps = resolveDeps(options);
-    const entry = deps.roster.get(this.provider);
-    const ui = options.ui ?? terminalUi();
+    const context = contextFrom(options);
+    const entry = context.roster().get(this.provider);
+    const ui = options.ui ?? terminalUi(context.io);
     const modes = effectiveModes(entry, options);
     let mode = modes[0]!;
     if (modes.length > 1) {
@@ -71,33 +70,30 @@ export class Authenticator {
       const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
       ui.show(`Paste the ${entry.label} API key${hint}; it will not be shown.`);
       const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
-      return storeApiKey(entry.name, key, { ...deps, credentialSet: options.credentialSet });
+      return storeApiKey(entry.name, key, { context, credentialSet: options.credentialSet });
     }
-    // A stop signal while the session is prepared (temp dir made, leftover container removed)
-    // must not leave the temp dir behind: note it, clean up, end interrupted.
-    let stoppedBy: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => void (stoppedBy ??= signal);
-    for (const s of STOP_SIGNALS) process.on(s, onSignal);
-    let session: AuthSession;
+    // Held from the image build to the end of the login: a stop anywhere in between ends in the
+    // same clean state (no container, no temp dir) instead of an immediate exit.
+    const release = holdSignal(options.signal);
     try {
-      session = await this.prepareOAuth(projectId, { ...options, ...deps, ui });
+      const session = await this.prepareOAuth(projectId, { ...options, context, ui });
+      if (options.signal?.aborted) {
+        await session.cleanup();
+        throw interruption(options.signal);
+      }
+      return await runSession(session, { ui, signal: options.signal });
     } finally {
-      for (const s of STOP_SIGNALS) process.off(s, onSignal);
+      release();
     }
-    if (stoppedBy) {
-      await session.cleanup();
-      throw new InterruptedError(stoppedBy);
-    }
-    return runSession(session, ui);
   }
 
   /** Builds the session without running it; the image (tag, lazy callable or default build) is resolved here. */
   async prepareOAuth(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthSession> {
-    const deps = resolveDeps(options);
-    const entry = deps.roster.get(this.provider);
-    const engine = options.engine ?? (await detectEngine());
+    const context = contextFrom(options);
+    const entry = context.roster().get(this.provider);
+    const engine = await context.engine();
     const image = await resolveImage(options.image, entry, engine, options.ui);
-    return prepareOAuthSession(this.provider, projectId, { ...options, ...deps, image, engine });
+    return prepareOAuthSession(this.provider, projectId, { ...options, context, image });
   }
 }
 

@@ -32,7 +32,7 @@ function passphraseFromCommand(command: string): string {
 }
 
 /** The passphrase from the environment, if one is configured (checked in SPEC §3 order). */
-export function passphraseFromEnv(env: NodeJS.ProcessEnv): Passphrase | undefined {
+export function passphraseFromEnv(env: Readonly<Record<string, string | undefined>>): Passphrase | undefined {
   if (env.AUTHCTL_PASSPHRASE !== undefined) {
     if (!env.AUTHCTL_PASSPHRASE) throw new StoreLockedError("AUTHCTL_PASSPHRASE is set but empty");
     return { passphrase: env.AUTHCTL_PASSPHRASE, source: "AUTHCTL_PASSPHRASE" };

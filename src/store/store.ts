@@ -7,6 +7,7 @@ import { deriveKey, open, seal } from "./crypto.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
+import { systemClock, type Clock } from "../core/clock.js";
 
 export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth";
 
@@ -31,9 +32,11 @@ export interface PutOptions {
 }
 
 export interface OpenStoreOptions {
+  /** The environment the key sources are read from (AUTHCTL_PASSPHRASE, …). */
+  env: Readonly<Record<string, string | undefined>>;
   /** Defaults to `$AUTHCTL_HOME` or `~/.authctl`. */
   home?: string;
-  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
   busyTimeoutMs?: number;
 }
 
@@ -97,14 +100,16 @@ export class CredentialStore {
   readonly home: string;
   readonly path: string;
   private readonly db: Database.Database;
-  private readonly env: NodeJS.ProcessEnv;
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  private readonly clock: Clock;
   private key: Buffer | undefined;
   private unlockedBy: KeySourceName | undefined;
   private readonly statements;
 
-  private constructor(home: string, env: NodeJS.ProcessEnv, busyTimeoutMs: number) {
+  private constructor(home: string, env: Readonly<Record<string, string | undefined>>, clock: Clock, busyTimeoutMs: number) {
     this.home = ensurePrivateDir(home);
     this.env = env;
+    this.clock = clock;
     this.path = storePaths(home).db;
     // Create the file 0600 before SQLite does; SQLite gives -wal and -shm the same mode.
     closeSync(openSync(this.path, "a", 0o600));
@@ -139,9 +144,9 @@ export class CredentialStore {
     };
   }
 
-  static open(options: OpenStoreOptions = {}): CredentialStore {
-    const env = options.env ?? process.env;
-    return new CredentialStore(options.home ?? authctlHome(env), env, options.busyTimeoutMs ?? 15_000);
+  static open(options: OpenStoreOptions): CredentialStore {
+    const { env } = options;
+    return new CredentialStore(options.home ?? authctlHome(env), env, options.clock ?? systemClock, options.busyTimeoutMs ?? 15_000);
   }
 
   /** Which source unlocked the store, once a secret has been read or written. */
@@ -176,7 +181,7 @@ export class CredentialStore {
   /** Writes several rows in one transaction: all land or none do. */
   putMany(entries: ReadonlyArray<{ credentialSet: string; provider: string; kind: CredentialKind; payload: unknown } & PutOptions>): void {
     const key = this.requireKey();
-    const now = Date.now();
+    const now = this.clock.now();
     const rows = entries.map((e) => {
       assertSetName(e.credentialSet);
       assertProviderName(e.provider);

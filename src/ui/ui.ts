@@ -1,3 +1,4 @@
+import { UsageError } from "../core/errors.js";
 import { promptHidden, promptLine, readAllStdin, type PromptStreams } from "./prompt.js";
 
 /**
@@ -13,7 +14,16 @@ export interface AuthUi {
   promptSecret(question: string): Promise<string>;
 }
 
-export function terminalUi(streams: PromptStreams = { stdin: process.stdin, stderr: process.stderr }): AuthUi {
+/** A UI for callers with no streams (a daemon, a script): it shows nothing and cannot ask. */
+export const noninteractiveUi: AuthUi = {
+  show: () => {},
+  choose: () => Promise.reject(new UsageError("this login needs a choice, but there is no terminal to ask on: pass a mode")),
+  promptSecret: () => Promise.reject(new UsageError("this login needs a secret typed in, but there is no terminal to ask on")),
+};
+
+/** Menus and hidden prompts on the given streams (the CLI's, or the context's); none → `noninteractiveUi`. */
+export function terminalUi(streams: PromptStreams | undefined): AuthUi {
+  if (!streams) return noninteractiveUi;
   const io = streams;
   return {
     show: (text) => void streams.stderr.write(text.endsWith("\n") ? text : text + "\n"),

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
+import { ctxOf } from "../helpers/context.js";
 import { getCredentials } from "../../src/access/credentials.js";
 import { loadRoster } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
@@ -106,7 +107,7 @@ describe.runIf(hasEngine)("canary sweep (SPEC §10)", () => {
     {
       using store = CredentialStore.open({ home, env: {} });
       const roster = loadRoster({ userDir: join(home, "agents") });
-      const stored = (provider: string, credentialSet: string) => JSON.stringify(getCredentials(provider, { credentialSet, store, roster }).payload);
+      const stored = (provider: string, credentialSet: string) => JSON.stringify(getCredentials(provider, { credentialSet, context: ctxOf(store, roster) }).payload);
       for (const [provider, set] of [["openai", "cv-cli"], ["anthropic", "cv-lib"], ["claude", "cv-auth"], ["gh", "cv-session"], ["gemini", "cv-expose"]] as const) {
         expect(stored(provider, set), `${set}:${provider}`).toContain(secret);
       }

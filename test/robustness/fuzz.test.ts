@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { validateApiKey } from "../../src/logins/api-key/apiKey.js";
 import { extract, type CapturedFile } from "../../src/logins/container/capture/index.js";
 import { loadSession } from "../../src/logins/container/savedSessions.js";
+import { Authctl } from "../../src/context.js";
 import { CaptureError, InvalidApiKeyError, InvalidNameError, RosterError, UsageError } from "../../src/core/errors.js";
 import { BUILTIN_ROSTER_DIR, loadRoster, parseProviderFile } from "../../src/roster/load.js";
 import { ProviderSchema, type CaptureSpec } from "../../src/roster/schema.js";
@@ -473,7 +474,7 @@ describe("fuzz: the CLI on bad input (SPEC §9)", () => {
       writeFileSync(join(sessions, `${id}.json`), content, { mode: 0o600 });
       let damaged = false;
       try {
-        loadSession(home, id);
+        loadSession(new Authctl({ env: {}, home }), id);
       } catch (err) {
         damaged = err instanceof UsageError;
       }

@@ -1,8 +1,9 @@
 import { Command, Option } from "commander";
 import { UsageError } from "../../core/errors.js";
-import type { AuthMode } from "../../roster/schema.js";
 import { DEFAULT_SET } from "../../core/names.js";
-import { type IOStreams, out, printJson } from "../io.js";
+import type { AuthMode } from "../../roster/schema.js";
+import type { Factory } from "../factory.js";
+import { out, printJson } from "../io.js";
 
 export interface AuthCliOptions {
   project?: string;
@@ -18,31 +19,29 @@ export function credentialSetFor(opts: { project?: string; set?: string }): stri
   return opts.set ?? opts.project ?? DEFAULT_SET;
 }
 
-export async function runAuth(io: IOStreams, provider: string, opts: AuthCliOptions): Promise<void> {
-  // Loaded only here: read-only commands never pull in the container layer.
+export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions): Promise<void> {
+  if (opts.project !== undefined && !opts.project.trim()) throw new UsageError("--project needs a name");
+  // Loaded only here: read-only commands never pull in the login layer.
   const { Authenticator } = await import("../../logins/authenticator.js");
   const { terminalUi } = await import("../../ui/ui.js");
-  const { cliRoster, cliStore, unlockForSecrets } = await import("../factory.js");
-  const roster = await cliRoster(io);
-  using store = cliStore(io);
-  await unlockForSecrets(store, io);
+  const context = await f.context();
+  await f.unlockedStore();
   const mode: AuthMode | undefined = opts.mode === "api-key" ? "api_key" : opts.mode;
   const result = await new Authenticator(provider).run(opts.project ?? null, {
-    store,
-    roster,
+    context,
     credentialSet: credentialSetFor(opts),
     mode,
     image: opts.image,
     exposeToken: opts.exposeToken,
-    ui: terminalUi({ stdin: io.stdin, stderr: io.stderr }),
+    ui: terminalUi(f.io),
+    signal: f.signal,
   });
-  if (opts.json) printJson(io, result);
-  else out(io, `Stored ${result.credentialSet}:${result.provider} (${result.kind} ${result.preview})`);
+  if (opts.json) printJson(f.io, result);
+  else out(f.io, `Stored ${result.credentialSet}:${result.provider} (${result.kind} ${result.preview})`);
 }
 
-export function registerAuth(program: Command, io: IOStreams): void {
-  program
-    .command("auth")
+export function authCommand(f: Factory, run = runAuth): Command {
+  return new Command("auth")
     .description("log a provider in: the vendor's own CLI in a container (OAuth), or an API key")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the login is for (also the credential set unless --set is given)")
@@ -51,8 +50,5 @@ export function registerAuth(program: Command, io: IOStreams): void {
     .option("--image <tag>", "run this image instead of building images/auth")
     .option("--expose-token", "write the real vendor files into the shared mount (default: a phantom marker)")
     .option("--json", "print the summary as JSON")
-    .action(async (provider: string, opts: AuthCliOptions) => {
-      if (opts.project !== undefined && !opts.project.trim()) throw new UsageError("--project needs a name");
-      await runAuth(io, provider, opts);
-    });
+    .action((provider: string, opts: AuthCliOptions) => run(f, provider, opts));
 }

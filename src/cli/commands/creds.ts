@@ -1,11 +1,10 @@
 import { Command } from "commander";
 import { MissingCredentialsError, UsageError } from "../../core/errors.js";
 import { fixCommandFor } from "../../roster/fixCommand.js";
-import type { Roster } from "../../roster/load.js";
 import { assertSetName, parseCredentialRef } from "../../core/names.js";
-import type { CredentialInfo, CredentialStore } from "../../store/store.js";
-import { cliRoster, cliStore } from "../factory.js";
-import { type IOStreams, out, printJson, table } from "../io.js";
+import type { CredentialInfo } from "../../store/store.js";
+import type { Factory } from "../factory.js";
+import { out, printJson, table } from "../io.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -28,9 +27,10 @@ function expiryText(info: CredentialInfo): string {
   return info.expiresAt.getTime() <= Date.now() ? `${text} (expired)` : text;
 }
 
-export function runCredsList(io: IOStreams, store: CredentialStore, opts: { set?: string; json?: boolean }): void {
+export function runCredsList(f: Factory, opts: { set?: string; json?: boolean }): void {
+  const { io } = f;
   if (opts.set) assertSetName(opts.set);
-  const rows = store.list({ credentialSet: opts.set });
+  const rows = f.store().list({ credentialSet: opts.set });
   if (opts.json) return printJson(io, rows.map(infoJson));
   if (rows.length === 0) {
     io.stderr.write(`No credentials stored${opts.set ? ` in set "${opts.set}"` : ""}. Add one with \`authctl key <provider>\` or \`authctl auth <provider>\`.\n`);
@@ -44,16 +44,17 @@ export function runCredsList(io: IOStreams, store: CredentialStore, opts: { set?
 }
 
 /** Shows everything about a credential but its secret; the payload is never decrypted here. */
-async function missing(io: IOStreams, provider: string, credentialSet: string): Promise<MissingCredentialsError> {
-  const roster: Roster = await cliRoster(io);
+async function missing(f: Factory, provider: string, credentialSet: string): Promise<MissingCredentialsError> {
+  const roster = await f.roster();
   const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
   return new MissingCredentialsError(provider, credentialSet, fix);
 }
 
-export async function runCredsShow(io: IOStreams, store: CredentialStore, ref: string, opts: { json?: boolean }): Promise<void> {
+export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean }): Promise<void> {
+  const { io } = f;
   const { credentialSet, provider } = parseCredentialRef(ref);
-  const info = store.info(credentialSet, provider);
-  if (!info) throw await missing(io, provider, credentialSet);
+  const info = f.store().info(credentialSet, provider);
+  if (!info) throw await missing(f, provider, credentialSet);
   if (opts.json) return printJson(io, infoJson(info));
   const j = infoJson(info);
   const lines = [
@@ -67,39 +68,31 @@ export async function runCredsShow(io: IOStreams, store: CredentialStore, ref: s
   for (const line of table(lines)) out(io, line);
 }
 
-export async function runCredsRm(io: IOStreams, store: CredentialStore, ref: string): Promise<void> {
+export async function runCredsRm(f: Factory, ref: string): Promise<void> {
+  if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
   const { credentialSet, provider } = parseCredentialRef(ref);
-  if (!store.remove(credentialSet, provider)) throw await missing(io, provider, credentialSet);
-  out(io, `Removed ${credentialSet}:${provider}`);
+  if (!f.store().remove(credentialSet, provider)) throw await missing(f, provider, credentialSet);
+  out(f.io, `Removed ${credentialSet}:${provider}`);
 }
 
-export function registerCreds(program: Command, io: IOStreams): void {
-  const creds = program.command("creds").description("list, show and remove stored credentials (never prints a secret)");
+export function credsCommand(f: Factory): Command {
+  const creds = new Command("creds").description("list, show and remove stored credentials (never prints a secret)");
   creds
     .command("list")
     .description("list stored credentials")
     .option("--set <set>", "only this credential set")
     .option("--json", "print JSON")
-    .action((opts: { set?: string; json?: boolean }) => {
-      using store = cliStore(io);
-      runCredsList(io, store, opts);
-    });
+    .action((opts: { set?: string; json?: boolean }) => runCredsList(f, opts));
   creds
     .command("show")
     .description("show one credential, redacted")
     .argument("<set:provider>", "e.g. ci:anthropic (a bare provider means the default set)")
     .option("--json", "print JSON")
-    .action(async (ref: string, opts: { json?: boolean }) => {
-      using store = cliStore(io);
-      await runCredsShow(io, store, ref, opts);
-    });
+    .action((ref: string, opts: { json?: boolean }) => runCredsShow(f, ref, opts));
   creds
     .command("rm")
     .description("remove one credential")
     .argument("<set:provider>", "e.g. ci:anthropic")
-    .action(async (ref: string) => {
-      if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
-      using store = cliStore(io);
-      await runCredsRm(io, store, ref);
-    });
+    .action((ref: string) => runCredsRm(f, ref));
+  return creds;
 }

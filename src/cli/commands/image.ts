@@ -1,16 +1,20 @@
-import type { Command } from "commander";
-import { type IOStreams, out } from "../io.js";
+import { Command } from "commander";
+import type { Factory } from "../factory.js";
+import { out } from "../io.js";
 
-export function registerImage(program: Command, io: IOStreams): void {
-  const image = program.command("image").description("manage the login container image");
+export async function runImageBuild(f: Factory, key: string): Promise<void> {
+  const { ensureAuthImage } = await import("../../logins/container/images.js");
+  const engine = await (await f.context()).engine();
+  const tag = await ensureAuthImage(engine, key, (line) => f.io.stderr.write(line.endsWith("\n") ? line : line + "\n"));
+  out(f.io, tag);
+}
+
+export function imageCommand(f: Factory): Command {
+  const image = new Command("image").description("manage the login container image");
   image
     .command("build")
     .description("build and tag images/<key> (tag from its content), with progress")
     .argument("[key]", "image key under images/", "auth")
-    .action(async (key: string) => {
-      const { detectEngine } = await import("../../engine/index.js");
-      const { ensureAuthImage } = await import("../../logins/container/images.js");
-      const tag = await ensureAuthImage(await detectEngine(io.env), key, (line) => io.stderr.write(line.endsWith("\n") ? line : line + "\n"));
-      out(io, tag);
-    });
+    .action((key: string) => runImageBuild(f, key));
+  return image;
 }

@@ -1,12 +1,11 @@
 import { Command, Option } from "commander";
-import type { StoredSummary } from "../../logins/api-key/apiKey.js";
 import { UsageError } from "../../core/errors.js";
-import type { Roster } from "../../roster/load.js";
 import { DEFAULT_SET } from "../../core/names.js";
-import type { CredentialStore } from "../../store/store.js";
-import { cliRoster, cliStore, unlockForSecrets } from "../factory.js";
-import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
+import type { StoredSummary } from "../../logins/api-key/apiKey.js";
+import type { Roster } from "../../roster/load.js";
 import { promptHidden, readAllStdin } from "../../ui/prompt.js";
+import type { Factory } from "../factory.js";
+import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
 
 export interface KeyOptions {
   set: string;
@@ -29,34 +28,25 @@ export async function readKey(io: IOStreams, roster: Roster, provider: string, o
   return promptHidden(io, `${entry.api_key?.env_var ?? "API key"}: `);
 }
 
-export async function runKey(
-  io: IOStreams,
-  deps: { roster: Roster; store: CredentialStore },
-  provider: string,
-  opts: KeyOptions,
-): Promise<StoredSummary> {
-  deps.roster.get(provider);
-  const key = await readKey(io, deps.roster, provider, opts);
-  await unlockForSecrets(deps.store, io);
+export async function runKey(f: Factory, provider: string, opts: KeyOptions): Promise<StoredSummary> {
+  const context = await f.context();
+  context.roster().get(provider);
+  const key = await readKey(f.io, context.roster(), provider, opts);
+  await f.unlockedStore();
   const { storeApiKey } = await import("../../logins/api-key/apiKey.js");
-  const summary = storeApiKey(provider, key, { credentialSet: opts.set, ...deps });
-  if (opts.json) printJson(io, summary);
-  else out(io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);
+  const summary = storeApiKey(provider, key, { context, credentialSet: opts.set });
+  if (opts.json) printJson(f.io, summary);
+  else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);
   return summary;
 }
 
-export function registerKey(program: Command, io: IOStreams): void {
-  program
-    .command("key")
+export function keyCommand(f: Factory): Command {
+  return new Command("key")
     .description("store an API key (hidden prompt on a terminal, stdin otherwise)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--stdin", "read the key from stdin")
     .addOption(new Option("--api-key <dash>", "only '-': read the key from stdin").hideHelp())
     .option("--json", "print JSON")
-    .action(async (provider: string, opts: KeyOptions) => {
-      const roster = await cliRoster(io);
-      using store = cliStore(io);
-      await runKey(io, { roster, store }, provider, opts);
-    });
+    .action(async (provider: string, opts: KeyOptions) => void (await runKey(f, provider, opts)));
 }

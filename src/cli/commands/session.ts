@@ -1,10 +1,11 @@
-import type { Command } from "commander";
+import { Command } from "commander";
+import type { Authctl } from "../../context.js";
 import { DEFAULT_SET } from "../../core/names.js";
-import { authctlHome } from "../../core/paths.js";
-import { type IOStreams, out, printJson } from "../io.js";
+import type { Factory } from "../factory.js";
+import { out, printJson } from "../io.js";
 import { credentialSetFor } from "./auth.js";
 
-interface PrepareOptions {
+export interface PrepareOptions {
   project?: string;
   set?: string;
   image?: string;
@@ -14,33 +15,86 @@ interface PrepareOptions {
 }
 
 async function load() {
-  const [session, saved, engine, images, context] = await Promise.all([
+  const [session, saved, images] = await Promise.all([
     import("../../logins/container/session.js"),
     import("../../logins/container/savedSessions.js"),
-    import("../../engine/index.js"),
     import("../../logins/container/images.js"),
-    import("../factory.js"),
   ]);
-  return { ...session, ...saved, ...engine, ...images, ...context };
+  return { ...session, ...saved, ...images };
 }
 
 /** Cleans up sessions nobody captured or cleaned within a day (frontends crash, terminals close). */
-async function sweep(io: IOStreams, home: string): Promise<void> {
+async function sweep(context: Authctl): Promise<void> {
   const m = await load();
-  for (const { id, saved } of m.staleSessions(home)) {
+  for (const { id, saved } of m.staleSessions(context)) {
     if (saved) {
-      const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) }).catch(() => undefined);
+      const restored = await m.restoreSession(saved.state, { context }).catch(() => undefined);
       await restored?.cleanup().catch(() => {});
     }
-    m.forgetSession(home, id);
+    m.forgetSession(context, id);
   }
 }
 
-export function registerSession(program: Command, io: IOStreams): void {
-  const session = program
-    .command("session")
-    .description("drive a container login from another program: prepare → run argv → capture → cleanup");
+export async function runSessionPrepare(f: Factory, provider: string, opts: PrepareOptions): Promise<void> {
+  const m = await load();
+  const context = await f.context();
+  await sweep(context);
+  const entry = m.oauthProvider(context.roster().get(provider));
+  const image = opts.image ?? (await m.ensureAuthImage(await context.engine(), entry.oauth.image, (l) => f.io.stderr.write(l + "\n")));
+  const prepared = await m.prepareOAuthSession(provider, opts.project ?? null, {
+    context,
+    image,
+    credentialSet: credentialSetFor(opts),
+    exposeToken: opts.exposeToken,
+    tty: opts.tty,
+    signal: f.signal,
+  });
+  const saved = m.saveSession(context, prepared.toJSON());
+  const { argv, banner, title, authDir, containerName } = prepared;
+  if (opts.json) printJson(f.io, { id: saved.id, argv, banner, title, authDir, containerName });
+  else {
+    out(f.io, `session ${saved.id}`);
+    out(f.io, banner);
+    out(f.io, `run: ${argv.join(" ")}`);
+  }
+}
 
+export async function runSessionCapture(f: Factory, id: string, opts: { json?: boolean }): Promise<void> {
+  const m = await load();
+  const context = await f.context();
+  const saved = m.loadSession(context, id);
+  await f.unlockedStore();
+  const restored = await m.restoreSession(saved.state, { context });
+  const summary = await restored.capture();
+  if (opts.json) printJson(f.io, { id, ...summary });
+  else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (oauth ${summary.preview})`);
+}
+
+export async function runSessionCleanup(f: Factory, id: string, opts: { json?: boolean }): Promise<void> {
+  const m = await load();
+  const context = await f.context();
+  if (m.sessionExists(context, id) || !/^[a-f0-9]{16}$/.test(id)) {
+    let saved: ReturnType<typeof m.loadSession> | undefined;
+    try {
+      saved = m.loadSession(context, id);
+    } catch (err) {
+      if (!m.sessionExists(context, id)) throw err; // an invalid id
+      f.io.stderr.write(`authctl: session file ${id}.json is damaged; removed it\n`);
+    }
+    if (saved) {
+      const restored = await m.restoreSession(saved.state, { context });
+      await restored.cleanup();
+    }
+    m.forgetSession(context, id);
+  }
+  if (opts.json) printJson(f.io, { id, cleaned: true });
+  else out(f.io, `Cleaned up session ${id}`);
+}
+
+export function sessionCommand(f: Factory): Command {
+  const session = new Command("session").description(
+    "drive a container login from another program: prepare → run argv → capture → cleanup",
+  );
   session
     .command("prepare")
     .description("prepare a login and print {id, argv, banner, title, authDir, containerName}")
@@ -51,74 +105,18 @@ export function registerSession(program: Command, io: IOStreams): void {
     .option("--expose-token", "write real vendor files into the shared mount after capture")
     .option("--no-tty", "leave out -t (when the frontend pipes the argv instead of giving it a terminal)")
     .option("--json", "print JSON")
-    .action(async (provider: string, opts: PrepareOptions) => {
-      const m = await load();
-      const home = authctlHome(io.env);
-      await sweep(io, home);
-      const roster = await m.cliRoster(io);
-      const entry = m.oauthProvider(roster.get(provider));
-      const engine = await m.detectEngine(io.env);
-      const image = opts.image ?? (await m.ensureAuthImage(engine, entry.oauth.image, (l) => io.stderr.write(l + "\n")));
-      using store = m.cliStore(io);
-      const prepared = await m.prepareOAuthSession(provider, opts.project ?? null, {
-        roster,
-        store,
-        engine,
-        image,
-        credentialSet: credentialSetFor(opts),
-        exposeToken: opts.exposeToken,
-        tty: opts.tty,
-      });
-      const saved = m.saveSession(home, prepared.toJSON());
-      const { argv, banner, title, authDir, containerName } = prepared;
-      if (opts.json) printJson(io, { id: saved.id, argv, banner, title, authDir, containerName });
-      else {
-        out(io, `session ${saved.id}`);
-        out(io, banner);
-        out(io, `run: ${argv.join(" ")}`);
-      }
-    });
-
+    .action((provider: string, opts: PrepareOptions) => runSessionPrepare(f, provider, opts));
   session
     .command("capture")
     .description("capture the credential a prepared session's container wrote, and store it")
     .argument("<id>")
     .option("--json", "print JSON")
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const m = await load();
-      const home = authctlHome(io.env);
-      const saved = m.loadSession(home, id);
-      using store = m.cliStore(io);
-      await m.unlockForSecrets(store, io);
-      const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io), store });
-      const summary = await restored.capture();
-      if (opts.json) printJson(io, { id, ...summary });
-      else out(io, `Stored ${summary.credentialSet}:${summary.provider} (oauth ${summary.preview})`);
-    });
-
+    .action((id: string, opts: { json?: boolean }) => runSessionCapture(f, id, opts));
   session
     .command("cleanup")
     .description("remove a session's container and temp dir (idempotent)")
     .argument("<id>")
     .option("--json", "print JSON")
-    .action(async (id: string, opts: { json?: boolean }) => {
-      const m = await load();
-      const home = authctlHome(io.env);
-      if (m.sessionExists(home, id) || !/^[a-f0-9]{16}$/.test(id)) {
-        let saved: ReturnType<typeof m.loadSession> | undefined;
-        try {
-          saved = m.loadSession(home, id);
-        } catch (err) {
-          if (!m.sessionExists(home, id)) throw err; // an invalid id
-          io.stderr.write(`authctl: session file ${id}.json is damaged; removed it\n`);
-        }
-        if (saved) {
-          const restored = await m.restoreSession(saved.state, { roster: await m.cliRoster(io) });
-          await restored.cleanup();
-        }
-        m.forgetSession(home, id);
-      }
-      if (opts.json) printJson(io, { id, cleaned: true });
-      else out(io, `Cleaned up session ${id}`);
-    });
+    .action((id: string, opts: { json?: boolean }) => runSessionCleanup(f, id, opts));
+  return session;
 }

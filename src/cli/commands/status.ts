@@ -1,17 +1,18 @@
-import type { Command } from "commander";
+import { Command } from "commander";
 import { AuthctlError } from "../../core/errors.js";
-import type { CredentialStore } from "../../store/store.js";
-import { cliStore, unlockForSecrets } from "../factory.js";
-import { type IOStreams, out, printJson, table } from "../io.js";
+import type { Factory } from "../factory.js";
+import { out, printJson, table } from "../io.js";
 
 /** Where the store is, what unlocks it, and how many credentials (and expired ones) it holds. */
-export async function runStatus(io: IOStreams, store: CredentialStore, opts: { json?: boolean }): Promise<number> {
+export async function runStatus(f: Factory, opts: { json?: boolean }): Promise<number> {
+  const { io } = f;
+  const store = f.store();
   const rows = store.list();
   let unlockedBy: string | null = null;
   let lockProblem: string | null = null;
   if (store.keyKind) {
     try {
-      await unlockForSecrets(store, io);
+      await f.unlockedStore();
       store.verifyKey();
       unlockedBy = store.keySource ?? null;
     } catch (e) {
@@ -43,13 +44,11 @@ export async function runStatus(io: IOStreams, store: CredentialStore, opts: { j
   return lockProblem ? 1 : 0;
 }
 
-export function registerStatus(program: Command, io: IOStreams): void {
-  program
-    .command("status")
+export function statusCommand(f: Factory): Command {
+  return new Command("status")
     .description("show the store, which source unlocks it, and what it holds")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }) => {
-      using store = cliStore(io);
-      process.exitCode = await runStatus(io, store, opts);
+      f.exitCode = await runStatus(f, opts);
     });
 }

@@ -1,5 +1,5 @@
 import { InvalidApiKeyError, ModeUnavailableError } from "../../core/errors.js";
-import { resolveDeps, type Deps } from "../../context.js";
+import { contextFrom, type WithContext } from "../../context.js";
 import type { Provider } from "../../roster/schema.js";
 import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
@@ -45,18 +45,18 @@ export function validateApiKey(provider: Provider, key: string): string {
   return key;
 }
 
-export interface StoreApiKeyOptions extends Deps {
+export interface StoreApiKeyOptions extends WithContext {
   credentialSet?: string;
 }
 
 /** Validates and stores `{type:"api_key", key}` for (set, provider). The non-interactive path for CI. */
 export function storeApiKey(provider: string, key: string, options: StoreApiKeyOptions = {}): StoredSummary {
-  const { store, roster } = resolveDeps(options);
+  const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
-  const entry = roster.get(provider);
+  const entry = context.roster().get(provider);
   validateApiKey(entry, key);
   const preview = maskSecret(key);
   const payload: ApiKeyPayload = { type: "api_key", key };
-  store.put(credentialSet, entry.name, "api_key", payload, { preview, expiresAt: null });
+  context.store().put(credentialSet, entry.name, "api_key", payload, { preview, expiresAt: null });
   return { provider: entry.name, credentialSet, kind: "api_key", preview, expiresAt: null };
 }

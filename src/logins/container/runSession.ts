@@ -1,35 +1,36 @@
 import { spawn } from "node:child_process";
-import { CaptureError, InterruptedError } from "../../core/errors.js";
-import type { AuthSession, CaptureSummary } from "./session.js";
+import { holdSignal, interruption } from "../../core/abort.js";
+import { CaptureError } from "../../core/errors.js";
 import type { AuthUi } from "../../ui/ui.js";
+import type { AuthSession, CaptureSummary } from "./session.js";
 
-const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+export interface RunSessionOptions {
+  ui?: AuthUi;
+  /** Aborting removes the container at once (no 10 s stop wait) and the temp dir, then throws `InterruptedError`. */
+  signal?: AbortSignal;
+}
 
 /**
- * Runs `session.argv` with this terminal, then captures. SIGINT/SIGTERM/SIGHUP remove the
- * container at once (no 10 s stop wait) and the temp dir, and end in `InterruptedError`.
- * The session is always cleaned up; a failed login keeps whatever credential was stored before.
+ * Runs `session.argv` with this terminal, then captures. The session is always cleaned up; a
+ * failed login keeps whatever credential was stored before.
  */
-export async function runSession(session: AuthSession, ui?: AuthUi): Promise<CaptureSummary> {
+export async function runSession(session: AuthSession, options: RunSessionOptions = {}): Promise<CaptureSummary> {
+  const { ui, signal } = options;
   ui?.show(session.banner);
-  let interruptedBy: NodeJS.Signals | undefined;
   // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
   const child = spawn(session.argv[0]!, session.argv.slice(1), { stdio: "inherit" });
   const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
     child.once("error", (error) => resolve({ code: null, error }));
-    child.once("exit", (code, signal) => resolve({ code: code ?? (signal ? 128 : null) }));
+    child.once("exit", (code, sig) => resolve({ code: code ?? (sig ? 128 : null) }));
   });
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interruptedBy) return;
-    interruptedBy = signal;
+  const release = holdSignal(signal, () => {
     // Removing the container ends `<engine> run`; the kill covers a run that has not started it yet.
     void session.cleanup().catch(() => {});
     child.kill("SIGTERM");
-  };
-  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  });
   try {
     const result = await exited;
-    if (interruptedBy) throw new InterruptedError(interruptedBy);
+    if (signal?.aborted) throw interruption(signal);
     if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
     if (result.code !== 0) {
       throw new CaptureError(
@@ -38,7 +39,7 @@ export async function runSession(session: AuthSession, ui?: AuthUi): Promise<Cap
     }
     return await session.capture();
   } finally {
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
     await session.cleanup();
+    release();
   }
 }

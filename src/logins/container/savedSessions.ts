@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from "node:path";
 import { z } from "zod";
 import { UsageError } from "../../core/errors.js";
-import { ensurePrivateDir, storePaths } from "../../core/paths.js";
+import type { Authctl } from "../../context.js";
+import { ensurePrivateDir } from "../../core/paths.js";
 import type { AuthSessionState } from "./session.js";
 
 /** Prepared sessions kept on disk for frontends in other languages (`authctl session …`). */
@@ -28,20 +29,20 @@ const SavedSessionSchema = z.strictObject({
 });
 export type SavedSession = z.infer<typeof SavedSessionSchema>;
 
-const sessionsDir = (home: string) => ensurePrivateDir(storePaths(home).sessions);
-const sessionFile = (home: string, id: string) => join(sessionsDir(home), `${id}.json`);
+const sessionsDir = (context: Authctl) => ensurePrivateDir(context.paths.sessions);
+const sessionFile = (context: Authctl, id: string) => join(sessionsDir(context), `${id}.json`);
 
-export function saveSession(home: string, state: AuthSessionState): SavedSession {
-  const saved: SavedSession = { id: randomBytes(8).toString("hex"), createdAt: Date.now(), state };
-  writeFileSync(sessionFile(home, saved.id), JSON.stringify(saved), { mode: 0o600, flag: "wx" });
+export function saveSession(context: Authctl, state: AuthSessionState): SavedSession {
+  const saved: SavedSession = { id: randomBytes(8).toString("hex"), createdAt: context.clock.now(), state };
+  writeFileSync(sessionFile(context, saved.id), JSON.stringify(saved), { mode: 0o600, flag: "wx" });
   return saved;
 }
 
-export function loadSession(home: string, id: string): SavedSession {
+export function loadSession(context: Authctl, id: string): SavedSession {
   if (!SESSION_ID.test(id)) throw new UsageError(`invalid session id ${JSON.stringify(id.slice(0, 40))}: expected 16 hex characters from \`authctl session prepare\``);
   let text: string;
   try {
-    text = readFileSync(sessionFile(home, id), "utf8");
+    text = readFileSync(sessionFile(context, id), "utf8");
   } catch {
     throw new UsageError(`no session ${id}: it was cleaned up, swept as stale, or never prepared (run \`authctl session prepare\`)`);
   }
@@ -53,30 +54,31 @@ export function loadSession(home: string, id: string): SavedSession {
   }
   const parsed = SavedSessionSchema.safeParse(raw);
   if (!parsed.success || parsed.data.id !== id) {
-    throw new UsageError(`session file ${sessionFile(home, id)} is damaged; run \`authctl session cleanup ${id}\` and prepare again`);
+    throw new UsageError(`session file ${sessionFile(context, id)} is damaged; run \`authctl session cleanup ${id}\` and prepare again`);
   }
   return parsed.data;
 }
 
-export function sessionExists(home: string, id: string): boolean {
-  return SESSION_ID.test(id) && existsSync(sessionFile(home, id));
+export function sessionExists(context: Authctl, id: string): boolean {
+  return SESSION_ID.test(id) && existsSync(sessionFile(context, id));
 }
 
-export function forgetSession(home: string, id: string): void {
-  rmSync(sessionFile(home, id), { force: true });
+export function forgetSession(context: Authctl, id: string): void {
+  rmSync(sessionFile(context, id), { force: true });
 }
 
 /** Saved sessions older than `maxAgeMs` (or unreadable): the caller cleans their containers and dirs. */
-export function staleSessions(home: string, maxAgeMs = STALE_SESSION_MS, now = Date.now()): Array<{ id: string; saved?: SavedSession }> {
+export function staleSessions(context: Authctl, maxAgeMs = STALE_SESSION_MS): Array<{ id: string; saved?: SavedSession }> {
+  const now = context.clock.now();
   const stale: Array<{ id: string; saved?: SavedSession }> = [];
-  for (const name of readdirSync(sessionsDir(home))) {
+  for (const name of readdirSync(sessionsDir(context))) {
     const id = name.replace(/\.json$/, "");
     if (!SESSION_ID.test(id)) continue;
     try {
-      const saved = loadSession(home, id);
+      const saved = loadSession(context, id);
       if (now - saved.createdAt > maxAgeMs) stale.push({ id, saved });
     } catch {
-      if (now - statSync(join(sessionsDir(home), name)).mtimeMs > maxAgeMs) stale.push({ id });
+      if (now - statSync(join(sessionsDir(context), name)).mtimeMs > maxAgeMs) stale.push({ id });
     }
   }
   return stale;

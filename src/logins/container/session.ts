@@ -1,12 +1,11 @@
 import { rm } from "node:fs/promises";
 import { dir as tempDir } from "tmp-promise";
-import { resolveDeps, type Deps } from "../../context.js";
-import { buildRunArgv, detectEngine, forceRemoveContainer, prepareMountDir, type Engine } from "../../engine/index.js";
+import { contextFrom, type Authctl, type WithContext } from "../../context.js";
+import { holdSignal, throwIfAborted } from "../../core/abort.js";
+import { buildRunArgv, forceRemoveContainer, prepareMountDir, type Engine } from "../../engine/index.js";
 import { ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
-import { authctlHome, storePaths } from "../../core/paths.js";
-import type { CredentialStore } from "../../store/store.js";
 import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
 
 export interface CaptureSummary {
@@ -19,16 +18,17 @@ export interface CaptureSummary {
   sharedDir: string;
 }
 
-export interface PrepareOAuthOptions extends Deps {
+export interface PrepareOAuthOptions extends WithContext {
   /** The image to run: a tag. (Authenticator resolves lazy images before it gets here.) */
   image: string;
   /** Parent of the shared mounts (§7); defaults to `$AUTHCTL_HOME/mounts`. */
   mountsDir?: string;
   exposeToken?: boolean;
   credentialSet?: string;
-  engine?: Engine;
-  /** Add `-t`; defaults to whether this process's stdin is a terminal. */
+  /** Add `-t`; defaults to whether the context's stdin is a terminal. */
   tty?: boolean;
+  /** Aborting removes what was made so far (temp dir) and throws `InterruptedError`. */
+  signal?: AbortSignal;
 }
 
 /** The data that describes a session; JSON-safe so `authctl session` can keep it on disk. */
@@ -83,7 +83,7 @@ export class AuthSession implements AuthSessionState {
     state: AuthSessionState,
     private readonly entry: Provider,
     private readonly engine: Engine,
-    private readonly store: CredentialStore,
+    private readonly context: Authctl,
   ) {
     this.provider = state.provider;
     this.projectId = state.projectId;
@@ -107,7 +107,7 @@ export class AuthSession implements AuthSessionState {
     const oauth = this.entry.oauth!;
     const files = await readCaptureFiles(this.authDir, oauth.capture.files);
     const { payload, preview, expiresAt } = extract(this.provider, oauth.capture, files);
-    this.store.put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
+    this.context.store().put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
     const sharedDir = await writeSharedMount(this.mountsDir, oauth, payload, {
       exposeToken: this.exposeToken,
       credentialSet: this.credentialSet,
@@ -147,52 +147,60 @@ export async function prepareOAuthSession(
   projectId: string | null,
   options: PrepareOAuthOptions,
 ): Promise<AuthSession> {
-  const { store, roster } = resolveDeps(options);
-  const entry = oauthProvider(roster.get(provider));
+  const context = contextFrom(options);
+  const entry = oauthProvider(context.roster().get(provider));
   if (projectId !== null && !PROJECT_ID.test(projectId)) {
     throw new ModeUnavailableError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
-  const engine = options.engine ?? (await detectEngine());
-  const containerName = containerNameFor(entry.name, projectId);
-  await forceRemoveContainer(engine, containerName);
-
-  const { path: authDir } = await tempDir({ prefix: `authctl-${entry.name}-` });
+  const engine = await context.engine();
+  const { signal } = options;
+  // Held until the session is handed over: a stop in between removes the temp dir, then ends.
+  const release = holdSignal(signal);
   try {
-    prepareMountDir(authDir, engine, entry.oauth.container_uid);
-    const argv = buildRunArgv(engine, {
-      image: options.image,
-      command: entry.oauth.command,
-      hostDir: authDir,
-      containerDir: entry.oauth.container_mount,
-      containerName,
-      extraRunArgs: entry.oauth.extra_run_args,
-      tty: options.tty ?? Boolean(process.stdin.isTTY),
-      containerUid: entry.oauth.container_uid,
-    });
-    const { title, banner } = bannerFor(entry, projectId);
-    const state: AuthSessionState = {
-      provider: entry.name,
-      projectId,
-      credentialSet,
-      exposeToken: options.exposeToken ?? false,
-      containerName,
-      argv,
-      banner,
-      title,
-      authDir,
-      mountsDir: options.mountsDir ?? storePaths(authctlHome()).mounts,
-    };
-    return new AuthSession(state, entry, engine, store);
-  } catch (err) {
-    await rm(authDir, { recursive: true, force: true });
-    throw err;
+    const containerName = containerNameFor(entry.name, projectId);
+    await forceRemoveContainer(engine, containerName);
+    throwIfAborted(signal);
+    const { path: authDir } = await tempDir({ prefix: `authctl-${entry.name}-` });
+    try {
+      throwIfAborted(signal);
+      prepareMountDir(authDir, engine, entry.oauth.container_uid);
+      const argv = buildRunArgv(engine, {
+        image: options.image,
+        command: entry.oauth.command,
+        hostDir: authDir,
+        containerDir: entry.oauth.container_mount,
+        containerName,
+        extraRunArgs: entry.oauth.extra_run_args,
+        tty: options.tty ?? context.interactive,
+        containerUid: entry.oauth.container_uid,
+      });
+      const { title, banner } = bannerFor(entry, projectId);
+      const state: AuthSessionState = {
+        provider: entry.name,
+        projectId,
+        credentialSet,
+        exposeToken: options.exposeToken ?? false,
+        containerName,
+        argv,
+        banner,
+        title,
+        authDir,
+        mountsDir: options.mountsDir ?? context.paths.mounts,
+      };
+      return new AuthSession(state, entry, engine, context);
+    } catch (err) {
+      await rm(authDir, { recursive: true, force: true });
+      throw err;
+    }
+  } finally {
+    release();
   }
 }
 
 /** Rebuilds a session from its saved state (the JSON session commands). */
-export async function restoreSession(state: AuthSessionState, deps: Deps & { engine?: Engine } = {}): Promise<AuthSession> {
-  const { store, roster } = resolveDeps(deps);
-  const entry = oauthProvider(roster.get(state.provider));
-  return new AuthSession(state, entry, deps.engine ?? (await detectEngine()), store);
+export async function restoreSession(state: AuthSessionState, options: WithContext = {}): Promise<AuthSession> {
+  const context = contextFrom(options);
+  const entry = oauthProvider(context.roster().get(state.provider));
+  return new AuthSession(state, entry, await context.engine(), context);
 }
