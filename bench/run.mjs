@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { parse, stringify } from "yaml";
-import { Authenticator, CredentialStore, detectEngine, loadRoster, storeApiKey } from "../dist/index.js";
+import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
 import { compare, machine, markdownTable, ms } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -52,10 +52,9 @@ async function containerLogin(engine) {
   const cliFigure = await compare(RUNS, raw, cli);
   row("container login, CLI (`authctl auth`) vs raw `run --rm`", cliFigure.baseline, cliFigure.subject, "≤ 1.15×", cliFigure.subject / cliFigure.baseline <= 1.15);
 
-  const roster = loadRoster({ userDir: join(home, "agents") });
-  const store = CredentialStore.open({ home, env: {} });
+  const context = new Authctl({ env: { PATH: process.env.PATH }, home, engine });
   const library = async () => {
-    const session = await new Authenticator("claude").prepareOAuth("benchlib", { store, roster, image: IMAGE, engine, tty: false, mountsDir: join(home, "mounts") });
+    const session = await new Authenticator("claude").prepareOAuth("benchlib", { context, image: IMAGE, tty: false, mountsDir: join(home, "mounts") });
     await execa(session.argv[0], session.argv.slice(1), { stdin: "ignore" });
     await session.capture();
     await session.cleanup();
@@ -67,9 +66,9 @@ async function containerLogin(engine) {
 
 async function cliStart() {
   const home = freshHome("cli-start");
-  const store = CredentialStore.open({ home, env: {} });
-  for (let i = 0; i < 1000; i++) storeApiKey("openai", `sk-bench-${i}-0123456789abcdef`, { credentialSet: `set${i}`, store });
-  store.close();
+  const context = new Authctl({ env: {}, home });
+  for (let i = 0; i < 1000; i++) storeApiKey("openai", `sk-bench-${i}-0123456789abcdef`, { credentialSet: `set${i}`, context });
+  context.close();
   const env = { ...process.env, AUTHCTL_HOME: home, NO_COLOR: "1" };
   const figure = await compare(RUNS * 2, () => execa("node", ["-e", "0"]), () => execa("node", [CLI, "creds", "list"], { env }));
   row("CLI start: `creds list` (1,000 credentials) vs `node -e 0`", figure.baseline, figure.subject, "≤ 1.5×", figure.subject / figure.baseline <= 1.5);
@@ -102,7 +101,7 @@ async function storeScale() {
 }
 
 try {
-  const engine = await detectEngine().catch(() => undefined);
+  const engine = await new Authctl({ env: process.env, home: scratch }).engine().catch(() => undefined);
   const header = `Machine: ${machine(engine?.binary ?? "podman")}. Medians of ${RUNS} interleaved runs (CLI start: ${RUNS * 2}).`;
   console.error(header);
   if (engine) await containerLogin(engine);

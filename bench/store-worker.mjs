@@ -2,7 +2,7 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { CredentialStore, storeApiKey } from "../dist/index.js";
+import { Authctl, storeApiKey } from "../dist/index.js";
 
 const [home, rowsArg, mode] = process.argv.slice(2);
 const rows = Number(rowsArg);
@@ -22,9 +22,10 @@ if (mode === "raw") {
   const listed = db.prepare("SELECT s, p FROM t ORDER BY s, p").all().length;
   console.log(JSON.stringify({ putMs, listMs: performance.now() - listStart, listed }));
 } else {
-  const store = CredentialStore.open({ home, env: {} });
+  const context = new Authctl({ env: {}, home });
+  const store = context.store();
   const start = performance.now();
-  for (let i = 0; i < rows; i++) storeApiKey("anthropic", key(i), { credentialSet: `s${i}`, store });
+  for (let i = 0; i < rows; i++) storeApiKey("anthropic", key(i), { credentialSet: `s${i}`, context });
   const putMs = performance.now() - start;
   const listStart = performance.now();
   const listed = store.list().length;

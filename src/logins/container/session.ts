@@ -116,10 +116,14 @@ export class AuthSession implements AuthSessionState {
     return this.captured;
   }
 
-  /** Force-removes the container and deletes the temp dir. Idempotent. */
+  /**
+   * Force-removes the container and deletes the temp dir. Idempotent. The container is removed on
+   * every call: an engine stopped between create and start can still leave one after an earlier
+   * cleanup ran (the final cleanup after the engine process exited is the one that must see it).
+   */
   async cleanup(): Promise<void> {
-    if (this.cleaned) return;
     await forceRemoveContainer(this.engine, this.containerName);
+    if (this.cleaned) return;
     await rm(this.authDir, { recursive: true, force: true });
     this.cleaned = true;
   }

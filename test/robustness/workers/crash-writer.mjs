@@ -5,16 +5,17 @@
 // stdout is a pipe, which node writes synchronously on Linux: a printed ack means committed.
 //
 //   AUTHCTL_HOME=… node crash-writer.mjs <seed> <startGen>
-import { defaultStore, maskSecret, storeApiKey } from "../../../dist/index.js";
+import { Authctl, maskSecret, storeApiKey } from "../../../dist/index.js";
 import { apiKeyFor, oauthFor } from "./crash-payloads.mjs";
 
 const seed = Number(process.argv[2]);
 let gen = Number(process.argv[3]);
-const store = defaultStore();
+const context = new Authctl({ env: process.env });
+const store = context.store();
 process.stdout.write("ready\n");
 try {
   for (;;) {
-    storeApiKey("openai", apiKeyFor(seed, gen), { credentialSet: "crash" });
+    storeApiKey("openai", apiKeyFor(seed, gen), { context, credentialSet: "crash" });
     process.stdout.write(`k ${gen}\n`);
     store.putMany(
       ["claude", "codex"].map((provider) => {
