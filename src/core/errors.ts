@@ -37,6 +37,9 @@ export class InvalidApiKeyError extends AuthctlError {}
 
 export class StoreError extends AuthctlError {}
 
+/** A directory authctl would keep secrets in is not private to the user (another account could write or own it). */
+export class UnsafeDirectoryError extends AuthctlError {}
+
 /** The store's key could not decrypt existing rows: wrong passphrase or key file. */
 export class StoreLockedError extends StoreError {}
 

@@ -1,12 +1,11 @@
-import { rm } from "node:fs/promises";
-import { dir as tempDir } from "tmp-promise";
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
-import { buildRunArgv, forceRemoveContainer, prepareMountDir, type Engine } from "../../engine/index.js";
+import { buildRunArgv, forceRemoveContainer, type Engine } from "../../engine/index.js";
 import { ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
+import { createLoginDir, removeLoginDir } from "./loginDir.js";
 
 export interface CaptureSummary {
   provider: string;
@@ -124,7 +123,7 @@ export class AuthSession implements AuthSessionState {
   async cleanup(): Promise<void> {
     await forceRemoveContainer(this.engine, this.containerName);
     if (this.cleaned) return;
-    await rm(this.authDir, { recursive: true, force: true });
+    await removeLoginDir(this.authDir);
     this.cleaned = true;
   }
 
@@ -165,10 +164,9 @@ export async function prepareOAuthSession(
     const containerName = containerNameFor(entry.name, projectId);
     await forceRemoveContainer(engine, containerName);
     throwIfAborted(signal);
-    const { path: authDir } = await tempDir({ prefix: `authctl-${entry.name}-` });
+    const authDir = await createLoginDir(entry.name, engine, entry.oauth.container_uid, context.env.TMPDIR);
     try {
       throwIfAborted(signal);
-      prepareMountDir(authDir, engine, entry.oauth.container_uid);
       const argv = buildRunArgv(engine, {
         image: options.image,
         command: entry.oauth.command,
@@ -194,7 +192,7 @@ export async function prepareOAuthSession(
       };
       return new AuthSession(state, entry, engine, context);
     } catch (err) {
-      await rm(authDir, { recursive: true, force: true });
+      await removeLoginDir(authDir);
       throw err;
     }
   } finally {
