@@ -2,17 +2,19 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
 const seen: string[] = [];
-async function run(args: string[], options: Parameters<typeof authctl>[2] = {}) {
-  const r = await authctl(t.home, args, options);
-  seen.push(String(r.stdout), String(r.stderr));
+/** The many cases run in-process (commands shaped like gh's, in-memory streams); see "the binary" below for exit codes and pipes. */
+async function run(args: string[], options: { input?: string } = {}) {
+  const r = await runInProcess(childEnv(t.home), args, options.input);
+  seen.push(r.stdout, r.stderr);
   return r;
 }
 
-describe("authctl CLI (built binary)", () => {
+describe("authctl commands (in-process)", () => {
   const key = canary("sk-ant-api03-");
 
   it("stores a key from stdin, lists it and shows it redacted", async () => {
@@ -90,7 +92,7 @@ describe("authctl CLI (built binary)", () => {
     const other = tempHome();
     mkdirSync(join(other.home, "agents"), { recursive: true });
     writeFileSync(join(other.home, "agents", "x.yaml"), "name: x\nlabel: X\nkind: tool\nmodes: [api_key]\napi_key: { env_var: lower }\n");
-    const r = await authctl(other.home, ["providers"]);
+    const r = await runInProcess(childEnv(other.home), ["providers"]);
     other.cleanup();
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/roster: .*agents\/x\.yaml: api_key\.env_var: must be an environment variable name/);
@@ -105,15 +107,32 @@ describe("authctl CLI (built binary)", () => {
     }
   });
 
+  it("no output of any command contained the canary", () => {
+    expect(seen.join("\n")).not.toContain(key);
+    expect(seen.join("\n")).not.toMatch(/CANARY[0-9a-f]{24}/);
+  });
+});
+
+describe("the binary: exit codes and pipes (what only a process shows)", () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+  it("0 ok, 1 error, 2 usage, 3 missing credentials", async () => {
+    expect((await authctl(home.home, ["key", "stripe", "--stdin"], { input: canary("sk_test_") })).exitCode).toBe(0);
+    const bad = await authctl(home.home, ["key", "stripe", "--stdin"], { input: canary("xx_") });
+    expect(bad.exitCode).toBe(1);
+    expect(String(bad.stderr)).toMatch(/^authctl: the stripe API key does not look right/);
+    expect((await authctl(home.home, ["creds", "frobnicate"])).exitCode).toBe(2);
+    expect((await authctl(home.home, ["key", "anthropic", "--api-key", canary("sk-ant-")])).exitCode).toBe(2);
+    const missing = await authctl(home.home, ["creds", "show", "ci:stripe"]);
+    expect(missing.exitCode).toBe(3);
+    expect(String(missing.stderr)).toContain("run: authctl key stripe --set ci");
+    expect((await authctl(home.home, ["--version"])).exitCode).toBe(0);
+  });
+
   it("a reader that closes the pipe early gets no stack trace", async () => {
     const { execa } = await import("execa");
     const r = await execa("sh", ["-c", `node "$0" providers | true`, CLI], { env: childEnv(t.home), extendEnv: false, reject: false });
     expect(String(r.stderr)).not.toMatch(/EPIPE|\n\s+at /);
-  });
-
-  it("no output of any command contained the canary", () => {
-    expect(seen.join("\n")).not.toContain(key);
-    expect(seen.join("\n")).not.toMatch(/CANARY[0-9a-f]{24}/);
   });
 });
 

@@ -1,14 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
-import { ctxOf } from "./helpers/context.js";
+import { baseEnv, ctxOf } from "./helpers/context.js";
+import { Authctl } from "../src/context.js";
+import type { AuthUi } from "../src/ui/ui.js";
 import { apiKeyCommand } from "../src/logins/api-key/apiKeyCommand.js";
 import { Authenticator, effectiveModes } from "../src/logins/authenticator.js";
 import { getCredentials } from "../src/access/credentials.js";
 import { detectEngine } from "../src/engine/index.js";
-import { ModeUnavailableError } from "../src/core/errors.js";
+import { InterruptedError, ModeUnavailableError } from "../src/core/errors.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { canary, tempHome } from "./helpers/env.js";
@@ -83,6 +85,35 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
     await session.cleanup();
     expect(existsSync(session.authDir)).toBe(false);
     expect(containersNamed("libproj-auth-")).toEqual([]);
+  });
+
+  it("an AbortSignal stops a login at any point: InterruptedError, no container, no temp dir, nothing stored", async () => {
+    useFakeVendor(t.home, "claude");
+    const tmp = mkdtempSync(join(tmpdir(), "authctl-abort-"));
+    const context = new Authctl({ env: { ...baseEnv(), TMPDIR: tmp }, home: t.home });
+    const login = (signal: AbortSignal, project: string, ui: Partial<AuthUi> = {}) =>
+      new Authenticator("claude").run(project, {
+        context,
+        mode: "oauth",
+        image: TEST_IMAGE,
+        tty: false,
+        credentialSet: project,
+        signal,
+        ui: { show: () => {}, choose: async () => 0, promptSecret: async () => "", ...ui },
+      });
+    // Aborted before the login starts (prepare stops before making anything that outlives it).
+    await expect(login(AbortSignal.abort(new InterruptedError("SIGTERM")), "abortearly")).rejects.toThrow(/interrupted by SIGTERM/);
+    // Aborted as the container starts (the banner is shown right before the engine runs).
+    const controller = new AbortController();
+    const banner = (text: string) => void (text.includes("for project: abortrun") && controller.abort(new InterruptedError("SIGINT")));
+    await expect(login(controller.signal, "abortrun", { show: banner })).rejects.toBeInstanceOf(InterruptedError);
+    for (const project of ["abortearly", "abortrun"]) {
+      expect(containersNamed(`${project}-auth-`)).toEqual([]);
+      expect(context.store().info(project, "claude")).toBeUndefined();
+    }
+    expect(readdirSync(tmp)).toEqual([]);
+    context.close();
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it("apiKeyCommand writes the key into the tool's config inside a container, never via argv", async () => {

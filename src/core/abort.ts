@@ -20,6 +20,10 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 /** Marks the signal as handled by the caller until the returned release runs; `onAbort` may act at once. */
 export function holdSignal(signal: AbortSignal | undefined, onAbort: () => void = () => {}): () => void {
   if (!signal) return () => {};
+  if (signal.aborted) {
+    onAbort();
+    return () => {};
+  }
   signal.addEventListener("abort", onAbort, { once: true });
   return () => signal.removeEventListener("abort", onAbort);
 }
