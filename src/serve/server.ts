@@ -1,0 +1,309 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { z } from "zod";
+import { ADMIN_KEY_LABEL, ADMIN_MAX_SKEW_MS, ADMIN_SCHEME, adminSignature } from "../access/adminAuth.js";
+import { assertDeliverable } from "../access/delivery.js";
+import * as P from "../access/protocol.js";
+import type { Authctl } from "../context.js";
+import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { CredentialInfo } from "../store/store.js";
+import { AuditLog, auditPath } from "./audit.js";
+import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";
+
+export type Caller = { kind: "admin" } | { kind: "token"; token: TokenRecord } | { kind: "anonymous" };
+
+/** A failure the handler wants answered with this HTTP status and error code (and audited). */
+export class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: z.infer<typeof P.ErrorCode>,
+    message: string,
+    readonly fixCommand?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RouteContext<B> {
+  body: B;
+  caller: Caller;
+  /** For the audit line: "set:provider" etc. */
+  setTarget(target: string): void;
+}
+
+export interface Route<B = unknown> {
+  /** The request body schema; undefined for GET routes. */
+  schema?: z.ZodType<B>;
+  handle(request: RouteContext<B>): unknown;
+}
+
+export interface ServiceServer {
+  server: Server;
+  tokens: TokenRegistry;
+  audit: AuditLog;
+  /** Adds or replaces a route (`/v1/...`); the credential proxy mounts its own beside these. */
+  route<B>(path: string, route: Route<B>): void;
+  /** Milliseconds since the last request, for idle exit. */
+  idleMs(): number;
+  close(): Promise<void>;
+}
+
+export interface ServiceServerOptions {
+  context: Authctl;
+  /** Called on an admin `/v1/shutdown`. */
+  onShutdown?: () => void;
+  maxBodyBytes?: number;
+}
+
+const actorOf = (caller: Caller) => (caller.kind === "token" ? `token:${caller.token.id}` : caller.kind);
+const wireInfo = (info: CredentialInfo): P.CredentialInfoWire => ({
+  credentialSet: info.credentialSet,
+  provider: info.provider,
+  kind: info.kind,
+  preview: info.preview,
+  expiresAt: info.expiresAt ? info.expiresAt.getTime() : null,
+  updatedAt: info.updatedAt.getTime(),
+});
+
+/**
+ * The local credential service as a node:http server (not yet listening): JSON routes under
+ * `/v1/`, callers identified by a capability token (`Bearer act_…`) or an admin signature made with
+ * a key derived from the store key, every request validated and audited.
+ */
+export function createServiceServer(options: ServiceServerOptions): ServiceServer {
+  const { context } = options;
+  const now = () => context.clock.now();
+  const tokens = new TokenRegistry(now);
+  const audit = new AuditLog(auditPath(context.home), now);
+  const routes = new Map<string, Route<never>>();
+  const seenNonces = new Map<string, number>();
+  let adminKey: Buffer | undefined;
+  let lastRequest = now();
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+
+  const callerOf = (req: IncomingMessage, path: string, body: string): Caller => {
+    const header = req.headers.authorization ?? "";
+    if (header.startsWith("Bearer ")) {
+      const verdict = tokens.verify(header.slice(7));
+      if (!verdict.ok) throw new HttpFailure(401, "unauthorized", verdict.reason);
+      return { kind: "token", token: verdict.token };
+    }
+    if (header.startsWith(`${ADMIN_SCHEME} `)) {
+      const [ts, nonce, signature] = header.slice(ADMIN_SCHEME.length + 1).split(".");
+      const at = Number(ts);
+      if (!nonce || !signature || !Number.isSafeInteger(at) || Math.abs(now() - at) > ADMIN_MAX_SKEW_MS) {
+        throw new HttpFailure(401, "unauthorized", "admin signature malformed or too old (check the clock)");
+      }
+      adminKey ??= context.store().subkey(ADMIN_KEY_LABEL);
+      const expected = Buffer.from(adminSignature(adminKey, at, nonce, path, body), "hex");
+      if (!digestsEqual(expected, Buffer.from(signature, "hex")) || seenNonces.has(nonce)) {
+        throw new HttpFailure(401, "unauthorized", "admin signature does not match this store's key");
+      }
+      for (const [n, t] of seenNonces) if (Math.abs(now() - t) > ADMIN_MAX_SKEW_MS) seenNonces.delete(n);
+      seenNonces.set(nonce, at);
+      return { kind: "admin" };
+    }
+    return { kind: "anonymous" };
+  };
+
+  const respond = (res: ServerResponse, status: number, value: unknown) => {
+    const text = JSON.stringify(value);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    lastRequest = now();
+    const path = (req.url ?? "/").split("?")[0]!;
+    const op = path.replace(/^\/v1\//, "");
+    let caller: Caller = { kind: "anonymous" };
+    let target: string | undefined;
+    try {
+      const route = routes.get(path);
+      if (!route) throw new HttpFailure(404, "not_found", `no such operation ${path}`);
+      const expectsBody = route.schema !== undefined;
+      if (expectsBody !== (req.method === "POST")) throw new HttpFailure(400, "bad_request", `${path} takes ${expectsBody ? "POST with a JSON body" : "GET"}`);
+      const text = await readBody(req, maxBody);
+      caller = callerOf(req, path, text);
+      let body: unknown = undefined;
+      if (route.schema) {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new HttpFailure(400, "bad_request", "the body is not JSON");
+        }
+        const parsed = route.schema.safeParse(json);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new HttpFailure(400, "bad_request", `${issue.path.join(".") || "body"}: ${issue.message}`);
+        }
+        body = parsed.data;
+      }
+      const result = await route.handle({ body: body as never, caller, setTarget: (t) => (target = t) });
+      if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true });
+      respond(res, 200, result);
+    } catch (error) {
+      const failure =
+        error instanceof HttpFailure
+          ? error
+          : error instanceof DeliveryRefusedError
+            ? new HttpFailure(403, "refused", error.message)
+            : error instanceof AuthctlError
+              ? new HttpFailure(400, "bad_request", error.message)
+              : new HttpFailure(500, "internal", "internal error");
+      audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: false, reason: failure.message });
+      respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } });
+    }
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  const service: ServiceServer = {
+    server,
+    tokens,
+    audit,
+    route: (path, route) => void routes.set(path, route as Route<never>),
+    idleMs: () => now() - lastRequest,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        audit.close();
+      }),
+  };
+  mountCredentialRoutes(service, options);
+  return service;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpFailure(400, "bad_request", `the body is larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** 403 unless the caller is admin or holds a token for `op` on this set (and provider). */
+function authorize(caller: Caller, op: P.TokenOp | "admin", credentialSet?: string, provider?: string): void {
+  if (caller.kind === "admin") return;
+  if (caller.kind === "anonymous") throw new HttpFailure(401, "unauthorized", "this operation needs a capability token (AUTHCTL_TOKEN) or the store key");
+  if (op === "admin") throw new HttpFailure(403, "forbidden", "this operation needs the store key, not a token");
+  const { token } = caller;
+  if (!token.ops.has(op)) throw new HttpFailure(403, "forbidden", `token ${token.id} does not grant ${op}`);
+  if (credentialSet !== undefined && credentialSet !== token.credentialSet) throw new HttpFailure(403, "forbidden", `token ${token.id} does not grant set ${credentialSet}`);
+  if (provider !== undefined && !token.providers.has(provider)) throw new HttpFailure(403, "forbidden", `token ${token.id} does not grant ${credentialSet}:${provider}`);
+}
+
+function mountCredentialRoutes(service: ServiceServer, options: ServiceServerOptions): void {
+  const { context } = options;
+  const { tokens } = service;
+  const missing = (credentialSet: string, provider: string) => {
+    const roster = context.roster();
+    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider} --set ${credentialSet}`;
+    return new HttpFailure(404, "not_found", `no credentials for ${credentialSet}:${provider}; run: ${fix}`, fix);
+  };
+
+  service.route("/v1/health", {
+    handle: () => ({ ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home }),
+  });
+
+  service.route("/v1/list", {
+    schema: P.ListRequest,
+    handle: ({ body, caller, setTarget }) => {
+      const credentialSet = body.credentialSet ?? (caller.kind === "token" ? caller.token.credentialSet : undefined);
+      setTarget(`${credentialSet ?? "*"}:*`);
+      authorize(caller, "list", credentialSet);
+      const visible = caller.kind === "token" ? caller.token.providers : undefined;
+      const rows = context.store().list(credentialSet ? { credentialSet } : {});
+      return { credentials: rows.filter((r) => !visible || visible.has(r.provider)).map(wireInfo) };
+    },
+  });
+
+  service.route("/v1/head", {
+    schema: P.RefRequest,
+    handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
+      setTarget(`${credentialSet}:${provider}`);
+      authorize(caller, "head", credentialSet, provider);
+      const info = context.store().info(credentialSet, provider);
+      if (!info) throw missing(credentialSet, provider);
+      return { credential: wireInfo(info) };
+    },
+  });
+
+  service.route("/v1/get", {
+    schema: P.RefRequest,
+    handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
+      setTarget(`${credentialSet}:${provider}`);
+      authorize(caller, "get", credentialSet, provider);
+      const found = context.store().get(credentialSet, provider);
+      if (!found) throw missing(credentialSet, provider);
+      if (context.roster().has(provider)) assertDeliverable(context.roster().get(provider), found);
+      return { credential: { ...wireInfo(found), payload: found.payload } };
+    },
+  });
+
+  service.route("/v1/put", {
+    schema: P.PutRequest,
+    handle: ({ body, caller, setTarget }) => {
+      setTarget(`${body.credentialSet}:${body.provider}`);
+      authorize(caller, "admin");
+      const expiresAt = body.expiresAt === null ? null : new Date(body.expiresAt);
+      context.store().put(body.credentialSet, body.provider, body.kind, body.payload, { preview: body.preview, expiresAt });
+      return { ok: true };
+    },
+  });
+
+  service.route("/v1/delete", {
+    schema: P.RefRequest,
+    handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
+      setTarget(`${credentialSet}:${provider}`);
+      authorize(caller, "admin");
+      if (!context.store().remove(credentialSet, provider)) throw missing(credentialSet, provider);
+      return { ok: true };
+    },
+  });
+
+  service.route("/v1/tokens/mint", {
+    schema: P.MintRequest,
+    handle: ({ body: { scope }, caller, setTarget }) => {
+      setTarget(`${scope.credentialSet}:${scope.providers.join(",")}`);
+      if (caller.kind === "anonymous") authorize(caller, "mint");
+      const parent = caller.kind === "token" ? caller.token : undefined;
+      const widening = parent && tokens.widening(parent, scope);
+      if (widening) throw new HttpFailure(403, "forbidden", widening);
+      const minted = tokens.mint(scope, parent);
+      setTarget(`${scope.credentialSet}:${scope.providers.join(",")} → token:${minted.id} [${scope.ops.join(",")}]`);
+      return minted;
+    },
+  });
+
+  service.route("/v1/tokens/revoke", {
+    schema: P.RevokeRequest,
+    handle: ({ body: { id }, caller, setTarget }) => {
+      setTarget(`token:${id}`);
+      if (caller.kind === "anonymous") authorize(caller, "admin");
+      if (caller.kind === "token" && !tokens.descendsFrom(id, caller.token.id)) {
+        throw new HttpFailure(403, "forbidden", `token ${caller.token.id} may revoke only itself and the tokens it minted`);
+      }
+      tokens.revoke(id);
+      return { ok: true };
+    },
+  });
+
+  service.route("/v1/shutdown", {
+    schema: P.EmptyRequest,
+    handle: ({ caller }) => {
+      authorize(caller, "admin");
+      setImmediate(() => options.onShutdown?.());
+      return { ok: true };
+    },
+  });
+}
