@@ -10,6 +10,7 @@ const { workerData } = require("node:worker_threads");
 const { request } = require("node:http");
 const { options, body, port, cell, timeoutMs } = workerData;
 const finish = (message) => { port.postMessage(message); Atomics.store(cell, 0, 1); Atomics.notify(cell, 0); };
+try {
 const req = request({ ...options, timeout: timeoutMs }, (res) => {
   const chunks = [];
   res.on("data", (c) => chunks.push(c));
@@ -19,6 +20,7 @@ const req = request({ ...options, timeout: timeoutMs }, (res) => {
 req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "ETIMEDOUT" })));
 req.on("error", (e) => finish({ error: e.code || e.message }));
 req.end(body);
+} catch (e) { finish({ error: e.code || e.message }); }
 `;
 
 export function sendWireSync(request: WireRequest, timeoutMs = 10_000): WireResponse {
@@ -29,6 +31,8 @@ export function sendWireSync(request: WireRequest, timeoutMs = 10_000): WireResp
     workerData: { options: httpOptions(request), body: request.body, port: port2, cell, timeoutMs },
     transferList: [port2],
     env: {},
+    // The parent's flags (`--input-type=module`, loaders) must not change how this CommonJS source runs.
+    execArgv: [],
   });
   try {
     if (Atomics.wait(cell, 0, 0, timeoutMs + 1_000) === "timed-out") throw new ServiceError(`the authctl service at ${request.socketPath} did not answer within ${timeoutMs} ms`);

@@ -124,7 +124,6 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       const expectsBody = route.schema !== undefined;
       if (expectsBody !== (req.method === "POST")) throw new HttpFailure(400, "bad_request", `${path} takes ${expectsBody ? "POST with a JSON body" : "GET"}`);
       const text = await readBody(req, maxBody);
-      caller = callerOf(req, path, text);
       let body: unknown = undefined;
       if (route.schema) {
         let json: unknown;
@@ -139,7 +138,10 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
           throw new HttpFailure(400, "bad_request", `${issue.path.join(".") || "body"}: ${issue.message}`);
         }
         body = parsed.data;
+        const ref = body as { credentialSet?: string; provider?: string };
+        if (ref.credentialSet && ref.provider) target = `${ref.credentialSet}:${ref.provider}`;
       }
+      caller = callerOf(req, path, text);
       const result = await route.handle({ body: body as never, caller, setTarget: (t) => (target = t) });
       if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true });
       respond(res, 200, result);
