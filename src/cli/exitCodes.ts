@@ -1,7 +1,6 @@
 import { CommanderError } from "commander";
 import {
   AuthctlError,
-  CommandNotStartedError,
   InterruptedError,
   InvalidNameError,
   MissingCredentialsError,
@@ -10,7 +9,7 @@ import {
   UsageError,
 } from "../core/errors.js";
 
-export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, notStarted: 127, interrupted: 130 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, interrupted: 130 } as const;
 
 /** SPEC §9: the one place an error class becomes an exit code. */
 const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, number]> = [
@@ -20,7 +19,6 @@ const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, number]> = [
   [MissingCredentialsError, EXIT.missing],
   [NoEngineError, EXIT.noEngine],
   [InterruptedError, EXIT.interrupted],
-  [CommandNotStartedError, EXIT.notStarted],
 ];
 
 export function exitCodeOf(error: unknown): number {

@@ -78,5 +78,5 @@ export class AccessDeniedError extends AuthctlError {}
 /** The local credential service could not be reached or answered something unexpected. */
 export class ServiceError extends AuthctlError {}
 
-/** The command of `authctl run` could not be started (not found, not executable): exit 127, as a shell does. */
+/** The command of `authctl run` could not be started (not found, not executable); nothing was run. */
 export class CommandNotStartedError extends AuthctlError {}

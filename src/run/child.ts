@@ -1,4 +1,4 @@
-import { spawn, type StdioOptions } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -47,7 +47,12 @@ export async function runChild(options: RunChildOptions): Promise<number> {
   const input = !io ? "ignore" : fdOf(io.stdin) !== undefined ? io.stdin : "pipe";
   const stdio: StdioOptions = [input, output(io?.stdout), output(io?.stderr)];
 
-  const child = spawn(argv[0]!, argv.slice(1), { stdio, env: childEnvironment(context.env, grants, options.extraEnv) });
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio, env: childEnvironment(context.env, grants, options.extraEnv) });
+  } catch (error) {
+    throw new CommandNotStartedError(`cannot run ${JSON.stringify(argv[0])}: ${(error as Error).message}`);
+  }
   const copies: Promise<void>[] = [];
   const relay = (from: Readable | null, to: (Writable & { isTTY?: boolean }) | undefined) => {
     if (!from || !to) return;

@@ -2,6 +2,7 @@ import type { ServiceClient } from "../access/client.js";
 import { contextFrom, type WithContext } from "../context.js";
 import { runChild } from "./child.js";
 import { resolveGrants, type Grants } from "./grants.js";
+import { assertRunnable } from "./which.js";
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
 
@@ -29,6 +30,7 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
   const context = contextFrom(options);
   const resolved = resolveGrants(context, { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) });
   options.onGrants?.(resolved);
+  assertRunnable(argv[0], context.env);
   const providers = resolved.grants.map((g) => g.provider);
   const service = providers.length > 0 ? await options.service?.() : undefined;
   const minted =

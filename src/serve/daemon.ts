@@ -18,6 +18,8 @@ export function serviceLocation(context: Authctl): { dir: string; socketPath: st
   return { dir, socketPath, pidFile: join(dir, "serve.pid") };
 }
 
+const MAX_SOCKET_PATH = 107;
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -72,6 +74,9 @@ export async function runService(options: StartServiceOptions): Promise<void> {
   try {
     // We hold the lock, so a socket file left here belongs to a daemon that died (SIGKILL).
     rmSync(socketPath, { force: true });
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      throw new ServiceError(`the socket path ${socketPath} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET to a shorter path`);
+    }
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
     service = createServiceServer({ context, onShutdown: () => stop() });
@@ -87,7 +92,8 @@ export async function runService(options: StartServiceOptions): Promise<void> {
     const idle = options.idleExitMs;
     const timer = idle
       ? setInterval(() => {
-          if (service!.idleMs() >= idle && service!.tokens.size === 0) stop();
+          // A home deleted under it (a test's temp dir) leaves nothing to serve.
+          if (!existsSync(socketPath) || (service!.idleMs() >= idle && service!.tokens.size === 0)) stop();
         }, Math.min(idle, 5_000))
       : undefined;
     await stopped;
