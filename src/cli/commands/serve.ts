@@ -45,7 +45,8 @@ export async function startDetachedService(f: Factory, idleExitMs?: number): Pro
   daemon.unref();
   let exited: number | null = null;
   daemon.once("exit", (code) => (exited = code ?? 1));
-  for (let waited = 0; waited < 10_000; waited += 50) {
+  // Generous: a passphrase store derives its key (scrypt) before the socket opens, on a busy machine too.
+  for (let waited = 0; waited < 20_000; waited += 50) {
     if (await connectService(context)) return serviceLocation(context).socketPath;
     if (exited !== null) break;
     await sleep(50);
