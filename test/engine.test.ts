@@ -252,6 +252,8 @@ describe.runIf(hasEngine)("against the real engine", () => {
   let dockerCli: Engine | undefined; // the real docker CLI pointed at the same API socket, when installed
 
   beforeAll(async () => {
+    // On docker the CLI backend is the docker CLI itself; on podman, the docker CLI aimed at podman's API.
+    if (real.name === "docker") dockerCli = cliEngine;
     const docker = await execa("sh", ["-c", "command -v docker"], { reject: false });
     if (real.name !== "podman" || !real.socketPath || docker.exitCode !== 0) return;
     const wrapper = join(binDir("docker-wrapper", []), "docker");
@@ -326,7 +328,11 @@ describe.runIf(hasEngine)("against the real engine", () => {
         if (!e) throw new Error("unreachable: guarded by skip");
         return e;
       };
-      const skipDocker = () => kind === "docker-cli" && !dockerCli;
+      const skipDocker = () => {
+        if (kind !== "docker-cli" || dockerCli) return false;
+        if (CI) throw new Error("CI=true but no docker CLI answers: the docker CLI backend tests must run");
+        return true;
+      };
 
       it("imageExists is true for a local image, false for an absent one", async (ctx) => {
         if (skipDocker()) return ctx.skip("no docker CLI installed");
