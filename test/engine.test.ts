@@ -310,6 +310,9 @@ describe.runIf(hasEngine)("against the real engine", () => {
     const error = await buildImage(real, { contextDir: failing, tag: `localhost/authctl-engine-test:fail-${RUN_ID}` }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineError);
     expect((error as Error).message).toContain(`authctl-build-marker-${RUN_ID}`);
+    // docker keeps the failed step's intermediate container unless the build says --force-rm.
+    const left = await execa(real.binary, ["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Command}}"]);
+    expect(left.stdout.split("\n").filter((l) => l.includes(`authctl-build-marker-${RUN_ID}`))).toEqual([]);
 
     const missing = await buildImage({ ...real, binary: join(scratch, "no-such-engine") }, { contextDir: failing, tag: "x" }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(EngineError);

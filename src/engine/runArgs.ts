@@ -18,6 +18,8 @@ export interface RunArgvOptions {
    * plain settings only, never a secret.
    */
   env?: Record<string, string>;
+  /** `--label k=v`: how cleanup finds the container again (see SESSION_LABEL). */
+  labels?: Record<string, string>;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -34,7 +36,7 @@ function envArgs(env: Record<string, string> | undefined): string[] {
   });
 }
 
-/** `<engine> run --rm -i [-t] [userns] [-e …] [extra] -v <host>:<container>:Z --name <name> <image> <command…>` */
+/** `<engine> run --rm -i [-t] [userns] [-e …] [extra] -v <host>:<container>:Z [--label k=v…] --name <name> <image> <command…>` */
 export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
   return [
     engine.binary,
@@ -47,6 +49,7 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
     ...(o.extraRunArgs ?? []),
     "-v",
     `${o.hostDir}:${o.containerDir}:Z`,
+    ...Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
     "--name",
     o.containerName,
     o.image,
