@@ -1,8 +1,8 @@
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
 import { randomBytes } from "node:crypto";
-import { buildRunArgv, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
-import { ModeUnavailableError } from "../../core/errors.js";
+import { buildRunArgv, imageExists, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { EngineError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
@@ -176,6 +176,7 @@ export async function prepareOAuthSession(
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const engine = await context.engine();
+  await assertImagePresent(engine, options.image);
   const { signal } = options;
   // Held until the session is handed over: a stop in between removes the temp dir, then ends.
   const release = holdSignal(signal);
@@ -220,6 +221,18 @@ export async function prepareOAuthSession(
   } finally {
     release();
   }
+}
+
+/**
+ * authctl never pulls: a missing image would otherwise surface as the engine's pull attempt
+ * (docker: `Get "http://localhost/v2/": connection refused`, exit 125; podman: three retries).
+ */
+async function assertImagePresent(engine: Engine, image: string): Promise<void> {
+  if (await imageExists(engine, image)) return;
+  throw new EngineError(
+    `image ${image} is missing locally in ${engine.name} (authctl never pulls images): ` +
+      `run \`authctl image build\` for authctl's login image, or build or load ${image} into ${engine.name} first`,
+  );
 }
 
 /** Rebuilds a session from its saved state (the JSON session commands). */
