@@ -56,6 +56,7 @@ const API = [
   "InvalidApiKeyError: class",
   "InvalidNameError: class",
   "KeySourceName: type",
+  "LoginInProgressError: class",
   "MissingCredentialsError: class",
   "ModeUnavailableError: class",
   "NoEngineError: class",
