@@ -8,6 +8,7 @@ export {
   parseEnv,
   phantomMarker,
   readExpiry,
+  type CapturedAccount,
   type Extracted,
   type ExtractedTokens,
   type Extractor,
