@@ -259,3 +259,18 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
     expect(status.all).not.toContain(dotcom);
   }, 180_000);
 });
+
+describe.runIf(hasEngine)("authctl image build --base", () => {
+  it("a base missing locally is named with how to make one, before the engine could try a registry", async () => {
+    const r = await authctl(t.home, ["image", "build", "auth", "--base", "localhost/authctl-no-such-base:missing"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("base image localhost/authctl-no-such-base:missing is not in");
+    expect(r.stderr).toContain("scripts/build-auth-image.sh");
+  });
+
+  it("an option-looking --base is refused as a usage error", async () => {
+    const r = await authctl(t.home, ["image", "build", "auth", "--base=--privileged"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--base "--privileged" is not an image reference');
+  });
+});
