@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
@@ -180,6 +180,28 @@ describe.runIf(hasEngine)("shared-mount files: readable by the container's dev, 
         });
         expect(other.exitCode, `host uid ${uid}`).not.toBe(0);
         expect(other.stderr).toContain("Permission denied");
+      }
+    } finally {
+      await session.cleanup();
+      store.close();
+    }
+  });
+
+  it.runIf(isRoot)("a mounts dir left group/world-readable is tightened to 0700 before files are handed to uid 1000", async () => {
+    const { session, store, shared, mountsDir } = await claudeSession("loose");
+    try {
+      mkdirSync(mountsDir, { recursive: true });
+      chmodSync(mountsDir, 0o755);
+      writeVendorCredential(session.authDir);
+      await session.capture();
+      const engine = await detectEngine(process.env);
+      if (!(engine.name === "podman" && engine.rootless)) {
+        expect(statSync(mountsDir).mode & 0o777).toBe(0o700);
+        const other = await execa("setpriv", ["--reuid=1000", "--regid=1000", "--clear-groups", "--", "cat", join(shared, ".claude.json")], {
+          reject: false,
+          stdin: "ignore",
+        });
+        expect(other.exitCode).not.toBe(0);
       }
     } finally {
       await session.cleanup();

@@ -195,6 +195,26 @@ async function readJsonObject(dir: string, dirName: string, rel: string): Promis
   return isPlainObject(parsed) ? parsed : {};
 }
 
+/**
+ * The mounts dir is what keeps other host accounts out: the shared dirs inside may belong to the
+ * container's uid (a real account on many hosts), so the dir above them must be 0700 and the
+ * caller's. It is authctl's own dir, so a looser mode (an older authctl, a umask) is tightened;
+ * one that is a symlink or someone else's is refused.
+ */
+async function ensurePrivateMountsDir(mountsDir: string, owner: Owner): Promise<void> {
+  try {
+    await mkdir(mountsDir, { recursive: true, mode: 0o700 });
+    const st = await lstat(mountsDir);
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new CaptureError(`the mounts dir ${mountsDir} is not a real directory; refused`);
+    const me = process.getuid?.();
+    if (me !== undefined && st.uid !== me) throw new CaptureError(`the mounts dir ${mountsDir} belongs to uid ${st.uid}, not to you; refused`);
+    if (owner !== null && (st.mode & 0o077) !== 0) await chmod(mountsDir, 0o700);
+  } catch (err) {
+    if (err instanceof CaptureError) throw err;
+    throw new CaptureError(`could not create the mounts dir ${mountsDir}: ${errnoCode(err) ?? "unknown error"}`, { cause: err });
+  }
+}
+
 /** A shared-mount update validated and written to temp files, not yet visible. */
 export interface PreparedSharedMount {
   /** `mountsDir/<host_dir_name>` */
@@ -228,11 +248,7 @@ export async function prepareSharedMount(
   const owner = opts.owner ?? null;
   const dirName = oauth.host_dir_name;
   if (safeSegments(dirName).length !== 1) throw new CaptureError(`host_dir_name ${dirName} must be one path segment`);
-  try {
-    await mkdir(mountsDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new CaptureError(`could not create the mounts dir ${mountsDir}: ${errnoCode(err) ?? "unknown error"}`, { cause: err });
-  }
+  await ensurePrivateMountsDir(mountsDir, owner);
   const dir = join(mountsDir, dirName);
   try {
     await ensureRealDir(dir, dirName, owner);
