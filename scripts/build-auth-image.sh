@@ -60,6 +60,10 @@ inputs_hash=$(
 BASE=localhost/authctl-base:bookworm-node-${inputs_hash:0:12}
 if "$ENGINE" image inspect "$BASE" >/dev/null 2>&1 && [ -z "${AUTHCTL_AUTH_BASE_FORCE:-}" ]; then
     log "$BASE is up to date (${inputs_hash:0:12})"
+elif [ "$ENGINE" != podman ] && [ -z "${AUTHCTL_AUTH_BASE_FORCE:-}" ] && podman image inspect "$BASE" >/dev/null 2>&1; then
+    # Same inputs already made for podman (CI tests both engines): copy it instead of a second debootstrap.
+    podman save "$BASE" | "$ENGINE" load >/dev/null || die "copying $BASE from podman to $ENGINE failed"
+    log "copied $BASE from podman"
 else
     start=$(date +%s)
     stage=$(mktemp -d "${TMPDIR:-/tmp}/authctl-auth-base.XXXXXX")

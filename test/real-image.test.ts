@@ -83,7 +83,7 @@ async function firstClaudeScreen(argv: string[], name: string): Promise<string> 
   } finally {
     pty.child.kill("SIGKILL");
     await pty.child;
-    await execa(engine.binary, ["rm", "-f", "-t", "0", name], { reject: false });
+    await execa(engine.binary, ["rm", "-f", ...(engine.name === "podman" ? ["-t", "0"] : []), name], { reject: false });
   }
 }
 
@@ -129,10 +129,10 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
     await s.cleanup();
 
     const oauth = roster.get("claude").oauth!;
-    const claudeArgv = (name: string, extraRunArgs: readonly string[]) =>
+    const claudeArgv = (name: string, extraRunArgs: readonly string[], command = ["claude"]) =>
       buildRunArgv(engine, {
         image,
-        command: ["claude"],
+        command,
         hostDir: sharedDir,
         containerDir: oauth.container_mount,
         containerName: name,
@@ -151,7 +151,8 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
     // reads ~/.claude.json at HOME's root, outside the mount, and shows the first-run wizard, whose
     // connection check (which ignores ANTHROPIC_BASE_URL) fails offline.
     const withoutName = `onboard-ctl-${process.pid}`;
-    const without = await firstClaudeScreen(claudeArgv(withoutName, ["--unsetenv", "CLAUDE_CONFIG_DIR"]), withoutName);
+    const unset = ["sh", "-c", "unset CLAUDE_CONFIG_DIR; exec claude"];
+    const without = await firstClaudeScreen(claudeArgv(withoutName, [], unset), withoutName);
     printed["claude first screen (CLAUDE_CONFIG_DIR unset)"] = without.trim().slice(0, 300);
     expect(without).toMatch(/Welcome to Claude Code/i);
   }, 240_000);
