@@ -106,6 +106,14 @@ if [ -n "$BASE_ONLY" ]; then echo "$BASE"; exit 0; fi
 cd "$REPO"
 [ -f dist/cli/main.js ] || npm run build >/dev/null || die "npm run build failed"
 start=$(date +%s)
+if [ "$ENGINE" != podman ] && podman image inspect "$BASE" >/dev/null 2>&1; then
+    # CI's dockerd runs without a bridge (no network in builds): build with podman, then copy the
+    # image under the same content tag, which authctl below then finds instead of building.
+    tag=$(AUTHCTL_ENGINE=podman node dist/cli/main.js image build auth --base "$BASE") || die "authctl image build (podman) failed"
+    if ! "$ENGINE" image inspect "$tag" >/dev/null 2>&1; then
+        podman save "$tag" | "$ENGINE" load >/dev/null || die "copying $tag from podman to $ENGINE failed"
+    fi
+fi
 tag=$(AUTHCTL_ENGINE=$ENGINE node dist/cli/main.js image build auth --base "$BASE") || die "authctl image build failed"
 log "image $tag ready in $(( $(date +%s) - start )) s"
 echo "$tag"
