@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ProxySchema } from "./proxySchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -69,6 +70,7 @@ export const ProviderSchema = z
     modes: z.array(z.enum(["oauth", "api_key"])).min(1, "must list at least one of oauth, api_key"),
     oauth: OAuthSchema.optional(),
     api_key: ApiKeySchema.optional(),
+    proxy: ProxySchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.modes.includes("oauth") && !p.oauth) {

@@ -228,6 +228,14 @@ export class CredentialStore {
     return this.statements.remove.run(credentialSet, provider).changes > 0;
   }
 
+  /**
+   * For modules that own tables of their own (the proxy's phantom tokens): `fn` runs inside one
+   * BEGIN IMMEDIATE transaction, so a read-then-write in it is atomic across processes.
+   */
+  exclusive<T>(fn: (db: Database.Database) => T): T {
+    return this.db.transaction(() => fn(this.db)).immediate();
+  }
+
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
   }
