@@ -68,3 +68,6 @@ export class InterruptedError extends AuthctlError {
     super(signal === "abort" ? "interrupted" : `interrupted by ${signal}`);
   }
 }
+
+/** The credential proxy could not refresh an OAuth login (the vendor refused, or did not answer). */
+export class CredentialRefreshError extends AuthctlError {}
