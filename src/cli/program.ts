@@ -4,6 +4,7 @@ import { credsCommand } from "./commands/creds.js";
 import { imageCommand } from "./commands/image.js";
 import { keyCommand } from "./commands/key.js";
 import { providersCommand } from "./commands/providers.js";
+import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
@@ -23,6 +24,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   statusCommand,
   sessionCommand,
   imageCommand,
+  proxyCommand,
 ];
 
 export function buildProgram(f: Factory): Command {
