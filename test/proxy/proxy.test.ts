@@ -1,4 +1,6 @@
+import { statSync } from "node:fs";
 import http, { type IncomingHttpHeaders } from "node:http";
+import { dirname, join } from "node:path";
 import type { Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -289,5 +291,25 @@ describe("credential proxy (library, against a local fake upstream)", () => {
     const arrivals = fresh();
     expect(arrivals.map((a) => a.url)).toEqual(["/oauth/token", "/v1/messages"]);
     expect(store.info("work", "claude")!.expiresAt!.getTime()).toBe(now.t + 3_600_000);
+  });
+
+  it("serves on a 0600 Unix socket too", async () => {
+    const socketPath = join(dirname(store.path), "proxy.sock");
+    const onSocket = await listenProxy(proxy, { socketPath });
+    try {
+      expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+      const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-sock" });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ socketPath, path: "/v1/messages", method: "POST", headers: { "x-api-key": accessToken } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on("error", reject);
+        req.end("{}");
+      });
+      expect(status).toBe(200);
+    } finally {
+      await onSocket.close();
+    }
   });
 });
