@@ -10,6 +10,8 @@ export interface ListenOptions {
   socketPath?: string;
   /** Aborting it closes the server and every connection, upgraded ones included. */
   signal?: AbortSignal;
+  /** A client must finish its request headers within this (slowloris); 10 s by default. */
+  headersTimeoutMs?: number;
 }
 
 export interface ListeningProxy {
@@ -23,12 +25,21 @@ export interface ListeningProxy {
  * A node:http server around the proxy's handlers, with the timeouts a local service needs: a
  * client must send its headers within 10 s (slowloris), and idle keep-alive sockets close.
  */
-export function createProxyServer(proxy: CredentialProxy): http.Server {
-  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000, noDelay: true });
+export function createProxyServer(proxy: CredentialProxy, headersTimeoutMs = 10_000): http.Server {
+  const server = http.createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: 300_000,
+    keepAliveTimeout: 5_000,
+    noDelay: true,
+    // Node checks these timeouts on this interval (30 s by default): check often enough to honour them.
+    connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs / 2),
+  });
   server.on("request", proxy.handleRequest);
   server.on("upgrade", proxy.handleUpgrade);
-  server.on("clientError", (_error, socket: Socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  server.on("clientError", (error: Error, socket: Socket) => {
+    // Destroyed once the answer is written: a slow client that never reads would keep a half-closed socket.
+    const status = (error as { code?: string }).code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`, () => socket.destroy());
     else socket.destroy();
   });
   return server;
@@ -68,13 +79,13 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
   const result: ListeningProxy = { close };
   try {
     if (options.port !== undefined) {
-      const server = track(createProxyServer(proxy));
+      const server = track(createProxyServer(proxy, options.headersTimeoutMs));
       await listenOn(server, { port: options.port, host: "127.0.0.1" });
       result.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     }
     if (options.socketPath !== undefined) {
       removeStaleSocket(options.socketPath);
-      const server = track(createProxyServer(proxy));
+      const server = track(createProxyServer(proxy, options.headersTimeoutMs));
       await listenOn(server, { path: options.socketPath });
       chmodSync(options.socketPath, 0o600);
       result.socketPath = options.socketPath;

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import http, { type IncomingHttpHeaders } from "node:http";
 import { dirname, join } from "node:path";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
@@ -310,6 +310,26 @@ describe("credential proxy (library, against a local fake upstream)", () => {
       expect(status).toBe(200);
     } finally {
       await onSocket.close();
+    }
+  });
+
+  it("cuts off a slowloris client that never finishes its headers, and keeps serving others", async () => {
+    const strict = await listenProxy(proxy, { port: 0, headersTimeoutMs: 500 });
+    try {
+      const { port } = new URL(strict.url!);
+      const slow = connect(Number(port), "127.0.0.1");
+      slow.on("error", () => {}); // EPIPE once the proxy cuts it off: expected
+      const closed = new Promise<number>((resolve) => slow.on("close", () => resolve(Date.now())));
+      const started = Date.now();
+      slow.write("POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-slow: ");
+      const timer = setInterval(() => slow.writable && slow.write("a"), 100);
+      const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-slow" });
+      expect((await request(strict.url!, "/v1/messages", { "x-api-key": accessToken }, "{}")).status).toBe(200);
+      const at = await closed;
+      clearInterval(timer);
+      expect(at - started).toBeLessThan(5000);
+    } finally {
+      await strict.close();
     }
   });
 });
