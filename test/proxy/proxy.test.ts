@@ -332,4 +332,26 @@ describe("credential proxy (library, against a local fake upstream)", () => {
       await strict.close();
     }
   });
+
+  it("two proxies (two stores on one home, as two processes) refresh a login once: the lease makes the second re-read the rotated row", async () => {
+    refreshCalls = 0;
+    store.put("work", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: "stale-again", refreshToken: realRefresh }, {
+      preview: "…",
+      expiresAt: new Date(now.t + 10_000),
+    });
+    const otherStore = CredentialStore.open({ home: dirname(store.path), env: baseEnv(), clock });
+    try {
+      const other = createCredentialProxy({ context: new Authctl({ env: baseEnv(), store: otherStore, clock }) });
+      const config = { token_url: `${upstream.url}/oauth/token`, client_id: "test-client" };
+      const [a, b] = await Promise.all([
+        proxy.refresher.fresh("work", "claude", config),
+        other.refresher.fresh("work", "claude", config),
+      ]);
+      expect(refreshCalls).toBe(1);
+      expect(a.payload.accessToken).toBe(rotatedAccess);
+      expect(b.payload.accessToken).toBe(rotatedAccess);
+    } finally {
+      otherStore.close();
+    }
+  });
 });
