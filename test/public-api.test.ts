@@ -58,6 +58,7 @@ const API = [
   "KeySourceName: type",
   "ListenOptions: type",
   "ListeningProxy: type",
+  "LoginInProgressError: class",
   "MintPhantomsOptions: type",
   "MintedPhantoms: type",
   "MissingCredentialsError: class",
