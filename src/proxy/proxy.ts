@@ -153,6 +153,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {
           upstreamRes.resume();
+          // The refused upstream may stop reading: read the rest of the body into the replay copy.
+          meter.unpipe(upstream);
+          meter.resume();
           void retryAfterRefresh(secret);
           return;
         }
