@@ -44,3 +44,14 @@ export { ServiceClient, type ServiceClientOptions } from "./access/client.js";
 export type { Scope as TokenScope, TokenOp } from "./access/protocol.js";
 export { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./serve/server.js";
 export { runService, type StartServiceOptions } from "./serve/daemon.js";
+export {
+  createCredentialProxy,
+  type CredentialProxy,
+  type CredentialProxyOptions,
+  type ProxyAuditEntry,
+} from "./proxy/proxy.js";
+export { createProxyServer, listenProxy, type ListenOptions, type ListeningProxy } from "./proxy/server.js";
+export { mintPhantoms, revokeSession, type MintPhantomsOptions, type MintedPhantoms } from "./proxy/phantoms.js";
+export { proxyClientConfig, type ProxyClientConfig, type ProxyClientOptions } from "./proxy/clientConfig.js";
+export type { UpstreamOverride } from "./proxy/routes.js";
+export type { ProxyConfig } from "./roster/proxySchema.js";

@@ -6,6 +6,7 @@ import { keyCommand } from "./commands/key.js";
 import { providersCommand } from "./commands/providers.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
+import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
@@ -27,6 +28,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   imageCommand,
   runCommand,
   serveCommand,
+  proxyCommand,
 ];
 
 export function buildProgram(f: Factory): Command {

@@ -83,3 +83,6 @@ export class ServiceError extends AuthctlError {}
 
 /** The command of `authctl run` could not be started (not found, not executable); nothing was run. */
 export class CommandNotStartedError extends AuthctlError {}
+
+/** The credential proxy could not refresh an OAuth login (the vendor refused, or did not answer). */
+export class CredentialRefreshError extends AuthctlError {}

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DeliverySchema } from "./deliverySchema.js";
+import { ProxySchema } from "./proxySchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -89,6 +90,7 @@ export const ProviderSchema = z
     oauth: OAuthSchema.optional(),
     api_key: ApiKeySchema.optional(),
     delivery: DeliverySchema.optional(),
+    proxy: ProxySchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.modes.includes("oauth") && !p.oauth) {

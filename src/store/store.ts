@@ -236,6 +236,14 @@ export class CredentialStore {
     return createHmac("sha256", this.requireKey()).update(label).digest();
   }
 
+  /**
+   * For modules that own tables of their own (the proxy's phantom tokens): `fn` runs inside one
+   * BEGIN IMMEDIATE transaction, so a read-then-write in it is atomic across processes.
+   */
+  exclusive<T>(fn: (db: Database.Database) => T): T {
+    return this.db.transaction(() => fn(this.db)).immediate();
+  }
+
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
   }
