@@ -90,6 +90,27 @@ describe.runIf(hasEngine)("interrupting `authctl auth` (SPEC §5, §9)", () => {
   }
 });
 
+describe.runIf(hasEngine)("Ctrl-C in the terminal: SIGINT to authctl and the engine client at once", () => {
+  // The engine client dies too, possibly with its create request in flight; the engine may finish
+  // that create after authctl's cleanup (docker then keeps a `Created` container forever).
+  for (const moment of ["banner", "prompt"] as const) {
+    it(`at ${moment}: exit 130, no container, no temp dir`, async () => {
+      useFakeVendor(t.home, "claude");
+      const project = `pctrlc-${moment}`;
+      const run = runInPty(
+        ["node", CLI, "auth", "claude", "--project", project, "--mode", "oauth", "--image", TEST_IMAGE],
+        childEnv(t.home, { TMPDIR: tmp }),
+      );
+      const pid = await waitForChild(run.child.pid!);
+      await MOMENTS[moment](run);
+      process.kill(-pid, "SIGINT"); // authctl leads the terminal's foreground process group
+      const result = await run.child;
+      expect(result.exitCode, run.output().slice(-400)).toBe(130);
+      assertNothingLeft(project);
+    });
+  }
+});
+
 describe.runIf(hasEngine)("interrupting a frontend's `session.argv`, then `session cleanup` (SPEC §6)", () => {
   // SIGKILL: the frontend's terminal tab is closed hard; the container outlives its client.
   for (const signal of [...SIGNALS, "SIGKILL"] as const) {

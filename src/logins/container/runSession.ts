@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { holdSignal, interruption } from "../../core/abort.js";
+import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError } from "../../core/errors.js";
 import type { AuthUi } from "../../ui/ui.js";
 import type { AuthSession, CaptureSummary } from "./session.js";
@@ -11,27 +11,44 @@ export interface RunSessionOptions {
 }
 
 /**
- * Runs `session.argv` with this terminal, then captures. The session is always cleaned up; a
- * failed login keeps whatever credential was stored before.
+ * Runs the session's container with this terminal, then captures. The session is always cleaned
+ * up; a failed login keeps whatever credential was stored before.
+ *
+ * `session.argv` (`<engine> run …`) is run in two steps, `create` then `start -ai`, so that a stop
+ * can never race the create: the create runs outside the terminal's process group (a Ctrl-C does
+ * not kill it mid-request) and is always awaited, and only then is anything removed. A client
+ * killed while its create request is in flight would let the engine finish that create after
+ * cleanup, and docker never removes a `Created` container by itself.
  */
 export async function runSession(session: AuthSession, options: RunSessionOptions = {}): Promise<CaptureSummary> {
   const { ui, signal } = options;
   ui?.show(session.banner);
-  if (signal?.aborted) {
-    // Stopped before the engine was started: nothing can be half-created, so none is started.
-    await session.cleanup();
-    throw interruption(signal);
-  }
-  // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
-  const child = spawn(session.argv[0]!, session.argv.slice(1), { stdio: "inherit" });
-  let running = true;
-  const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
-    child.once("error", (error) => resolve({ code: null, error }));
-    child.once("exit", (code, sig) => resolve({ code: code ?? (sig ? 128 : null) }));
-  }).finally(() => (running = false));
-  const release = holdSignal(signal, () => void stopEngineRun(session, child, () => running));
+  let attached: { child: ChildProcess; running: () => boolean } | undefined;
+  const release = holdSignal(signal, () => {
+    if (attached) void stopEngineRun(session, attached.child, attached.running);
+  });
   try {
-    const result = await exited;
+    throwIfAborted(signal);
+    const [binary, verb, ...runArgs] = session.argv;
+    let argv = session.argv;
+    if (verb === "run") {
+      // A stop that lands while the client is being forked (before it leaves our process group)
+      // kills it before it runs: nothing was created, and the stop is what gets reported.
+      await createContainer(binary!, runArgs).catch((err: unknown) => {
+        throwIfAborted(signal);
+        throw err;
+      });
+      throwIfAborted(signal);
+      argv = [binary!, "start", "-a", "-i", session.containerName];
+    }
+    // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+    let running = true;
+    attached = { child, running: () => running };
+    const result = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+      child.once("error", (error) => resolve({ code: null, error }));
+      child.once("exit", (code, sig) => resolve({ code: code ?? (sig ? 128 : null) }));
+    }).finally(() => (running = false));
     if (signal?.aborted) throw interruption(signal);
     if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
     if (result.code !== 0) {
@@ -46,16 +63,31 @@ export async function runSession(session: AuthSession, options: RunSessionOption
   }
 }
 
+const STDERR_TAIL = 2_000;
+
+/** `<engine> create <run args>` in its own process group, awaited to the end even when stopped. */
+async function createContainer(binary: string, runArgs: string[]): Promise<void> {
+  const child = spawn(binary, ["create", ...runArgs], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL)));
+  const result = await new Promise<{ code: number | null; signal?: string | null; error?: Error }>((resolve) => {
+    child.once("error", (error) => resolve({ code: null, error }));
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  });
+  if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
+  if (result.code !== 0) {
+    const why = stderr.trim().split("\n").at(-1) || (result.signal ? `killed by ${result.signal}` : `exit ${result.code}`);
+    throw new CaptureError(`could not create the login container: ${why}`);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** How long `<engine> run` gets to notice its container was removed before it is killed. */
+/** How long the attached client gets to notice its container was removed before it is killed. */
 const CLIENT_GRACE_MS = 5_000;
 
 /**
- * Ends an interrupted `<engine> run` by removing its container, not by killing the client: a
- * client killed while its create request is in flight lets the engine finish the create after
- * our cleanup (docker then keeps a `Created` container forever). So the labelled container is
- * removed until the client, whose container is gone, exits by itself; only a client that is stuck
- * is killed.
+ * Ends an interrupted login by removing its container, not by killing the client, so the client
+ * exits by itself once its container is gone; only a client that is stuck is killed.
  */
 async function stopEngineRun(session: AuthSession, child: ChildProcess, running: () => boolean): Promise<void> {
   const deadline = Date.now() + CLIENT_GRACE_MS;
