@@ -28,7 +28,14 @@ export {
   type AuthenticateOptions,
   type AuthResult,
   type ImageSource,
+  type LoginMethod,
+  prepareHostLogin,
 } from "./logins/authenticator.js";
+export type { HostLoginSession, HostLoginOptions, HostLoginSummary, HostPrompt, HostCaptureOptions } from "./logins/hostLogin.js";
+export { buildMsalApp, type BuildMsalAppOptions, type MsalPayload } from "./logins/msal/app.js";
+export { buildGoogleCredentials, type BuildGoogleCredentialsOptions, type GooglePayload } from "./logins/google/pkce.js";
+export type { OAuth2Payload } from "./logins/oauth2/client.js";
+export type { HostFlow, HostFlowName } from "./roster/hostFlowSchema.js";
 export {
   AuthSession,
   prepareOAuthSession,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HostFlowSchema } from "./hostFlowSchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -69,10 +70,12 @@ export const ProviderSchema = z
     modes: z.array(z.enum(["oauth", "api_key"])).min(1, "must list at least one of oauth, api_key"),
     oauth: OAuthSchema.optional(),
     api_key: ApiKeySchema.optional(),
+    /** OAuth on the host (device code, PKCE) instead of a container: src/roster/hostFlowSchema.ts. */
+    host_flow: HostFlowSchema.optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.modes.includes("oauth") && !p.oauth) {
-      ctx.addIssue({ code: "custom", path: ["oauth"], message: "is required when modes lists oauth" });
+    if (p.modes.includes("oauth") && !p.oauth && !p.host_flow) {
+      ctx.addIssue({ code: "custom", path: ["oauth"], message: "is required when modes lists oauth (or host_flow, for a login on the host)" });
     }
     if (p.modes.includes("api_key") && !p.api_key) {
       ctx.addIssue({ code: "custom", path: ["api_key"], message: "is required when modes lists api_key" });

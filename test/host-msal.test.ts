@@ -1,0 +1,103 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Authctl } from "../src/context.js";
+import { InterruptedError } from "../src/core/errors.js";
+import { prepareHostLogin } from "../src/logins/authenticator.js";
+import type { MsalPayload } from "../src/logins/msal/app.js";
+import { baseEnv } from "./helpers/context.js";
+import { canary, childEnv, REPO, tempHome } from "./helpers/env.js";
+import { FakeIdentityServer } from "./helpers/fake-identity.js";
+import { msgraphAt, writeUserRoster } from "./helpers/host-roster.js";
+import { runInProcess } from "./helpers/memory-io.js";
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+describe("Microsoft Graph device code with real MSAL against a local fake authority", () => {
+  let home: string;
+  let cleanup: () => void;
+  let server: FakeIdentityServer;
+  let prefix: string;
+  const contextFor = () => new Authctl({ env: { ...baseEnv(), AUTHCTL_HOME: home }, home });
+
+  beforeEach(async () => {
+    ({ home, cleanup } = tempHome());
+    prefix = canary("ms");
+  });
+  afterEach(async () => {
+    await server?.close();
+    cleanup();
+  });
+
+  async function startServer(options: ConstructorParameters<typeof Object>[0] = {}) {
+    server = await FakeIdentityServer.start(prefix, options as never);
+    writeUserRoster(home, msgraphAt(server.msalMetadata()));
+  }
+
+  it("shows the code, polls through authorization_pending, stores the account and an encrypted MSAL cache", async () => {
+    await startServer({ pendingPolls: 2 });
+    using context = contextFor();
+    await using session = await prepareHostLogin("msgraph", { context });
+    expect(session.prompt).toMatchObject({ kind: "device_code", userCode: "ABCD-EFGH" });
+    const summary = await session.capture();
+    expect(summary).toMatchObject({ provider: "msgraph", credentialSet: "default", kind: "device_flow", expiresAt: null });
+    expect(server.devicePolls).toBe(3);
+    const row = context.store().get<MsalPayload>("default", "msgraph")!;
+    expect(row.payload).toMatchObject({ type: "msal", clientId: "client-1", tenantId: "tenant1", username: "dev@fake.test" });
+    expect(row.payload.cache).toContain(server.issued.find((t) => t.includes("rt"))!);
+    context.close();
+    // The cache (access and refresh tokens) never reaches the DB, WAL or any other file in plaintext.
+    for (const file of readdirSync(home, { recursive: true, withFileTypes: true }).filter((d) => d.isFile())) {
+      expect(readFileSync(join(file.parentPath, file.name)).includes(prefix), file.name).toBe(false);
+    }
+  });
+
+  it("acquireTokenSilent works in a new process from the stored cache and the refreshed tokens are written back", async () => {
+    await startServer({ expiresIn: 1 }); // expires at once: the silent call must refresh
+    {
+      using context = contextFor();
+      await (await prepareHostLogin("msgraph", { context })).capture();
+    }
+    const result = await execa("node", [join(REPO, "test/workers/msal-silent.mjs"), join(REPO, "dist/index.js")], { env: childEnv(home), extendEnv: false });
+    const printed = JSON.parse(result.stdout) as { username: string; tokenSha: string };
+    expect(printed.username).toBe("dev@fake.test");
+    expect(server.grants.map((g) => g.grant_type)).toContain("refresh_token");
+    const newest = server.issued.filter((t) => t.includes("at")).at(-1)!;
+    expect(printed.tokenSha).toBe(sha(newest));
+    expect(result.stdout + result.stderr).not.toContain(prefix);
+    using context = contextFor();
+    const rotated = server.issued.filter((t) => t.includes("rt")).at(-1)!;
+    expect(context.store().get<MsalPayload>("default", "msgraph")!.payload.cache).toContain(rotated);
+  });
+
+  it("an abort during the poll ends it with InterruptedError and stores nothing", async () => {
+    await startServer({ pendingPolls: 1000 });
+    using context = contextFor();
+    const controller = new AbortController();
+    await using session = await prepareHostLogin("msgraph", { context, signal: controller.signal });
+    setTimeout(() => controller.abort(new InterruptedError("SIGINT")), 1200);
+    await expect(session.capture({ signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
+    expect(context.store().info("default", "msgraph")).toBeUndefined();
+  });
+
+  it("`authctl auth msgraph` prints the code and URL, stores, and never prints a token; Ctrl-C exits 130", async () => {
+    await startServer({ pendingPolls: 1 });
+    const env = { ...baseEnv(), AUTHCTL_HOME: home, NO_COLOR: "1" };
+    const ok = await runInProcess(env, ["auth", "msgraph", "--json"]);
+    expect(ok.stderr).toContain("ABCD-EFGH");
+    expect(ok.exitCode).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ provider: "msgraph", kind: "device_flow" });
+    expect(ok.stdout + ok.stderr).not.toContain(prefix);
+
+    await server.close();
+    await startServer({ pendingPolls: 1000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new InterruptedError("SIGINT")), 1200);
+    const stopped = await runInProcess(env, ["auth", "msgraph", "--set", "other"], undefined, controller.signal);
+    expect(stopped.exitCode).toBe(130);
+    using context = contextFor();
+    expect(context.store().info("other", "msgraph")).toBeUndefined();
+  });
+});
