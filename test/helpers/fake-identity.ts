@@ -75,21 +75,22 @@ export class FakeIdentityServer {
     return t;
   }
 
-  private tokens(withRefresh: boolean) {
+  /** Microsoft's answers carry an id token and client_info (MSAL builds the account from them); others do not. */
+  private tokens(withRefresh: boolean, microsoft = false) {
     const refresh = this.token("rt");
     this.validRefresh.add(refresh);
     const idToken = `${b64url({ alg: "none", typ: "JWT" })}.${b64url({
       aud: "client", iss: "https://login.fake.test/tenant1/v2.0", oid: "oid-1", sub: "sub-1", tid: "tenant1", preferred_username: "dev@fake.test", name: "Dev",
       iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600,
     })}.`;
+    const account = microsoft ? { id_token: idToken, client_info: b64url({ uid: "oid-1", utid: "tenant1" }) } : {};
     return {
       token_type: "Bearer",
       access_token: this.token("at"),
       expires_in: this.options.expiresIn ?? 3600,
       ext_expires_in: this.options.expiresIn ?? 3600,
       scope: "User.Read openid profile offline_access",
-      id_token: idToken,
-      client_info: b64url({ uid: "oid-1", utid: "tenant1" }),
+      ...account,
       ...(withRefresh ? { refresh_token: refresh } : {}),
     };
   }
@@ -115,6 +116,7 @@ export class FakeIdentityServer {
       return { status: 302, headers: { location: back.href } };
     }
     if (url.pathname.endsWith("/token")) {
+      const microsoft = url.pathname.includes("/oauth2/v2.0/");
       this.grants.push({ grant_type: params.grant_type ?? "", params });
       if (params.grant_type === "urn:ietf:params:oauth:grant-type:device_code" || params.grant_type === "device_code") {
         this.polls++;
@@ -122,20 +124,20 @@ export class FakeIdentityServer {
         if (this.polls <= (this.options.pendingPolls ?? 0) + (this.options.slowDownFirst ? 1 : 0)) {
           return { status: this.options.pendingAs200 ? 200 : 400, body: { error: "authorization_pending", error_description: "pending" } };
         }
-        return { status: 200, body: this.tokens(true) };
+        return { status: 200, body: this.tokens(true, microsoft) };
       }
       if (params.grant_type === "authorization_code") {
         const challenge = this.challenges.get(params.code ?? "");
         const computed = createHash("sha256").update(params.code_verifier ?? "").digest("base64url");
         if (!challenge || challenge !== computed) return { status: 400, body: { error: "invalid_grant", error_description: "PKCE check failed" } };
         this.challenges.delete(params.code!);
-        return { status: 200, body: this.tokens(true) };
+        return { status: 200, body: this.tokens(true, microsoft) };
       }
       if (params.grant_type === "refresh_token") {
         // Google keeps its refresh token (and omits it from the answer); the others rotate it (single use).
         const known = this.options.refreshOmitsRefreshToken ? this.validRefresh.has(params.refresh_token ?? "") : this.validRefresh.delete(params.refresh_token ?? "");
         if (!known) return { status: 400, body: { error: "invalid_grant" } };
-        return { status: 200, body: this.tokens(!this.options.refreshOmitsRefreshToken) };
+        return { status: 200, body: this.tokens(!this.options.refreshOmitsRefreshToken, microsoft) };
       }
       return { status: 400, body: { error: "unsupported_grant_type" } };
     }
