@@ -23,6 +23,17 @@ export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, ty
 export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
 export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
 export {
+  ApiKeyStrategy,
+  HostTokenStrategy,
+  resolveAuthStrategy,
+  KNOWN_AUTH_TYPES,
+  type AuthStrategy,
+  type AuthProfile,
+  type ResolvedCredential,
+  type CredentialSource,
+  type StrategyOptions,
+} from "./access/strategies.js";
+export {
   Authenticator,
   authenticate,
   type AuthenticateOptions,
