@@ -4,7 +4,7 @@ import type { CredentialKind } from "../store/store.js";
 
 /** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
 export type HostPrompt =
-  | { kind: "device_code"; userCode: string; verificationUri: string; message: string; expiresAt: Date | null }
+  | { kind: "device_code"; userCode: string; verificationUri: string; message: string; expiresAt: string | null }
   | { kind: "auth_url"; authUrl: string; redirectUri: string };
 
 export interface HostLoginSummary {

@@ -24,7 +24,7 @@ export function googleAt(base: string) {
     label: "Google",
     kind: "service",
     modes: ["oauth"],
-    host_flow: { flow: "google_pkce", client_id: "gclient-1", scopes: ["openid", "email"], auth_endpoint: `${base}/auth`, token_endpoint: `${base}/token` },
+    host_flow: { flow: "google_pkce", client_id: "gclient-1", client_secret_env: "FAKE_GOOGLE_SECRET", scopes: ["openid", "email"], auth_endpoint: `${base}/auth`, token_endpoint: `${base}/token` },
   };
 }
 

@@ -79,13 +79,8 @@ export async function prepareGooglePkce(provider: string, options: HostLoginOpti
           throw new CaptureError(`${entry.name}: the code exchange failed: ${httpFailure(e)}`);
         }
         if (captureOptions.signal?.aborted) throw interruption(captureOptions.signal);
-        if (!tokens.access_token) throw new CaptureError(`${entry.name}: the token response has no access_token`);
-        const payload: GooglePayload = { type: "google_oauth", clientId, ...(clientSecret ? { clientSecret } : {}), scopes, tokens };
-        const preview = maskSecret(tokens.access_token);
-        const expiresAt = tokensExpiry(tokens);
-        context.store().put(credentialSet, entry.name, "google_oauth", payload, { preview, expiresAt });
+        captured = storeGoogleTokens(context, { provider: entry.name, credentialSet, clientId, clientSecret, scopes }, tokens);
         await loopback.close();
-        captured = { provider: entry.name, credentialSet, kind: "google_oauth", preview, expiresAt };
         return captured;
       },
       async cleanup() {
@@ -99,6 +94,20 @@ export async function prepareGooglePkce(provider: string, options: HostLoginOpti
     await loopback.close();
     throw e;
   }
+}
+
+export function storeGoogleTokens(
+  context: Authctl,
+  target: { provider: string; credentialSet: string; clientId: string; clientSecret?: string | undefined; scopes: string[] },
+  tokens: Credentials,
+): HostLoginSummary {
+  const { provider, credentialSet, clientId, clientSecret, scopes } = target;
+  if (!tokens.access_token) throw new CaptureError(`${provider}: the token response has no access_token`);
+  const payload: GooglePayload = { type: "google_oauth", clientId, ...(clientSecret ? { clientSecret } : {}), scopes, tokens };
+  const preview = maskSecret(tokens.access_token);
+  const expiresAt = tokensExpiry(tokens);
+  context.store().put(credentialSet, provider, "google_oauth", payload, { preview, expiresAt });
+  return { provider, credentialSet, kind: "google_oauth", preview, expiresAt };
 }
 
 /** gaxios errors carry the request (with the code and verifier): keep only the status and OAuth error. */

@@ -1,5 +1,5 @@
 import type { AuthenticationResult, DeviceCodeRequest } from "@azure/msal-node";
-import { contextFrom } from "../../context.js";
+import { contextFrom, type Authctl } from "../../context.js";
 import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError, UsageError } from "../../core/errors.js";
 import { maskSecret } from "../../core/mask.js";
@@ -29,7 +29,7 @@ export async function prepareMsalDeviceCode(provider: string, options: HostLogin
   const request: DeviceCodeRequest = {
     scopes,
     deviceCodeCallback: (r) =>
-      shown({ kind: "device_code", userCode: r.userCode, verificationUri: r.verificationUri, message: r.message, expiresAt: new Date(context.clock.now() + r.expiresIn * 1000) }),
+      shown({ kind: "device_code", userCode: r.userCode, verificationUri: r.verificationUri, message: r.message, expiresAt: new Date(context.clock.now() + r.expiresIn * 1000).toISOString() }),
   };
   const polled = app.acquireTokenByDeviceCode(request);
   polled.catch(() => {}); // observed by capture (or dropped by cleanup)
@@ -68,19 +68,7 @@ export async function prepareMsalDeviceCode(provider: string, options: HostLogin
       }
       if (signal?.aborted) throw interruption(signal);
       if (!result?.account) throw new CaptureError(`${entry.name}: the login finished without an account`);
-      const payload: MsalPayload = {
-        type: "msal",
-        clientId,
-        tenantId,
-        scopes,
-        homeAccountId: result.account.homeAccountId,
-        username: result.account.username,
-        cache: app.getTokenCache().serialize(),
-      };
-      // A refresh token keeps the login usable past the access token's hour: no row expiry.
-      const preview = maskSecret(result.accessToken);
-      context.store().put(credentialSet, entry.name, "device_flow", payload, { preview, expiresAt: null });
-      captured = { provider: entry.name, credentialSet, kind: "device_flow", preview, expiresAt: null };
+      captured = storeMsalLogin(context, { provider: entry.name, credentialSet, clientId, tenantId, scopes }, result, app.getTokenCache().serialize());
       return captured;
     },
     async cleanup() {
@@ -90,6 +78,43 @@ export async function prepareMsalDeviceCode(provider: string, options: HostLogin
       await this.cleanup();
     },
   };
+}
+
+interface MsalLoginTarget {
+  provider: string;
+  credentialSet: string;
+  clientId: string;
+  tenantId: string;
+  scopes: string[];
+}
+
+function storeMsalLogin(context: Authctl, target: MsalLoginTarget, result: AuthenticationResult, cache: string): HostLoginSummary {
+  if (!result.account) throw new CaptureError(`${target.provider}: the login finished without an account`);
+  const { provider, credentialSet, clientId, tenantId, scopes } = target;
+  const payload: MsalPayload = { type: "msal", clientId, tenantId, scopes, homeAccountId: result.account.homeAccountId, username: result.account.username, cache };
+  // A refresh token keeps the login usable past the access token's hour: no row expiry.
+  const preview = maskSecret(result.accessToken);
+  context.store().put(credentialSet, provider, "device_flow", payload, { preview, expiresAt: null });
+  return { provider, credentialSet, kind: "device_flow", preview, expiresAt: null };
+}
+
+/**
+ * The end of a device-code login polled outside MSAL (`authctl session capture` in a new process):
+ * MSAL redeems the refresh token so its cache holds the account and tokens as if it had polled.
+ */
+export async function storeMsalFromRefreshToken(context: Authctl, target: MsalLoginTarget, refreshToken: string): Promise<HostLoginSummary> {
+  const entry = context.roster().get(target.provider);
+  const { PublicClientApplication } = await import("@azure/msal-node");
+  const app = new PublicClientApplication(msalConfiguration(msalFlow(entry), target.clientId, target.tenantId));
+  let result: AuthenticationResult | null;
+  try {
+    // forceCache: the account is new to this cache (MSAL otherwise keeps only refreshes of accounts it holds).
+    result = await app.acquireTokenByRefreshToken({ refreshToken, scopes: target.scopes, forceCache: true });
+  } catch (e) {
+    throw loginFailure(target.provider, e);
+  }
+  if (!result) throw new CaptureError(`${target.provider}: the login finished without a token`);
+  return storeMsalLogin(context, target, result, app.getTokenCache().serialize());
 }
 
 /** MSAL errors carry server text; keep the code, never a token. */

@@ -29,20 +29,54 @@ export function oauth2Flow(entry: Provider): OAuth2Flow {
 }
 
 /**
- * GitHub answers a pending device-code poll with HTTP 200 and `{"error":"authorization_pending"}`
- * (and `slow_down` the same way); openid-client expects RFC 8628's 400. Re-status such bodies.
+ * Any host flow as generic OAuth 2.0: Microsoft's endpoints as a device flow polled outside MSAL
+ * (`authctl session capture` runs in a new process; MSAL cannot resume a poll it did not start),
+ * Google's as authorization code + PKCE.
  */
-export async function errorBodiesAs400(url: string, init: RequestInit): Promise<Response> {
+export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
+  const flow = entry.host_flow;
+  if (flow?.flow === "google_pkce") {
+    // Google is standard authorization code + PKCE; its installed-app secret goes in the body.
+    const { client_id, client_secret_env, scopes, auth_endpoint, token_endpoint } = flow;
+    return { flow: "oauth2_pkce", client_id, client_secret_env, token_auth_method: "client_secret_post", scopes, authorization_endpoint: auth_endpoint, token_endpoint };
+  }
+  if (flow?.flow !== "msal_device_code") return oauth2Flow(entry);
+  const metadata = flow.authority_metadata as { token_endpoint?: string; device_authorization_endpoint?: string } | undefined;
+  const token = metadata?.token_endpoint ?? `https://${flow.authority_host}/${tenantId ?? flow.tenant_id}/oauth2/v2.0/token`;
+  return {
+    flow: "oauth2_device",
+    client_id: flow.client_id,
+    token_auth_method: "none",
+    // What MSAL adds to every request: an id token and client_info for the account, a refresh token.
+    scopes: [...new Set([...flow.scopes, "openid", "profile", "offline_access"])],
+    device_authorization_endpoint: metadata?.device_authorization_endpoint ?? token.replace(/\/token$/, "/devicecode"),
+    token_endpoint: token,
+  };
+}
+
+/**
+ * The token endpoint's answers, adjusted for what openid-client expects:
+ * - GitHub answers a pending device-code poll with HTTP 200 and `{"error":"authorization_pending"}`
+ *   (and `slow_down` the same way); RFC 8628 says 400. Such bodies are re-statused 400.
+ * - An `id_token` is dropped: authctl does OAuth 2.0, not OpenID Connect, and openid-client would
+ *   check it against an issuer these roster entries do not declare (Microsoft's multi-tenant
+ *   issuer is a template). MSAL gets its own id token when it redeems the refresh token.
+ */
+export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
   const response = await fetch(url, init);
   if (response.status !== 200 || !(response.headers.get("content-type") ?? "").includes("json")) return response;
   const text = await response.text();
-  let error: unknown;
+  let body: Record<string, unknown> | undefined;
   try {
-    error = (JSON.parse(text) as { error?: unknown }).error;
+    body = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    error = undefined;
+    return new Response(text, { status: 200, headers: response.headers });
   }
-  return new Response(text, { status: typeof error === "string" ? 400 : 200, headers: response.headers });
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  if (typeof body.error === "string") return new Response(text, { status: 400, headers });
+  delete body.id_token;
+  return new Response(JSON.stringify(body), { status: 200, headers });
 }
 
 export function clientCredentials(context: Authctl, entry: Provider, flow: OAuth2Flow, options: HostLoginOptions): { clientId: string; clientSecret?: string } {
@@ -65,7 +99,7 @@ export async function oauth2Configuration(flow: OAuth2Flow, clientId: string, cl
   const auth =
     flow.token_auth_method === "client_secret_post" ? oidc.ClientSecretPost(clientSecret) : flow.token_auth_method === "client_secret_basic" ? oidc.ClientSecretBasic(clientSecret) : oidc.None();
   const config = new oidc.Configuration(server, clientId, clientSecret, auth);
-  config[oidc.customFetch] = errorBodiesAs400;
+  config[oidc.customFetch] = tokenEndpointFetch;
   if (Object.values(server).some((u) => u.startsWith("http:"))) oidc.allowInsecureRequests(config);
   return config;
 }

@@ -34,14 +34,15 @@ export class LoopbackRedirect {
     });
   }
 
-  static async open(state: string): Promise<LoopbackRedirect> {
+  /** `port` 0 picks a free one; a restored session listens again on the port its auth URL names. */
+  static async open(state: string, port = 0): Promise<LoopbackRedirect> {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      server.listen(port, "127.0.0.1", () => resolve());
     });
-    const { port } = server.address() as AddressInfo;
-    return new LoopbackRedirect(server, `http://127.0.0.1:${port}/`, state);
+    const bound = (server.address() as AddressInfo).port;
+    return new LoopbackRedirect(server, `http://127.0.0.1:${bound}/`, state);
   }
 
   /** Checks a redirect URL (loopback or pasted) and settles the wait with it; a wrong `state` is refused. */
