@@ -8,7 +8,7 @@ import { InterruptedError } from "../src/core/errors.js";
 import { prepareHostLogin } from "../src/logins/authenticator.js";
 import type { MsalPayload } from "../src/logins/msal/app.js";
 import { baseEnv } from "./helpers/context.js";
-import { canary, childEnv, REPO, tempHome } from "./helpers/env.js";
+import { authctl, canary, childEnv, REPO, tempHome } from "./helpers/env.js";
 import { FakeIdentityServer } from "./helpers/fake-identity.js";
 import { msgraphAt, writeUserRoster } from "./helpers/host-roster.js";
 import { runInProcess } from "./helpers/memory-io.js";
@@ -99,5 +99,21 @@ describe("Microsoft Graph device code with real MSAL against a local fake author
     expect(stopped.exitCode).toBe(130);
     using context = contextFor();
     expect(context.store().info("other", "msgraph")).toBeUndefined();
+  });
+
+  it("a real SIGINT to the binary while it polls: exit 130, nothing stored, no token printed", async () => {
+    await startServer({ pendingPolls: 1000 });
+    const child = authctl(home, ["auth", "msgraph"]);
+    let printed = "";
+    child.stderr!.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+    for (let i = 0; i < 200 && server.devicePolls === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(server.devicePolls).toBeGreaterThan(0);
+    child.kill("SIGINT");
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(printed).toContain("ABCD-EFGH");
+    expect(printed).not.toContain(prefix);
+    using context = contextFor();
+    expect(context.store().info("default", "msgraph")).toBeUndefined();
   });
 });
