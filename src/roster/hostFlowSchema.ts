@@ -32,27 +32,18 @@ export const GooglePkceSchema = z.strictObject({
   token_endpoint: httpUrl.default("https://oauth2.googleapis.com/token"),
 });
 
-const tokenAuthMethod = z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none");
-
-export const OAuth2DeviceSchema = z.strictObject({
-  flow: z.literal("oauth2_device"),
+/** What both generic OAuth 2.0 flows declare: the client, how it authenticates, scopes, the token endpoint. */
+const oauth2Client = {
   client_id: clientId,
   client_secret_env: envVar.optional(),
-  token_auth_method: tokenAuthMethod,
+  token_auth_method: z.enum(["none", "client_secret_post", "client_secret_basic"]).default("none"),
   scopes: z.array(z.string().min(1)).default([]),
-  device_authorization_endpoint: httpUrl,
   token_endpoint: httpUrl,
-});
+};
 
-export const OAuth2PkceSchema = z.strictObject({
-  flow: z.literal("oauth2_pkce"),
-  client_id: clientId,
-  client_secret_env: envVar.optional(),
-  token_auth_method: tokenAuthMethod,
-  scopes: z.array(z.string().min(1)).default([]),
-  authorization_endpoint: httpUrl,
-  token_endpoint: httpUrl,
-});
+export const OAuth2DeviceSchema = z.strictObject({ flow: z.literal("oauth2_device"), ...oauth2Client, device_authorization_endpoint: httpUrl });
+
+export const OAuth2PkceSchema = z.strictObject({ flow: z.literal("oauth2_pkce"), ...oauth2Client, authorization_endpoint: httpUrl });
 
 export const HostFlowSchema = z.discriminatedUnion("flow", [MsalDeviceCodeSchema, GooglePkceSchema, OAuth2DeviceSchema, OAuth2PkceSchema]);
 
