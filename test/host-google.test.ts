@@ -4,7 +4,8 @@ import { InterruptedError } from "../src/core/errors.js";
 import { prepareHostLogin } from "../src/logins/authenticator.js";
 import { buildGoogleCredentials, type GooglePayload } from "../src/logins/google/pkce.js";
 import { baseEnv } from "./helpers/context.js";
-import { canary, tempHome } from "./helpers/env.js";
+import { canary, childEnv, CLI, tempHome } from "./helpers/env.js";
+import { runInPty } from "./helpers/pty.js";
 import { FakeIdentityServer, type FakeIdentityOptions } from "./helpers/fake-identity.js";
 import { googleAt, writeUserRoster } from "./helpers/host-roster.js";
 import { memoryIO } from "./helpers/memory-io.js";
@@ -130,5 +131,24 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
     const captured = session.capture();
     await fetch((session.prompt as { authUrl: string }).authUrl);
     await expect(captured).resolves.toMatchObject({ kind: "google_oauth" });
+  });
+
+  it("on a terminal: the pasted redirect URL finishes `authctl auth google`; with the loopback instead it exits without waiting for a line", async () => {
+    await startServer();
+    const env = childEnv(home, { FAKE_GOOGLE_SECRET: canary("gs") });
+    const authUrlIn = (text: string) => /(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/.exec(text)![1]!;
+
+    const pasting = runInPty(["node", CLI, "auth", "google"], env);
+    await pasting.waitFor(/paste the whole URL/);
+    const location = (await fetch(authUrlIn(pasting.output()), { redirect: "manual" })).headers.get("location")!;
+    pasting.type(location + "\r");
+    expect((await pasting.child).exitCode, pasting.output()).toBe(0);
+    expect(pasting.output()).toMatch(/Stored default:google \(google_oauth /);
+
+    const browsing = runInPty(["node", CLI, "auth", "google", "--set", "other"], env);
+    await browsing.waitFor(/paste the whole URL/);
+    await fetch(authUrlIn(browsing.output()));
+    expect((await browsing.child).exitCode, browsing.output()).toBe(0);
+    expect(browsing.output()).not.toContain(prefix);
   });
 });

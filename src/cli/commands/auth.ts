@@ -3,7 +3,7 @@ import { UsageError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { AuthMode } from "../../roster/schema.js";
 import type { Factory } from "../factory.js";
-import { out, printJson } from "../io.js";
+import { out, printJson, stdinIsTTY } from "../io.js";
 
 export interface AuthCliOptions {
   project?: string;
@@ -38,6 +38,11 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   const context = await f.context();
   await f.unlockedStore();
   const mode: AuthMode | undefined = opts.mode === "api-key" ? "api_key" : opts.mode;
+  const flow = context.roster().get(provider).host_flow?.flow;
+  // A browser login on a terminal also takes the redirect URL pasted from a browser elsewhere.
+  const stopReading = new AbortController();
+  const pasteOnTerminal = stdinIsTTY(f.io) && !opts.clientSecretStdin && (flow === "google_pkce" || flow === "oauth2_pkce");
+  const pastedRedirectUrl = pasteOnTerminal ? readLine(f, stopReading.signal) : undefined;
   const result = await new Authenticator(provider).run(opts.project ?? null, {
     context,
     credentialSet: credentialSetFor(opts),
@@ -50,9 +55,21 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
     clientSecret,
     tenantId: opts.tenantId,
     scopes: scopeList(opts.scopes),
-  });
+    pastedRedirectUrl,
+  }).finally(() => stopReading.abort());
   if (opts.json) printJson(f.io, result);
   else out(f.io, `Stored ${result.credentialSet}:${result.provider} (${result.kind} ${result.preview})`);
+}
+
+/** One line from the terminal, not in raw mode (Ctrl-C stays a signal); `stop` gives up on it. */
+async function readLine(f: Factory, stop: AbortSignal): Promise<string> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: f.io.stdin, terminal: false });
+  try {
+    return await rl.question("", { signal: stop });
+  } finally {
+    rl.close();
+  }
 }
 
 export function authCommand(f: Factory, run = runAuth): Command {
