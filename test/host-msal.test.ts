@@ -46,7 +46,7 @@ describe("Microsoft Graph device code with real MSAL against a local fake author
     expect(server.devicePolls).toBe(3);
     const row = context.store().get<MsalPayload>("default", "msgraph")!;
     expect(row.payload).toMatchObject({ type: "msal", clientId: "client-1", tenantId: "tenant1", username: "dev@fake.test" });
-    expect(row.payload.cache).toContain(server.issued.find((t) => t.includes("rt"))!);
+    expect(row.payload.tokenCache).toContain(server.issued.find((t) => t.includes("rt"))!);
     context.close();
     // The cache (access and refresh tokens) never reaches the DB, WAL or any other file in plaintext.
     for (const file of readdirSync(home, { recursive: true, withFileTypes: true }).filter((d) => d.isFile())) {
@@ -69,7 +69,7 @@ describe("Microsoft Graph device code with real MSAL against a local fake author
     expect(result.stdout + result.stderr).not.toContain(prefix);
     using context = contextFor();
     const rotated = server.issued.filter((t) => t.includes("rt")).at(-1)!;
-    expect(context.store().get<MsalPayload>("default", "msgraph")!.payload.cache).toContain(rotated);
+    expect(context.store().get<MsalPayload>("default", "msgraph")!.payload.tokenCache).toContain(rotated);
   });
 
   it("an abort during the poll ends it with InterruptedError and stores nothing", async () => {
@@ -90,6 +90,11 @@ describe("Microsoft Graph device code with real MSAL against a local fake author
     expect(ok.exitCode).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ provider: "msgraph", kind: "device_flow" });
     expect(ok.stdout + ok.stderr).not.toContain(prefix);
+    for (const args of [["creds", "show", "default:msgraph"], ["creds", "show", "default:msgraph", "--json"], ["status"], ["creds", "list"]]) {
+      const shown = await runInProcess(env, args);
+      expect(shown.exitCode, shown.stderr).toBe(0);
+      expect(shown.stdout + shown.stderr).not.toContain(prefix);
+    }
 
     await server.close();
     await startServer({ pendingPolls: 1000 });

@@ -95,5 +95,9 @@ describe("host logins through `authctl session prepare | capture | cleanup`", ()
     expect(String(stored.stdout) + stored.stderr).not.toContain(secret);
     using context = contextFor();
     expect(context.store().get<GooglePayload>("default", "google")!.payload).toMatchObject({ type: "google_oauth", clientId: "gclient-1", clientSecret: secret });
+    const shown = await runInProcess(env, ["creds", "show", "default:google", "--json"]);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).not.toContain(secret);
+    expect(shown.stdout).not.toContain(prefix);
   });
 });

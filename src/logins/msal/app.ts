@@ -15,8 +15,8 @@ export interface MsalPayload {
   scopes: string[];
   homeAccountId: string;
   username: string;
-  /** `TokenCache.serialize()`: access, refresh and id tokens, encrypted with the rest of the row. */
-  cache: string;
+  /** `TokenCache.serialize()`: access, refresh and id tokens, encrypted with the rest of the row (the name has "token": `creds show` redacts it). */
+  tokenCache: string;
 }
 
 export function msalFlow(entry: Provider): MsalDeviceCodeConfig {
@@ -52,14 +52,14 @@ export function storeCachePlugin(context: Authctl, credentialSet: string, provid
   return {
     async beforeCacheAccess(cacheContext: TokenCacheContext) {
       const row = context.store().get<MsalPayload>(credentialSet, provider);
-      if (row) cacheContext.tokenCache.deserialize(row.payload.cache);
+      if (row) cacheContext.tokenCache.deserialize(row.payload.tokenCache);
     },
     async afterCacheAccess(cacheContext: TokenCacheContext) {
       if (!cacheContext.cacheHasChanged) return;
       const store = context.store();
       const row = store.get<MsalPayload>(credentialSet, provider);
       if (!row) return;
-      const payload: MsalPayload = { ...row.payload, cache: cacheContext.tokenCache.serialize() };
+      const payload: MsalPayload = { ...row.payload, tokenCache: cacheContext.tokenCache.serialize() };
       store.put(credentialSet, provider, row.kind, payload, { preview: row.preview, expiresAt: row.expiresAt });
     },
   };

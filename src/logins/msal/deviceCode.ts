@@ -91,7 +91,7 @@ interface MsalLoginTarget {
 function storeMsalLogin(context: Authctl, target: MsalLoginTarget, result: AuthenticationResult, cache: string): HostLoginSummary {
   if (!result.account) throw new CaptureError(`${target.provider}: the login finished without an account`);
   const { provider, credentialSet, clientId, tenantId, scopes } = target;
-  const payload: MsalPayload = { type: "msal", clientId, tenantId, scopes, homeAccountId: result.account.homeAccountId, username: result.account.username, cache };
+  const payload: MsalPayload = { type: "msal", clientId, tenantId, scopes, homeAccountId: result.account.homeAccountId, username: result.account.username, tokenCache: cache };
   // A refresh token keeps the login usable past the access token's hour: no row expiry.
   const preview = maskSecret(result.accessToken);
   context.store().put(credentialSet, provider, "device_flow", payload, { preview, expiresAt: null });
