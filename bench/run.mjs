@@ -61,7 +61,7 @@ async function containerLogin(engine) {
   };
   const libFigure = await compare(RUNS, raw, library);
   row("container login, library (prepare → argv → capture → cleanup) vs raw", libFigure.baseline, libFigure.subject, "≤ 1.05×", libFigure.subject / libFigure.baseline <= 1.05);
-  store.close();
+  context.close();
 }
 
 async function cliStart() {

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Prepare podman on a fresh Debian 12 machine (CI), as root. Idempotent.
+# Prepare podman and docker on a fresh Debian 12 machine (CI), as root. Idempotent.
 #
 #   sudo scripts/setup-container-engine.sh
+#   AUTHCTL_SKIP_DOCKER=1 sudo scripts/setup-container-engine.sh   # podman only
 #
-# 1. apt-get install podman runc busybox-static iptables curl procps (skipped when present)
+# 1. apt-get install podman runc busybox-static iptables curl procps docker.io (skipped when present)
 # 2. /etc/containers/containers.conf: runc, cgroupfs, file events, ulimits this host allows
 # 3. Docker-compatible API on unix:///run/podman/podman.sock (podman system service),
 #    restarted when the conf changed, left alone when it already answers _ping
 # 4. builds the local test image (test/images/build-test-images.sh) and runs it
+# 5. dockerd on unix:///var/run/docker.sock, isolated (no iptables, no bridge), started by hand
+#    (never as a systemd service), left alone when it already answers _ping; the test image is
+#    copied over with `podman save | docker load` and run once
 #
 # Afterwards: DOCKER_HOST=unix:///run/podman/podman.sock for dockerode/testcontainers
 # (plus TESTCONTAINERS_RYUK_DISABLED=true). Nothing is ever pulled.
 #
-# Environment: AUTHCTL_PODMAN_WAIT_SECS (default 30) bounds the wait for the socket.
+# Environment: AUTHCTL_PODMAN_WAIT_SECS (default 30) bounds the wait for each socket.
 set -euo pipefail
 
 SOCK=/run/podman/podman.sock
@@ -22,6 +26,12 @@ PIDFILE=/run/podman/authctl-podman-service.pid
 SERVICE_LOG=/tmp/podman-service.log
 WAIT_SECS=${AUTHCTL_PODMAN_WAIT_SECS:-30}
 PACKAGES=(podman runc busybox-static iptables curl procps)  # procps: pgrep/ps for the signal tests
+WITH_DOCKER=1
+[ -z "${AUTHCTL_SKIP_DOCKER:-}" ] || WITH_DOCKER=0
+[ "$WITH_DOCKER" -eq 0 ] || PACKAGES+=(docker.io)
+DOCKER_SOCK=/var/run/docker.sock
+DOCKER_PIDFILE=/run/authctl-dockerd.pid
+DOCKER_LOG=/tmp/dockerd.log
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=localhost/authctl-test-vendor:latest
 
@@ -44,7 +54,8 @@ else
     export DEBIAN_FRONTEND=noninteractive
     apt_opts=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0)
     apt-get "${apt_opts[@]}" update -qq || die "apt-get update failed"
-    apt-get "${apt_opts[@]}" install -y -qq "${PACKAGES[@]}" >/dev/null || die "apt-get install failed"
+    # policy-rc.d 101: the packages' services are never started (dockerd is started below, by hand).
+    apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null || die "apt-get install failed"
     log "packages installed"
 fi
 for b in podman runc curl; do
@@ -162,4 +173,47 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$SOCK
     "http://d/v1.41/images/$IMAGE/json" || true)
 [ "$code" = 200 ] || die "API does not see $IMAGE (HTTP $code)"
 log "API sees $IMAGE; use DOCKER_HOST=$SOCK_URL"
+
+# --- 5. docker ---------------------------------------------------------------------
+docker_ping_ok() {
+    [ -S "$DOCKER_SOCK" ] && [ "$(curl -s --max-time 2 --unix-socket "$DOCKER_SOCK" http://d/_ping 2>/dev/null)" = OK ]
+}
+
+if [ "$WITH_DOCKER" -eq 1 ]; then
+    command -v dockerd >/dev/null 2>&1 || die "dockerd not on PATH after installing docker.io"
+    if docker_ping_ok; then
+        log "dockerd already answering on unix://$DOCKER_SOCK"
+    else
+        # Isolated: no iptables rules and no bridge, so podman's networking and the host stay as they are.
+        log "starting dockerd on unix://$DOCKER_SOCK (log $DOCKER_LOG)"
+        rm -f "$DOCKER_SOCK"
+        nohup setsid dockerd --host "unix://$DOCKER_SOCK" --iptables=false --ip6tables=false --bridge=none \
+            --pidfile "$DOCKER_PIDFILE" </dev/null >>"$DOCKER_LOG" 2>&1 &
+        dockerd_pid=$!
+        deadline=$(( $(date +%s) + WAIT_SECS ))
+        until docker_ping_ok; do
+            if ! kill -0 "$dockerd_pid" 2>/dev/null; then
+                tail -n 20 "$DOCKER_LOG" >&2 || true
+                die "dockerd exited before answering _ping"
+            fi
+            if [ "$(date +%s)" -ge "$deadline" ]; then
+                tail -n 20 "$DOCKER_LOG" >&2 || true
+                die "dockerd did not answer _ping on $DOCKER_SOCK within ${WAIT_SECS}s"
+            fi
+            sleep 0.1
+        done
+        log "dockerd ready (pid $dockerd_pid)"
+    fi
+    # Same image, same id: copied from podman rather than rebuilt (the build script skips it when current).
+    want=$(podman image inspect --format '{{ index .Config.Labels "org.authctl.test-inputs" }}' "$IMAGE")
+    have=$(DOCKER_HOST=unix://$DOCKER_SOCK docker image inspect --format '{{ index .Config.Labels "org.authctl.test-inputs" }}' "$IMAGE" 2>/dev/null || true)
+    if [ "$want" != "$have" ]; then
+        podman save "$IMAGE" | DOCKER_HOST=unix://$DOCKER_SOCK docker load -q >/dev/null || die "podman save | docker load of $IMAGE failed"
+        log "copied $IMAGE into docker"
+    fi
+    out=$(DOCKER_HOST=unix://$DOCKER_SOCK docker run --rm "$IMAGE" sh -c 'echo "uid=$(id -u) home=$HOME"' 2>&1) \
+        || { echo "$out" >&2; die "docker run $IMAGE failed"; }
+    [ "$out" = "uid=1000 home=/home/dev" ] || die "unexpected output from docker run: $out"
+    log "docker run ok ($out)"
+fi
 log "done"

@@ -131,7 +131,7 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
       const project = `psig${signal.toLowerCase()}`;
       const run = runInPty(["node", CLI, "auth", "claude", "--project", project, "--mode", "oauth", "--image", TEST_IMAGE], childEnv(t.home, { TMPDIR: tmp }));
       await run.waitFor(/Paste code here:\s*$/m);
-      expect(containersNamed(`${project}-auth-`)).toEqual([`${project}-auth-claude`]);
+      expect(containersNamed(`${project}-auth-`)).toEqual([expect.stringMatching(new RegExp(`^${project}-auth-claude-[0-9a-f]{6}$`))]);
       const pid = (await execa("pgrep", ["-P", String(run.child.pid), "-f", "main.js auth"])).stdout.trim().split("\n")[0]!;
       process.kill(Number(pid), signal);
       const result = await run.child;
@@ -147,8 +147,9 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
     outputs.push(String(prep.stdout), String(prep.stderr));
     expect(prep.exitCode, String(prep.stderr)).toBe(0);
     const session = JSON.parse(String(prep.stdout));
-    expect(session).toMatchObject({ containerName: "pfront-auth-gh", title: "GitHub CLI login" });
-    expect(session.argv).toEqual(expect.arrayContaining(["run", "--rm", "-i", "-t", "--name", "pfront-auth-gh", TEST_IMAGE]));
+    expect(session).toMatchObject({ containerName: expect.stringMatching(/^pfront-auth-gh-[0-9a-f]{6}$/), title: "GitHub CLI login" });
+    expect(session.argv).toEqual(expect.arrayContaining(["run", "--rm", "-i", "-t", "--name", session.containerName, TEST_IMAGE]));
+    expect(session.argv).toEqual(expect.arrayContaining(["--label", `io.authctl.session=${session.containerName}`]));
     expect(session.argv.join(" ")).toContain(`${session.authDir}:/home/dev/.config/gh:Z`);
     expect(existsSync(session.authDir)).toBe(true);
 

@@ -69,6 +69,7 @@ const API = [
   "InvalidNameError: class",
   "KNOWN_AUTH_TYPES: const",
   "KeySourceName: type",
+  "LoginInProgressError: class",
   "LoginMethod: type",
   "MissingCredentialsError: class",
   "ModeUnavailableError: class",

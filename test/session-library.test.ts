@@ -70,7 +70,7 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
       credentialSet: "lib",
     });
     expect(session.argv).not.toContain("-t");
-    expect(session.containerName).toBe("libproj-auth-claude");
+    expect(session.containerName).toMatch(/^libproj-auth-claude-[0-9a-f]{6}$/);
     expect(session.banner).toContain("for project: libproj");
     const run = await execa(session.argv[0]!, session.argv.slice(1), { input: code + "\n", reject: false });
     expect(run.exitCode, run.stderr).toBe(0);

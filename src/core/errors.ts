@@ -62,6 +62,9 @@ export class CaptureError extends AuthctlError {}
 
 export class ModeUnavailableError extends AuthctlError {}
 
+/** A second container login for the same set and provider while the first still runs. */
+export class LoginInProgressError extends AuthctlError {}
+
 export class InterruptedError extends AuthctlError {
   /** The stop signal's name (SIGINT, SIGTERM, SIGHUP), or "abort" for a caller's own AbortController. */
   constructor(readonly signal: string = "SIGINT") {

@@ -49,12 +49,13 @@ function containerfileFor(o: BuildImageOptions): string {
 const TAIL_LINES = 20;
 
 /**
- * `<engine> build -f <file> -t <tag> [--label k=v…] <ctx>` through the CLI (even when an API socket
+ * `<engine> build --force-rm -f <file> -t <tag> [--label k=v…] <ctx>` through the CLI (even when an API socket
  * exists: it streams progress). A failure throws EngineError carrying the build's last lines.
  */
 export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<void> {
   const { execa } = await import("execa");
-  const args = ["build", "-f", containerfileFor(o), "-t", o.tag];
+  // --force-rm: docker keeps a failed step's intermediate container otherwise (podman's default).
+  const args = ["build", "--force-rm", "-f", containerfileFor(o), "-t", o.tag];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push("--label", `${k}=${v}`);
   args.push(resolve(o.contextDir));
 

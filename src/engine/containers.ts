@@ -20,6 +20,19 @@ export async function forceRemoveContainer(engine: Engine, name: string): Promis
   }
 }
 
+/**
+ * The label on every container authctl starts: `io.authctl.session=<container name>`. Cleanup
+ * removes by this label only, so a user's container that merely has a similar name is never touched.
+ */
+export const SESSION_LABEL = "io.authctl.session";
+
+/** Kills and removes every container carrying `label` (`key=value`); returns how many there were. */
+export async function removeLabelledContainers(engine: Engine, label: string): Promise<number> {
+  const names = await listContainers(engine, { label });
+  for (const name of names) await forceRemoveContainer(engine, name);
+  return names.length;
+}
+
 export function containerExists(engine: Engine, name: string): Promise<boolean> {
   return backendFor(engine).containerExists(name);
 }

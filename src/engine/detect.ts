@@ -12,7 +12,7 @@ export interface Engine {
   binary: string;
   /** A Docker-compatible API socket of this same engine that answered `_ping`, if any. */
   socketPath?: string;
-  /** Rootless podman maps the container user differently (see runArgs.ts). */
+  /** Rootless podman and rootless docker map the container user differently (see runArgs.ts). */
   rootless: boolean;
 }
 
@@ -112,6 +112,59 @@ function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
   });
 }
 
+/** `GET <path>` on the socket, parsed as JSON; undefined on any failure or after `timeoutMs`. */
+function getJson(socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((done) => {
+    const req = request({ socketPath, path, method: "GET" }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        clearTimeout(timer);
+        try {
+          done(res.statusCode === 200 ? JSON.parse(body) : undefined);
+        } catch {
+          done(undefined);
+        }
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      done(undefined);
+    }, timeoutMs);
+    req.on("error", () => {
+      clearTimeout(timer);
+      done(undefined);
+    });
+    req.end();
+  });
+}
+
+const INFO_TIMEOUT_MS = 3_000;
+
+/**
+ * Rootless docker lists `name=rootless` among `docker info`'s security options: asked over the
+ * socket when there is one, else (rare: a CLI-only docker) through the CLI.
+ */
+async function dockerIsRootless(binary: string, socketPath: string | undefined): Promise<boolean> {
+  let options: unknown;
+  if (socketPath) {
+    options = ((await getJson(socketPath, "/info", INFO_TIMEOUT_MS)) as { SecurityOptions?: unknown } | undefined)?.SecurityOptions;
+  } else {
+    const { execFile } = await import("node:child_process");
+    options = await new Promise((done) => {
+      execFile(binary, ["info", "--format", "{{json .SecurityOptions}}"], { timeout: INFO_TIMEOUT_MS }, (err, stdout) => {
+        try {
+          done(err ? undefined : JSON.parse(String(stdout)));
+        } catch {
+          done(undefined);
+        }
+      });
+    });
+  }
+  return Array.isArray(options) && options.some((o) => typeof o === "string" && /(^|,)name=rootless(,|$)/.test(o));
+}
+
 function unixPath(url: string | undefined): string | undefined {
   return url?.startsWith("unix://") ? url.slice("unix://".length) : undefined;
 }
@@ -162,7 +215,8 @@ const cache = new Map<string, Promise<Engine>>();
 
 /**
  * The container engine to use: `AUTHCTL_ENGINE` (podman, docker or a path) overrides, else podman
- * on PATH, then docker. Spawns nothing: PATH lookup plus at most a few 300 ms-bounded `_ping`s.
+ * on PATH, then docker. PATH lookup plus at most a few 300 ms-bounded `_ping`s; for docker also
+ * `GET /info` (rootless?), or `docker info` when no socket answers.
  * Cached per process and environment (`resetEngineCache` for tests).
  * @throws NoEngineError (exit 4) naming both engines and how to install one
  */
@@ -186,7 +240,7 @@ export function detectEngine(env: Env): Promise<Engine> {
         name,
         binary,
         ...(socketPath ? { socketPath } : {}),
-        rootless: name === "podman" && process.getuid?.() !== 0,
+        rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerIsRootless(binary, socketPath),
       };
     })();
     cache.set(key, found);

@@ -18,13 +18,20 @@ export interface RunArgvOptions {
    * plain settings only, never a secret.
    */
   env?: Record<string, string>;
+  /** `--label k=v`: how cleanup finds the container again (see SESSION_LABEL). */
+  labels?: Record<string, string>;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Rootless podman: map the calling host user onto the container user (see prepareMountDir). */
+/**
+ * Rootless engines: the calling host user must be the one the login runs as (see prepareMountDir).
+ * Podman maps it onto the container user (keep-id). Rootless docker has no keep-id: the host user
+ * is the container's root, so the login runs as `--user 0:0` (still the unprivileged host user).
+ */
 export function usernsArgs(engine: Engine, containerUid: number): string[] {
-  return engine.name === "podman" && engine.rootless ? [`--userns=keep-id:uid=${containerUid},gid=${containerUid}`] : [];
+  if (!engine.rootless) return [];
+  return engine.name === "podman" ? [`--userns=keep-id:uid=${containerUid},gid=${containerUid}`] : ["--user", "0:0"];
 }
 
 function envArgs(env: Record<string, string> | undefined): string[] {
@@ -34,7 +41,7 @@ function envArgs(env: Record<string, string> | undefined): string[] {
   });
 }
 
-/** `<engine> run --rm -i [-t] [userns] [-e …] [extra] -v <host>:<container>:Z --name <name> <image> <command…>` */
+/** `<engine> run --rm -i [-t] [userns] [-e …] [extra] -v <host>:<container>:Z [--label k=v…] --name <name> <image> <command…>` */
 export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
   return [
     engine.binary,
@@ -47,6 +54,7 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
     ...(o.extraRunArgs ?? []),
     "-v",
     `${o.hostDir}:${o.containerDir}:Z`,
+    ...Object.entries(o.labels ?? {}).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
     "--name",
     o.containerName,
     o.image,
@@ -59,11 +67,12 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
  * Why: rootful podman and docker map uids 1:1, so the image's non-root user (e.g. uid 1000) cannot
  * write a 0700 root-owned dir; podman's `:U` would chown it but docker rejects `:U`, so root chowns
  * it to that uid itself. Rootless podman runs with `--userns=keep-id:uid=N` (usernsArgs), which
- * shows the host user's files as owned by uid N inside, so the dir stays the caller's own.
+ * shows the host user's files as owned by uid N inside, so the dir stays the caller's own; rootless
+ * docker runs the login as the container's root, which is the host user, likewise.
  * A non-root caller of a rootful engine cannot chown: it works when its uid equals containerUid.
  */
 export function prepareMountDir(dir: string, engine: Engine, containerUid: number): void {
   chmodSync(dir, 0o700);
   const root = process.getuid?.() === 0;
-  if (root && !(engine.name === "podman" && engine.rootless)) chownSync(dir, containerUid, containerUid);
+  if (root && !engine.rootless) chownSync(dir, containerUid, containerUid);
 }

@@ -20,11 +20,17 @@ export function canary(prefix = ""): string {
   return `${prefix}CANARY${randomBytes(12).toString("hex")}`;
 }
 
-/** Environment for child processes: no inherited passphrase or engine settings. */
+/**
+ * The run's engine choice, which every child must share: with AUTHCTL_ENGINE=docker a child that
+ * auto-detected podman would pass leak checks that look in docker.
+ */
+const INHERITED_AUTHCTL = new Set(["AUTHCTL_ENGINE"]);
+
+/** Environment for child processes: no inherited passphrase or other authctl settings, but the run's engine. */
 export function childEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("AUTHCTL_")) env[k] = v;
+    if (v !== undefined && (!k.startsWith("AUTHCTL_") || INHERITED_AUTHCTL.has(k))) env[k] = v;
   }
   return { ...env, AUTHCTL_HOME: home, NO_COLOR: "1", ...extra };
 }

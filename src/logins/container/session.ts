@@ -1,11 +1,13 @@
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
-import { buildRunArgv, forceRemoveContainer, type Engine } from "../../engine/index.js";
-import { ModeUnavailableError } from "../../core/errors.js";
+import { randomBytes } from "node:crypto";
+import { buildRunArgv, imageExists, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { EngineError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
 import { createLoginDir, removeLoginDir } from "./loginDir.js";
+import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 
 export interface CaptureSummary {
   provider: string;
@@ -46,9 +48,16 @@ export interface AuthSessionState {
 
 const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-export function containerNameFor(provider: string, projectId: string | null): string {
-  return `${projectId ?? "host"}-auth-${provider}`;
+/**
+ * `<project|host>-auth-<provider>-<6 hex>`: readable in `ps`, and unique per session so one login
+ * never removes another's container (cleanup goes by the session label, never by name).
+ */
+export function containerNameFor(provider: string, projectId: string | null, suffix = randomBytes(3).toString("hex")): string {
+  return `${projectId ?? "host"}-auth-${provider}-${suffix}`;
 }
+
+/** `io.authctl.session=<name>`: the label on this session's container, the only handle cleanup uses. */
+export const sessionLabel = (containerName: string) => `${SESSION_LABEL}=${containerName}`;
 
 function bannerFor(provider: Provider, projectId: string | null): { title: string; banner: string } {
   const oauth = provider.oauth!;
@@ -116,15 +125,22 @@ export class AuthSession implements AuthSessionState {
   }
 
   /**
-   * Force-removes the container and deletes the temp dir. Idempotent. The container is removed on
-   * every call: an engine stopped between create and start can still leave one after an earlier
-   * cleanup ran (the final cleanup after the engine process exited is the one that must see it).
+   * Force-removes the session's labelled container, deletes the temp dir and releases the login
+   * lock. Idempotent. The container is looked for on every call: an engine stopped between create
+   * and start can still leave one after an earlier cleanup ran (the final cleanup after the engine
+   * process exited is the one that must see it).
    */
   async cleanup(): Promise<void> {
-    await forceRemoveContainer(this.engine, this.containerName);
+    await this.removeContainer();
     if (this.cleaned) return;
     await removeLoginDir(this.authDir);
+    releaseLoginLock(this.context.paths.home, this.credentialSet, this.provider, this.containerName);
     this.cleaned = true;
+  }
+
+  /** Kills and removes this session's container (found by its label); true if there was one. */
+  async removeContainer(): Promise<boolean> {
+    return (await removeLabelledContainers(this.engine, sessionLabel(this.containerName))) > 0;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -144,7 +160,10 @@ export function oauthProvider(entry: Provider): Provider & { oauth: NonNullable<
   return entry as Provider & { oauth: NonNullable<Provider["oauth"]> };
 }
 
-/** Builds an `AuthSession` without running it: fresh temp dir, leftover container removed, argv ready. */
+/**
+ * Builds an `AuthSession` without running it: login lock taken, fresh temp dir, argv ready.
+ * @throws LoginInProgressError while another login for the same set and provider is active
+ */
 export async function prepareOAuthSession(
   provider: string,
   projectId: string | null,
@@ -157,15 +176,17 @@ export async function prepareOAuthSession(
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const engine = await context.engine();
+  await assertImagePresent(engine, options.image);
   const { signal } = options;
   // Held until the session is handed over: a stop in between removes the temp dir, then ends.
   const release = holdSignal(signal);
   try {
     const containerName = containerNameFor(entry.name, projectId);
-    await forceRemoveContainer(engine, containerName);
-    throwIfAborted(signal);
-    const authDir = await createLoginDir(entry.name, engine, entry.oauth.container_uid, context.env.TMPDIR);
+    const releaseLock = await acquireLoginLock(context.paths.home, engine, credentialSet, entry.name, containerName);
+    let authDir: string | undefined;
     try {
+      throwIfAborted(signal);
+      authDir = await createLoginDir(entry.name, engine, entry.oauth.container_uid, context.env.TMPDIR);
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
         image: options.image,
@@ -176,6 +197,7 @@ export async function prepareOAuthSession(
         extraRunArgs: entry.oauth.extra_run_args,
         tty: options.tty ?? context.interactive,
         containerUid: entry.oauth.container_uid,
+        labels: { [SESSION_LABEL]: containerName },
       });
       const { title, banner } = bannerFor(entry, projectId);
       const state: AuthSessionState = {
@@ -192,12 +214,25 @@ export async function prepareOAuthSession(
       };
       return new AuthSession(state, entry, engine, context);
     } catch (err) {
-      await removeLoginDir(authDir);
+      if (authDir) await removeLoginDir(authDir);
+      releaseLock();
       throw err;
     }
   } finally {
     release();
   }
+}
+
+/**
+ * authctl never pulls: a missing image would otherwise surface as the engine's pull attempt
+ * (docker: `Get "http://localhost/v2/": connection refused`, exit 125; podman: three retries).
+ */
+async function assertImagePresent(engine: Engine, image: string): Promise<void> {
+  if (await imageExists(engine, image)) return;
+  throw new EngineError(
+    `image ${image} is missing locally in ${engine.name} (authctl never pulls images): ` +
+      `run \`authctl image build\` for authctl's login image, or build or load ${image} into ${engine.name} first`,
+  );
 }
 
 /** Rebuilds a session from its saved state (the JSON session commands). */

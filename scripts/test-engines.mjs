@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// `npm test`: every suite on podman and, beside it, the container suites on docker.
+//
+//   npm test                               # podman: all suites; docker: the container suites
+//   npm test -- test/engine.test.ts        # only these files (docker: those that are container suites)
+//   AUTHCTL_TEST_ENGINES=podman npm test   # one engine
+//
+// The two runs go in parallel: they share no containers (separate engines), no temp dirs (every
+// suite makes its own) and no store. Output lines are prefixed with the engine; a per-engine
+// summary follows. A run whose engine does not answer is skipped with a reason, or fails when
+// CI=true. AUTHCTL_TEST_SUMMARY=<file> receives the totals as JSON (.ci/run prints them).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const CI = process.env.CI === "true";
+const DOCKER_SOCKET = "unix:///var/run/docker.sock";
+
+/** Test files, repo-relative, found the way vitest.config.ts's include does. */
+function testFiles(dir = join(REPO, "test")) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === "node_modules" ? [] : testFiles(path);
+    return e.name.endsWith(".test.ts") ? [relative(REPO, path)] : [];
+  });
+}
+
+/** A container suite is one that asks for an engine (test/helpers/engine.ts). */
+const isContainerSuite = (file) => /helpers\/engine\.js["']/.test(readFileSync(join(REPO, file), "utf8"));
+
+function engineEnv(engine) {
+  const env = { ...process.env };
+  delete env.AUTHCTL_ENGINE;
+  delete env.DOCKER_HOST;
+  // podman: left to auto-detection (which prefers it), so the default path is what gets tested.
+  if (engine === "docker") Object.assign(env, { AUTHCTL_ENGINE: "docker", DOCKER_HOST: DOCKER_SOCKET });
+  return env;
+}
+
+function engineAnswers(engine) {
+  return spawnSync(engine, ["version"], { env: engineEnv(engine), stdio: "ignore", timeout: 20_000 }).status === 0;
+}
+
+const args = process.argv.slice(2);
+const fileArgs = args.filter((a) => !a.startsWith("-"));
+const optionArgs = args.filter((a) => a.startsWith("-"));
+const all = testFiles().sort();
+const chosen = fileArgs.length ? all.filter((f) => fileArgs.some((a) => f.includes(a.replace(/^\.\//, "")))) : all;
+const wanted = (process.env.AUTHCTL_TEST_ENGINES ?? "podman,docker").split(",").map((e) => e.trim()).filter(Boolean);
+
+const plans = [
+  { engine: "podman", files: chosen },
+  { engine: "docker", files: chosen.filter(isContainerSuite) },
+].filter((p) => wanted.includes(p.engine));
+
+const scratch = mkdtempSync(join(tmpdir(), "authctl-test-engines-"));
+const vitest = join(REPO, "node_modules/vitest/vitest.mjs");
+
+function run({ engine, files }) {
+  if (files.length === 0) return Promise.resolve({ engine, skipped: "no container suite among the chosen files" });
+  if (!engineAnswers(engine)) {
+    const why = `${engine} does not answer (run scripts/setup-container-engine.sh as root)`;
+    return Promise.resolve(CI ? { engine, error: `CI=true: ${why}` } : { engine, skipped: why });
+  }
+  const json = join(scratch, `${engine}.json`);
+  const argv = [vitest, "run", ...files, "--reporter=default", "--reporter=json", `--outputFile=${json}`, ...optionArgs];
+  const child = spawn(process.execPath, argv, { cwd: REPO, env: engineEnv(engine), stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+      (stream === child.stdout ? process.stdout : process.stderr).write(`[${engine}] ${line}\n`);
+    });
+  }
+  return new Promise((resolve) => {
+    child.once("close", (code) => {
+      try {
+        const r = JSON.parse(readFileSync(json, "utf8"));
+        resolve({
+          engine,
+          files: files.length,
+          code,
+          passed: r.numPassedTests,
+          failed: r.numFailedTests + (code !== 0 && r.numFailedTests === 0 ? 1 : 0),
+          skipped: r.numPendingTests + r.numTodoTests,
+          failedFiles: r.testResults.filter((t) => t.status === "failed").map((t) => relative(REPO, t.name)),
+        });
+      } catch {
+        resolve({ engine, error: `vitest exited with ${code} and wrote no results` });
+      }
+    });
+  });
+}
+
+const results = await Promise.all(plans.map(run));
+rmSync(scratch, { recursive: true, force: true });
+
+const totals = { passed: 0, failed: 0, skipped: 0, engines: {} };
+console.log("\nTest summary by engine");
+for (const r of results) {
+  totals.engines[r.engine] = r;
+  if (r.error) {
+    totals.failed += 1;
+    console.log(`  ${r.engine.padEnd(7)} FAILED: ${r.error}`);
+  } else if (r.skipped !== undefined && r.passed === undefined) {
+    console.log(`  ${r.engine.padEnd(7)} not run: ${r.skipped}`);
+  } else {
+    totals.passed += r.passed;
+    totals.failed += r.failed;
+    totals.skipped += r.skipped;
+    const failedFiles = r.failedFiles.length ? ` (failed: ${r.failedFiles.join(", ")})` : "";
+    console.log(`  ${r.engine.padEnd(7)} ${r.files} files: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${failedFiles}`);
+  }
+}
+console.log(`  total   ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+if (process.env.AUTHCTL_TEST_SUMMARY) writeFileSync(process.env.AUTHCTL_TEST_SUMMARY, JSON.stringify(totals));
+process.exit(totals.failed > 0 || results.some((r) => r.code !== undefined && r.code !== 0) ? 1 : 0);
