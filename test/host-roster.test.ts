@@ -1,6 +1,9 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RosterError } from "../src/core/errors.js";
 import { parseProviderFile } from "../src/roster/load.js";
+import { REPO } from "./helpers/env.js";
+import { staticallyReachable } from "./helpers/imports.js";
 
 const file = "/x/agents/hub.yaml";
 const entry = (hostFlow: string) => `name: hub\nlabel: Hub\nkind: service\nmodes: [oauth]\nhost_flow:\n${hostFlow}`;
@@ -23,5 +26,14 @@ describe("roster host_flow (src/roster/hostFlowSchema.ts)", () => {
   ])("refuses %s, naming the file and field", (_, body, message) => {
     expect(() => parseProviderFile(file, entry(body))).toThrow(RosterError);
     expect(() => parseProviderFile(file, entry(body))).toThrow(message);
+  });
+});
+
+describe("host login libraries load only when a host login runs", () => {
+  it("neither the package entry nor the CLI statically reaches MSAL, google-auth-library or openid-client", () => {
+    for (const entry of ["src/index.ts", "src/cli/program.ts"]) {
+      const { packages } = staticallyReachable(join(REPO, entry));
+      for (const heavy of ["@azure/msal-node", "google-auth-library", "openid-client"]) expect(packages, `${entry} → ${heavy}`).not.toContain(heavy);
+    }
   });
 });
