@@ -1,40 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Authctl } from "../src/context.js";
+import { describe, expect, it } from "vitest";
 import { InterruptedError } from "../src/core/errors.js";
 import { prepareHostLogin } from "../src/logins/authenticator.js";
 import { buildGoogleCredentials, type GooglePayload } from "../src/logins/google/pkce.js";
-import { baseEnv } from "./helpers/context.js";
-import { canary, childEnv, CLI, tempHome } from "./helpers/env.js";
+import { canary, childEnv, CLI } from "./helpers/env.js";
 import { runInPty } from "./helpers/pty.js";
-import { FakeIdentityServer, type FakeIdentityOptions } from "./helpers/fake-identity.js";
-import { googleAt, writeUserRoster } from "./helpers/host-roster.js";
+import type { FakeIdentityOptions } from "./helpers/fake-identity.js";
+import { googleAt, useHostLoginFixture } from "./helpers/host-roster.js";
 import { memoryIO } from "./helpers/memory-io.js";
 import { runCli } from "../src/cli/program.js";
 
 describe("Google installed-app login (PKCE + state) with real google-auth-library against a local fake", () => {
-  let home: string;
-  let cleanup: () => void;
-  let server: FakeIdentityServer;
-  let prefix: string;
-  const contextFor = () => new Authctl({ env: { ...baseEnv(), AUTHCTL_HOME: home }, home });
-
-  beforeEach(() => {
-    ({ home, cleanup } = tempHome());
-    prefix = canary("g");
-  });
-  afterEach(async () => {
-    await server?.close();
-    cleanup();
-  });
-
-  async function startServer(options: FakeIdentityOptions = {}) {
-    server = await FakeIdentityServer.start(prefix, options);
-    writeUserRoster(home, googleAt(server.base));
-  }
+  const host = useHostLoginFixture("g");
+  const startServer = (options: FakeIdentityOptions = {}) => host.start((fake) => googleAt(fake.base), options);
 
   it("loopback: the browser's redirect reaches 127.0.0.1, the code is exchanged with the verifier, tokens are stored", async () => {
     await startServer();
-    using context = contextFor();
+    using context = host.context();
     await using session = await prepareHostLogin("google", { context, clientSecret: canary("secret") });
     expect(session.prompt.kind).toBe("auth_url");
     const authUrl = new URL((session.prompt as { authUrl: string }).authUrl);
@@ -45,12 +26,12 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
     expect(await browser.text()).toContain("you can close this tab");
     expect(await captured).toMatchObject({ provider: "google", kind: "google_oauth", expiresAt: null });
     const row = context.store().get<GooglePayload>("default", "google")!;
-    expect(row.payload.tokens.refresh_token).toMatch(new RegExp(`^${prefix}rt`));
+    expect(row.payload.tokens.refresh_token).toMatch(new RegExp(`^${host.prefix}rt`));
   });
 
   it("paste: the whole redirect URL from the address bar completes the login; a wrong state is refused and nothing is stored", async () => {
     await startServer();
-    using context = contextFor();
+    using context = host.context();
     const redirectOf = async (authUrl: string) => (await fetch(authUrl, { redirect: "manual" })).headers.get("location")!;
 
     await using forged = await prepareHostLogin("google", { context, credentialSet: "forged" });
@@ -67,18 +48,18 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
   it("buildGoogleCredentials refreshes from the stored refresh token and merges the answer (which omits it)", async () => {
     await startServer({ expiresIn: 1, refreshOmitsRefreshToken: true });
     {
-      using context = contextFor();
+      using context = host.context();
       await using session = await prepareHostLogin("google", { context });
       const captured = session.capture();
       await fetch((session.prompt as { authUrl: string }).authUrl);
       await captured;
     }
-    using context = contextFor();
+    using context = host.context();
     const original = context.store().get<GooglePayload>("default", "google")!.payload.tokens;
     const client = await buildGoogleCredentials("default", { context });
     const { token } = await client.getAccessToken();
-    expect(server.grants.map((g) => g.grant_type)).toEqual(["authorization_code", "refresh_token"]);
-    expect(token).toBe(server.issued.filter((t) => t.includes("at")).at(-1));
+    expect(host.server.grants.map((g) => g.grant_type)).toEqual(["authorization_code", "refresh_token"]);
+    expect(token).toBe(host.server.issued.filter((t) => t.includes("at")).at(-1));
     await new Promise((r) => setImmediate(r));
     const stored = context.store().get<GooglePayload>("default", "google")!.payload.tokens;
     expect(stored.access_token).toBe(token);
@@ -88,7 +69,7 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
 
   it("an abort while waiting for the redirect stores nothing and closes the listener", async () => {
     await startServer();
-    using context = contextFor();
+    using context = host.context();
     const controller = new AbortController();
     const session = await prepareHostLogin("google", { context });
     setTimeout(() => controller.abort(new InterruptedError("SIGINT")), 200);
@@ -101,7 +82,7 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
   it("`authctl auth google --client-secret-stdin` takes the secret from stdin only and never prints it or a token", async () => {
     await startServer();
     const secret = canary("gsecret");
-    const env = { ...baseEnv(), AUTHCTL_HOME: home, NO_COLOR: "1" };
+    const env = host.env();
     const controller = new AbortController();
     // The "browser": follow the URL the command prints, once it is printed.
     const m = memoryIO(env, secret + "\n");
@@ -115,15 +96,15 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
     expect(await exit).toBe(0);
     expect(JSON.parse(m.stdout())).toMatchObject({ provider: "google", kind: "google_oauth" });
     expect(new URL(authUrl!).searchParams.get("client_id")).toBe("cli-client");
-    const exchange = server.grants.find((g) => g.grant_type === "authorization_code")!;
+    const exchange = host.server.grants.find((g) => g.grant_type === "authorization_code")!;
     expect(exchange.params.client_secret).toBe(secret);
     expect(m.stdout() + m.stderr()).not.toContain(secret);
-    expect(m.stdout() + m.stderr()).not.toContain(prefix);
+    expect(m.stdout() + m.stderr()).not.toContain(host.prefix);
   });
 
   it("a wrong-state redirect at the loopback gets a 400 and the login keeps waiting for the right one", async () => {
     await startServer();
-    using context = contextFor();
+    using context = host.context();
     await using session = await prepareHostLogin("google", { context });
     const redirectUri = (session.prompt as { redirectUri: string }).redirectUri;
     const bad = await fetch(`${redirectUri}?code=x&state=wrong`);
@@ -135,7 +116,7 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
 
   it("on a terminal: the pasted redirect URL finishes `authctl auth google`; with the loopback instead it exits without waiting for a line", async () => {
     await startServer();
-    const env = childEnv(home, { FAKE_GOOGLE_SECRET: canary("gs") });
+    const env = childEnv(host.home, { FAKE_GOOGLE_SECRET: canary("gs") });
     const authUrlIn = (text: string) => /(http:\/\/127\.0\.0\.1:\d+\/auth\?\S+)/.exec(text)![1]!;
 
     const pasting = runInPty(["node", CLI, "auth", "google"], env);
@@ -149,6 +130,6 @@ describe("Google installed-app login (PKCE + state) with real google-auth-librar
     await browsing.waitFor(/paste the whole URL/);
     await fetch(authUrlIn(browsing.output()));
     expect((await browsing.child).exitCode, browsing.output()).toBe(0);
-    expect(browsing.output()).not.toContain(prefix);
+    expect(browsing.output()).not.toContain(host.prefix);
   });
 });

@@ -1,63 +1,43 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Authctl } from "../src/context.js";
+import { describe, expect, it } from "vitest";
 import { InterruptedError } from "../src/core/errors.js";
 import { prepareHostLogin } from "../src/logins/authenticator.js";
 import type { OAuth2Payload } from "../src/logins/oauth2/client.js";
 import { loadRoster } from "../src/roster/load.js";
-import { baseEnv } from "./helpers/context.js";
-import { canary, tempHome } from "./helpers/env.js";
-import { FakeIdentityServer, type FakeIdentityOptions } from "./helpers/fake-identity.js";
-import { oauth2At, writeUserRoster } from "./helpers/host-roster.js";
+import type { FakeIdentityOptions } from "./helpers/fake-identity.js";
+import { oauth2At, useHostLoginFixture } from "./helpers/host-roster.js";
 import { runInProcess } from "./helpers/memory-io.js";
 
 describe("generic OAuth 2.0 from the roster with real openid-client against a local fake", () => {
-  let home: string;
-  let cleanup: () => void;
-  let server: FakeIdentityServer;
-  let prefix: string;
-  const contextFor = () => new Authctl({ env: { ...baseEnv(), AUTHCTL_HOME: home }, home });
-
-  beforeEach(() => {
-    ({ home, cleanup } = tempHome());
-    prefix = canary("o");
-  });
-  afterEach(async () => {
-    await server?.close();
-    cleanup();
-  });
-
-  async function startServer(flow: "oauth2_device" | "oauth2_pkce", options: FakeIdentityOptions = {}) {
-    server = await FakeIdentityServer.start(prefix, options);
-    writeUserRoster(home, oauth2At(server.base, flow));
-  }
+  const host = useHostLoginFixture("o");
+  const startServer = (flow: "oauth2_device" | "oauth2_pkce", options: FakeIdentityOptions = {}) => host.start((fake) => oauth2At(fake.base, flow), options);
 
   it("device code with GitHub's quirks: pending and slow_down answered with HTTP 200", async () => {
     await startServer("oauth2_device", { pendingAs200: true, slowDownFirst: true, pendingPolls: 1 });
-    using context = contextFor();
+    using context = host.context();
     await using session = await prepareHostLogin("fakehub", { context });
     expect(session.prompt).toMatchObject({ kind: "device_code", userCode: "ABCD-EFGH" });
     expect(await session.capture()).toMatchObject({ provider: "fakehub", kind: "device_flow", expiresAt: null });
-    expect(server.devicePolls).toBe(3);
+    expect(host.server.devicePolls).toBe(3);
     const row = context.store().get<OAuth2Payload>("default", "fakehub")!;
     expect(row.payload).toMatchObject({ type: "oauth2", clientId: "hub-client" });
-    expect(row.payload.refresh_token).toMatch(new RegExp(`^${prefix}rt`));
+    expect(row.payload.refresh_token).toMatch(new RegExp(`^${host.prefix}rt`));
   }, 30_000);
 
   it("authorization code + PKCE through the loopback redirect", async () => {
     await startServer("oauth2_pkce");
-    using context = contextFor();
+    using context = host.context();
     await using session = await prepareHostLogin("fakehub", { context, scopes: ["repo", "user"] });
     const authUrl = new URL((session.prompt as { authUrl: string }).authUrl);
     expect(authUrl.searchParams.get("scope")).toBe("repo user");
     const captured = session.capture();
     await fetch(authUrl);
     expect(await captured).toMatchObject({ kind: "oauth" });
-    expect(server.grants[0]!.params.code_verifier).toBeTruthy();
+    expect(host.server.grants[0]!.params.code_verifier).toBeTruthy();
   });
 
   it("an abort mid-poll ends the poll at once and stores nothing", async () => {
     await startServer("oauth2_device", { pendingPolls: 1000 });
-    using context = contextFor();
+    using context = host.context();
     const controller = new AbortController();
     await using session = await prepareHostLogin("fakehub", { context });
     setTimeout(() => controller.abort(new InterruptedError("SIGINT")), 300);
@@ -67,7 +47,7 @@ describe("generic OAuth 2.0 from the roster with real openid-client against a lo
 
   it("`authctl auth` without a client id says which flag or roster field gives one", async () => {
     await startServer("oauth2_device");
-    const env = { ...baseEnv(), AUTHCTL_HOME: home, NO_COLOR: "1" };
+    const env = host.env();
     const result = await runInProcess(env, ["auth", "github-oauth"]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/github-oauth: no client id: pass --client-id/);

@@ -33,15 +33,15 @@ describe("host logins through `authctl session prepare | capture | cleanup`", ()
     server = await FakeIdentityServer.start(prefix, { pendingPolls: 1 });
     writeUserRoster(home, msgraphAt(server.msalMetadata()));
     const prepared = await runInProcess(env, ["session", "prepare", "msgraph", "--json"]);
-    expect(prepared.exitCode, prepared.stderr).toBe(0);
+    expect(prepared.exitCode, String(prepared.stderr)).toBe(0);
     const json = JSON.parse(prepared.stdout) as { id: string; method: string; kind: string; userCode: string; verificationUri: string };
     expect(json).toMatchObject({ method: "msal_device_code", kind: "device_code", userCode: "ABCD-EFGH" });
     expect(server.devicePolls).toBe(0);
 
     const captured = await authctl(home, ["session", "capture", json.id, "--json"]);
-    expect(captured.exitCode, captured.stderr).toBe(0);
-    expect(JSON.parse(captured.stdout)).toMatchObject({ provider: "msgraph", kind: "device_flow" });
-    expect(captured.stdout + captured.stderr + prepared.stdout + prepared.stderr).not.toContain(prefix);
+    expect(captured.exitCode, String(captured.stderr)).toBe(0);
+    expect(JSON.parse(String(captured.stdout))).toMatchObject({ provider: "msgraph", kind: "device_flow" });
+    expect(String(captured.stdout) + String(captured.stderr) + prepared.stdout + prepared.stderr).not.toContain(prefix);
     expect(existsSync(join(home, "sessions", `${json.id}.host.json`))).toBe(false);
 
     using context = contextFor();
@@ -64,7 +64,7 @@ describe("host logins through `authctl session prepare | capture | cleanup`", ()
       if (!browsed) await new Promise((r) => setTimeout(r, 50));
     }
     const result = await capture;
-    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
     expect(JSON.parse(String(result.stdout))).toMatchObject({ provider: "fakehub", kind: "oauth" });
   });
 
@@ -90,9 +90,9 @@ describe("host logins through `authctl session prepare | capture | cleanup`", ()
     expect(new URL(good.authUrl).searchParams.get("access_type")).toBe("offline");
     const pasted = await redirectOf(good.authUrl);
     const stored = await authctl(home, ["session", "capture", good.id, "--redirect-url-stdin", "--json"], { input: pasted, extraEnv });
-    expect(stored.exitCode, stored.stderr).toBe(0);
+    expect(stored.exitCode, String(stored.stderr)).toBe(0);
     expect(server.grants.find((g) => g.grant_type === "authorization_code")!.params.client_secret).toBe(secret);
-    expect(String(stored.stdout) + stored.stderr).not.toContain(secret);
+    expect(String(stored.stdout) + String(stored.stderr)).not.toContain(secret);
     using context = contextFor();
     expect(context.store().get<GooglePayload>("default", "google")!.payload).toMatchObject({ type: "google_oauth", clientId: "gclient-1", clientSecret: secret });
     const shown = await runInProcess(env, ["creds", "show", "default:google", "--json"]);

@@ -5,7 +5,7 @@ import { CaptureError } from "../../core/errors.js";
 import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary, HostPrompt } from "../hostLogin.js";
-import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom, rowExpiry, type OAuth2Flow } from "./client.js";
+import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom, rowExpiry } from "./client.js";
 import { LoopbackRedirect } from "./loopback.js";
 import type { HostFlowName } from "../../roster/hostFlowSchema.js";
 
