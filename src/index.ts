@@ -57,3 +57,8 @@ export {
 export type { OAuthPayload } from "./logins/container/capture/index.js";
 export type { Engine, EngineName } from "./engine/index.js";
 export { terminalUi, noninteractiveUi, type AuthUi } from "./ui/ui.js";
+export { runWithCredentials, type RunWithCredentialsOptions } from "./run/run.js";
+export { ServiceClient, type ServiceClientOptions } from "./access/client.js";
+export type { Scope as TokenScope, TokenOp } from "./access/protocol.js";
+export { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./serve/server.js";
+export { runService, type StartServiceOptions } from "./serve/daemon.js";
