@@ -1,23 +1,29 @@
+import { EngineError } from "../core/errors.js";
 import { backendFor, type ContainerFilter } from "./backend.js";
 import type { Engine } from "./detect.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a removed container may take to disappear (docker finishes a killed `--rm` container's own removal asynchronously). */
+const GONE_WITHIN_MS = 10_000;
+
 /**
- * Kills (no 10 s stop grace) and removes the container. Idempotent: a missing container is fine.
- * A remove that races the engine's own `--rm` cleanup counts as done once the container is gone.
+ * Kills (no 10 s stop grace) and removes the container, and returns once it is gone. Idempotent:
+ * a missing container is fine. A killed `--rm` container is removed by the engine itself, and
+ * while that removal runs our remove may be refused or return early: done means gone.
  */
 export async function forceRemoveContainer(engine: Engine, name: string): Promise<void> {
   const backend = backendFor(engine);
+  let failure: unknown;
   try {
     await backend.removeContainer(name);
   } catch (err) {
-    for (let i = 0; i < 30; i++) {
-      if (!(await backend.containerExists(name).catch(() => true))) return;
-      await sleep(100);
-    }
-    throw err;
+    failure = err;
   }
+  for (const deadline = Date.now() + GONE_WITHIN_MS; Date.now() < deadline; await sleep(100)) {
+    if (!(await backend.containerExists(name).catch(() => true))) return;
+  }
+  throw failure ?? new EngineError(`container ${name} was removed but is still listed ${GONE_WITHIN_MS / 1000} s later`);
 }
 
 /**

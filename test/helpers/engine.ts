@@ -22,3 +22,9 @@ export function containersNamed(prefix: string): string[] {
   const r = spawnSync(ENGINE, ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" });
   return r.stdout.split("\n").filter((n) => n.startsWith(prefix));
 }
+
+/** `ps -a` rows (name, status, created, labels) of containers whose name starts with the prefix: for failure messages. */
+export function containerDetails(prefix: string): string {
+  const r = spawnSync(ENGINE, ["ps", "-a", "--format", "{{.Names}} | {{.Status}} | {{.CreatedAt}} | {{.Labels}}"], { encoding: "utf8" });
+  return r.stdout.split("\n").filter((n) => n.startsWith(prefix)).join("\n");
+}

@@ -3,7 +3,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { authctl, childEnv, CLI, tempHome } from "../helpers/env.js";
-import { containersNamed, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
+import { containerDetails, containersNamed, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
 import { listTree } from "../helpers/leaks.js";
 import { waitForChild } from "../helpers/processes.js";
 import { runInPty } from "../helpers/pty.js";
@@ -26,7 +26,7 @@ beforeEach(() => {
 });
 
 function assertNothingLeft(project: string) {
-  expect(containersNamed(`${project}-auth-`)).toEqual([]);
+  expect(containersNamed(`${project}-auth-`), `${containerDetails(`${project}-auth-`)} (checked at ${new Date().toISOString()})`).toEqual([]);
   expect(listTree(tmp)).toEqual([]);
 }
 
