@@ -1,6 +1,7 @@
 import type { Authctl } from "../context.js";
 import { authctlHome } from "../core/paths.js";
 import type { Roster } from "../roster/load.js";
+import { keyFileChosen } from "../store/keyring.js";
 import { CredentialStore } from "../store/store.js";
 import { promptHidden, promptLine } from "../ui/prompt.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
@@ -27,7 +28,7 @@ export interface Factory {
 
 /** A store with no key yet, no passphrase in the environment, and a person at the terminal. */
 function firstRunOnTerminal(s: CredentialStore, io: IOStreams): boolean {
-  return s.keyKind === undefined && io.env.AUTHCTL_PASSPHRASE === undefined && io.env.AUTHCTL_PASSPHRASE_COMMAND === undefined && stdinIsTTY(io);
+  return s.keyKind === undefined && !keyFileChosen(io.env) && io.env.AUTHCTL_PASSPHRASE === undefined && io.env.AUTHCTL_PASSPHRASE_COMMAND === undefined && stdinIsTTY(io);
 }
 
 /**

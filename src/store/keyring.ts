@@ -14,9 +14,13 @@ const CHILD = fileURLToPath(new URL("./keyringChild.js", import.meta.url));
 
 export type KeyringAnswer = { ok: true; secret: string | null } | { ok: false; error: string };
 
-/** `AUTHCTL_KEYRING=off` keeps authctl away from the keyring (shared machines, tests). */
-export function keyringDisabled(env: Readonly<Record<string, string | undefined>>): boolean {
-  return env.AUTHCTL_KEYRING === "off";
+/**
+ * `AUTHCTL_STORE_KEY=file`: a new store gets the 0600 key file straight away: no keyring, no
+ * first-run question (scripts on a terminal, tests, machines whose keyring must stay untouched).
+ * It only decides how a store is created; an existing store keeps the key it was made with.
+ */
+export function keyFileChosen(env: Readonly<Record<string, string | undefined>>): boolean {
+  return env.AUTHCTL_STORE_KEY === "file";
 }
 
 function pick(env: Readonly<Record<string, string | undefined>>, names: string[]): Record<string, string> {

@@ -4,7 +4,7 @@ import { closeSync, openSync } from "node:fs";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
 import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
-import { keyringDisabled, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
+import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
@@ -168,7 +168,7 @@ export class CredentialStore {
   /**
    * Before the first secret: keeps a new random store key in the OS keyring if one answers.
    * True when the store now has a key (this call or an earlier one made it), false when the
-   * keyring is off or silent and the caller may still choose (a TTY passphrase, else the key file).
+   * keyring is silent or AUTHCTL_STORE_KEY=file, and the caller may still choose (a TTY passphrase, else the key file).
    */
   createKeyInKeyring(): boolean {
     if (this.keyKind === undefined) this.initialiseKey(undefined, { keyFileFallback: false });
@@ -314,7 +314,7 @@ export class CredentialStore {
   }
 
   private keyFromKeyring(): Buffer {
-    const answer = keyringDisabled(this.env) ? { ok: false as const, error: "AUTHCTL_KEYRING=off" } : readKeyringSecret(this.env, this.path);
+    const answer = readKeyringSecret(this.env, this.path);
     const why = !answer.ok ? `the keyring did not answer (${answer.error})` : answer.secret === null ? "the keyring holds no entry for it" : undefined;
     if (why) {
       throw new StoreLockedError(
@@ -341,7 +341,7 @@ export class CredentialStore {
         [kind, key] = ["scrypt", deriveKey(given.passphrase, salt)];
       } else {
         const random = randomBytes(KEY_BYTES);
-        if (!keyringDisabled(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
+        if (!keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
         else if (keyFileFallback) [kind, key] = ["keyfile", loadOrCreateKeyFile(storePaths(this.home).keyFile)];
         else return;
       }
