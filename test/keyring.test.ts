@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -111,6 +112,25 @@ describe("no Secret Service answering", () => {
     const used = await authctl(t.home, ["run", "--", "node", "-e", OPENAI_KEY_SHA256], { extraEnv: NO_SECRET_SERVICE });
     expect(String(used.stdout)).toBe(sha256(secret));
     for (const r of [stored, status, used]) expect(printed(r)).not.toContain(secret);
+  });
+
+  it("a session bus that accepts but never answers is given up on after the short timeout", async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    const bus = join(t.home, "..", "silent-bus");
+    await new Promise<void>((resolve) => silent.listen(bus, resolve));
+    try {
+      const secret = canary("sk-");
+      const env = { ...NO_SECRET_SERVICE, DBUS_SESSION_BUS_ADDRESS: `unix:path=${bus}` };
+      const stored = await authctl(t.home, ["key", "openai", "--stdin"], { input: secret, extraEnv: env, timeout: 20_000 });
+      expect(stored.exitCode, printed(stored)).toBe(0);
+      expect(held.length).toBeGreaterThan(0);
+      expect(existsSync(join(t.home, "store.key"))).toBe(true);
+      expect(printed(stored)).not.toContain(secret);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("first run on a terminal offers a passphrase instead of silently writing a key file", async () => {

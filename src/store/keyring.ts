@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -27,7 +29,17 @@ function pick(env: Readonly<Record<string, string | undefined>>, names: string[]
   return Object.fromEntries(names.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]!]])));
 }
 
+/**
+ * On Linux the Secret Service lives on the session bus: with no bus address and no systemd user
+ * bus socket there is nobody to ask, so headless machines skip the child process entirely.
+ */
+function noSessionBus(env: Readonly<Record<string, string | undefined>>): boolean {
+  if (process.platform !== "linux" || env.DBUS_SESSION_BUS_ADDRESS) return false;
+  return !env.XDG_RUNTIME_DIR || !existsSync(join(env.XDG_RUNTIME_DIR, "bus"));
+}
+
 function ask(env: Readonly<Record<string, string | undefined>>, request: object): KeyringAnswer {
+  if (noSessionBus(env)) return { ok: false, error: "no session bus (DBUS_SESSION_BUS_ADDRESS is not set)" };
   const result = spawnSync(process.execPath, [CHILD], {
     input: JSON.stringify(request),
     encoding: "utf8",
