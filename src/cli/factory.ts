@@ -33,11 +33,11 @@ function firstRunOnTerminal(s: CredentialStore, io: IOStreams): boolean {
 
 /**
  * SPEC §3 first run with no keyring: ask rather than silently write a key file. A passphrase
- * initialises the store now; declining leaves the key file to the first secret.
+ * or the declined key file is chosen now, so the keyring is not asked twice.
  */
 async function offerPassphrase(s: CredentialStore, io: IOStreams): Promise<void> {
   const answer = await promptLine(io, `No OS keyring answered. Protect the store ${s.path} with a passphrase? (no: a 0600 key file next to it) [y/N] `);
-  if (!/^y(es)?$/i.test(answer.trim())) return;
+  if (!/^y(es)?$/i.test(answer.trim())) return s.createKeyFile();
   for (;;) {
     const passphrase = await promptHidden(io, "new store passphrase: ");
     if (!passphrase) {

@@ -171,8 +171,13 @@ export class CredentialStore {
    * keyring is silent or AUTHCTL_STORE_KEY=file, and the caller may still choose (a TTY passphrase, else the key file).
    */
   createKeyInKeyring(): boolean {
-    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyFileFallback: false });
+    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyFile: false });
     return this.keyKind !== undefined;
+  }
+
+  /** Before the first secret: the 0600 key file, without asking the keyring again (a declined first-run offer). */
+  createKeyFile(): void {
+    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyring: false });
   }
 
   /** Unlocks a passphrase store with a passphrase the caller obtained (e.g. a TTY prompt). */
@@ -331,7 +336,7 @@ export class CredentialStore {
    * keyring if one answers, else the 0600 key file. Runs holding SQLite's write lock, so of two
    * processes initialising at once only one writes the keyring entry; the other sees its key check.
    */
-  private initialiseKey(given: { passphrase: string } | undefined, { keyFileFallback = true } = {}): void {
+  private initialiseKey(given: { passphrase: string } | undefined, { keyring = true, keyFile = true } = {}): void {
     const salt = randomBytes(16);
     this.db.transaction(() => {
       if (this.meta("kdf") !== undefined) return;
@@ -341,8 +346,8 @@ export class CredentialStore {
         [kind, key] = ["scrypt", deriveKey(given.passphrase, salt)];
       } else {
         const random = randomBytes(KEY_BYTES);
-        if (!keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
-        else if (keyFileFallback) [kind, key] = ["keyfile", loadOrCreateKeyFile(storePaths(this.home).keyFile)];
+        if (keyring && !keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
+        else if (keyFile) [kind, key] = ["keyfile", loadOrCreateKeyFile(storePaths(this.home).keyFile)];
         else return;
       }
       const sealed = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD);
