@@ -338,12 +338,14 @@ export class CredentialStore {
    */
   private initialiseKey(given: { passphrase: string } | undefined, { keyring = true, keyFile = true } = {}): void {
     const salt = randomBytes(16);
+    // scrypt is slow on purpose: derive before taking the write lock.
+    const passphraseKey = given ? deriveKey(given.passphrase, salt) : undefined;
     this.db.transaction(() => {
       if (this.meta("kdf") !== undefined) return;
       let kind: KeyKind;
       let key: Buffer;
-      if (given) {
-        [kind, key] = ["scrypt", deriveKey(given.passphrase, salt)];
+      if (passphraseKey) {
+        [kind, key] = ["scrypt", passphraseKey];
       } else {
         const random = randomBytes(KEY_BYTES);
         if (keyring && !keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
