@@ -39,3 +39,19 @@ export {
 export type { OAuthPayload } from "./logins/container/capture/index.js";
 export type { Engine, EngineName } from "./engine/index.js";
 export { terminalUi, noninteractiveUi, type AuthUi } from "./ui/ui.js";
+export { runWithCredentials, type RunWithCredentialsOptions } from "./run/run.js";
+export { ServiceClient, type ServiceClientOptions } from "./access/client.js";
+export type { Scope as TokenScope, TokenOp } from "./access/protocol.js";
+export { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./serve/server.js";
+export { runService, type StartServiceOptions } from "./serve/daemon.js";
+export {
+  createCredentialProxy,
+  type CredentialProxy,
+  type CredentialProxyOptions,
+  type ProxyAuditEntry,
+} from "./proxy/proxy.js";
+export { createProxyServer, listenProxy, type ListenOptions, type ListeningProxy } from "./proxy/server.js";
+export { mintPhantoms, revokeSession, type MintPhantomsOptions, type MintedPhantoms } from "./proxy/phantoms.js";
+export { proxyClientConfig, type ProxyClientConfig, type ProxyClientOptions } from "./proxy/clientConfig.js";
+export type { UpstreamOverride } from "./proxy/routes.js";
+export type { ProxyConfig } from "./roster/proxySchema.js";

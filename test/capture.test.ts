@@ -174,6 +174,84 @@ describe("extractors", () => {
     expect(err.message).toMatch(/unrecognised gh credential file hosts\.yml: .*insecure-storage.*nothing was stored/);
   });
 
+  it("gh: two hosts in one set (github.com and an Enterprise host) both survive, both shown in the preview", () => {
+    const dotcom = canary("gho_");
+    const enterprise = canary("gho_");
+    const text = [
+      "ghe.corp.example:",
+      "    user: worker",
+      "    users:",
+      "        worker:",
+      `            oauth_token: ${enterprise}`,
+      "github.com:",
+      "    user: octocat",
+      `    oauth_token: ${dotcom}`,
+      "",
+    ].join("\n");
+    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    expect(out.payload.accessToken).toBe(dotcom);
+    expect(out.payload.files["hosts.yml"]).toBe(text);
+    expect(out.payload.accounts).toEqual([
+      { name: "github.com", user: "octocat", accessToken: dotcom },
+      { name: "ghe.corp.example", user: "worker", accessToken: enterprise },
+    ]);
+    expect(out.preview).toBe(`github.com gho…${dotcom.slice(-4)}, ghe.corp.example gho…${enterprise.slice(-4)}`);
+  });
+
+  it("a vendor-controlled host name with control characters never reaches the preview", () => {
+    const text = `"evil\u001b[2J.example":\n  oauth_token: ${canary("gho_")}\ngithub.com:\n  oauth_token: ${canary("gho_")}\n`;
+    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    expect(out.preview).not.toContain("\u001b");
+    expect(out.preview).toMatch(/, \? gho…/);
+  });
+
+  it("glab: the token at hosts.<host>.token (config.yml), gitlab.com first, every host kept", () => {
+    const token = canary("glpat-");
+    const selfHosted = canary("glpat-");
+    const refresh = canary();
+    const text = [
+      "git_protocol: ssh",
+      "hosts:",
+      "    gitlab.example.org:",
+      `        token: ${selfHosted}`,
+      "    gitlab.com:",
+      `        token: ${token}`,
+      "        is_oauth2: \"true\"",
+      `        oauth2_refresh_token: ${refresh}`,
+      "        user: tanuki",
+      "",
+    ].join("\n");
+    const out = extract("glab", spec("glab"), [file("config.yml", text, "yaml")]);
+    expect(out.payload).toMatchObject({ accessToken: token, refreshToken: refresh, account: "tanuki" });
+    expect(out.payload.accounts?.map((a) => a.name)).toEqual(["gitlab.com", "gitlab.example.org"]);
+    const keyring = captureError(() => extract("glab", spec("glab"), [file("config.yml", "hosts:\n  gitlab.com:\n    user: tanuki\n", "yaml")]));
+    expect(keyring.message).toMatch(/unrecognised glab credential file config\.yml: no host has a token.*nothing was stored/);
+  });
+
+  it("opencode: one account per provider in auth.json, OAuth or API key", () => {
+    const access = canary("sk-ant-oat01-");
+    const key = canary("sk-or-");
+    const text = JSON.stringify({ anthropic: { type: "oauth", access, refresh: canary(), expires: 1 }, openrouter: { type: "api", key } });
+    const out = extract("opencode", spec("opencode"), [file("auth.json", text)]);
+    expect(out.payload.accessToken).toBe(access);
+    expect(out.payload.accounts?.map((a) => [a.name, a.accessToken])).toEqual([
+      ["anthropic", access],
+      ["openrouter", key],
+    ]);
+    const bad = captureError(() => extract("opencode", spec("opencode"), [file("auth.json", JSON.stringify({ x: { type: "magic", key } }))]));
+    expect(bad.message).toContain("unrecognised opencode credential file auth.json");
+    expect(bad.message).not.toContain(key);
+  });
+
+  it("qwen: oauth_creds.json with expiry_date in ms", () => {
+    const access = canary();
+    const expiry = Date.UTC(2031, 5, 1);
+    const text = JSON.stringify({ access_token: access, refresh_token: canary(), token_type: "Bearer", expiry_date: expiry, resource_url: "portal.qwen.ai" });
+    const out = extract("qwen", spec("qwen"), [file("oauth_creds.json", text)]);
+    expect(out.payload.accessToken).toBe(access);
+    expect(out.expiresAt?.getTime()).toBe(expiry);
+  });
+
   const badShapes: Array<[string, string, (c: string) => string, CapturedFile["format"]]> = [
     ["claude", ".credentials.json", (c) => JSON.stringify({ oauth: { accessToken: c } }), "json"],
     ["claude", ".credentials.json", (c) => JSON.stringify({ claudeAiOauth: { accessToken: "", refreshToken: c } }), "json"],
@@ -186,6 +264,9 @@ describe("extractors", () => {
     ["gh", "hosts.yml", (c) => `github.com: [${c}`, "yaml"],
     ["gh", "hosts.yml", (c) => `- ${c}\n`, "yaml"],
     ["gh", "hosts.yml", (c) => `github.com:\n  oauth_token: [${c}]\n`, "yaml"],
+    ["glab", "config.yml", (c) => `hosts: [${c}]\n`, "yaml"],
+    ["opencode", "auth.json", (c) => JSON.stringify({ p: { type: "oauth", refresh: c } }), "json"],
+    ["qwen", "oauth_creds.json", (c) => JSON.stringify({ token: c }), "json"],
   ];
   it.each(badShapes)("%s: bad shape / unparseable %s is refused without echoing values", (vendor, path, make, format) => {
     const c = canary();

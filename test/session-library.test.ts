@@ -117,18 +117,19 @@ describe.runIf(hasEngine)("library path: prepareOAuth → run argv → capture �
   });
 
   it("apiKeyCommand writes the key into the tool's config inside a container, never via argv", async () => {
+    // gemini keeps the printf-template path; codex uses its own `login --with-api-key` (test/real-image.test.ts).
     const engine = await detectEngine(process.env);
-    const codex = loadRoster().get("codex");
+    const gemini = loadRoster().get("gemini");
     const dir = mkdtempSync(join(tmpdir(), "authctl-apikey-"));
     await execa("chown", ["1000:1000", dir]);
-    const key = canary("sk-");
-    const argv = apiKeyCommand(codex.api_key!);
+    const key = canary("AIza");
+    const argv = apiKeyCommand(gemini.api_key!);
     expect(argv.join(" ")).not.toContain(key);
-    const r = await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.codex:Z`, TEST_IMAGE, ...argv], { input: key + "\n", reject: false });
+    const r = await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.gemini:Z`, TEST_IMAGE, ...argv], { input: key + "\n", reject: false });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toContain("codex API key saved");
+    expect(r.stdout).toContain("gemini API key saved");
     expect(r.stdout).not.toContain(key);
-    expect(JSON.parse(readFileSync(join(dir, "auth.json"), "utf8"))).toEqual({ OPENAI_API_KEY: key });
+    expect(readFileSync(join(dir, ".env"), "utf8")).toBe(`GEMINI_API_KEY=${key}\n`);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -7,6 +7,7 @@ import { storeApiKey } from "../src/logins/api-key/apiKey.js";
 import { getCredentials } from "../src/access/credentials.js";
 import { InvalidApiKeyError, MissingCredentialsError, StoreError, StoreLockedError } from "../src/core/errors.js";
 import { loadRoster } from "../src/roster/load.js";
+import { SCHEMA_VERSION } from "../src/store/migrations.js";
 import { CredentialStore } from "../src/store/store.js";
 import { canary, tempHome } from "./helpers/env.js";
 import { exitCodeOf } from "../src/cli/exitCodes.js";
@@ -161,7 +162,7 @@ describe("credential store", () => {
     store.close();
     const reopened = CredentialStore.open({ home, env: {} });
     const db = new Database(join(home, "credentials.db"));
-    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
     expect(reopened.integrityCheck()).toBe("ok");

@@ -4,6 +4,9 @@ import { credsCommand } from "./commands/creds.js";
 import { imageCommand } from "./commands/image.js";
 import { keyCommand } from "./commands/key.js";
 import { providersCommand } from "./commands/providers.js";
+import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
+import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
@@ -23,6 +26,9 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   statusCommand,
   sessionCommand,
   imageCommand,
+  runCommand,
+  serveCommand,
+  proxyCommand,
 ];
 
 export function buildProgram(f: Factory): Command {

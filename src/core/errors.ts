@@ -71,3 +71,18 @@ export class InterruptedError extends AuthctlError {
     super(signal === "abort" ? "interrupted" : `interrupted by ${signal}`);
   }
 }
+
+/** A credential whose roster delivery policy is `proxy_only` was asked for as a plain secret. */
+export class DeliveryRefusedError extends AuthctlError {}
+
+/** The local credential service refused a request (bad, expired, revoked or out-of-scope token). */
+export class AccessDeniedError extends AuthctlError {}
+
+/** The local credential service could not be reached or answered something unexpected. */
+export class ServiceError extends AuthctlError {}
+
+/** The command of `authctl run` could not be started (not found, not executable); nothing was run. */
+export class CommandNotStartedError extends AuthctlError {}
+
+/** The credential proxy could not refresh an OAuth login (the vendor refused, or did not answer). */
+export class CredentialRefreshError extends AuthctlError {}

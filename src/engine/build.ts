@@ -19,8 +19,10 @@ function contextEntries(dir: string, prefix = ""): string[] {
  * `<repo>:<first 12 hex of sha256 over the sorted relative paths and bytes of every file in dir>`,
  * so editing the Containerfile or anything in its context yields a new tag (and a rebuild).
  */
-export function contentTag(repo: string, dir: string): string {
+export function contentTag(repo: string, dir: string, buildArgs: Record<string, string> = {}): string {
   const hash = createHash("sha256");
+  // Build args change what gets built (e.g. the base image), so they are part of the content.
+  for (const [k, v] of Object.entries(buildArgs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`arg:${k}=${v}\0`);
   for (const rel of contextEntries(dir).sort()) {
     const path = join(dir, rel);
     const bytes = lstatSync(path).isSymbolicLink() ? Buffer.from(`symlink:${readlinkSync(path)}`) : readFileSync(path);
@@ -35,6 +37,8 @@ export interface BuildImageOptions {
   containerfile?: string;
   tag: string;
   labels?: Record<string, string>;
+  /** `--build-arg k=v` each (e.g. BASE for images/auth). */
+  buildArgs?: Record<string, string>;
   /** Each line of the build's stdout and stderr, as it comes. */
   onProgress?: (line: string) => void;
 }
@@ -57,6 +61,7 @@ export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<
   // --force-rm: docker keeps a failed step's intermediate container otherwise (podman's default).
   const args = ["build", "--force-rm", "-f", containerfileFor(o), "-t", o.tag];
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push("--label", `${k}=${v}`);
+  for (const [k, v] of Object.entries(o.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   args.push(resolve(o.contextDir));
 
   const child = execa(engine.binary, args, { reject: false, stdin: "ignore", all: true, buffer: false });
@@ -82,15 +87,22 @@ export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<
 export interface EnsureImageOptions {
   repo: string;
   contextDir: string;
+  buildArgs?: Record<string, string>;
   onProgress?: (line: string) => void;
 }
 
-/** Returns `contentTag(repo, contextDir)`, building it first only when the engine lacks that image. */
+/** Returns `contentTag(repo, contextDir, buildArgs)`, building it first only when the engine lacks that image. */
 export async function ensureImage(engine: Engine, o: EnsureImageOptions): Promise<string> {
-  const tag = contentTag(o.repo, o.contextDir);
+  const tag = contentTag(o.repo, o.contextDir, o.buildArgs);
   if (!(await imageExists(engine, tag))) {
     o.onProgress?.(`Building ${tag} (first use; later runs reuse it)…`);
-    await buildImage(engine, { contextDir: o.contextDir, tag, onProgress: o.onProgress, labels: { "org.authctl.image": o.repo } });
+    await buildImage(engine, {
+      contextDir: o.contextDir,
+      tag,
+      buildArgs: o.buildArgs,
+      onProgress: o.onProgress,
+      labels: { "org.authctl.image": o.repo },
+    });
   }
   return tag;
 }

@@ -1,5 +1,5 @@
 export { detectEngine, resetEngineCache, type Engine, type EngineName } from "./detect.js";
-export { buildRunArgv, prepareMountDir, usernsArgs, type RunArgvOptions } from "./runArgs.js";
+export { buildRunArgv, mountOwner, prepareMountDir, usernsArgs, type RunArgvOptions } from "./runArgs.js";
 export { backendFor, type ContainerFilter, type EngineBackend } from "./backend.js";
 export { containerExists, forceRemoveContainer, imageExists, listContainers, removeLabelledContainers, SESSION_LABEL } from "./containers.js";
 export { buildImage, contentTag, ensureImage, type BuildImageOptions, type EnsureImageOptions } from "./build.js";

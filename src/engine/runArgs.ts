@@ -73,6 +73,16 @@ export function buildRunArgv(engine: Engine, o: RunArgvOptions): string[] {
  */
 export function prepareMountDir(dir: string, engine: Engine, containerUid: number): void {
   chmodSync(dir, 0o700);
+  const owner = mountOwner(engine, containerUid);
+  if (owner !== null) chownSync(dir, owner, owner);
+}
+
+/**
+ * The uid (and gid) a host dir and its files must belong to for the container user to use them
+ * (see prepareMountDir), or null when they stay the caller's: a rootless engine runs the container
+ * user as the caller (usernsArgs), and a non-root caller cannot chown.
+ */
+export function mountOwner(engine: Engine, containerUid: number): number | null {
   const root = process.getuid?.() === 0;
-  if (root && !engine.rootless) chownSync(dir, containerUid, containerUid);
+  return root && !engine.rootless ? containerUid : null;
 }

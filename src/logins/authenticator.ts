@@ -63,8 +63,13 @@ export class Authenticator {
     const modes = effectiveModes(entry, options);
     let mode = modes[0]!;
     if (modes.length > 1) {
-      const choice = await ui.choose(`How should ${entry.label} log in?`, ["OAuth (container)", "API key"]);
-      mode = choice === 0 ? "oauth" : "api_key";
+      // In the roster's order: its first mode is the one it recommends (Gemini lists api_key first,
+      // its personal Google login being legacy), so the menu's default is never a legacy login.
+      const choice = await ui.choose(
+        `How should ${entry.label} log in?`,
+        modes.map((m) => (m === "oauth" ? "OAuth (container)" : "API key")),
+      );
+      mode = modes[choice] ?? mode;
     }
     if (mode === "api_key") {
       const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";

@@ -1,8 +1,12 @@
 import type { Provider } from "./schema.js";
 
-/** The exact command that stores a credential for this provider and set. */
+/**
+ * The exact command that stores a credential for this provider and set, for the roster's first
+ * (recommended) mode: Gemini lists api_key first, so its fix is `authctl key gemini`, never the
+ * legacy personal Google login.
+ */
 export function fixCommandFor(provider: Provider, credentialSet: string): string {
   const set = credentialSet === "default" ? "" : ` --set ${credentialSet}`;
-  if (provider.modes.includes("oauth")) return `authctl auth ${provider.name}${set}`;
+  if (provider.modes[0] === "oauth") return `authctl auth ${provider.name}${set}`;
   return `authctl key ${provider.name}${set}`;
 }

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { DeliverySchema } from "./deliverySchema.js";
+import { ProxySchema } from "./proxySchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -48,11 +50,29 @@ export const OAuthSchema = z.strictObject({
   container_uid: z.number().int().nonnegative().default(1000),
 });
 
-export const ApiKeyConfigSchema = z.strictObject({
-  config_path: z.string().min(1),
-  printf_template: z.string().refine((t) => (t.match(/%s/g) ?? []).length === 1, "must contain exactly one %s"),
-  tool_name: z.string().min(1),
-});
+/**
+ * How a key entered inside a container reaches the tool: the vendor's own login command reading
+ * the key on stdin (`login_command`, preferred: the vendor owns its file layout), or a file written
+ * through a printf template (`config_path` + `printf_template`).
+ */
+export const ApiKeyConfigSchema = z
+  .strictObject({
+    login_command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list").optional(),
+    config_path: z.string().min(1).optional(),
+    printf_template: z
+      .string()
+      .refine((t) => (t.match(/%s/g) ?? []).length === 1, "must contain exactly one %s")
+      .optional(),
+    tool_name: z.string().min(1),
+  })
+  .superRefine((c, ctx) => {
+    const file = c.config_path !== undefined || c.printf_template !== undefined;
+    if (c.login_command && file) {
+      ctx.addIssue({ code: "custom", path: ["login_command"], message: "is exclusive with config_path/printf_template: pick one" });
+    } else if (!c.login_command && (c.config_path === undefined || c.printf_template === undefined)) {
+      ctx.addIssue({ code: "custom", path: [], message: "needs login_command, or both config_path and printf_template" });
+    }
+  });
 
 export const ApiKeySchema = z.strictObject({
   env_var: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name (A-Z, 0-9, _)"),
@@ -69,6 +89,8 @@ export const ProviderSchema = z
     modes: z.array(z.enum(["oauth", "api_key"])).min(1, "must list at least one of oauth, api_key"),
     oauth: OAuthSchema.optional(),
     api_key: ApiKeySchema.optional(),
+    delivery: DeliverySchema.optional(),
+    proxy: ProxySchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.modes.includes("oauth") && !p.oauth) {

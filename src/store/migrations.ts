@@ -22,6 +22,30 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  (db) => {
+    // Credential proxy (issue 10): phantom tokens are stored only as sha256 hashes; a lease per
+    // (set, provider) makes one process at a time the refresher of a single-use refresh token.
+    db.exec(`
+      CREATE TABLE phantom_tokens (
+        token_hash     TEXT    PRIMARY KEY,
+        session_id     TEXT    NOT NULL,
+        credential_set TEXT    NOT NULL,
+        provider       TEXT    NOT NULL,
+        purpose        TEXT    NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        revoked_at     INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX phantom_tokens_session ON phantom_tokens (session_id);
+      CREATE TABLE refresh_leases (
+        credential_set TEXT    NOT NULL,
+        provider       TEXT    NOT NULL,
+        holder         TEXT    NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        PRIMARY KEY (credential_set, provider)
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
@@ -226,6 +226,22 @@ export class CredentialStore {
 
   remove(credentialSet: string, provider: string): boolean {
     return this.statements.remove.run(credentialSet, provider).changes > 0;
+  }
+
+  /**
+   * A key for another purpose derived from the store key (HMAC-SHA256 over `label`), e.g. the
+   * local service's admin signatures: proves knowledge of the store key without exposing it.
+   */
+  subkey(label: string): Buffer {
+    return createHmac("sha256", this.requireKey()).update(label).digest();
+  }
+
+  /**
+   * For modules that own tables of their own (the proxy's phantom tokens): `fn` runs inside one
+   * BEGIN IMMEDIATE transaction, so a read-then-write in it is atomic across processes.
+   */
+  exclusive<T>(fn: (db: Database.Database) => T): T {
+    return this.db.transaction(() => fn(this.db)).immediate();
   }
 
   integrityCheck(): string {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureImage, type Engine } from "../../engine/index.js";
+import { ensureImage, imageExists, type Engine } from "../../engine/index.js";
 import { UsageError } from "../../core/errors.js";
 
 /** `images/` in the package, resolved from dist/ or src/ alike. */
@@ -14,11 +14,36 @@ export function imageKeys(): string[] {
     .sort();
 }
 
+export interface AuthImageOptions {
+  /**
+   * Image reference to build FROM (the Containerfile's `BASE` build arg); default: the
+   * Containerfile's own. Part of the tag's hash, so name a base by its content (a new base
+   * should get a new reference, as scripts/build-auth-image.sh does).
+   */
+  base?: string;
+}
+
+/** Image references as the engines accept them: no option-looking or whitespace-bearing values. */
+const IMAGE_REF = /^[a-z0-9][a-z0-9._\/:@-]*$/i;
+
 /** Builds `images/<key>` if its content tag is absent and returns that tag (`localhost/authctl-<key>:<hash>`). */
-export function ensureAuthImage(engine: Engine, key: string, onProgress?: (line: string) => void): Promise<string> {
+export async function ensureAuthImage(
+  engine: Engine,
+  key: string,
+  onProgress?: (line: string) => void,
+  options: AuthImageOptions = {},
+): Promise<string> {
   const contextDir = join(IMAGES_DIR, key);
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(key) || !existsSync(join(contextDir, "Containerfile"))) {
     throw new UsageError(`no image "${key}" under ${IMAGES_DIR} (known: ${imageKeys().join(", ")})`);
   }
-  return ensureImage(engine, { repo: `localhost/authctl-${key}`, contextDir, onProgress });
+  if (options.base !== undefined && !IMAGE_REF.test(options.base)) {
+    throw new UsageError(`--base "${options.base.slice(0, 80)}" is not an image reference (e.g. localhost/authctl-base:bookworm-node)`);
+  }
+  // A missing base would send the engine to a registry (unreachable, and never what a local base meant).
+  if (options.base !== undefined && !(await imageExists(engine, options.base))) {
+    throw new UsageError(`base image ${options.base} is not in ${engine.binary}'s local images; build it first (scripts/build-auth-image.sh makes one)`);
+  }
+  const buildArgs: Record<string, string> = options.base === undefined ? {} : { BASE: options.base };
+  return ensureImage(engine, { repo: `localhost/authctl-${key}`, contextDir, buildArgs, onProgress });
 }

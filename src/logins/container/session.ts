@@ -1,11 +1,11 @@
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
 import { randomBytes } from "node:crypto";
-import { buildRunArgv, imageExists, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
-import { EngineError, ModeUnavailableError } from "../../core/errors.js";
+import { buildRunArgv, imageExists, mountOwner, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { CaptureError, EngineError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
-import { extract, readCaptureFiles, writeSharedMount } from "./capture/index.js";
+import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
 import { createLoginDir, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 
@@ -115,11 +115,30 @@ export class AuthSession implements AuthSessionState {
     const oauth = this.entry.oauth!;
     const files = await readCaptureFiles(this.authDir, oauth.capture.files);
     const { payload, preview, expiresAt } = extract(this.provider, oauth.capture, files);
-    this.context.store().put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
-    const sharedDir = await writeSharedMount(this.mountsDir, oauth, payload, {
+    // One unit (issue 11): everything the shared mount can refuse (a directory where a file goes,
+    // an oversized or absurdly nested state file, a symlinked dir) is checked and its files staged
+    // BEFORE the store commit, so a refusal stores nothing and says what to move away. Making it a
+    // warning instead would leave a stored credential whose container still sees the old state
+    // (e.g. Claude's onboarding wizard), failing later and less clearly. What remains after the
+    // commit is renames inside dirs just checked, which fail only if something races us.
+    const mount = await prepareSharedMount(this.mountsDir, oauth, payload, {
       exposeToken: this.exposeToken,
       credentialSet: this.credentialSet,
+      owner: mountOwner(this.engine, oauth.container_uid),
     });
+    try {
+      this.context.store().put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
+    } catch (err) {
+      await mount.discard();
+      throw err;
+    }
+    let sharedDir: string;
+    try {
+      sharedDir = await mount.commit();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new CaptureError(`the ${this.provider} credential is stored, but ${why}; log in again to update the shared mount`, { cause: err });
+    }
     this.captured = { provider: this.provider, credentialSet: this.credentialSet, kind: "oauth", preview, expiresAt, sharedDir };
     return this.captured;
   }

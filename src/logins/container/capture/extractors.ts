@@ -14,6 +14,16 @@ export interface OAuthPayload {
   accessToken: string;
   refreshToken?: string;
   account?: string;
+  /** Every account the file holds when it holds several (gh/glab hosts, opencode providers); the first is `accessToken`'s. */
+  accounts?: CapturedAccount[];
+}
+
+/** One of several logins in one vendor file: where (host or provider name), who, and its token. */
+export interface CapturedAccount {
+  name: string;
+  user?: string;
+  accessToken: string;
+  refreshToken?: string;
 }
 
 export interface Extracted {
@@ -28,6 +38,16 @@ export interface ExtractedTokens {
   accessToken: string;
   refreshToken?: string;
   account?: string;
+  accounts?: CapturedAccount[];
+}
+
+/**
+ * The masked token, or with several accounts each one's name and masked token
+ * (`github.com gho_…wxyz, ghe.corp.example gho_…abcd`), so `creds list` shows them all.
+ */
+function previewOf(result: ExtractedTokens): string {
+  if (!result.accounts || result.accounts.length < 2) return maskSecret(result.accessToken);
+  return result.accounts.map((a) => `${SHOWN_NAME.test(a.name) ? a.name : "?"} ${maskSecret(a.accessToken)}`).join(", ");
 }
 
 /** Validates the parsed capture files (same order as the roster lists them) and pulls the tokens out. */
@@ -41,6 +61,8 @@ const KNOWN_KEYS = new Set([
   "claudeAiOauth", "accessToken", "refreshToken", "expiresAt", "scopes", "subscriptionType",
   "tokens", "access_token", "refresh_token", "id_token", "account_id", "OPENAI_API_KEY", "last_refresh",
   "expiry_date", "token_type", "scope", "oauth_token", "user", "git_protocol", "users",
+  "hosts", "token", "api_host", "api_protocol", "is_oauth2", "oauth2_refresh_token", "oauth2_expiry_date",
+  "type", "access", "refresh", "expires", "key", "accountId", "resource_url",
 ]);
 const HOSTNAME = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
 
@@ -269,6 +291,53 @@ export const GhHostsSchema = z
   .record(z.string(), GhHostSchema)
   .refine((hosts) => Object.keys(hosts).length > 0, "lists no host");
 
+/** glab's config.yml: per-host settings under `hosts`, the token at `hosts.<host>.token` (file storage). */
+export const GlabConfigSchema = z.looseObject({
+  hosts: z
+    .record(
+      z.string(),
+      z.looseObject({
+        token: optString,
+        user: optString,
+        oauth2_refresh_token: optString,
+      }),
+    )
+    .refine((hosts) => Object.keys(hosts).length > 0, "lists no host"),
+});
+
+/** opencode's auth.json: provider name → an OAuth login, an API key or a well-known token. */
+export const OpencodeAuthSchema = z
+  .record(
+    z.string(),
+    z.discriminatedUnion("type", [
+      z.looseObject({ type: z.literal("oauth"), access: nonEmpty, refresh: optString, expires: z.number().nullish() }),
+      z.looseObject({ type: z.literal("api"), key: nonEmpty }),
+      z.looseObject({ type: z.literal("wellknown"), token: nonEmpty, key: optString }),
+    ]),
+  )
+  .refine((providers) => Object.keys(providers).length > 0, "lists no provider");
+
+export const QwenCredsSchema = z.looseObject({
+  access_token: nonEmpty,
+  refresh_token: optString,
+  token_type: optString,
+  expiry_date: z.number().nullish(),
+  resource_url: optString,
+});
+
+/** Host or provider names as shown in a preview: vendor-controlled, so only plain names pass. */
+const SHOWN_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/** The file's accounts, the preferred one first (e.g. github.com); at least one or the file is refused. */
+function withAccounts(vendor: string, path: string, accounts: CapturedAccount[], preferred: string, parsed: unknown, problem: string): ExtractedTokens {
+  if (accounts.length === 0) throw unrecognised(vendor, path, problem, parsed);
+  const ordered = [...accounts.filter((a) => a.name === preferred), ...accounts.filter((a) => a.name !== preferred)];
+  const first = ordered[0]!;
+  const out = tokens(first.accessToken, first.refreshToken, first.user);
+  if (ordered.length > 1) out.accounts = ordered;
+  return out;
+}
+
 function accountFromIdToken(idToken: string | null | undefined): string | undefined {
   const claims = decodeJwtClaims(idToken);
   const email = claims?.email;
@@ -304,24 +373,53 @@ const gemini: Extractor = (parsed, files) => {
 const gh: Extractor = (parsed, files) => {
   const path = files[0]?.path ?? "hosts.yml";
   const hosts = validate("gh", GhHostsSchema, parsed[0], files[0]);
-  const host = Object.prototype.hasOwnProperty.call(hosts, "github.com") ? "github.com" : Object.keys(hosts)[0]!;
-  const entry = hosts[host]!;
-  const user = entry.user ?? undefined;
-  const token =
-    entry.oauth_token || (user && entry.users && Object.prototype.hasOwnProperty.call(entry.users, user) ? entry.users[user]?.oauth_token : undefined);
-  if (!token) {
-    throw unrecognised(
-      "gh",
-      path,
-      `${host}.oauth_token: no token in the file (gh may have used a keyring; log in with --insecure-storage)`,
-      parsed[0],
-    );
+  // Every logged-in host survives (github.com and an Enterprise host in one set); older gh keeps
+  // the token beside `user`, newer gh also under `users.<user>`.
+  const accounts: CapturedAccount[] = [];
+  for (const [host, entry] of Object.entries(hosts)) {
+    const user = entry.user ?? undefined;
+    const token =
+      entry.oauth_token || (user && entry.users && Object.prototype.hasOwnProperty.call(entry.users, user) ? entry.users[user]?.oauth_token : undefined);
+    if (token) accounts.push({ name: host, accessToken: token, ...(user ? { user } : {}) });
   }
-  return tokens(token, undefined, user);
+  const problem = "no host has an oauth_token (gh may have used a keyring; log in with --insecure-storage)";
+  return withAccounts("gh", path, accounts, "github.com", parsed[0], problem);
+};
+
+const glab: Extractor = (parsed, files) => {
+  const path = files[0]?.path ?? "config.yml";
+  const config = validate("glab", GlabConfigSchema, parsed[0], files[0]);
+  const accounts: CapturedAccount[] = [];
+  for (const [host, entry] of Object.entries(config.hosts)) {
+    if (!entry.token) continue;
+    accounts.push({
+      name: host,
+      accessToken: entry.token,
+      ...(entry.user ? { user: entry.user } : {}),
+      ...(entry.oauth2_refresh_token ? { refreshToken: entry.oauth2_refresh_token } : {}),
+    });
+  }
+  const problem = "no host has a token (glab may have used a keyring; log in with file storage)";
+  return withAccounts("glab", path, accounts, "gitlab.com", parsed[0], problem);
+};
+
+const opencode: Extractor = (parsed, files) => {
+  const path = files[0]?.path ?? "auth.json";
+  const providers = validate("opencode", OpencodeAuthSchema, parsed[0], files[0]);
+  const accounts: CapturedAccount[] = Object.entries(providers).map(([name, auth]) => {
+    if (auth.type === "oauth") return { name, accessToken: auth.access, ...(auth.refresh ? { refreshToken: auth.refresh } : {}) };
+    return { name, accessToken: auth.type === "api" ? auth.key : auth.token };
+  });
+  return withAccounts("opencode", path, accounts, "", parsed[0], "lists no provider");
+};
+
+const qwen: Extractor = (parsed, files) => {
+  const data = validate("qwen", QwenCredsSchema, parsed[0], files[0]);
+  return tokens(data.access_token, data.refresh_token);
 };
 
 /** Named extractors the roster's `oauth.capture.extractor` refers to. */
-export const EXTRACTORS: Record<string, Extractor> = { claude, codex, gemini, gh };
+export const EXTRACTORS: Record<string, Extractor> = { claude, codex, gemini, gh, glab, opencode, qwen };
 
 /**
  * Validates a login's captured files with the roster's extractor and builds the stored payload.
@@ -359,10 +457,11 @@ export function extract(provider: string, spec: CaptureSpec, files: CapturedFile
   };
   if (result.refreshToken) payload.refreshToken = result.refreshToken;
   if (result.account) payload.account = result.account;
+  if (result.accounts) payload.accounts = result.accounts;
 
   const extracted: Extracted = {
     payload,
-    preview: maskSecret(result.accessToken),
+    preview: previewOf(result),
     expiresAt: readExpiry(parsed[0], spec.expiry),
   };
   if (result.account) extracted.account = result.account;

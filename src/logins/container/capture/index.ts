@@ -8,9 +8,20 @@ export {
   parseEnv,
   phantomMarker,
   readExpiry,
+  type CapturedAccount,
   type Extracted,
   type ExtractedTokens,
   type Extractor,
   type OAuthPayload,
 } from "./extractors.js";
-export { deepMerge, PHANTOM_FILE, writeSharedMount } from "./sharedMount.js";
+export {
+  deepMerge,
+  MAX_STATE_BYTES,
+  MAX_STATE_DEPTH,
+  nestedDeeperThan,
+  PHANTOM_FILE,
+  prepareSharedMount,
+  writeSharedMount,
+  type PreparedSharedMount,
+  type SharedMountOptions,
+} from "./sharedMount.js";

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, mkdir, open, rename, unlink } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CaptureError } from "../../../core/errors.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
-import { readRegularFile, safeSegments } from "./readFiles.js";
+import { fileKind, readRegularFile, safeSegments } from "./readFiles.js";
 
 /** Name of the marker written into a shared mount when the real credential is not exposed. */
 export const PHANTOM_FILE = "authctl-phantom.json";
@@ -31,10 +31,21 @@ function mountError(dirName: string, rel: string, err: unknown): CaptureError {
 }
 
 /**
- * Makes sure `dir` exists as a real directory (0700), refusing a symlink planted in its place:
- * project containers can write into a shared mount.
+ * Largest JSON state file (e.g. Claude's `.claude.json`, which keeps per-project history and can
+ * grow past the 1 MiB credential cap) that post_capture_state merges into.
  */
-async function ensureRealDir(dir: string, shown: string): Promise<void> {
+export const MAX_STATE_BYTES = 16 * 1024 * 1024;
+/** Deepest nesting merged and re-serialised: JSON.stringify recurses, and vendors nest a few levels. */
+export const MAX_STATE_DEPTH = 64;
+
+/** Who owns what authctl writes into a shared mount: null keeps the caller (see engine mountOwner). */
+type Owner = number | null;
+
+/**
+ * Makes sure `dir` exists as a real directory (0700, the container user's when `owner` is set),
+ * refusing a symlink planted in its place: project containers can write into a shared mount.
+ */
+async function ensureRealDir(dir: string, shown: string, owner: Owner): Promise<void> {
   const st = await lstatOrNull(dir);
   if (!st) {
     try {
@@ -42,72 +53,85 @@ async function ensureRealDir(dir: string, shown: string): Promise<void> {
     } catch (err) {
       if (errnoCode(err) !== "EEXIST") throw err;
     }
-    return ensureRealDir(dir, shown);
+    return ensureRealDir(dir, shown, owner);
   }
   if (st.isSymbolicLink()) throw new CaptureError(`shared mount ${shown} is a symlink; refused`);
-  if (!st.isDirectory()) throw new CaptureError(`shared mount ${shown} is not a directory; refused`);
+  if (!st.isDirectory()) throw new CaptureError(`shared mount ${shown} is not a directory (${fileKind(st)}); move it away and log in again`);
+  if (owner !== null && (st.uid !== owner || st.gid !== owner)) await chown(dir, owner, owner);
+  if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
 }
 
 /** Creates the parents of `rel` under `dir` (0700), refusing any symlinked component. */
-async function ensureParents(dir: string, dirName: string, segments: string[]): Promise<string> {
+async function ensureParents(dir: string, dirName: string, segments: string[], owner: Owner): Promise<string> {
   let current = dir;
   for (let i = 0; i < segments.length - 1; i++) {
     current = join(current, segments[i]!);
-    await ensureRealDir(current, `${dirName}/${segments.slice(0, i + 1).join("/")}`);
+    await ensureRealDir(current, `${dirName}/${segments.slice(0, i + 1).join("/")}`, owner);
   }
   return join(dir, ...segments);
 }
 
+/** A file written next to its target (0600, O_EXCL|O_NOFOLLOW, synced), waiting to be renamed over it. */
+interface StagedFile {
+  rel: string;
+  tmp: string;
+  target: string;
+}
+
 /**
- * Writes `text` to `dir/rel` with mode 0600 atomically (temp file + rename), never through a
- * symlink: one planted at the target is unlinked first, and the temp file is opened O_EXCL|O_NOFOLLOW.
+ * Stages `text` for `dir/rel`: refuses a directory at the target (a rename cannot replace it, and
+ * the user must decide what it holds); a symlink there is simply replaced by the rename.
  */
-async function writeFileSafely(dir: string, dirName: string, rel: string, text: string): Promise<void> {
+async function stageFile(dir: string, dirName: string, rel: string, text: string, owner: Owner): Promise<StagedFile> {
   const segments = safeSegments(rel);
   try {
-    const target = await ensureParents(dir, dirName, segments);
+    const target = await ensureParents(dir, dirName, segments, owner);
     const existing = await lstatOrNull(target);
-    if (existing?.isSymbolicLink()) await unlink(target);
-    else if (existing && existing.isDirectory()) throw new CaptureError(`shared mount ${dirName}/${rel} is a directory; refused`);
-
+    if (existing?.isDirectory()) {
+      throw new CaptureError(`shared mount ${dirName}/${rel} is a directory, not a file; move it away and log in again`);
+    }
     const tmp = `${target}.authctl-${randomBytes(6).toString("hex")}.tmp`;
     const handle = await open(tmp, WRITE_FLAGS, 0o600);
     try {
       try {
         await handle.chmod(0o600);
+        if (owner !== null) await handle.chown(owner, owner);
         await handle.writeFile(text, "utf8");
         await handle.sync();
       } finally {
         await handle.close();
       }
-      await rename(tmp, target);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
+    return { rel, tmp, target };
   } catch (err) {
     throw mountError(dirName, rel, err);
   }
 }
 
-/** Removes `dir/rel` if it is a file or symlink (never recurses, never follows a symlinked parent). */
-async function removeFileSafely(dir: string, dirName: string, rel: string): Promise<void> {
+/**
+ * Checks that `dir/rel` can be removed (a file, a symlink or nothing, under real directories) and
+ * returns its path, or null when there is nothing to remove. Never recurses or follows a symlinked parent.
+ */
+async function checkRemovable(dir: string, dirName: string, rel: string): Promise<string | null> {
   const segments = safeSegments(rel);
   try {
     let current = dir;
     for (let i = 0; i < segments.length - 1; i++) {
       current = join(current, segments[i]!);
       const st = await lstatOrNull(current);
-      if (!st) return;
+      if (!st) return null;
       if (!st.isDirectory() || st.isSymbolicLink()) {
         throw new CaptureError(`shared mount ${dirName}/${segments.slice(0, i + 1).join("/")} is not a real directory; refused`);
       }
     }
     const target = join(dir, ...segments);
     const st = await lstatOrNull(target);
-    if (!st) return;
-    if (st.isDirectory()) throw new CaptureError(`shared mount ${dirName}/${rel} is a directory; refused to remove it`);
-    await unlink(target);
+    if (!st) return null;
+    if (st.isDirectory()) throw new CaptureError(`shared mount ${dirName}/${rel} is a directory, not a file; move it away and log in again`);
+    return target;
   } catch (err) {
     throw mountError(dirName, rel, err);
   }
@@ -129,64 +153,161 @@ export function deepMerge(base: Record<string, unknown>, patch: Record<string, u
   return out;
 }
 
-/** Existing JSON object at `dir/rel`; missing, invalid, not an object, a symlink or special file → {}. */
-async function readJsonObject(dir: string, rel: string): Promise<Record<string, unknown>> {
-  let text: string | null;
-  try {
-    text = await readRegularFile(dir, rel);
-  } catch (err) {
-    // A symlink or FIFO planted by a container is never read; it is replaced by the atomic write.
-    if (err instanceof CaptureError && /symlink|not a regular file|changed while|resolved outside|UTF-8/.test(err.message)) return {};
-    throw err;
+/** True when `value` nests deeper than `limit` objects/arrays; iterative, so any depth is safe to ask about. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v as object)) stack.push([child, depth + 1]);
   }
-  if (text === null) return {};
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return isPlainObject(parsed) ? parsed : {};
-  } catch {
-    return {};
-  }
+  return false;
 }
 
 /**
- * Updates `mountsDir/<host_dir_name>/` after a capture (SPEC §7) and returns that dir.
+ * Existing JSON object at `dir/rel` to merge into. Missing, invalid JSON or not an object → {}; a
+ * symlink or special file planted by a container → {} (never read; replaced by the rename).
+ * Over MAX_STATE_BYTES or MAX_STATE_DEPTH → refused: that is not a file a vendor writes, and
+ * overwriting it could lose whatever the user keeps there.
+ */
+async function readJsonObject(dir: string, dirName: string, rel: string): Promise<Record<string, unknown>> {
+  let text: string | null;
+  try {
+    text = await readRegularFile(dir, rel, MAX_STATE_BYTES);
+  } catch (err) {
+    if (err instanceof CaptureError && /symlink|not a regular file|changed while|resolved outside|UTF-8/.test(err.message)) return {};
+    if (err instanceof CaptureError && /over the/.test(err.message)) {
+      throw new CaptureError(`shared mount ${dirName}/${rel} is over ${MAX_STATE_BYTES / 1024 / 1024} MiB; move it away and log in again`);
+    }
+    throw mountError(dirName, rel, err);
+  }
+  if (text === null) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text) as unknown;
+  } catch {
+    return {};
+  }
+  if (nestedDeeperThan(parsed, MAX_STATE_DEPTH)) {
+    throw new CaptureError(`shared mount ${dirName}/${rel} nests deeper than ${MAX_STATE_DEPTH} levels; move it away and log in again`);
+  }
+  return isPlainObject(parsed) ? parsed : {};
+}
+
+/**
+ * The mounts dir is what keeps other host accounts out: the shared dirs inside may belong to the
+ * container's uid (a real account on many hosts), so the dir above them must be 0700 and the
+ * caller's. It is authctl's own dir, so a looser mode (an older authctl, a umask) is tightened;
+ * one that is a symlink or someone else's is refused.
+ */
+async function ensurePrivateMountsDir(mountsDir: string, owner: Owner): Promise<void> {
+  try {
+    await mkdir(mountsDir, { recursive: true, mode: 0o700 });
+    const st = await lstat(mountsDir);
+    if (st.isSymbolicLink() || !st.isDirectory()) throw new CaptureError(`the mounts dir ${mountsDir} is not a real directory; refused`);
+    const me = process.getuid?.();
+    if (me !== undefined && st.uid !== me) throw new CaptureError(`the mounts dir ${mountsDir} belongs to uid ${st.uid}, not to you; refused`);
+    if (owner !== null && (st.mode & 0o077) !== 0) await chmod(mountsDir, 0o700);
+  } catch (err) {
+    if (err instanceof CaptureError) throw err;
+    throw new CaptureError(`could not create the mounts dir ${mountsDir}: ${errnoCode(err) ?? "unknown error"}`, { cause: err });
+  }
+}
+
+/** A shared-mount update validated and written to temp files, not yet visible. */
+export interface PreparedSharedMount {
+  /** `mountsDir/<host_dir_name>` */
+  readonly dir: string;
+  /** Renames the staged files into place and removes what the new state replaces; returns `dir`. */
+  commit(): Promise<string>;
+  /** Removes the staged files, leaving the mount as it was. Idempotent. */
+  discard(): Promise<void>;
+}
+
+export interface SharedMountOptions {
+  exposeToken: boolean;
+  credentialSet: string;
+  /** uid/gid for what is written (the container user's on a rootful engine); default: the caller's. */
+  owner?: number | null;
+}
+
+/**
+ * Validates and stages an update of `mountsDir/<host_dir_name>/` after a capture (SPEC §7),
+ * so the caller can store the credential only once nothing in the mount can refuse anymore.
  * Default: a phantom marker (no secret) and any previously exposed credential files removed.
  * `exposeToken`: the vendor's credential files verbatim (0600). Then `post_capture_state` is
- * deep-merged into its JSON files.
+ * deep-merged into its JSON files (bounded in size and depth).
  */
-export async function writeSharedMount(
+export async function prepareSharedMount(
   mountsDir: string,
   oauth: OAuthConfig,
   payload: OAuthPayload,
-  opts: { exposeToken: boolean; credentialSet: string },
-): Promise<string> {
+  opts: SharedMountOptions,
+): Promise<PreparedSharedMount> {
+  const owner = opts.owner ?? null;
   const dirName = oauth.host_dir_name;
   if (safeSegments(dirName).length !== 1) throw new CaptureError(`host_dir_name ${dirName} must be one path segment`);
-  try {
-    await mkdir(mountsDir, { recursive: true, mode: 0o700 });
-  } catch (err) {
-    throw new CaptureError(`could not create the mounts dir ${mountsDir}: ${errnoCode(err) ?? "unknown error"}`, { cause: err });
-  }
+  await ensurePrivateMountsDir(mountsDir, owner);
   const dir = join(mountsDir, dirName);
   try {
-    await ensureRealDir(dir, dirName);
+    await ensureRealDir(dir, dirName, owner);
   } catch (err) {
     throw mountError(dirName, "", err);
   }
 
   const credentialPaths = [...new Set([...oauth.capture.files.map((f) => f.path), ...Object.keys(payload.files)])];
-  if (opts.exposeToken) {
-    for (const [rel, text] of Object.entries(payload.files)) await writeFileSafely(dir, dirName, rel, text);
-    await removeFileSafely(dir, dirName, PHANTOM_FILE);
-  } else {
-    for (const rel of credentialPaths) await removeFileSafely(dir, dirName, rel);
-    await writeFileSafely(dir, dirName, PHANTOM_FILE, phantomMarker(payload.provider, opts.credentialSet));
-  }
+  const writes: Array<[string, string]> = opts.exposeToken
+    ? Object.entries(payload.files)
+    : [[PHANTOM_FILE, phantomMarker(payload.provider, opts.credentialSet)]];
+  const removals = opts.exposeToken ? [PHANTOM_FILE] : credentialPaths;
 
-  for (const [rel, patch] of Object.entries(oauth.post_capture_state ?? {})) {
-    if (credentialPaths.includes(rel)) continue; // never rewrite the vendor's credential file
-    const merged = deepMerge(await readJsonObject(dir, rel), patch);
-    await writeFileSafely(dir, dirName, rel, JSON.stringify(merged, null, 2) + "\n");
+  const staged: StagedFile[] = [];
+  const discard = async () => {
+    await Promise.all(staged.splice(0).map((f) => unlink(f.tmp).catch(() => undefined)));
+  };
+  try {
+    for (const [rel, patch] of Object.entries(oauth.post_capture_state ?? {})) {
+      if (credentialPaths.includes(rel)) continue; // never rewrite the vendor's credential file
+      const merged = deepMerge(await readJsonObject(dir, dirName, rel), patch);
+      writes.push([rel, JSON.stringify(merged, null, 2) + "\n"]);
+    }
+    const toRemove: string[] = [];
+    for (const rel of removals) {
+      const path = await checkRemovable(dir, dirName, rel);
+      if (path) toRemove.push(path);
+    }
+    for (const [rel, text] of writes) staged.push(await stageFile(dir, dirName, rel, text, owner));
+
+    return {
+      dir,
+      discard,
+      async commit() {
+        for (const f of staged.splice(0)) {
+          try {
+            await rename(f.tmp, f.target);
+          } catch (err) {
+            await unlink(f.tmp).catch(() => undefined);
+            throw mountError(dirName, f.rel, err);
+          }
+        }
+        for (const path of toRemove) {
+          try {
+            await unlink(path);
+          } catch (err) {
+            if (errnoCode(err) !== "ENOENT") throw mountError(dirName, path.slice(dir.length + 1), err);
+          }
+        }
+        return dir;
+      },
+    };
+  } catch (err) {
+    await discard();
+    throw err;
   }
-  return dir;
+}
+
+/** `prepareSharedMount` then `commit` (for callers with nothing to store in between). */
+export async function writeSharedMount(mountsDir: string, oauth: OAuthConfig, payload: OAuthPayload, opts: SharedMountOptions): Promise<string> {
+  return (await prepareSharedMount(mountsDir, oauth, payload, opts)).commit();
 }

@@ -1,0 +1,89 @@
+import { request as httpRequest } from "node:http";
+import type { z } from "zod";
+import { ServiceError } from "../core/errors.js";
+import type { StoredCredential } from "../store/store.js";
+import { adminAuthorization } from "./adminAuth.js";
+import * as P from "./protocol.js";
+import { decodeResponse, httpOptions, type WireRequest, type WireResponse } from "./wire.js";
+
+export function sendWire(request: WireRequest, signal?: AbortSignal): Promise<WireResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ ...httpOptions(request), signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("error", (error: NodeJS.ErrnoException) =>
+      reject(error.name === "AbortError" ? error : new ServiceError(`cannot reach the authctl service at ${request.socketPath} (${error.code ?? error.message}): start it with \`authctl serve\``)),
+    );
+    req.end(request.body);
+  });
+}
+
+export interface ServiceClientOptions {
+  socketPath: string;
+  /** A capability token (AUTHCTL_TOKEN). */
+  token?: string;
+  /** The admin key derived from the store key (`store.subkey(ADMIN_KEY_LABEL)`), for admin operations. */
+  adminKey?: Buffer;
+  now?: () => number;
+}
+
+/** The local credential service, from any process: a token for reads, the admin key for the rest. */
+export class ServiceClient {
+  constructor(private readonly options: ServiceClientOptions) {}
+
+  private async call<T>(path: string, body: unknown, schema: z.ZodType<T>, ref?: { credentialSet: string; provider: string }): Promise<T> {
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const { adminKey, token, socketPath } = this.options;
+    const authorization = adminKey
+      ? adminAuthorization(adminKey, (this.options.now ?? Date.now)(), path, text ?? "")
+      : token
+        ? `Bearer ${token}`
+        : undefined;
+    return decodeResponse(path, await sendWire({ socketPath, path, body: text, authorization }), schema, ref);
+  }
+
+  health() {
+    return this.call("/v1/health", undefined, P.HealthResponse);
+  }
+  async list(credentialSet?: string) {
+    return (await this.call("/v1/list", credentialSet ? { credentialSet } : {}, P.ListResponse)).credentials;
+  }
+  async head(credentialSet: string, provider: string) {
+    return (await this.call("/v1/head", { credentialSet, provider }, P.HeadResponse, { credentialSet, provider })).credential;
+  }
+  async get<T = unknown>(credentialSet: string, provider: string): Promise<StoredCredential<T>> {
+    const { credential } = await this.call("/v1/get", { credentialSet, provider }, P.GetResponse, { credentialSet, provider });
+    return fromWire<T>(credential);
+  }
+  async put(entry: z.input<typeof P.PutRequest>) {
+    await this.call("/v1/put", entry, P.OkResponse);
+  }
+  async delete(credentialSet: string, provider: string) {
+    await this.call("/v1/delete", { credentialSet, provider }, P.OkResponse);
+  }
+  mint(scope: P.Scope) {
+    return this.call("/v1/tokens/mint", { scope }, P.MintResponse);
+  }
+  async revoke(id: string) {
+    await this.call("/v1/tokens/revoke", { id }, P.OkResponse);
+  }
+  async shutdown() {
+    await this.call("/v1/shutdown", {}, P.OkResponse);
+  }
+}
+
+export function fromWire<T>(credential: z.infer<typeof P.GetResponse>["credential"]): StoredCredential<T> {
+  return {
+    credentialSet: credential.credentialSet,
+    provider: credential.provider,
+    kind: credential.kind,
+    preview: credential.preview,
+    expiresAt: credential.expiresAt === null ? null : new Date(credential.expiresAt),
+    createdAt: new Date(credential.updatedAt),
+    updatedAt: new Date(credential.updatedAt),
+    payload: credential.payload as T,
+  };
+}

@@ -1,0 +1,42 @@
+import { DeliveryRefusedError } from "../core/errors.js";
+import type { DeliveryPolicy } from "../roster/deliverySchema.js";
+import type { Provider } from "../roster/schema.js";
+import type { CredentialKind, StoredCredential } from "../store/store.js";
+
+/**
+ * The one place that says which payload field is THE secret of a credential: an API key's `key`,
+ * an OAuth login's access token (the extractors put it in `accessToken` for every vendor).
+ */
+const SECRET_FIELD: Record<CredentialKind, string> = {
+  api_key: "key",
+  oauth: "accessToken",
+  device_flow: "accessToken",
+  google_oauth: "accessToken",
+};
+
+export function secretOf(credential: Pick<StoredCredential, "kind" | "payload">): string | undefined {
+  const value = (credential.payload as Record<string, unknown> | null)?.[SECRET_FIELD[credential.kind]];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+const modeOf = (kind: CredentialKind) => (kind === "api_key" ? "api_key" : "oauth");
+
+/** The roster's delivery policy for this kind of credential (default `runtime_env`). */
+export function deliveryPolicyOf(provider: Provider, kind: CredentialKind): DeliveryPolicy {
+  const policy = provider.delivery?.policy ?? "runtime_env";
+  return typeof policy === "string" ? policy : (policy[modeOf(kind)] ?? "runtime_env");
+}
+
+/** Throws unless the credential may leave authctl as a plain secret. */
+export function assertDeliverable(provider: Provider, credential: Pick<StoredCredential, "kind" | "credentialSet">): void {
+  if (deliveryPolicyOf(provider, credential.kind) === "runtime_env") return;
+  throw new DeliveryRefusedError(
+    `${credential.credentialSet}:${provider.name} (${credential.kind}) is proxy_only: its vendor allows it only in its own client, so authctl never exports it to a process; use it through the credential proxy, or store an API key instead (authctl key ${provider.name})`,
+  );
+}
+
+/** The environment variable names a credential's secret is exported under (roster name first). */
+export function envNamesOf(provider: Provider, kind: CredentialKind): string[] {
+  const primary = kind === "api_key" ? provider.api_key?.env_var : (provider.delivery?.oauth_env_var ?? provider.api_key?.env_var);
+  return [...new Set([primary, ...(provider.delivery?.extra_env ?? [])].filter((n): n is string => Boolean(n)))];
+}

@@ -1,0 +1,71 @@
+import { z } from "zod";
+import { assertProviderName, assertSetName } from "../core/names.js";
+
+/**
+ * The local credential service's wire format: JSON over HTTP on a Unix socket, every request and
+ * response checked against these schemas on both sides. Paths are `/v1/<op>`; everything but
+ * health is a POST with a JSON body.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const validName = (check: (s: string) => string) => (s: string) => {
+  try {
+    check(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+export const SetName = z.string().refine(validName(assertSetName), "must be a credential set name");
+export const ProviderName = z.string().refine(validName(assertProviderName), "must be a provider name");
+
+/** What a capability token may do. `mint` lets it mint narrower tokens; put/delete are admin-only. */
+export const TokenOp = z.enum(["list", "head", "get", "mint"]);
+export type TokenOp = z.infer<typeof TokenOp>;
+
+export const MAX_TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+
+export const Scope = z.strictObject({
+  credentialSet: SetName,
+  providers: z.array(ProviderName).min(1).max(256),
+  ops: z.array(TokenOp).min(1),
+  ttlSeconds: z.number().int().positive().max(MAX_TOKEN_TTL_SECONDS),
+});
+export type Scope = z.infer<typeof Scope>;
+
+export const ListRequest = z.strictObject({ credentialSet: SetName.optional() });
+export const RefRequest = z.strictObject({ credentialSet: SetName, provider: ProviderName });
+export const PutRequest = z.strictObject({
+  credentialSet: SetName,
+  provider: ProviderName,
+  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth"]),
+  payload: z.record(z.string(), z.unknown()),
+  preview: z.string().max(64),
+  expiresAt: z.number().int().nullable().default(null),
+});
+export const MintRequest = z.strictObject({ scope: Scope });
+export const RevokeRequest = z.strictObject({ id: z.string().regex(/^[a-f0-9]{16}$/) });
+export const EmptyRequest = z.strictObject({});
+
+export const CredentialInfo = z.strictObject({
+  credentialSet: z.string(),
+  provider: z.string(),
+  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth"]),
+  preview: z.string(),
+  expiresAt: z.number().nullable(),
+  updatedAt: z.number(),
+});
+export type CredentialInfoWire = z.infer<typeof CredentialInfo>;
+
+export const HealthResponse = z.strictObject({ ok: z.literal(true), protocol: z.number(), pid: z.number(), home: z.string() });
+export const ListResponse = z.strictObject({ credentials: z.array(CredentialInfo) });
+export const HeadResponse = z.strictObject({ credential: CredentialInfo });
+export const GetResponse = z.strictObject({ credential: CredentialInfo.extend({ payload: z.unknown() }) });
+export const OkResponse = z.strictObject({ ok: z.literal(true) });
+export const MintResponse = z.strictObject({ id: z.string(), token: z.string(), expiresAt: z.number() });
+
+export const ErrorCode = z.enum(["bad_request", "unauthorized", "forbidden", "refused", "not_found", "internal"]);
+export const ErrorResponse = z.strictObject({
+  error: z.strictObject({ code: ErrorCode, message: z.string(), fixCommand: z.string().optional() }),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponse>;

@@ -1,0 +1,78 @@
+import { Command } from "commander";
+import { UsageError } from "../../core/errors.js";
+import type { Factory } from "../factory.js";
+import { err } from "../io.js";
+
+export interface RunOpts {
+  set?: string;
+  only?: string;
+  mask?: boolean;
+  token?: boolean;
+  tokenTtl?: string;
+}
+
+/**
+ * `authctl run -- cmd …`: the command gets the set's secrets in its environment (and a token for
+ * the local service, started on demand), and its exit code becomes authctl's.
+ */
+export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise<void> {
+  if (argv.length === 0) throw new UsageError("run needs a command: authctl run [--set S] -- <command> [args…]");
+  const only = opts.only?.split(",").map((p) => p.trim()).filter(Boolean);
+  if (only && only.length === 0) throw new UsageError("--only takes a comma-separated list of providers");
+  const ttlSeconds = opts.tokenTtl === undefined ? undefined : Number(opts.tokenTtl);
+  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new UsageError(`--token-ttl takes a whole number of seconds, got ${JSON.stringify(opts.tokenTtl)}`);
+  const context = await f.context();
+  const { serviceGrant } = await import("../../access/credentials.js");
+  // Inside another `run` the parent's token is the way in; a nested run holds no store key to mint with.
+  const nested = serviceGrant(context) !== undefined;
+  if (!nested) await f.unlockedStore();
+  const { runWithCredentials } = await import("../../run/run.js");
+  f.exitCode = await runWithCredentials(argv, {
+    context,
+    signal: f.signal,
+    ...(opts.set ? { credentialSet: opts.set } : {}),
+    ...(only ? { only } : {}),
+    mask: opts.mask !== false,
+    onGrants: ({ credentialSet, grants, skipped }) => {
+      for (const s of skipped) err(f.io, `authctl: not exporting ${credentialSet}:${s.provider}: ${s.reason}`);
+      if (grants.length === 0) err(f.io, `authctl: no credentials to export from set "${credentialSet}"`);
+    },
+    ...(opts.token === false || nested ? {} : { service: () => serviceForRun(f, ttlSeconds) }),
+  });
+}
+
+/** An admin client of this home's service, started on demand; undefined (with a note) if it cannot be. */
+async function serviceForRun(f: Factory, ttlSeconds: number | undefined) {
+  const context = await f.context();
+  const { ServiceClient } = await import("../../access/client.js");
+  const { ADMIN_KEY_LABEL } = await import("../../access/adminAuth.js");
+  const { connectService } = await import("../../serve/daemon.js");
+  const adminKey = f.store().subkey(ADMIN_KEY_LABEL);
+  try {
+    let socketPath = (await connectService(context))?.socketPath;
+    if (!socketPath) {
+      const { startDetachedService } = await import("./serve.js");
+      socketPath = await startDetachedService(f, ON_DEMAND_IDLE_EXIT_MS);
+    }
+    return { client: new ServiceClient({ socketPath, adminKey }), socketPath, ...(ttlSeconds ? { ttlSeconds } : {}) };
+  } catch (error) {
+    err(f.io, `authctl: running without AUTHCTL_TOKEN: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+/** A daemon `run` started stops on its own after this long idle with no live token. */
+const ON_DEMAND_IDLE_EXIT_MS = 10 * 60_000;
+
+export function runCommand(f: Factory): Command {
+  return new Command("run")
+    .description("run a command with the set's credentials in its environment (nothing written to disk)")
+    .usage("[options] -- <command> [args…]")
+    .option("--set <name>", "credential set", "default")
+    .option("--only <providers>", "only these providers (comma-separated); each must be stored")
+    .option("--no-mask", "do not conceal the secrets in the command's piped output")
+    .option("--no-token", "do not hand the command a token for the local service (AUTHCTL_TOKEN)")
+    .option("--token-ttl <seconds>", "lifetime of the command's token (revoked at exit anyway)")
+    .argument("<command...>", "the command and its arguments")
+    .action((argv: string[], opts: RunOpts) => runRun(f, argv, opts));
+}

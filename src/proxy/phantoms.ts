@@ -1,0 +1,118 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { contextFrom, type WithContext } from "../context.js";
+import { UsageError } from "../core/errors.js";
+import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js";
+
+/** Recognisable in a leak search, random enough (256 bits) that guessing is hopeless. */
+const PREFIX = "authctl-phantom-";
+const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export type PhantomPurpose = "access" | "refresh";
+
+/** What a valid phantom stands for: never the phantom itself, only its owner. */
+export interface PhantomGrant {
+  sessionId: string;
+  credentialSet: string;
+  provider: string;
+  purpose: PhantomPurpose;
+  expiresAt: Date;
+}
+
+export interface MintPhantomsOptions extends WithContext {
+  /** The container or agent session the phantoms belong to; `revokeSession` ends them all. */
+  sessionId: string;
+  credentialSet?: string;
+  /** Lifetime; 12 h by default. The session ending revokes them sooner. */
+  ttlMs?: number;
+}
+
+export interface MintedPhantoms {
+  sessionId: string;
+  credentialSet: string;
+  provider: string;
+  /** Goes where the client expects its access token or API key. */
+  accessToken: string;
+  /** Goes where an OAuth client expects its refresh token; the proxy exchanges it for new phantoms. */
+  refreshToken: string;
+  expiresAt: Date;
+}
+
+const hashOf = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
+
+export function looksLikePhantom(value: string): boolean {
+  return value.startsWith(PREFIX);
+}
+
+/** Mints an access and a refresh phantom for (session, set, provider); only their hashes are stored. */
+export function mintPhantoms(provider: string, options: MintPhantomsOptions): MintedPhantoms {
+  const context = contextFrom(options);
+  if (!SESSION_ID.test(options.sessionId)) {
+    throw new UsageError(`session id "${options.sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)`);
+  }
+  const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  assertProviderName(provider);
+  const now = context.clock.now();
+  const expiresAt = now + (options.ttlMs ?? DEFAULT_TTL_MS);
+  const accessToken = PREFIX + randomBytes(32).toString("base64url");
+  const refreshToken = PREFIX + randomBytes(32).toString("base64url");
+  context.store().exclusive((db) => {
+    const insert = db.prepare(
+      `INSERT INTO phantom_tokens (token_hash, session_id, credential_set, provider, purpose, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    insert.run(hashOf(accessToken), options.sessionId, credentialSet, provider, "access", expiresAt, now);
+    insert.run(hashOf(refreshToken), options.sessionId, credentialSet, provider, "refresh", expiresAt, now);
+  });
+  return { sessionId: options.sessionId, credentialSet, provider, accessToken, refreshToken, expiresAt: new Date(expiresAt) };
+}
+
+interface PhantomRow {
+  token_hash: string;
+  session_id: string;
+  credential_set: string;
+  provider: string;
+  purpose: PhantomPurpose;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/**
+ * The grant behind a presented phantom, or undefined when it is unknown, revoked or expired.
+ * Looked up by its hash (the token itself is never stored), then the hashes compared in constant time.
+ */
+export function verifyPhantom(token: string, options: WithContext = {}): PhantomGrant | undefined {
+  if (!looksLikePhantom(token) || token.length > 256) return undefined;
+  const context = contextFrom(options);
+  const presented = hashOf(token);
+  const row = context.store().exclusive(
+    (db) => db.prepare("SELECT * FROM phantom_tokens WHERE token_hash = ?").get(presented) as PhantomRow | undefined,
+  );
+  if (!row || !timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(presented, "hex"))) return undefined;
+  if (row.revoked_at !== null || row.expires_at <= context.clock.now()) return undefined;
+  return {
+    sessionId: row.session_id,
+    credentialSet: row.credential_set,
+    provider: row.provider,
+    purpose: row.purpose,
+    expiresAt: new Date(row.expires_at),
+  };
+}
+
+/** Revokes every phantom of a session (the container or agent session ended); returns how many. */
+export function revokeSession(sessionId: string, options: WithContext = {}): number {
+  const context = contextFrom(options);
+  const now = context.clock.now();
+  return context.store().exclusive(
+    (db) => db.prepare("UPDATE phantom_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL").run(now, sessionId).changes,
+  );
+}
+
+/** Revokes one phantom (a refresh phantom once exchanged: they are single-use like the real ones). */
+export function revokePhantom(token: string, options: WithContext = {}): void {
+  const context = contextFrom(options);
+  const now = context.clock.now();
+  context.store().exclusive((db) =>
+    db.prepare("UPDATE phantom_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL").run(now, hashOf(token)),
+  );
+}

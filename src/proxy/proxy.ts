@@ -1,0 +1,254 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import { pipeline } from "node:stream";
+import type { Authctl } from "../context.js";
+import { contextFrom, type WithContext } from "../context.js";
+import type { OAuthPayload } from "../logins/container/capture/index.js";
+import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
+import type { StoredCredential } from "../store/store.js";
+import {
+  BodyMeter,
+  DEFAULT_MAX_REQUEST_BYTES,
+  type ForwardLimits,
+  headersFor,
+  refuseSocket,
+  responseHeaders,
+  sendJson,
+  upstreamRequest,
+  writeRawHead,
+} from "./forward.js";
+import { type PhantomGrant, verifyPhantom } from "./phantoms.js";
+import { RefreshOwner } from "./refresh.js";
+import { exchangeRefreshPhantom } from "./refreshExchange.js";
+import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
+
+/** One proxied request, as the audit log records it: never headers, bodies or tokens. */
+export interface ProxyAuditEntry {
+  provider: string;
+  credentialSet: string;
+  sessionId: string;
+  method: string;
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
+export interface CredentialProxyOptions extends WithContext {
+  /** Per-provider replacements of the roster's `proxy:` blocks (URLs, headers, allow-lists). */
+  upstreams?: Record<string, UpstreamOverride>;
+  maxRequestBytes?: number;
+  upstreamIdleMs?: number;
+  /** Where OAuth clients send their refresh calls (Codex: CODEX_REFRESH_TOKEN_URL_OVERRIDE). */
+  refreshPath?: string;
+  onAudit?: (entry: ProxyAuditEntry) => void;
+}
+
+export interface CredentialProxy {
+  readonly context: Authctl;
+  readonly refresher: RefreshOwner;
+  readonly refreshPath: string;
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+}
+
+interface Target {
+  grant: PhantomGrant;
+  route: ResolvedRoute;
+  credential: StoredCredential;
+}
+
+type Refusal = { status: number; reason: string; message: string };
+
+const secretOf = (credential: StoredCredential): string =>
+  credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
+
+/**
+ * The credential proxy as handlers, to mount in any node:http server (`authctl proxy serve`, later
+ * the daemon): a client presents a phantom token; the proxy checks it, swaps in the real
+ * credential of its (set, provider), forwards only to that provider's upstream and allowed
+ * paths, pipes bodies both ways untouched, and is the one refresher of OAuth logins.
+ */
+export function createCredentialProxy(options: CredentialProxyOptions = {}): CredentialProxy {
+  const context = contextFrom(options);
+  const refresher = new RefreshOwner(context);
+  const refreshPath = options.refreshPath ?? "/oauth/token";
+  const limits: ForwardLimits = {
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
+  };
+
+  function resolve(req: IncomingMessage): Target | Refusal {
+    const phantom = phantomFrom(req.headers);
+    const grant = phantom === undefined ? undefined : verifyPhantom(phantom, { context });
+    if (!grant || grant.purpose !== "access") {
+      return { status: 401, reason: "Unauthorized", message: "authctl proxy: unknown, revoked or expired phantom token" };
+    }
+    const credential = context.store().get(grant.credentialSet, grant.provider);
+    const mode = credential && modeOf(credential.kind);
+    if (!credential || !mode) {
+      return { status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
+    }
+    const route = routeFor(context.roster(), grant.provider, mode, options.upstreams);
+    if (!route) return { status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
+    if (!pathAllowed(req.url ?? "", route.allow_paths)) {
+      return { status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
+    }
+    return { grant, route, credential };
+  }
+
+  /** The secret to send: an OAuth token is refreshed first when it expires soon (or was just rejected). */
+  async function secretFor(target: Target, rejected?: string): Promise<string> {
+    const refresh = target.route.refresh;
+    if (target.credential.kind !== "oauth" || !refresh) return secretOf(target.credential);
+    const fresh = await refresher.fresh(target.grant.credentialSet, target.grant.provider, refresh, rejected);
+    target.credential = fresh;
+    return fresh.payload.accessToken;
+  }
+
+  function audit(target: Target, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
+    options.onAudit?.({
+      provider: target.grant.provider,
+      credentialSet: target.grant.credentialSet,
+      sessionId: target.grant.sessionId,
+      method: req.method ?? "GET",
+      path: (req.url ?? "").split("?")[0]!,
+      status,
+      bytesIn,
+      bytesOut,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+    });
+  }
+
+  async function proxyRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    if (req.method === "POST" && (req.url ?? "").split("?")[0] === refreshPath) {
+      await exchangeRefreshPhantom(req, res, { context, refresher, upstreams: options.upstreams });
+      return;
+    }
+    const target = resolve(req);
+    if ("status" in target) {
+      req.resume();
+      sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } });
+      return;
+    }
+    const meter = new BodyMeter(limits.maxRequestBytes);
+    let bytesOut = 0;
+    const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
+    const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
+
+    const attempt = async (secret: string, replay: Buffer | undefined, retried: boolean) => {
+      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret), limits);
+      res.once("close", () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.on("socket", (s: Socket) => s.setNoDelay(true));
+      upstream.on("error", () => {
+        if (meter.tooLarge) sendJson(res, 413, { error: { type: "authctl_proxy", message: `authctl proxy: request body larger than ${limits.maxRequestBytes} bytes` } });
+        else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
+        audit(target, req, res.statusCode, meter.bytes, bytesOut, started);
+      });
+      upstream.on("response", (upstreamRes) => {
+        if (upstreamRes.statusCode === 401 && canRetry && !retried) {
+          upstreamRes.resume();
+          // The refused upstream may stop reading: read the rest of the body into the replay copy.
+          meter.unpipe(upstream);
+          meter.resume();
+          void retryAfterRefresh(secret);
+          return;
+        }
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes.headers));
+        res.flushHeaders();
+        upstreamRes.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
+        pipeline(upstreamRes, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, bytesOut, started));
+      });
+      if (replay) upstream.end(replay);
+      else {
+        meter.once("error", () => upstream.destroy());
+        meter.pipe(upstream);
+      }
+    };
+
+    const retryAfterRefresh = async (rejected: string) => {
+      await bodyDone;
+      if (!meter.replayable || meter.tooLarge) {
+        sendJson(res, 401, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream refused the credential" } });
+        return;
+      }
+      try {
+        const secret = await secretFor(target, rejected);
+        await attempt(secret, Buffer.concat(meter.chunks), true);
+      } catch (error) {
+        sendJson(res, 401, { error: { type: "authctl_proxy", message: (error as Error).message } });
+        audit(target, req, 401, meter.bytes, 0, started);
+      }
+    };
+
+    req.once("aborted", () => meter.destroy());
+    req.pipe(meter);
+    meter.on("error", () => req.unpipe(meter));
+    try {
+      await attempt(await secretFor(target), undefined, false);
+    } catch (error) {
+      req.resume();
+      sendJson(res, 401, { error: { type: "authctl_proxy", message: (error as Error).message } });
+    }
+  }
+
+  async function proxyUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const started = performance.now();
+    socket.on("error", () => socket.destroy());
+    const target = resolve(req);
+    if ("status" in target) return refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+    const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
+    const attempt = (secret: string, retried: boolean) => {
+      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
+      socket.once("close", () => upstream.destroy());
+      upstream.on("error", () => refuseSocket(socket, 502, "Bad Gateway", { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } }));
+      upstream.on("upgrade", (upstreamRes, upstreamSocket: Socket, upstreamHead: Buffer) => {
+        upstreamSocket.setTimeout(0);
+        writeRawHead(socket, upstreamRes);
+        if (upstreamHead.length) socket.write(upstreamHead);
+        if (head.length) upstreamSocket.write(head);
+        upstreamSocket.on("error", () => socket.destroy());
+        upstreamSocket.on("close", () => socket.destroy());
+        socket.on("close", () => upstreamSocket.destroy());
+        upstreamSocket.pipe(socket).pipe(upstreamSocket);
+        audit(target, req, 101, 0, 0, started);
+      });
+      upstream.on("response", (upstreamRes) => {
+        if (upstreamRes.statusCode === 401 && canRetry && !retried) {
+          upstreamRes.resume();
+          secretFor(target, secret).then(
+            (fresh) => attempt(fresh, true),
+            (error: Error) => refuseSocket(socket, 401, "Unauthorized", { error: { type: "authctl_proxy", message: error.message } }),
+          );
+          return;
+        }
+        writeRawHead(socket, upstreamRes, ["connection: close"]);
+        upstreamRes.pipe(socket);
+        audit(target, req, upstreamRes.statusCode ?? 502, 0, 0, started);
+      });
+      upstream.end();
+    };
+    try {
+      attempt(await secretFor(target), false);
+    } catch (error) {
+      refuseSocket(socket, 401, "Unauthorized", { error: { type: "authctl_proxy", message: (error as Error).message } });
+    }
+  }
+
+  return {
+    context,
+    refresher,
+    refreshPath,
+    handleRequest: (req, res) => {
+      proxyRequest(req, res).catch(() => sendJson(res, 500, { error: { type: "authctl_proxy", message: "authctl proxy: internal error" } }));
+    },
+    handleUpgrade: (req, socket, head) => {
+      proxyUpgrade(req, socket, head).catch(() => socket.destroy());
+    },
+  };
+}

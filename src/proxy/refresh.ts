@@ -1,0 +1,173 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import type { Authctl } from "../context.js";
+import { CredentialRefreshError } from "../core/errors.js";
+import type { OAuthPayload } from "../logins/container/capture/index.js";
+import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
+import type { StoredCredential } from "../store/store.js";
+
+type RefreshConfig = NonNullable<ProxyOAuthRoute["refresh"]>;
+
+/** Refresh this long before `expires_at`, so a request never leaves with a token about to lapse. */
+const EXPIRY_SKEW_MS = 120_000;
+const LEASE_MS = 60_000;
+const MAX_TOKEN_RESPONSE = 1 << 20;
+
+interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  id_token?: string;
+  expires_in?: number;
+}
+
+/** POSTs JSON with a timeout; never follows a redirect (the body holds a refresh token). */
+export function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  const target = new URL(url);
+  const send = target.protocol === "https:" ? https.request : http.request;
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = send(target, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", "content-length": payload.length },
+      timeout: timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_TOKEN_RESPONSE) req.destroy(new Error("token response larger than 1 MiB"));
+        else chunks.push(chunk);
+      });
+      res.on("error", reject);
+      res.on("end", () => {
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, json });
+      });
+    });
+    req.end(payload);
+  });
+}
+
+function replaceAll(text: string, from: string | undefined, to: string | undefined): string {
+  return from && to && from !== to ? text.split(from).join(to) : text;
+}
+
+/** The rotated tokens, also written into the vendor files kept with the login (same text, new tokens). */
+function rotated(payload: OAuthPayload, tokens: TokenResponse): OAuthPayload {
+  const files: Record<string, string> = {};
+  for (const [path, text] of Object.entries(payload.files)) {
+    files[path] = replaceAll(replaceAll(text, payload.accessToken, tokens.access_token), payload.refreshToken, tokens.refresh_token);
+  }
+  return {
+    ...payload,
+    files,
+    accessToken: tokens.access_token,
+    ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+  };
+}
+
+/**
+ * The one refresher of each OAuth login. Vendors' refresh tokens are single-use: two refreshers
+ * of one login log the user out. In this process one flight per (set, provider); across processes
+ * a lease row taken in a BEGIN IMMEDIATE transaction, under which the credential row is re-read,
+ * and the rotated pair is written together with the lease's release in one transaction.
+ */
+export class RefreshOwner {
+  private readonly inflight = new Map<string, Promise<StoredCredential<OAuthPayload>>>();
+  private readonly holder = randomUUID();
+  /** How many refresh calls this owner sent (the tests' and the audit's view of "exactly one"). */
+  refreshCalls = 0;
+
+  constructor(
+    private readonly context: Authctl,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  /**
+   * The credential, refreshed first when it expires soon or when `rejected` (the access token an
+   * upstream just answered 401 to) is still the stored one. Concurrent callers share one refresh.
+   */
+  async fresh(credentialSet: string, provider: string, config: RefreshConfig, rejected?: string, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload>> {
+    const current = this.context.store().get<OAuthPayload>(credentialSet, provider);
+    if (current && !this.needsRefresh(current, rejected)) return current;
+    const key = `${credentialSet}\0${provider}`;
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = this.refresh(credentialSet, provider, config, rejected, signal).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, flight);
+    }
+    return flight;
+  }
+
+  private needsRefresh(credential: StoredCredential<OAuthPayload>, rejected: string | undefined): boolean {
+    if (rejected !== undefined) return credential.payload.accessToken === rejected;
+    return credential.expiresAt !== null && credential.expiresAt.getTime() - EXPIRY_SKEW_MS <= this.context.clock.now();
+  }
+
+  private async refresh(credentialSet: string, provider: string, config: RefreshConfig, rejected: string | undefined, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload>> {
+    const locked = await this.takeLease(credentialSet, provider, signal);
+    const store = this.context.store();
+    try {
+      if (!locked) throw new CredentialRefreshError(`no credentials for ${credentialSet}:${provider} to refresh`);
+      if (!this.needsRefresh(locked, rejected)) return locked;
+      const refreshToken = locked.payload.refreshToken;
+      if (!refreshToken) throw new CredentialRefreshError(`${credentialSet}:${provider} has no refresh token: log in again (authctl auth ${provider})`);
+      this.refreshCalls++;
+      const { status, json } = await postJson(
+        config.token_url,
+        { grant_type: "refresh_token", refresh_token: refreshToken, client_id: config.client_id },
+        this.timeoutMs,
+        signal,
+      ).catch((error: Error) => {
+        throw new CredentialRefreshError(`refreshing ${credentialSet}:${provider} failed: ${error.message}`);
+      });
+      const tokens = json as Partial<TokenResponse> | undefined;
+      if (status !== 200 || typeof tokens?.access_token !== "string") {
+        const code = typeof (json as { error?: unknown })?.error === "string" ? ` (${String((json as { error: string }).error).slice(0, 60)})` : "";
+        throw new CredentialRefreshError(`the vendor refused to refresh ${credentialSet}:${provider}: HTTP ${status}${code}; log in again (authctl auth ${provider})`);
+      }
+      const payload = rotated(locked.payload, tokens as TokenResponse);
+      const expiresAt = typeof tokens.expires_in === "number" ? new Date(this.context.clock.now() + tokens.expires_in * 1000) : null;
+      return store.exclusive((db) => {
+        store.put(credentialSet, provider, locked.kind, payload, { preview: locked.preview, expiresAt });
+        db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder);
+        return store.get<OAuthPayload>(credentialSet, provider)!;
+      });
+    } finally {
+      store.exclusive((db) =>
+        db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder),
+      );
+    }
+  }
+
+  /** Waits for the lease on (set, provider) and returns the credential row re-read under it. */
+  private async takeLease(credentialSet: string, provider: string, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload> | undefined> {
+    const store = this.context.store();
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      const now = this.context.clock.now();
+      const got = store.exclusive((db) => {
+        const lease = db.prepare("SELECT holder, expires_at FROM refresh_leases WHERE credential_set = ? AND provider = ?").get(credentialSet, provider) as
+          | { holder: string; expires_at: number }
+          | undefined;
+        if (lease && lease.holder !== this.holder && lease.expires_at > now) return false;
+        db.prepare("INSERT OR REPLACE INTO refresh_leases (credential_set, provider, holder, expires_at) VALUES (?, ?, ?, ?)").run(
+          credentialSet, provider, this.holder, now + LEASE_MS,
+        );
+        return true;
+      });
+      if (got) return store.get<OAuthPayload>(credentialSet, provider);
+      if (signal?.aborted) throw new CredentialRefreshError(`stopped while waiting for another refresher of ${credentialSet}:${provider}`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+/** Where a credential goes and which paths it may reach; one per credential mode. */
+const absolutePrefix = z
+  .string()
+  .refine((p) => p.startsWith("/"), "must start with '/'")
+  .refine((p) => !p.split("/").includes("..") && !p.includes("%"), "must not contain '..' or '%'");
+
+export const ProxyRouteSchema = z.strictObject({
+  /** Upstream origin (and optional path prefix) the proxy forwards to; the client never picks the host. */
+  base_url: z.url({ protocol: /^https?$/ }),
+  /** The header that carries the real credential upstream. */
+  header: z.enum(["authorization", "x-api-key", "x-goog-api-key"]).default("authorization"),
+  /** Request paths (prefixes) a phantom may reach; anything else is refused before forwarding. */
+  allow_paths: z.array(absolutePrefix).min(1, "must list at least one path prefix"),
+});
+
+export const ProxyRefreshSchema = z.strictObject({
+  token_url: z.url({ protocol: /^https?$/ }),
+  client_id: z.string().min(1),
+});
+
+/**
+ * `proxy:` in a roster file: the upstream for each mode the provider stores (`api_key`, `oauth`),
+ * and for OAuth the refresh endpoint the proxy (the one refresher) uses. Every URL can be replaced
+ * by a user roster file or by `createCredentialProxy({ upstreams })`.
+ */
+export const ProxySchema = z.strictObject({
+  api_key: ProxyRouteSchema.optional(),
+  oauth: ProxyRouteSchema.extend({ refresh: ProxyRefreshSchema.optional() }).optional(),
+});
+
+export type ProxyConfig = z.infer<typeof ProxySchema>;
+export type ProxyRoute = z.infer<typeof ProxyRouteSchema>;
+export type ProxyOAuthRoute = NonNullable<ProxyConfig["oauth"]>;

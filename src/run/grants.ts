@@ -1,0 +1,64 @@
+import { getCredentials } from "../access/credentials.js";
+import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
+import type { Authctl } from "../context.js";
+import { AuthctlError } from "../core/errors.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+
+/** One provider's secret as a child process will get it. */
+export interface Grant {
+  provider: string;
+  kind: string;
+  envNames: string[];
+  secret: string;
+}
+
+export interface Grants {
+  credentialSet: string;
+  grants: Grant[];
+  /** Credentials of the set left out, and why (proxy_only, no env var in the roster). */
+  skipped: { provider: string; reason: string }[];
+}
+
+export interface ResolveGrantsOptions {
+  credentialSet?: string;
+  /** Exactly these providers (each must be stored and deliverable); default: every deliverable one in the set. */
+  only?: readonly string[];
+}
+
+/**
+ * Reads every credential a `run` will export, before anything starts: a missing one throws
+ * `MissingCredentialsError` (with its fix command) and an explicitly named `proxy_only` one
+ * `DeliveryRefusedError`; with no `only`, such credentials are skipped and reported instead.
+ */
+export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = {}): Grants {
+  const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  const roster = context.roster();
+  const explicit = options.only !== undefined;
+  const providers = explicit
+    ? [...new Set(options.only)].map((p) => roster.get(p).name)
+    : context.store().list({ credentialSet }).map((c) => c.provider).filter((p) => roster.has(p));
+  const grants: Grant[] = [];
+  const skipped: Grants["skipped"] = [];
+  for (const name of providers) {
+    const provider = roster.get(name);
+    if (!explicit) {
+      const info = context.store().info(credentialSet, name);
+      if (info && deliveryPolicyOf(provider, info.kind) === "proxy_only") {
+        skipped.push({ provider: name, reason: `${info.kind} is proxy_only (use it through the credential proxy)` });
+        continue;
+      }
+    }
+    const credential = getCredentials(name, { context, credentialSet });
+    assertDeliverable(provider, credential);
+    const envNames = envNamesOf(provider, credential.kind);
+    const secret = secretOf(credential);
+    const problem = envNames.length === 0 ? "its roster entry names no environment variable" : !secret ? `its ${credential.kind} payload holds no secret field` : undefined;
+    if (problem) {
+      if (explicit) throw new AuthctlError(`cannot export ${credentialSet}:${name}: ${problem}`);
+      skipped.push({ provider: name, reason: problem });
+      continue;
+    }
+    grants.push({ provider: name, kind: credential.kind, envNames, secret: secret! });
+  }
+  return { credentialSet, grants, skipped };
+}

@@ -1,0 +1,58 @@
+import type { ServiceClient } from "../access/client.js";
+import { contextFrom, type WithContext } from "../context.js";
+import { runChild } from "./child.js";
+import { resolveGrants, type Grants } from "./grants.js";
+import { assertRunnable } from "./which.js";
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
+
+export interface RunWithCredentialsOptions extends WithContext {
+  credentialSet?: string;
+  only?: readonly string[];
+  /** Conceal secrets in piped output (default true). */
+  mask?: boolean;
+  signal?: AbortSignal;
+  /**
+   * Reaches the local service with admin rights (called once every credential has resolved), to
+   * mint the child a read-only token scoped to exactly what it was granted; revoked when the
+   * child exits. None, or it returns undefined: the child gets no token.
+   */
+  service?: () => Promise<{ client: ServiceClient; socketPath: string; ttlSeconds?: number } | undefined>;
+  /** Told which credentials were granted and skipped, before the child starts. */
+  onGrants?: (grants: Grants) => void;
+}
+
+/**
+ * `authctl run`: resolves every credential first (a missing one fails before anything starts),
+ * then runs `argv` with the secrets in its environment and returns its exit code.
+ */
+export async function runWithCredentials(argv: readonly string[], options: RunWithCredentialsOptions = {}): Promise<number> {
+  const context = contextFrom(options);
+  const resolved = resolveGrants(context, { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) });
+  options.onGrants?.(resolved);
+  assertRunnable(argv[0], context.env);
+  const providers = resolved.grants.map((g) => g.provider);
+  const service = providers.length > 0 ? await options.service?.() : undefined;
+  const minted =
+    service
+      ? await service.client.mint({
+          credentialSet: resolved.credentialSet,
+          providers,
+          ops: ["list", "head", "get"],
+          ttlSeconds: service.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+        })
+      : undefined;
+  try {
+    return await runChild({
+      context,
+      argv,
+      grants: resolved.grants,
+      ...(options.mask !== undefined ? { mask: options.mask } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(minted && service ? { extraEnv: { AUTHCTL_SOCKET: service.socketPath, AUTHCTL_TOKEN: minted.token } } : {}),
+    });
+  } finally {
+    // A daemon that went away mid-run took the token with it; the child's exit code still counts.
+    if (minted) await service!.client.revoke(minted.id).catch(() => {});
+  }
+}

@@ -1,0 +1,120 @@
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ServiceClient } from "../access/client.js";
+import type { Authctl } from "../context.js";
+import { holdSignal } from "../core/abort.js";
+import { ServiceError } from "../core/errors.js";
+import { ensurePrivateDir } from "../core/paths.js";
+import { createServiceServer, type ServiceServer } from "./server.js";
+
+/**
+ * Where one home's service listens: `$AUTHCTL_SOCKET` when given; else `$XDG_RUNTIME_DIR/authctl/`
+ * for the default home, `$AUTHCTL_HOME/run/` for an explicit one (two homes, two daemons).
+ */
+export function serviceLocation(context: Authctl): { dir: string; socketPath: string; pidFile: string } {
+  const xdg = context.env.XDG_RUNTIME_DIR;
+  const dir = !context.env.AUTHCTL_HOME && xdg ? join(xdg, "authctl") : context.paths.run;
+  const socketPath = context.env.AUTHCTL_SOCKET || join(dir, "authctl.sock");
+  return { dir, socketPath, pidFile: join(dir, "serve.pid") };
+}
+
+const MAX_SOCKET_PATH = 107;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The pid of the daemon serving this home, if one is running. */
+export function runningDaemonPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+/** Takes the one-daemon-per-home lock (a pid file created exclusively); a dead holder's is taken over. */
+function acquireLock(pidFile: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return () => rmSync(pidFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = runningDaemonPid(pidFile);
+      if (holder !== undefined) throw new ServiceError(`an authctl service is already running for this home (pid ${holder}); stop it with \`authctl serve stop\``);
+      rmSync(pidFile, { force: true }); // stale: its daemon died without cleaning up
+    }
+  }
+  throw new ServiceError(`could not take the service lock ${pidFile}: another daemon is starting; retry`);
+}
+
+export interface StartServiceOptions {
+  context: Authctl;
+  signal?: AbortSignal;
+  /** Exit after this long without requests and without live tokens (on-demand daemons). */
+  idleExitMs?: number;
+  /** Told once the socket accepts connections. */
+  onListening?: (socketPath: string) => void;
+  /** Lets a caller mount more routes (the credential proxy) before it listens. */
+  configure?: (service: ServiceServer) => void;
+}
+
+/** Runs the service until the signal aborts, an admin asks it to stop, or it idles out. */
+export async function runService(options: StartServiceOptions): Promise<void> {
+  const { context } = options;
+  ensurePrivateDir(context.home);
+  const { dir, socketPath, pidFile } = serviceLocation(context);
+  ensurePrivateDir(dir);
+  const release = acquireLock(pidFile);
+  let service: ServiceServer | undefined;
+  try {
+    // We hold the lock, so a socket file left here belongs to a daemon that died (SIGKILL).
+    rmSync(socketPath, { force: true });
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+      throw new ServiceError(`the socket path ${socketPath} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET to a shorter path`);
+    }
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    service = createServiceServer({ context, onShutdown: () => stop() });
+    options.configure?.(service);
+    const server = service.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socketPath, () => resolve());
+    });
+    chmodSync(socketPath, 0o600);
+    options.onListening?.(socketPath);
+    const unhold = holdSignal(options.signal, () => stop());
+    const idle = options.idleExitMs;
+    const timer = idle
+      ? setInterval(() => {
+          // A home deleted under it (a test's temp dir) leaves nothing to serve.
+          if (!existsSync(socketPath) || (service!.idleMs() >= idle && service!.tokens.size === 0)) stop();
+        }, Math.min(idle, 5_000))
+      : undefined;
+    await stopped;
+    unhold();
+    if (timer) clearInterval(timer);
+  } finally {
+    await service?.close();
+    rmSync(socketPath, { force: true });
+    release();
+  }
+}
+
+/** A client for this home's service if one answers, else undefined. */
+export async function connectService(context: Authctl, client: Omit<ConstructorParameters<typeof ServiceClient>[0], "socketPath"> = {}) {
+  const { socketPath } = serviceLocation(context);
+  if (!existsSync(socketPath)) return undefined;
+  const service = new ServiceClient({ socketPath, ...client });
+  try {
+    await service.health();
+    return { service, socketPath };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,173 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { z } from "zod";
+import { ADMIN_KEY_LABEL, ADMIN_MAX_SKEW_MS, ADMIN_SCHEME, adminSignature } from "../access/adminAuth.js";
+import * as P from "../access/protocol.js";
+import type { Authctl } from "../context.js";
+import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
+import { AuditLog, auditPath } from "./audit.js";
+import { HttpFailure, type Caller } from "./failure.js";
+import { mountCredentialRoutes } from "./routes.js";
+import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";
+
+export interface RouteContext<B> {
+  body: B;
+  caller: Caller;
+  /** For the audit line: "set:provider" etc. */
+  setTarget(target: string): void;
+}
+
+export interface Route<B = unknown> {
+  /** The request body schema; undefined for GET routes. */
+  schema?: z.ZodType<B>;
+  handle(request: RouteContext<B>): unknown;
+}
+
+export interface ServiceServer {
+  server: Server;
+  tokens: TokenRegistry;
+  audit: AuditLog;
+  /** Adds or replaces a route (`/v1/...`); the credential proxy mounts its own beside these. */
+  route<B>(path: string, route: Route<B>): void;
+  /** Milliseconds since the last request, for idle exit. */
+  idleMs(): number;
+  close(): Promise<void>;
+}
+
+export interface ServiceServerOptions {
+  context: Authctl;
+  /** Called on an admin `/v1/shutdown`. */
+  onShutdown?: () => void;
+  maxBodyBytes?: number;
+}
+
+const actorOf = (caller: Caller) => (caller.kind === "token" ? `token:${caller.token.id}` : caller.kind);
+
+/**
+ * The local credential service as a node:http server (not yet listening): JSON routes under
+ * `/v1/`, callers identified by a capability token (`Bearer act_…`) or an admin signature made with
+ * a key derived from the store key, every request validated and audited.
+ */
+export function createServiceServer(options: ServiceServerOptions): ServiceServer {
+  const { context } = options;
+  const now = () => context.clock.now();
+  const tokens = new TokenRegistry(now);
+  const audit = new AuditLog(auditPath(context.home), now);
+  const routes = new Map<string, Route<never>>();
+  const seenNonces = new Map<string, number>();
+  let adminKey: Buffer | undefined;
+  let lastRequest = now();
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+
+  const callerOf = (req: IncomingMessage, path: string, body: string): Caller => {
+    const header = req.headers.authorization ?? "";
+    if (header.startsWith("Bearer ")) {
+      const verdict = tokens.verify(header.slice(7));
+      if (!verdict.ok) throw new HttpFailure(401, "unauthorized", verdict.reason);
+      return { kind: "token", token: verdict.token };
+    }
+    if (header.startsWith(`${ADMIN_SCHEME} `)) {
+      const [ts, nonce, signature] = header.slice(ADMIN_SCHEME.length + 1).split(".");
+      const at = Number(ts);
+      if (!nonce || !signature || !Number.isSafeInteger(at) || Math.abs(now() - at) > ADMIN_MAX_SKEW_MS) {
+        throw new HttpFailure(401, "unauthorized", "admin signature malformed or too old (check the clock)");
+      }
+      adminKey ??= context.store().subkey(ADMIN_KEY_LABEL);
+      const expected = Buffer.from(adminSignature(adminKey, at, nonce, path, body), "hex");
+      if (!digestsEqual(expected, Buffer.from(signature, "hex")) || seenNonces.has(nonce)) {
+        throw new HttpFailure(401, "unauthorized", "admin signature does not match this store's key");
+      }
+      for (const [n, t] of seenNonces) if (Math.abs(now() - t) > ADMIN_MAX_SKEW_MS) seenNonces.delete(n);
+      seenNonces.set(nonce, at);
+      return { kind: "admin" };
+    }
+    return { kind: "anonymous" };
+  };
+
+  const respond = (res: ServerResponse, status: number, value: unknown) => {
+    const text = JSON.stringify(value);
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    lastRequest = now();
+    const path = (req.url ?? "/").split("?")[0]!;
+    const op = path.replace(/^\/v1\//, "");
+    let caller: Caller = { kind: "anonymous" };
+    let target: string | undefined;
+    try {
+      const route = routes.get(path);
+      if (!route) throw new HttpFailure(404, "not_found", `no such operation ${path}`);
+      const expectsBody = route.schema !== undefined;
+      if (expectsBody !== (req.method === "POST")) throw new HttpFailure(400, "bad_request", `${path} takes ${expectsBody ? "POST with a JSON body" : "GET"}`);
+      const text = await readBody(req, maxBody);
+      let body: unknown = undefined;
+      if (route.schema) {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          throw new HttpFailure(400, "bad_request", "the body is not JSON");
+        }
+        const parsed = route.schema.safeParse(json);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new HttpFailure(400, "bad_request", `${issue.path.join(".") || "body"}: ${issue.message}`);
+        }
+        body = parsed.data;
+        const ref = body as { credentialSet?: string; provider?: string };
+        if (ref.credentialSet && ref.provider) target = `${ref.credentialSet}:${ref.provider}`;
+      }
+      caller = callerOf(req, path, text);
+      const result = await route.handle({ body: body as never, caller, setTarget: (t) => (target = t) });
+      if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true });
+      respond(res, 200, result);
+    } catch (error) {
+      const failure =
+        error instanceof HttpFailure
+          ? error
+          : error instanceof DeliveryRefusedError
+            ? new HttpFailure(403, "refused", error.message)
+            : error instanceof AuthctlError
+              ? new HttpFailure(400, "bad_request", error.message)
+              : new HttpFailure(500, "internal", "internal error");
+      audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: false, reason: failure.message });
+      respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } });
+    }
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  const service: ServiceServer = {
+    server,
+    tokens,
+    audit,
+    route: (path, route) => void routes.set(path, route as Route<never>),
+    idleMs: () => now() - lastRequest,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        audit.close();
+      }),
+  };
+  mountCredentialRoutes(service, options);
+  return service;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpFailure(400, "bad_request", `the body is larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export { HttpFailure, type Caller } from "./failure.js";
