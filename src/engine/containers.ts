@@ -37,11 +37,17 @@ const GONE_WAIT_MS = 5_000;
  */
 export async function removeLabelledContainers(engine: Engine, label: string): Promise<number> {
   const first = await listContainers(engine, { label });
+  const seen = new Set(first);
   let names = first;
   const deadline = Date.now() + GONE_WAIT_MS;
   while (names.length > 0) {
-    for (const name of names) await forceRemoveContainer(engine, name).catch(() => {}); // judged by the listing below
-    names = await listContainers(engine, { label });
+    for (const name of names) await forceRemoveContainer(engine, name).catch(() => {}); // judged by the checks below
+    // A container whose removal is under way can drop out of a label-filtered list before it is
+    // gone; inspecting it by name still finds it.
+    const listed = await listContainers(engine, { label });
+    for (const name of listed) seen.add(name);
+    const present = await Promise.all([...seen].map(async (n) => ((await containerExists(engine, n).catch(() => true)) ? n : undefined)));
+    names = [...new Set([...listed, ...present.filter((n): n is string => n !== undefined)])];
     if (names.length === 0) break;
     if (Date.now() > deadline) throw new EngineError(`containers ${names.join(", ")} (${label}) are still there after being removed`);
     await sleep(100);
