@@ -23,12 +23,30 @@ export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, ty
 export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
 export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
 export {
+  ApiKeyStrategy,
+  HostTokenStrategy,
+  resolveAuthStrategy,
+  KNOWN_AUTH_TYPES,
+  type AuthStrategy,
+  type AuthProfile,
+  type ResolvedCredential,
+  type CredentialSource,
+  type StrategyOptions,
+} from "./access/strategies.js";
+export {
   Authenticator,
   authenticate,
   type AuthenticateOptions,
   type AuthResult,
   type ImageSource,
+  type LoginMethod,
+  prepareHostLogin,
 } from "./logins/authenticator.js";
+export type { HostLoginSession, HostLoginOptions, HostLoginSummary, HostPrompt, HostCaptureOptions } from "./logins/hostLogin.js";
+export { buildMsalApp, type BuildMsalAppOptions, type MsalPayload } from "./logins/msal/app.js";
+export { buildGoogleCredentials, type BuildGoogleCredentialsOptions, type GooglePayload } from "./logins/google/pkce.js";
+export type { OAuth2Payload } from "./logins/oauth2/client.js";
+export type { HostFlow, HostFlowName } from "./roster/hostFlowSchema.js";
 export {
   AuthSession,
   prepareOAuthSession,

@@ -8,6 +8,8 @@ import { ensureAuthImage } from "./container/images.js";
 import { runSession } from "./container/runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
 import { terminalUi, type AuthUi } from "../ui/ui.js";
+import type { HostFlowName } from "../roster/hostFlowSchema.js";
+import { promptText, type HostLoginOptions, type HostLoginSession, type HostLoginSummary } from "./hostLogin.js";
 
 export type ImageSource = string | (() => Promise<string>);
 
@@ -25,9 +27,43 @@ export interface AuthenticateOptions extends WithContext {
   tty?: boolean;
   /** A stop (Ctrl-C in the CLI): the login's container and temp dir are removed, then `InterruptedError`. */
   signal?: AbortSignal;
+  /** Host logins (`host_flow` in the roster): client, tenant and scopes overrides. */
+  clientId?: string;
+  clientSecret?: string;
+  tenantId?: string;
+  scopes?: string[];
+  /** PKCE host logins: the redirect URL pasted from a browser elsewhere, raced against the loopback. */
+  pastedRedirectUrl?: Promise<string>;
 }
 
-export type AuthResult = CaptureSummary | StoredSummary;
+export type AuthResult = CaptureSummary | StoredSummary | HostLoginSummary;
+
+/** How a provider logs in: its vendor CLI in a container, an API key, or one of the host flows. */
+export type LoginMethod = "container" | "api_key" | HostFlowName;
+
+type PrepareHostLogin = (provider: string, options: HostLoginOptions) => Promise<HostLoginSession>;
+
+/** The host login methods, each loaded only when used (MSAL, google-auth-library and openid-client are heavy). */
+const HOST_LOGINS: Record<HostFlowName, () => Promise<PrepareHostLogin>> = {
+  msal_device_code: async () => (await import("./msal/deviceCode.js")).prepareMsalDeviceCode,
+  google_pkce: async () => (await import("./google/pkce.js")).prepareGooglePkce,
+  oauth2_device: async () => (await import("./oauth2/login.js")).prepareOAuth2,
+  oauth2_pkce: async () => (await import("./oauth2/login.js")).prepareOAuth2,
+};
+
+export function loginMethodOf(entry: Provider, mode: AuthMode): LoginMethod {
+  if (mode === "api_key") return "api_key";
+  return entry.host_flow?.flow ?? "container";
+}
+
+/** Prepares a host login (device code or PKCE) for a provider whose roster entry has `host_flow`. */
+export async function prepareHostLogin(provider: string, options: HostLoginOptions = {}): Promise<HostLoginSession> {
+  const context = contextFrom(options);
+  const flow = context.roster().get(provider).host_flow?.flow;
+  if (!flow) throw new ModeUnavailableError(`${provider} has no host login (host_flow); its OAuth login runs in a container: \`authctl auth ${provider}\``);
+  const prepare = await HOST_LOGINS[flow]();
+  return prepare(provider, { ...options, context });
+}
 
 /** Roster modes ∩ the gate, with an error that says which gate closed which mode. */
 export function effectiveModes(entry: Provider, options: Pick<AuthenticateOptions, "oauthEnabled" | "mode">): AuthMode[] {
@@ -65,9 +101,10 @@ export class Authenticator {
     if (modes.length > 1) {
       // In the roster's order: its first mode is the one it recommends (Gemini lists api_key first,
       // its personal Google login being legacy), so the menu's default is never a legacy login.
+      const oauthLabel = entry.host_flow ? "OAuth (browser)" : "OAuth (container)";
       const choice = await ui.choose(
         `How should ${entry.label} log in?`,
-        modes.map((m) => (m === "oauth" ? "OAuth (container)" : "API key")),
+        modes.map((m) => (m === "oauth" ? oauthLabel : "API key")),
       );
       mode = modes[choice] ?? mode;
     }
@@ -77,6 +114,7 @@ export class Authenticator {
       const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
       return storeApiKey(entry.name, key, { context, credentialSet: options.credentialSet });
     }
+    if (entry.host_flow) return this.runHost({ ...options, context }, ui);
     // Held from the image build to the end of the login: a stop anywhere in between ends in the
     // same clean state (no container, no temp dir) instead of an immediate exit.
     const release = holdSignal(options.signal);
@@ -90,6 +128,14 @@ export class Authenticator {
     } finally {
       release();
     }
+  }
+
+  /** Host login: show the code or URL, wait for the user (a stop aborts the wait; nothing stored), store. */
+  private async runHost(options: AuthenticateOptions, ui: AuthUi): Promise<HostLoginSummary> {
+    await using session = await prepareHostLogin(this.provider, options);
+    ui.show(session.title);
+    ui.show(promptText(session.prompt));
+    return await session.capture({ signal: options.signal, pastedRedirectUrl: options.pastedRedirectUrl });
   }
 
   /** Builds the session without running it; the image (tag, lazy callable or default build) is resolved here. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
 
@@ -89,12 +90,14 @@ export const ProviderSchema = z
     modes: z.array(z.enum(["oauth", "api_key"])).min(1, "must list at least one of oauth, api_key"),
     oauth: OAuthSchema.optional(),
     api_key: ApiKeySchema.optional(),
+    /** OAuth on the host (device code, PKCE) instead of a container: src/roster/hostFlowSchema.ts. */
+    host_flow: HostFlowSchema.optional(),
     delivery: DeliverySchema.optional(),
     proxy: ProxySchema.optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.modes.includes("oauth") && !p.oauth) {
-      ctx.addIssue({ code: "custom", path: ["oauth"], message: "is required when modes lists oauth" });
+    if (p.modes.includes("oauth") && !p.oauth && !p.host_flow) {
+      ctx.addIssue({ code: "custom", path: ["oauth"], message: "is required when modes lists oauth (or host_flow, for a login on the host)" });
     }
     if (p.modes.includes("api_key") && !p.api_key) {
       ctx.addIssue({ code: "custom", path: ["api_key"], message: "is required when modes lists api_key" });

@@ -3,7 +3,7 @@ import type { Authctl } from "../../context.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { out, printJson } from "../io.js";
-import { credentialSetFor } from "./auth.js";
+import { credentialSetFor, scopeList } from "./auth.js";
 
 export interface PrepareOptions {
   project?: string;
@@ -12,6 +12,16 @@ export interface PrepareOptions {
   exposeToken?: boolean;
   tty: boolean;
   json?: boolean;
+  clientId?: string;
+  clientSecretStdin?: boolean;
+  tenantId?: string;
+  scopes?: string;
+}
+
+export interface CaptureOptions {
+  json?: boolean;
+  clientSecretStdin?: boolean;
+  redirectUrlStdin?: boolean;
 }
 
 async function load() {
@@ -35,10 +45,55 @@ async function sweep(context: Authctl): Promise<void> {
   }
 }
 
+/**
+ * A host login (device code, PKCE) for a frontend: the code and URL (or the auth URL) are printed
+ * and the login kept on disk; `session capture <id>` polls or takes the redirect, in any process.
+ */
+async function prepareHost(f: Factory, context: Authctl, provider: string, opts: PrepareOptions): Promise<void> {
+  const [{ startOAuth2Login }, saved] = await Promise.all([import("../../logins/oauth2/login.js"), import("../../logins/hostSessions.js")]);
+  saved.sweepHostSessions(context);
+  const clientSecret = opts.clientSecretStdin ? (await (await import("../../ui/prompt.js")).readAllStdin(f.io)).trim() : undefined;
+  const { state, loopback } = await startOAuth2Login(provider, {
+    context,
+    credentialSet: credentialSetFor(opts),
+    clientId: opts.clientId,
+    clientSecret,
+    tenantId: opts.tenantId,
+    scopes: scopeList(opts.scopes),
+    signal: f.signal,
+  });
+  // The listener comes back on the same port when `session capture` runs.
+  await loopback?.close();
+  const id = saved.saveHostSession(context, state);
+  const { method, title, prompt } = state;
+  if (opts.json) printJson(f.io, { id, method, title, ...prompt });
+  else {
+    const { promptText } = await import("../../logins/hostLogin.js");
+    out(f.io, `session ${id}`);
+    out(f.io, promptText(prompt));
+  }
+}
+
+async function captureHost(f: Factory, context: Authctl, id: string, opts: CaptureOptions): Promise<void> {
+  const [{ restoreOAuth2Login }, saved] = await Promise.all([import("../../logins/oauth2/login.js"), import("../../logins/hostSessions.js")]);
+  const state = saved.loadHostSession(context, id);
+  await f.unlockedStore();
+  const { readAllStdin } = await import("../../ui/prompt.js");
+  // stdin carries the client secret, or the redirect URL pasted from a browser elsewhere (not both).
+  const clientSecret = opts.clientSecretStdin ? (await readAllStdin(f.io)).trim() : undefined;
+  const pastedRedirectUrl = opts.redirectUrlStdin ? readAllStdin(f.io) : undefined;
+  await using session = restoreOAuth2Login(state, { context, clientSecret });
+  const summary = await session.capture({ signal: f.signal, pastedRedirectUrl });
+  saved.forgetHostSession(context, id);
+  if (opts.json) printJson(f.io, { id, ...summary });
+  else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (${summary.kind} ${summary.preview})`);
+}
+
 export async function runSessionPrepare(f: Factory, provider: string, opts: PrepareOptions): Promise<void> {
   const m = await load();
   const context = await f.context();
   await sweep(context);
+  if (context.roster().get(provider).host_flow) return prepareHost(f, context, provider, opts);
   const entry = m.oauthProvider(context.roster().get(provider));
   const image = opts.image ?? (await m.ensureAuthImage(await context.engine(), entry.oauth.image, (l) => f.io.stderr.write(l + "\n")));
   const prepared = await m.prepareOAuthSession(provider, opts.project ?? null, {
@@ -59,9 +114,10 @@ export async function runSessionPrepare(f: Factory, provider: string, opts: Prep
   }
 }
 
-export async function runSessionCapture(f: Factory, id: string, opts: { json?: boolean }): Promise<void> {
+export async function runSessionCapture(f: Factory, id: string, opts: CaptureOptions): Promise<void> {
   const m = await load();
   const context = await f.context();
+  if ((await import("../../logins/hostSessions.js")).hostSessionExists(context, id)) return captureHost(f, context, id, opts);
   const saved = m.loadSession(context, id);
   await f.unlockedStore();
   const restored = await m.restoreSession(saved.state, { context });
@@ -73,6 +129,8 @@ export async function runSessionCapture(f: Factory, id: string, opts: { json?: b
 export async function runSessionCleanup(f: Factory, id: string, opts: { json?: boolean }): Promise<void> {
   const m = await load();
   const context = await f.context();
+  const host = await import("../../logins/hostSessions.js");
+  if (host.hostSessionExists(context, id)) host.forgetHostSession(context, id);
   if (m.sessionExists(context, id) || !/^[a-f0-9]{16}$/.test(id)) {
     let saved: ReturnType<typeof m.loadSession> | undefined;
     try {
@@ -97,21 +155,27 @@ export function sessionCommand(f: Factory): Command {
   );
   session
     .command("prepare")
-    .description("prepare a login and print {id, argv, banner, title, authDir, containerName}")
+    .description("prepare a login and print {id, argv, banner, title, authDir, containerName}, or for a host login {id, method, title, kind, userCode, verificationUri | authUrl, …}")
     .argument("<provider>")
     .option("--project <project>", "project the login is for (also the credential set unless --set)")
     .option("--set <set>", `credential set (default: the project, else '${DEFAULT_SET}')`)
     .option("--image <tag>", "image to run (default: build images/auth on demand)")
     .option("--expose-token", "write real vendor files into the shared mount after capture")
     .option("--no-tty", "leave out -t (when the frontend pipes the argv instead of giving it a terminal)")
+    .option("--client-id <id>", "host logins: the OAuth client to log in with")
+    .option("--client-secret-stdin", "host logins: read the client secret from stdin")
+    .option("--tenant-id <tenant>", "Microsoft logins: the tenant")
+    .option("--scopes <scopes>", "host logins: scopes, space- or comma-separated")
     .option("--json", "print JSON")
     .action((provider: string, opts: PrepareOptions) => runSessionPrepare(f, provider, opts));
   session
     .command("capture")
-    .description("capture the credential a prepared session's container wrote, and store it")
+    .description("capture the credential a prepared session's container wrote (or wait for a host login's approval), and store it")
     .argument("<id>")
+    .option("--client-secret-stdin", "host logins: read the client secret from stdin")
+    .option("--redirect-url-stdin", "PKCE host logins: read the redirect URL pasted from the browser from stdin")
     .option("--json", "print JSON")
-    .action((id: string, opts: { json?: boolean }) => runSessionCapture(f, id, opts));
+    .action((id: string, opts: CaptureOptions) => runSessionCapture(f, id, opts));
   session
     .command("cleanup")
     .description("remove a session's container and temp dir (idempotent)")

@@ -1,0 +1,194 @@
+import { contextFrom, type Authctl, type WithContext } from "../context.js";
+import { AuthctlError, MissingCredentialsError, UsageError } from "../core/errors.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { Provider } from "../roster/schema.js";
+import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
+import type { OAuth2Payload } from "../logins/oauth2/client.js";
+import { withRefreshLease } from "./strategiesLease.js";
+
+/** A ready credential: the secret to send, and where it came from. */
+export interface ResolvedCredential {
+  provider: string;
+  /** An API key, or a host login's access token. */
+  secret: string;
+  source: CredentialSource;
+  /** Access tokens: when this one stops working; null when unknown or never. */
+  expiresAt: Date | null;
+}
+
+export type CredentialSource = "explicit" | "store" | "profile_env" | "fallback_env";
+
+/** SPEC §8: one way to get a usable credential, whatever kind it is. */
+export interface AuthStrategy {
+  readonly provider: string;
+  getCredentials(): Promise<ResolvedCredential>;
+  /** Refreshes an access token that is expired or about to; true when it did. API keys never need to. */
+  refreshIfNeeded(): Promise<boolean>;
+  /** Whether `getCredentials` would succeed without a new login. */
+  isValid(): Promise<boolean>;
+}
+
+/** How a consumer names the credential it wants (a service's config file, a TUI's profile). */
+export interface AuthProfile {
+  auth_type: string;
+  provider: string;
+  credential_set?: string;
+  /** Highest priority; for tests and one-off overrides (never from argv in the CLI). */
+  api_key?: string;
+  /** An env var this profile reads its key from, before the roster's own. */
+  env_var?: string;
+}
+
+export interface StrategyOptions extends WithContext {}
+
+/**
+ * API keys resolve, first that applies: the profile's explicit key → the store → the profile's
+ * env var → the roster's env var (ANTHROPIC_API_KEY …); `getCredentials().source` says which won.
+ */
+export class ApiKeyStrategy implements AuthStrategy {
+  readonly provider: string;
+  private readonly entry: Provider;
+  private readonly credentialSet: string;
+  private readonly context: Authctl;
+
+  constructor(private readonly profile: AuthProfile, options: StrategyOptions = {}) {
+    this.context = contextFrom(options);
+    this.entry = this.context.roster().get(profile.provider);
+    this.provider = this.entry.name;
+    this.credentialSet = assertSetName(profile.credential_set ?? DEFAULT_SET);
+  }
+
+  private resolve(): ResolvedCredential | undefined {
+    const found = (secret: string | undefined, source: CredentialSource) => (secret ? { provider: this.provider, secret, source, expiresAt: null } : undefined);
+    const { env } = this.context;
+    const stored = this.context.store().get<ApiKeyPayload>(this.credentialSet, this.provider);
+    return (
+      found(this.profile.api_key, "explicit") ??
+      found(stored?.kind === "api_key" ? stored.payload.key : undefined, "store") ??
+      found(this.profile.env_var ? env[this.profile.env_var] : undefined, "profile_env") ??
+      found(this.entry.api_key?.env_var ? env[this.entry.api_key.env_var] : undefined, "fallback_env")
+    );
+  }
+
+  async getCredentials(): Promise<ResolvedCredential> {
+    const resolved = this.resolve();
+    if (!resolved) throw new MissingCredentialsError(this.provider, this.credentialSet, fixCommandFor(this.entry, this.credentialSet));
+    return resolved;
+  }
+
+  async refreshIfNeeded(): Promise<boolean> {
+    return false;
+  }
+
+  async isValid(): Promise<boolean> {
+    return this.resolve() !== undefined;
+  }
+}
+
+/** Refresh this long before expiry, so a token handed out still works for the request it is for. */
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+
+/**
+ * Access tokens from a host login (msal_device_code, google_pkce, oauth2_*): refreshed from the
+ * stored refresh token when expired or close to it, by one process at a time per (set, provider).
+ */
+export class HostTokenStrategy implements AuthStrategy {
+  readonly provider: string;
+  private readonly entry: Provider;
+  private readonly credentialSet: string;
+  private readonly context: Authctl;
+
+  constructor(profile: AuthProfile, options: StrategyOptions = {}) {
+    this.context = contextFrom(options);
+    this.entry = this.context.roster().get(profile.provider);
+    if (!this.entry.host_flow) throw new UsageError(`${this.entry.name} has no host login (host_flow): use auth_type api_key, or getCredentials() for its stored login`);
+    this.provider = this.entry.name;
+    this.credentialSet = assertSetName(profile.credential_set ?? DEFAULT_SET);
+  }
+
+  private missing(): MissingCredentialsError {
+    return new MissingCredentialsError(this.provider, this.credentialSet, fixCommandFor(this.entry, this.credentialSet));
+  }
+
+  async getCredentials(): Promise<ResolvedCredential> {
+    const flow = this.entry.host_flow!.flow;
+    const options = { context: this.context, provider: this.provider };
+    if (flow === "msal_device_code") {
+      const { buildMsalApp } = await import("../logins/msal/app.js");
+      const app = await buildMsalApp(this.credentialSet, options);
+      const [account] = await app.getTokenCache().getAllAccounts();
+      if (!account) throw this.missing();
+      const scopes = this.entry.host_flow!.scopes;
+      const result = await withRefreshLease(this.context, this.credentialSet, this.provider, () => app.acquireTokenSilent({ account, scopes }));
+      return { provider: this.provider, secret: result.accessToken, source: "store", expiresAt: result.expiresOn };
+    }
+    if (flow === "google_pkce") {
+      const { buildGoogleCredentials } = await import("../logins/google/pkce.js");
+      const client = await buildGoogleCredentials(this.credentialSet, options);
+      const { token } = await withRefreshLease(this.context, this.credentialSet, this.provider, () => client.getAccessToken());
+      if (!token) throw this.missing();
+      const expiry = client.credentials.expiry_date;
+      return { provider: this.provider, secret: token, source: "store", expiresAt: expiry ? new Date(expiry) : null };
+    }
+    await this.refreshIfNeeded();
+    const payload = this.oauth2Payload();
+    return { provider: this.provider, secret: payload.access_token, source: "store", expiresAt: payload.expires_at ? new Date(payload.expires_at) : null };
+  }
+
+  private oauth2Payload(): OAuth2Payload {
+    const row = this.context.store().get<OAuth2Payload>(this.credentialSet, this.provider);
+    if (!row || row.payload.type !== "oauth2") throw this.missing();
+    return row.payload;
+  }
+
+  private expiring(payload: OAuth2Payload): boolean {
+    return payload.expires_at !== undefined && payload.expires_at - REFRESH_MARGIN_MS <= this.context.clock.now();
+  }
+
+  /** Generic OAuth 2.0 only: MSAL and google-auth-library refresh inside `getCredentials`. */
+  async refreshIfNeeded(): Promise<boolean> {
+    const flow = this.entry.host_flow!.flow;
+    if (flow !== "oauth2_device" && flow !== "oauth2_pkce") return false;
+    if (!this.expiring(this.oauth2Payload())) return false;
+    return withRefreshLease(this.context, this.credentialSet, this.provider, async () => {
+      const current = this.oauth2Payload(); // re-read: another process may have refreshed while we waited
+      if (!this.expiring(current)) return false;
+      if (!current.refresh_token) throw this.missing();
+      const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom, rowExpiry } = await import("../logins/oauth2/client.js");
+      const { refreshTokenGrant } = await import("openid-client");
+      const config = await oauth2Configuration(oauth2Flow(this.entry), current.clientId, current.clientSecret);
+      const tokens = await refreshTokenGrant(config, current.refresh_token).catch((e: unknown) => {
+        throw new AuthctlError(`${this.provider}: the token refresh failed (${oauthFailure(e)}); log in again: ${fixCommandFor(this.entry, this.credentialSet)}`);
+      });
+      const next = payloadFrom(tokens, current.clientId, current.clientSecret, this.context.clock.now(), current);
+      const { maskSecret } = await import("../core/mask.js");
+      const row = this.context.store().info(this.credentialSet, this.provider)!;
+      this.context.store().put(this.credentialSet, this.provider, row.kind, next, { preview: maskSecret(next.access_token), expiresAt: rowExpiry(next) });
+      return true;
+    });
+  }
+
+  async isValid(): Promise<boolean> {
+    try {
+      await this.getCredentials();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+const STRATEGIES = {
+  api_key: (profile: AuthProfile, options: StrategyOptions) => new ApiKeyStrategy(profile, options),
+  oauth: (profile: AuthProfile, options: StrategyOptions) => new HostTokenStrategy(profile, options),
+} as const;
+
+export const KNOWN_AUTH_TYPES = Object.keys(STRATEGIES);
+
+/** The strategy for a profile's `auth_type`; an unknown one is an error that lists the known ones. */
+export function resolveAuthStrategy(profile: AuthProfile, options: StrategyOptions = {}): AuthStrategy {
+  const make = STRATEGIES[profile.auth_type as keyof typeof STRATEGIES];
+  if (!make) throw new UsageError(`unknown auth_type ${JSON.stringify(String(profile.auth_type).slice(0, 40))} for ${profile.provider}; known: ${KNOWN_AUTH_TYPES.join(", ")}`);
+  return make(profile, options);
+}

@@ -1,0 +1,58 @@
+import type { WithContext } from "../context.js";
+import type { HostFlowName } from "../roster/hostFlowSchema.js";
+import type { CredentialKind } from "../store/store.js";
+
+/** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
+export type HostPrompt =
+  | { kind: "device_code"; userCode: string; verificationUri: string; message: string; expiresAt: string | null }
+  | { kind: "auth_url"; authUrl: string; redirectUri: string };
+
+export interface HostLoginSummary {
+  provider: string;
+  credentialSet: string;
+  kind: CredentialKind;
+  preview: string;
+  expiresAt: Date | null;
+}
+
+export interface HostCaptureOptions {
+  /** Aborting stops the poll or the wait for the redirect: nothing is stored, `InterruptedError`. */
+  signal?: AbortSignal;
+  /**
+   * PKCE only: the redirect URL pasted from the browser's address bar (headless machines, where
+   * the loopback redirect cannot reach this process). Raced against the loopback listener.
+   */
+  pastedRedirectUrl?: Promise<string>;
+}
+
+/**
+ * A host login, prepared: `prompt` says what to show; `capture` waits (device-code poll or PKCE
+ * redirect), stores the result and returns a summary without the secret; `cleanup` closes what
+ * prepare opened (listener, poll). The same shape as a container `AuthSession`.
+ */
+export interface HostLoginSession extends AsyncDisposable {
+  readonly provider: string;
+  readonly credentialSet: string;
+  readonly method: HostFlowName;
+  readonly title: string;
+  readonly prompt: HostPrompt;
+  capture(options?: HostCaptureOptions): Promise<HostLoginSummary>;
+  cleanup(): Promise<void>;
+}
+
+export interface HostLoginOptions extends WithContext {
+  credentialSet?: string;
+  /** Override the roster's client id (flags: `--client-id`). */
+  clientId?: string;
+  /** Never from argv: `--client-secret-stdin` or the roster's `client_secret_env`. */
+  clientSecret?: string;
+  tenantId?: string;
+  scopes?: string[];
+  signal?: AbortSignal;
+}
+
+/** Text for a terminal: what to open and which code to enter. */
+export function promptText(prompt: HostPrompt): string {
+  if (prompt.kind === "device_code") return `Open ${prompt.verificationUri} and enter the code ${prompt.userCode}`;
+  return `Open this URL in a browser and approve the login:\n${prompt.authUrl}\n(On a machine without a browser, open it elsewhere and paste the whole URL the browser ends on, starting ${prompt.redirectUri}.)`;
+}

@@ -1,0 +1,87 @@
+import type { Configuration, ICachePlugin, PublicClientApplication, TokenCacheContext } from "@azure/msal-node";
+import type { Authctl } from "../../context.js";
+import { contextFrom, type WithContext } from "../../context.js";
+import { ModeUnavailableError, MissingCredentialsError } from "../../core/errors.js";
+import { assertSetName, DEFAULT_SET } from "../../core/names.js";
+import { fixCommandFor } from "../../roster/fixCommand.js";
+import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
+import type { Provider } from "../../roster/schema.js";
+
+/** What a Microsoft login stores: the account it is for and MSAL's serialized token cache. */
+export interface MsalPayload {
+  type: "msal";
+  clientId: string;
+  tenantId: string;
+  scopes: string[];
+  homeAccountId: string;
+  username: string;
+  /** `TokenCache.serialize()`: access, refresh and id tokens, encrypted with the rest of the row (the name has "token": `creds show` redacts it). */
+  tokenCache: string;
+}
+
+export function msalFlow(entry: Provider): MsalDeviceCodeConfig {
+  if (entry.host_flow?.flow !== "msal_device_code") {
+    throw new ModeUnavailableError(`${entry.name} is not a Microsoft (MSAL device code) provider; use one whose host_flow.flow is msal_device_code, such as msgraph`);
+  }
+  return entry.host_flow;
+}
+
+/**
+ * MSAL's configuration for a roster entry. A roster with `authority_metadata` (sovereign or
+ * offline clouds, tests) names its host as known so MSAL neither discovers nor fetches metadata.
+ */
+export function msalConfiguration(flow: MsalDeviceCodeConfig, clientId: string, tenantId: string, cachePlugin?: ICachePlugin): Configuration {
+  const metadata = flow.authority_metadata;
+  return {
+    auth: {
+      clientId,
+      authority: `https://${flow.authority_host}/${tenantId}`,
+      ...(metadata ? { knownAuthorities: [flow.authority_host.replace(/:\d+$/, "")], authorityMetadata: JSON.stringify(metadata) } : {}),
+    },
+    ...(cachePlugin ? { cache: { cachePlugin } } : {}),
+    // MSAL's logger would print account names; authctl prints nothing from a library.
+    system: { loggerOptions: { loggerCallback: () => {}, piiLoggingEnabled: false } },
+  };
+}
+
+/**
+ * MSAL's token cache lives in the store row (encrypted), never in a loose file: read before each
+ * cache access, written back (merged into the row) only when MSAL changed it — a refresh.
+ */
+export function storeCachePlugin(context: Authctl, credentialSet: string, provider: string): ICachePlugin {
+  return {
+    async beforeCacheAccess(cacheContext: TokenCacheContext) {
+      const row = context.store().get<MsalPayload>(credentialSet, provider);
+      if (row) cacheContext.tokenCache.deserialize(row.payload.tokenCache);
+    },
+    async afterCacheAccess(cacheContext: TokenCacheContext) {
+      if (!cacheContext.cacheHasChanged) return;
+      const store = context.store();
+      const row = store.get<MsalPayload>(credentialSet, provider);
+      if (!row) return;
+      const payload: MsalPayload = { ...row.payload, tokenCache: cacheContext.tokenCache.serialize() };
+      store.put(credentialSet, provider, row.kind, payload, { preview: row.preview, expiresAt: row.expiresAt });
+    },
+  };
+}
+
+export interface BuildMsalAppOptions extends WithContext {
+  /** A roster provider whose host_flow is msal_device_code; default `msgraph`. */
+  provider?: string;
+}
+
+/**
+ * A `PublicClientApplication` on the stored login of `account` (a credential set): use
+ * `getAllAccounts()` + `acquireTokenSilent`; refreshed tokens are written back to the store.
+ */
+export async function buildMsalApp(account: string = DEFAULT_SET, options: BuildMsalAppOptions = {}): Promise<PublicClientApplication> {
+  const context = contextFrom(options);
+  const credentialSet = assertSetName(account);
+  const entry = context.roster().get(options.provider ?? "msgraph");
+  const flow = msalFlow(entry);
+  const row = context.store().get<MsalPayload>(credentialSet, entry.name);
+  if (!row || row.payload.type !== "msal") throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
+  const { PublicClientApplication } = await import("@azure/msal-node");
+  const plugin = storeCachePlugin(context, credentialSet, entry.name);
+  return new PublicClientApplication(msalConfiguration(flow, row.payload.clientId, row.payload.tenantId, plugin));
+}
