@@ -9,7 +9,8 @@ import { migrate } from "./migrations.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
-export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth";
+/** `command`: no secret stored, only the argv of a command that prints it (src/access/commandSource.ts). */
+export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth" | "command";
 
 /** What `list` and `show` see: everything but the secret. */
 export interface CredentialInfo {
