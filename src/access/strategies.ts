@@ -172,6 +172,7 @@ export class HostTokenStrategy implements AuthStrategy {
       const { maskSecret } = await import("../core/mask.js");
       const row = this.context.store().info(this.credentialSet, this.provider)!;
       this.context.store().put(this.credentialSet, this.provider, row.kind, next, { preview: maskSecret(next.access_token), expiresAt: rowExpiry(next) });
+      this.context.store().audit("refreshed", this.credentialSet, this.provider, row.kind);
       return true;
     });
   }

@@ -6,6 +6,7 @@ import { assertProviderName, assertSetName } from "../core/names.js";
 import { deriveKey, open, seal } from "./crypto.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
+import { appendAudit, auditPath, type LifecycleOp } from "./audit.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
@@ -227,6 +228,14 @@ export class CredentialStore {
 
   remove(credentialSet: string, provider: string): boolean {
     return this.statements.remove.run(credentialSet, provider).changes > 0;
+  }
+
+  /**
+   * Records a credential's lifecycle event (stored, captured, refreshed, removed) in this home's
+   * audit log: names and kind only, never the payload.
+   */
+  audit(op: LifecycleOp, credentialSet: string, provider: string, kind?: string): void {
+    appendAudit(auditPath(this.home), this.clock.now(), { actor: "local", op, target: `${credentialSet}:${provider}`, allowed: true, ...(kind ? { kind } : {}), pid: process.pid });
   }
 
   /**

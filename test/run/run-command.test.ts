@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServiceClient } from "../../src/access/client.js";
 import { CredentialStore } from "../../src/store/store.js";
-import { auditPath, readAudit } from "../../src/serve/audit.js";
+import { auditPath, readAudit } from "../../src/store/audit.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { countOccurrences, filesContaining } from "../helpers/leaks.js";
 

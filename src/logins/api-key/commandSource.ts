@@ -27,5 +27,6 @@ export function storeCommandSource(provider: string, command: readonly string[],
   const payload: CommandSourcePayload = { type: "command", command: parsed.data.command, timeout_ms: parsed.data.timeout_ms };
   const preview = `$(${describeCommand(payload.command).slice(0, 40)})`;
   context.store().put(credentialSet, entry.name, "command", payload, { preview, expiresAt: null });
+  context.store().audit("stored", credentialSet, entry.name, "command");
   return { provider: entry.name, credentialSet, kind: "command", preview, expiresAt: null };
 }
