@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { Authctl } from "../../src/context.js";
 import { getCredentials } from "../../src/access/credentials.js";
 import { ApiKeyStrategy } from "../../src/access/strategies.js";
-import { authctl, canary, tempHome } from "../helpers/env.js";
+import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { baseEnv } from "../helpers/context.js";
 import { filesContaining, STACK_TRACE } from "../helpers/leaks.js";
 
@@ -73,6 +73,19 @@ describe("command secret sources", () => {
     expect(credential).toMatchObject({ kind: "command", payload: { key: s.secret, command: ["vault", "kv", "get", "-field=key", "secret/ok"] } });
     const resolved = await new ApiKeyStrategy({ auth_type: "api_key", provider: "anthropic" }, { context }).getCredentials();
     expect(resolved).toMatchObject({ secret: s.secret, source: "command" });
+  });
+
+  it("the service runs a stored command source for a token holder inside `authctl run`", async () => {
+    const s = setup();
+    cleanups.push(() => s.cli(["serve", "stop"]));
+    expect((await s.cli(["key", "anthropic", "--command", "--", "vault", "kv", "get", "secret/ok"])).exitCode).toBe(0);
+    const script = `import { getCredentials } from ${JSON.stringify(join(REPO, "dist/index.js"))};
+      const c = getCredentials("anthropic"); console.log(c.kind, c.payload.key === process.env.ANTHROPIC_API_KEY, Boolean(process.env.AUTHCTL_TOKEN))`;
+    const run = await s.cli(["run", "--only", "anthropic", "--", "node", "--input-type=module", "-e", script]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe("command true true");
+    expect(run.stdout + run.stderr).not.toContain(s.secret);
+    expect(s.leaks()).toEqual([]);
   });
 
   it("a roster `source` is used by run without anything stored, and masked in piped output", async () => {
