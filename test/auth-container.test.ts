@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getCredentials } from "../src/access/credentials.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
+import { auditPath, readAudit } from "../src/store/audit.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
 import { ctxOf } from "./helpers/context.js";
 import { containersNamed, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
@@ -66,6 +67,9 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
       const payload = readStored<any>(provider, project);
       expect(payload.type).toBe("oauth");
       expectations[provider](payload, code);
+      const audited = readAudit(auditPath(t.home)).filter((e) => e.target === `${project}:${provider}`);
+      expect(audited.map((e) => [e.op, e.kind])).toEqual([["captured", "oauth"]]);
+      expect(readFileSync(auditPath(t.home), "utf8")).not.toContain(code);
       const shown = await authctl(t.home, ["creds", "show", `${project}:${provider}`, "--json"]);
       outputs.push(String(shown.stdout), String(shown.stderr));
       const info = JSON.parse(String(shown.stdout));

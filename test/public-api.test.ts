@@ -98,6 +98,7 @@ const API = [
   "Roster: type",
   "RosterError: class",
   "RunWithCredentialsOptions: type",
+  "SecretSourceError: class",
   "ServiceClient: class",
   "ServiceClientOptions: type",
   "ServiceError: class",
@@ -105,6 +106,7 @@ const API = [
   "ServiceServerOptions: type",
   "StartServiceOptions: type",
   "StoreApiKeyOptions: type",
+  "StoreCommandSourceOptions: type",
   "StoreError: class",
   "StoreLockedError: class",
   "StoredCredential: type",
@@ -139,6 +141,7 @@ const API = [
   "runService: function",
   "runWithCredentials: function",
   "storeApiKey: function",
+  "storeCommandSource: function",
   "terminalUi: function",
   "validateApiKey: function",
 ];

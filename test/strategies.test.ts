@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApiKeyStrategy, HostTokenStrategy, resolveAuthStrategy } from "../src/access/strategies.js";
 import { Authctl } from "../src/context.js";
@@ -9,6 +10,7 @@ import { baseEnv } from "./helpers/context.js";
 import { canary, tempHome } from "./helpers/env.js";
 import { FakeIdentityServer } from "./helpers/fake-identity.js";
 import { msgraphAt, oauth2At, writeUserRoster } from "./helpers/host-roster.js";
+import { auditPath, readAudit } from "../src/store/audit.js";
 
 describe("AuthStrategy, ApiKeyStrategy, resolveAuthStrategy (SPEC §8)", () => {
   let home: string;
@@ -70,6 +72,10 @@ describe("AuthStrategy, ApiKeyStrategy, resolveAuthStrategy (SPEC §8)", () => {
     expect(results[0]!.secret).not.toBe(first.secret);
     const stored = context.store().get<OAuth2Payload>("default", "fakehub")!.payload;
     expect(stored.refresh_token).toBe(server.issued.filter((t) => t.includes("rt")).at(-1));
+    // Lifecycle audit: one capture, one refresh (by the one owner), no token in the log.
+    const events = readAudit(auditPath(context.home)).filter((e) => e.target === "default:fakehub");
+    expect(events.map((e) => [e.op, e.kind, e.actor])).toEqual([["captured", "device_flow", "local"], ["refreshed", "device_flow", "local"]]);
+    expect(readFileSync(auditPath(context.home), "utf8")).not.toContain(prefix);
   });
 
   it("a Microsoft login gives its access token through the strategy (MSAL silent from the stored cache)", async () => {

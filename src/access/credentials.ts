@@ -4,6 +4,7 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { StoredCredential } from "../store/store.js";
 import { fromWire } from "./client.js";
+import { commandCredential, type CommandSourcePayload } from "./commandSource.js";
 import { GetResponse } from "./protocol.js";
 import { sendWireSync } from "./syncWire.js";
 import { decodeResponse } from "./wire.js";
@@ -34,7 +35,20 @@ export function getCredentials<T = unknown>(provider: string, options: GetCreden
     return fromWire<T>(decodeResponse(path, response, GetResponse, { credentialSet, provider }).credential);
   }
   const entry = context.roster().get(provider);
-  const found = context.store().get<T>(credentialSet, entry.name);
+  const found = readCredential(context, credentialSet, entry.name);
   if (!found) throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
-  return found;
+  return found as StoredCredential<T>;
+}
+
+/**
+ * The credential for (set, provider) from this machine, secret sources included: a stored
+ * `command` row, else the roster's `source`, runs its command now (the output stays in memory).
+ * A stored row of another kind wins over the roster's source. Undefined when there is none.
+ */
+export function readCredential(context: Authctl, credentialSet: string, provider: string): StoredCredential | undefined {
+  const row = context.store().get(credentialSet, provider);
+  if (row?.kind === "command") return commandCredential(context, credentialSet, provider, row.payload as CommandSourcePayload, row);
+  if (row) return row;
+  const source = context.roster().has(provider) ? context.roster().get(provider).source : undefined;
+  return source ? commandCredential(context, credentialSet, provider, source) : undefined;
 }

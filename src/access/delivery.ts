@@ -12,6 +12,7 @@ const SECRET_FIELD: Record<CredentialKind, string> = {
   oauth: "accessToken",
   device_flow: "accessToken",
   google_oauth: "accessToken",
+  command: "key",
 };
 
 export function secretOf(credential: Pick<StoredCredential, "kind" | "payload">): string | undefined {
@@ -19,7 +20,8 @@ export function secretOf(credential: Pick<StoredCredential, "kind" | "payload">)
   return typeof value === "string" && value.length > 0 ? value : undefined;
 }
 
-const modeOf = (kind: CredentialKind) => (kind === "api_key" ? "api_key" : "oauth");
+/** A command source stands in for an API key: same policy, same variable. */
+const modeOf = (kind: CredentialKind) => (kind === "api_key" || kind === "command" ? "api_key" : "oauth");
 
 /** The roster's delivery policy for this kind of credential (default `runtime_env`). */
 export function deliveryPolicyOf(provider: Provider, kind: CredentialKind): DeliveryPolicy {
@@ -37,6 +39,6 @@ export function assertDeliverable(provider: Provider, credential: Pick<StoredCre
 
 /** The environment variable names a credential's secret is exported under (roster name first). */
 export function envNamesOf(provider: Provider, kind: CredentialKind): string[] {
-  const primary = kind === "api_key" ? provider.api_key?.env_var : (provider.delivery?.oauth_env_var ?? provider.api_key?.env_var);
+  const primary = modeOf(kind) === "api_key" ? provider.api_key?.env_var : (provider.delivery?.oauth_env_var ?? provider.api_key?.env_var);
   return [...new Set([primary, ...(provider.delivery?.extra_env ?? [])].filter((n): n is string => Boolean(n)))];
 }

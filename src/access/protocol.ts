@@ -38,7 +38,7 @@ export const RefRequest = z.strictObject({ credentialSet: SetName, provider: Pro
 export const PutRequest = z.strictObject({
   credentialSet: SetName,
   provider: ProviderName,
-  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth"]),
+  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth", "command"]),
   payload: z.record(z.string(), z.unknown()),
   preview: z.string().max(64),
   expiresAt: z.number().int().nullable().default(null),
@@ -50,7 +50,7 @@ export const EmptyRequest = z.strictObject({});
 export const CredentialInfo = z.strictObject({
   credentialSet: z.string(),
   provider: z.string(),
-  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth"]),
+  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth", "command"]),
   preview: z.string(),
   expiresAt: z.number().nullable(),
   updatedAt: z.number(),

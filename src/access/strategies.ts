@@ -6,6 +6,8 @@ import type { Provider } from "../roster/schema.js";
 import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
 import type { OAuth2Payload } from "../logins/oauth2/client.js";
 import { withRefreshLease } from "./strategiesLease.js";
+import { readCredential } from "./credentials.js";
+import type { StoredCredential } from "../store/store.js";
 
 /** A ready credential: the secret to send, and where it came from. */
 export interface ResolvedCredential {
@@ -17,7 +19,8 @@ export interface ResolvedCredential {
   expiresAt: Date | null;
 }
 
-export type CredentialSource = "explicit" | "store" | "profile_env" | "fallback_env";
+/** `command`: a secret source (a stored `command` row or the roster's `source`) printed it just now. */
+export type CredentialSource = "explicit" | "store" | "command" | "profile_env" | "fallback_env";
 
 /** SPEC §8: one way to get a usable credential, whatever kind it is. */
 export interface AuthStrategy {
@@ -62,10 +65,14 @@ export class ApiKeyStrategy implements AuthStrategy {
   private resolve(): ResolvedCredential | undefined {
     const found = (secret: string | undefined, source: CredentialSource) => (secret ? { provider: this.provider, secret, source, expiresAt: null } : undefined);
     const { env } = this.context;
-    const stored = this.context.store().get<ApiKeyPayload>(this.credentialSet, this.provider);
+    const stored = () => {
+      const credential = readCredential(this.context, this.credentialSet, this.provider) as StoredCredential<ApiKeyPayload> | undefined;
+      if (credential?.kind === "api_key") return found(credential.payload.key, "store");
+      return credential?.kind === "command" ? found(credential.payload.key, "command") : undefined;
+    };
     return (
       found(this.profile.api_key, "explicit") ??
-      found(stored?.kind === "api_key" ? stored.payload.key : undefined, "store") ??
+      stored() ??
       found(this.profile.env_var ? env[this.profile.env_var] : undefined, "profile_env") ??
       found(this.entry.api_key?.env_var ? env[this.entry.api_key.env_var] : undefined, "fallback_env")
     );
@@ -165,6 +172,7 @@ export class HostTokenStrategy implements AuthStrategy {
       const { maskSecret } = await import("../core/mask.js");
       const row = this.context.store().info(this.credentialSet, this.provider)!;
       this.context.store().put(this.credentialSet, this.provider, row.kind, next, { preview: maskSecret(next.access_token), expiresAt: rowExpiry(next) });
+      this.context.store().audit("refreshed", this.credentialSet, this.provider, row.kind);
       return true;
     });
   }

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { auditCommand } from "./commands/audit.js";
 import { authCommand } from "./commands/auth.js";
 import { credsCommand } from "./commands/creds.js";
 import { imageCommand } from "./commands/image.js";
@@ -29,6 +30,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   runCommand,
   serveCommand,
   proxyCommand,
+  auditCommand,
 ];
 
 export function buildProgram(f: Factory): Command {

@@ -86,3 +86,6 @@ export class CommandNotStartedError extends AuthctlError {}
 
 /** The credential proxy could not refresh an OAuth login (the vendor refused, or did not answer). */
 export class CredentialRefreshError extends AuthctlError {}
+
+/** A secret source (a `command` that prints the key) failed: names the provider and how, never its output. */
+export class SecretSourceError extends AuthctlError {}

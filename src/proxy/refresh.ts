@@ -140,6 +140,7 @@ export class RefreshOwner {
       const expiresAt = typeof tokens.expires_in === "number" ? new Date(this.context.clock.now() + tokens.expires_in * 1000) : null;
       return store.exclusive((db) => {
         store.put(credentialSet, provider, locked.kind, payload, { preview: locked.preview, expiresAt });
+        store.audit("refreshed", credentialSet, provider, locked.kind);
         db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder);
         return store.get<OAuthPayload>(credentialSet, provider)!;
       });

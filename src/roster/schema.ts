@@ -2,6 +2,7 @@ import { z } from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
+import { SourceSchema } from "./sourceSchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
@@ -94,6 +95,8 @@ export const ProviderSchema = z
     host_flow: HostFlowSchema.optional(),
     delivery: DeliverySchema.optional(),
     proxy: ProxySchema.optional(),
+    /** A command that prints the key on demand (Vault, 1Password, Bitwarden): src/roster/sourceSchema.ts. */
+    source: SourceSchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.modes.includes("oauth") && !p.oauth && !p.host_flow) {

@@ -25,6 +25,14 @@ export interface ResolveGrantsOptions {
   only?: readonly string[];
 }
 
+/** The set's stored providers the roster knows, then those the roster gives a secret `source`. */
+function storedOrSourced(context: Authctl, credentialSet: string): string[] {
+  const roster = context.roster();
+  const stored = context.store().list({ credentialSet }).map((c) => c.provider).filter((p) => roster.has(p));
+  const sourced = roster.list().filter((p) => p.source).map((p) => p.name);
+  return [...new Set([...stored, ...sourced])];
+}
+
 /**
  * Reads every credential a `run` will export, before anything starts: a missing one throws
  * `MissingCredentialsError` (with its fix command) and an explicitly named `proxy_only` one
@@ -36,7 +44,7 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
   const explicit = options.only !== undefined;
   const providers = explicit
     ? [...new Set(options.only)].map((p) => roster.get(p).name)
-    : context.store().list({ credentialSet }).map((c) => c.provider).filter((p) => roster.has(p));
+    : storedOrSourced(context, credentialSet);
   const grants: Grant[] = [];
   const skipped: Grants["skipped"] = [];
   for (const name of providers) {

@@ -1,4 +1,5 @@
 import * as P from "../access/protocol.js";
+import { readCredential } from "../access/credentials.js";
 import { assertDeliverable } from "../access/delivery.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { CredentialInfo } from "../store/store.js";
@@ -67,7 +68,7 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
     handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
       setTarget(`${credentialSet}:${provider}`);
       authorize(caller, "get", credentialSet, provider);
-      const found = context.store().get(credentialSet, provider);
+      const found = readCredential(context, credentialSet, provider);
       if (!found) throw missing(credentialSet, provider);
       if (context.roster().has(provider)) assertDeliverable(context.roster().get(provider), found);
       return { credential: { ...wireInfo(found), payload: found.payload } };

@@ -4,7 +4,7 @@ import { ADMIN_KEY_LABEL, ADMIN_MAX_SKEW_MS, ADMIN_SCHEME, adminSignature } from
 import * as P from "../access/protocol.js";
 import type { Authctl } from "../context.js";
 import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
-import { AuditLog, auditPath } from "./audit.js";
+import { AuditLog, auditPath } from "../store/audit.js";
 import { HttpFailure, type Caller } from "./failure.js";
 import { mountCredentialRoutes } from "./routes.js";
 import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";

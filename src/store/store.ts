@@ -7,10 +7,12 @@ import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
 import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
+import { appendAudit, auditPath, type LifecycleOp } from "./audit.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
-export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth";
+/** `command`: no secret stored, only the argv of a command that prints it (src/access/commandSource.ts). */
+export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth" | "command";
 
 /** What `list` and `show` see: everything but the secret. */
 export interface CredentialInfo {
@@ -242,6 +244,14 @@ export class CredentialStore {
 
   remove(credentialSet: string, provider: string): boolean {
     return this.statements.remove.run(credentialSet, provider).changes > 0;
+  }
+
+  /**
+   * Records a credential's lifecycle event (stored, captured, refreshed, removed) in this home's
+   * audit log: names and kind only, never the payload.
+   */
+  audit(op: LifecycleOp, credentialSet: string, provider: string, kind?: string): void {
+    appendAudit(auditPath(this.home), this.clock.now(), { actor: "local", op, target: `${credentialSet}:${provider}`, allowed: true, ...(kind ? { kind } : {}), pid: process.pid });
   }
 
   /**

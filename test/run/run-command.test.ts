@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServiceClient } from "../../src/access/client.js";
 import { CredentialStore } from "../../src/store/store.js";
-import { auditPath, readAudit } from "../../src/serve/audit.js";
+import { auditPath, readAudit } from "../../src/store/audit.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { countOccurrences, filesContaining } from "../helpers/leaks.js";
 
@@ -117,7 +117,8 @@ describe("authctl run", () => {
     expect(token).toMatch(/^act_[a-f0-9]{16}_/);
     await expect(new ServiceClient({ socketPath: socketPath!, token: token! }).head("default", "anthropic")).rejects.toThrow(/revoked/);
     const events = readAudit(auditPath(h.home)).map((e) => `${e.actor} ${e.op} ${e.allowed}`);
-    expect(events.slice(0, 2)).toEqual(["admin tokens/mint true", "admin tokens/revoke true"]);
+    expect(events.slice(0, 2)).toEqual(["local stored true", "local stored true"]); // the two \`authctl key\` of the setup
+    expect(events.slice(2, 4)).toEqual(["admin tokens/mint true", "admin tokens/revoke true"]);
     const log = await authctl(h.home, ["serve", "log", "--json"], { extraEnv: h.extraEnv });
     expect(JSON.parse(log.stdout).length).toBeGreaterThanOrEqual(3);
     for (const secret of [h.anthropic, h.gh, h.passphrase]) {

@@ -8,7 +8,7 @@ import { ServiceClient, sendWire } from "../../src/access/client.js";
 import { Authctl } from "../../src/context.js";
 import { AccessDeniedError, DeliveryRefusedError, MissingCredentialsError, ServiceError } from "../../src/core/errors.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
-import { auditPath, readAudit } from "../../src/serve/audit.js";
+import { auditPath, readAudit } from "../../src/store/audit.js";
 import { runService, serviceLocation } from "../../src/serve/daemon.js";
 import { canary, REPO, tempHome } from "../helpers/env.js";
 import { baseEnv } from "../helpers/context.js";

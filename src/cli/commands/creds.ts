@@ -71,7 +71,9 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
 export async function runCredsRm(f: Factory, ref: string): Promise<void> {
   if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
   const { credentialSet, provider } = parseCredentialRef(ref);
+  const removed = f.store().info(credentialSet, provider);
   if (!f.store().remove(credentialSet, provider)) throw await missing(f, provider, credentialSet);
+  f.store().audit("removed", credentialSet, provider, removed?.kind);
   out(f.io, `Removed ${credentialSet}:${provider}`);
 }
 

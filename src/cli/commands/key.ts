@@ -12,6 +12,8 @@ export interface KeyOptions {
   stdin?: boolean;
   apiKey?: string;
   json?: boolean;
+  command?: boolean;
+  timeout?: string;
 }
 
 /** Reads the key from stdin or a hidden prompt: never from argv, where `ps` would show it. */
@@ -28,9 +30,11 @@ export async function readKey(io: IOStreams, roster: Roster, provider: string, o
   return promptHidden(io, `${entry.api_key?.env_var ?? "API key"}: `);
 }
 
-export async function runKey(f: Factory, provider: string, opts: KeyOptions): Promise<StoredSummary> {
+export async function runKey(f: Factory, provider: string, opts: KeyOptions, argv: readonly string[] = []): Promise<StoredSummary> {
   const context = await f.context();
   context.roster().get(provider);
+  if (opts.command) return runKeyCommand(f, provider, opts, argv);
+  if (argv.length > 0) throw new UsageError(`unexpected arguments after ${provider}: a key is read from stdin or a prompt; to store a command that prints it, add --command`);
   const key = await readKey(f.io, context.roster(), provider, opts);
   await f.unlockedStore();
   const { storeApiKey } = await import("../../logins/api-key/apiKey.js");
@@ -40,13 +44,30 @@ export async function runKey(f: Factory, provider: string, opts: KeyOptions): Pr
   return summary;
 }
 
+/** `key <provider> --command -- argv…`: stores the command that prints the key, not the key. */
+async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, argv: readonly string[]): Promise<StoredSummary> {
+  if (argv.length === 0) throw new UsageError(`--command needs the command after --, e.g. authctl key ${provider} --command -- vault kv get -field=key secret/x`);
+  const timeoutMs = opts.timeout === undefined ? undefined : Number(opts.timeout);
+  if (timeoutMs !== undefined && !Number.isInteger(timeoutMs)) throw new UsageError(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
+  const context = await f.context();
+  await f.unlockedStore();
+  const { storeCommandSource } = await import("../../logins/api-key/commandSource.js");
+  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  if (opts.json) printJson(f.io, summary);
+  else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; run on each use, its output never stored)`);
+  return summary;
+}
+
 export function keyCommand(f: Factory): Command {
   return new Command("key")
     .description("store an API key (hidden prompt on a terminal, stdin otherwise)")
     .argument("<provider>", "provider name, see `authctl providers`")
+    .argument("[command...]", "with --command: the command that prints the key, after --")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--stdin", "read the key from stdin")
     .addOption(new Option("--api-key <dash>", "only '-': read the key from stdin").hideHelp())
+    .option("--command", "store a command that prints the key (vault, op, bw …) instead of the key; it runs on each use")
+    .option("--timeout <ms>", "with --command: kill the command after this many milliseconds (default 10000)")
     .option("--json", "print JSON")
-    .action(async (provider: string, opts: KeyOptions) => void (await runKey(f, provider, opts)));
+    .action(async (provider: string, argv: string[], opts: KeyOptions) => void (await runKey(f, provider, opts, argv)));
 }

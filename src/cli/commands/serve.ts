@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson, table } from "../io.js";
+import { auditOptions, runAudit } from "./audit.js";
 
 const CLI_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,21 +79,6 @@ export async function runServeStop(f: Factory): Promise<void> {
   err(f.io, `stopped the authctl service (pid ${pid})`);
 }
 
-export async function runServeLog(f: Factory, opts: { since?: string; json?: boolean }): Promise<void> {
-  const { readAudit, auditPath } = await import("../../serve/audit.js");
-  let since: number | undefined;
-  if (opts.since !== undefined) {
-    const relative = /^(\d+)([smhd])$/.exec(opts.since);
-    since = relative ? Date.now() - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as "s"] : Date.parse(opts.since);
-    if (Number.isNaN(since)) throw new UsageError(`--since takes a time (2026-11-23T10:00:00Z) or an age (30m, 2h, 1d), got ${JSON.stringify(opts.since)}`);
-  }
-  const events = readAudit(auditPath(f.home), since);
-  if (opts.json) return printJson(f.io, events);
-  const rows = [["TIME", "ACTOR", "OP", "TARGET", "RESULT"]];
-  for (const e of events) rows.push([e.time, e.actor, e.op, e.target ?? "-", e.allowed ? "allowed" : `denied: ${e.reason ?? ""}`]);
-  if (events.length > 0) for (const line of table(rows)) out(f.io, line);
-}
-
 export function serveCommand(f: Factory): Command {
   const serve = new Command("serve")
     .description("the local credential service: a Unix socket that hands out credentials to holders of scoped tokens")
@@ -101,11 +87,6 @@ export function serveCommand(f: Factory): Command {
     .action((opts) => runServe(f, opts));
   serve.command("status").description("whether the service runs, and its socket").option("--json", "print JSON").action((opts) => runServeStatus(f, opts));
   serve.command("stop").description("stop the service of this home").action(() => runServeStop(f));
-  serve
-    .command("log")
-    .description("the audit log: who read, minted, revoked or was denied what (never a secret)")
-    .option("--since <time>", "only events since a time or an age (30m, 2h, 1d)")
-    .option("--json", "print JSON")
-    .action((opts) => runServeLog(f, opts));
+  auditOptions(serve.command("log").description("the audit log (same as `authctl audit`)")).action((opts) => runAudit(f, opts));
   return serve;
 }

@@ -58,5 +58,6 @@ export function storeApiKey(provider: string, key: string, options: StoreApiKeyO
   const preview = maskSecret(key);
   const payload: ApiKeyPayload = { type: "api_key", key };
   context.store().put(credentialSet, entry.name, "api_key", payload, { preview, expiresAt: null });
+  context.store().audit("stored", credentialSet, entry.name, "api_key");
   return { provider: entry.name, credentialSet, kind: "api_key", preview, expiresAt: null };
 }

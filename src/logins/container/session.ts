@@ -132,6 +132,7 @@ export class AuthSession implements AuthSessionState {
       await mount.discard();
       throw err;
     }
+    this.context.store().audit("captured", this.credentialSet, this.provider, "oauth");
     let sharedDir: string;
     try {
       sharedDir = await mount.commit();

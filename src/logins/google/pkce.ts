@@ -107,6 +107,7 @@ export function storeGoogleTokens(
   const preview = maskSecret(tokens.access_token);
   const expiresAt = tokensExpiry(tokens);
   context.store().put(credentialSet, provider, "google_oauth", payload, { preview, expiresAt });
+  context.store().audit("captured", credentialSet, provider, "google_oauth");
   return { provider, credentialSet, kind: "google_oauth", preview, expiresAt };
 }
 
@@ -147,4 +148,5 @@ function persistGoogleTokens(context: Authctl, credentialSet: string, provider: 
   const tokens: Credentials = { ...row.payload.tokens, ...fresh, refresh_token: fresh.refresh_token ?? row.payload.tokens.refresh_token ?? null };
   const preview = tokens.access_token ? maskSecret(tokens.access_token) : row.preview;
   store.put(credentialSet, provider, row.kind, { ...row.payload, tokens }, { preview, expiresAt: tokensExpiry(tokens) });
+  store.audit("refreshed", credentialSet, provider, row.kind);
 }

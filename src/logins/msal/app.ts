@@ -61,6 +61,7 @@ export function storeCachePlugin(context: Authctl, credentialSet: string, provid
       if (!row) return;
       const payload: MsalPayload = { ...row.payload, tokenCache: cacheContext.tokenCache.serialize() };
       store.put(credentialSet, provider, row.kind, payload, { preview: row.preview, expiresAt: row.expiresAt });
+      store.audit("refreshed", credentialSet, provider, row.kind);
     },
   };
 }

@@ -95,6 +95,7 @@ function storeMsalLogin(context: Authctl, target: MsalLoginTarget, result: Authe
   // A refresh token keeps the login usable past the access token's hour: no row expiry.
   const preview = maskSecret(result.accessToken);
   context.store().put(credentialSet, provider, "device_flow", payload, { preview, expiresAt: null });
+  context.store().audit("captured", credentialSet, provider, "device_flow");
   return { provider, credentialSet, kind: "device_flow", preview, expiresAt: null };
 }
 

@@ -171,5 +171,6 @@ function storeOAuth2Tokens(context: Authctl, state: OAuth2LoginState, tokens: To
   const expiresAt = rowExpiry(payload);
   const kind = state.method === "oauth2_pkce" ? "oauth" : "device_flow";
   context.store().put(state.credentialSet, state.provider, kind, payload, { preview, expiresAt });
+  context.store().audit("captured", state.credentialSet, state.provider, kind);
   return { provider: state.provider, credentialSet: state.credentialSet, kind, preview, expiresAt };
 }

@@ -4,14 +4,20 @@ import { join } from "node:path";
 /** One access or lifecycle event; never a secret or a token, only the token's id. */
 export interface AuditEvent {
   time: string;
-  /** "admin", "token:<id>" or "anonymous". */
+  /** "admin", "token:<id>" or "anonymous" (the service); "local" (a library call or the CLI). */
   actor: string;
+  /** The service's operation (/v1/get …), or a lifecycle event: stored, captured, refreshed, removed. */
   op: string;
   /** "set:provider", "set:*" or a token id for token operations. */
   target?: string;
   allowed: boolean;
   reason?: string;
+  /** Lifecycle events: the credential's kind, and the process that acted. */
+  kind?: string;
+  pid?: number;
 }
+
+export type LifecycleOp = "stored" | "captured" | "refreshed" | "removed";
 
 export const auditPath = (home: string) => join(home, "audit.jsonl");
 
@@ -32,6 +38,19 @@ export class AuditLog {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/**
+ * Appends one event and closes the file again: for the CLI and library, which write an event now
+ * and then. O_APPEND keeps lines from concurrent processes whole (each is one small write).
+ */
+export function appendAudit(path: string, now: number, event: Omit<AuditEvent, "time">): void {
+  const log = new AuditLog(path, () => now);
+  try {
+    log.record(event);
+  } finally {
+    log.close();
   }
 }
 

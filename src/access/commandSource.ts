@@ -1,0 +1,75 @@
+import { spawnSync } from "node:child_process";
+import type { Authctl } from "../context.js";
+import { SecretSourceError } from "../core/errors.js";
+import { maskSecret } from "../core/mask.js";
+import type { SecretSource } from "../roster/sourceSchema.js";
+import type { StoredCredential } from "../store/store.js";
+
+/** A key, token or password fits in far less; more means the command printed something else. */
+export const MAX_SOURCE_OUTPUT_BYTES = 64 * 1024;
+
+/** Secrets of authctl itself that a vendor CLI has no business seeing. */
+const WITHHELD_ENV = new Set(["AUTHCTL_PASSPHRASE", "AUTHCTL_PASSPHRASE_COMMAND", "AUTHCTL_TOKEN"]);
+
+/** What a `command` credential row holds: the argv is not secret, only what it prints is. */
+export interface CommandSourcePayload {
+  type: "command";
+  command: string[];
+  timeout_ms: number;
+}
+
+/** A resolved command source: `key` is the command's trimmed stdout, held in memory only. */
+export interface CommandSecretPayload extends CommandSourcePayload {
+  key: string;
+}
+
+/** How a command is shown in errors and listings: its argv, which is not secret, cut short. */
+export function describeCommand(command: readonly string[]): string {
+  const text = command.join(" ");
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
+
+/**
+ * Runs a secret command now: no shell, stdin closed, killed at its timeout, stdout bounded. Its
+ * trimmed stdout is the secret; a failure names the provider, the command and its exit, timeout or
+ * size, never what it printed (stderr too may echo a secret).
+ */
+export function runSecretCommand(context: Authctl, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">): string {
+  const [file, ...args] = source.command;
+  const env = Object.fromEntries(Object.entries(context.env).filter(([k, v]) => v !== undefined && !WITHHELD_ENV.has(k))) as Record<string, string>;
+  const result = spawnSync(file!, args, {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: source.timeout_ms,
+    killSignal: "SIGKILL",
+    maxBuffer: MAX_SOURCE_OUTPUT_BYTES,
+    windowsHide: true,
+  });
+  const failed = (why: string) => new SecretSourceError(`${provider}: the secret command \`${describeCommand(source.command)}\` ${why}; its output is not shown (it may hold the secret): run it yourself to see why`);
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ETIMEDOUT") throw failed(`did not finish within ${source.timeout_ms} ms (timeout_ms) and was killed`);
+  if (code === "ENOBUFS") throw failed(`printed more than ${MAX_SOURCE_OUTPUT_BYTES} bytes and was stopped`);
+  if (code === "ENOENT") throw failed(`could not start: ${file} is not installed or not on PATH`);
+  if (result.error) throw failed(`could not start (${code ?? result.error.message})`);
+  if (result.signal) throw failed(`was killed by ${result.signal}`);
+  if (result.status !== 0) throw failed(`exited with status ${result.status}`);
+  const secret = result.stdout.toString("utf8").trim();
+  if (!secret) throw failed("printed nothing");
+  return secret;
+}
+
+/** The credential a command source stands for, fetched now and never stored. */
+export function commandCredential(context: Authctl, credentialSet: string, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">, row?: StoredCredential): StoredCredential<CommandSecretPayload> {
+  const key = runSecretCommand(context, provider, source);
+  const now = new Date(context.clock.now());
+  return {
+    credentialSet,
+    provider,
+    kind: "command",
+    preview: maskSecret(key),
+    expiresAt: null,
+    createdAt: row?.createdAt ?? now,
+    updatedAt: row?.updatedAt ?? now,
+    payload: { type: "command", command: [...source.command], timeout_ms: source.timeout_ms, key },
+  };
+}
