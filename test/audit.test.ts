@@ -20,8 +20,8 @@ describe("authctl audit: credential lifecycle events", () => {
     expect((await cli(["creds", "rm", "work:anthropic"])).exitCode).not.toBe(0); // nothing removed: no event
 
     const audit = await cli(["audit", "--json"]);
-    expect(audit.exitCode, audit.stderr).toBe(0);
-    const events = JSON.parse(audit.stdout) as AuditEvent[];
+    expect(audit.exitCode, String(audit.stderr)).toBe(0);
+    const events = JSON.parse(String(audit.stdout)) as AuditEvent[];
     expect(events.map((e) => [e.op, e.target, e.kind, e.actor, e.allowed])).toEqual([
       ["stored", "work:anthropic", "api_key", "local", true],
       ["removed", "work:anthropic", "api_key", "local", true],
