@@ -35,8 +35,8 @@ describe("authctl audit: credential lifecycle events", () => {
 
     const table = await cli(["audit", "--since", "1h"]);
     expect(table.stdout).toMatch(/stored\s+work:anthropic\s+allowed/);
-    expect(JSON.parse((await cli(["audit", "--since", "2999-01-01T00:00:00Z", "--json"])).stdout)).toEqual([]);
-    expect(JSON.parse((await cli(["serve", "log", "--json"])).stdout)).toEqual(events);
+    expect(JSON.parse(String((await cli(["audit", "--since", "2999-01-01T00:00:00Z", "--json"])).stdout))).toEqual([]);
+    expect(JSON.parse(String((await cli(["serve", "log", "--json"])).stdout))).toEqual(events);
     const bad = await cli(["audit", "--since", "yesterday"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("--since takes a time");
