@@ -40,6 +40,6 @@ describe("authctl audit: credential lifecycle events", () => {
     const bad = await cli(["audit", "--since", "yesterday"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("--since takes a time");
-    for (const r of [audit, table, bad]) expect(r.stdout + r.stderr).not.toContain(key);
+    for (const r of [audit, table, bad]) expect(String(r.stdout) + String(r.stderr)).not.toContain(key);
   });
 });
