@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execa, type Options } from "execa";
+import { execa } from "execa";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const CLI = join(REPO, "dist/cli/main.js");
@@ -37,14 +37,16 @@ export function childEnv(home: string, extra: Record<string, string> = {}): Reco
   return { ...env, AUTHCTL_HOME: home, NO_COLOR: "1", AUTHCTL_STORE_KEY: "file", ...extra };
 }
 
-/** Runs the built `authctl` binary; never rejects, so tests assert on exitCode. */
-export function authctl(home: string, args: string[], options: Options & { extraEnv?: Record<string, string> } = {}) {
-  const { extraEnv, ...rest } = options;
-  return execa("node", [CLI, ...args], {
-    env: childEnv(home, extraEnv),
-    extendEnv: false,
-    reject: false,
-    ...(rest.input === undefined ? { stdin: "ignore" } : {}),
-    ...rest,
-  } as Options);
+export interface AuthctlRunOptions {
+  /** Written to stdin (otherwise stdin is closed). */
+  input?: string;
+  timeout?: number;
+  extraEnv?: Record<string, string>;
+}
+
+/** Runs the built `authctl` binary; never rejects, so tests assert on exitCode. stdout/stderr are strings. */
+export function authctl(home: string, args: string[], options: AuthctlRunOptions = {}) {
+  const { extraEnv, input, timeout } = options;
+  const base = { env: childEnv(home, extraEnv), extendEnv: false, reject: false, timeout } as const;
+  return input === undefined ? execa("node", [CLI, ...args], { ...base, stdin: "ignore" }) : execa("node", [CLI, ...args], { ...base, input });
 }
