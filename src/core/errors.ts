@@ -22,12 +22,21 @@ export class RosterError extends AuthctlError {
   }
 }
 
+/**
+ * A name as typed, for a message: quoted and cut, and not shown at all when it cannot be a name
+ * (a key pasted where the provider goes must not be echoed back into a terminal or a CI log).
+ */
+function shownName(name: string): string {
+  if (/^[a-z0-9][a-z0-9-]{0,40}$/.test(name)) return `"${name}"`;
+  return `(${name.length} characters that are not a provider name — a key typed in the wrong place? It is not shown)`;
+}
+
 export class UnknownProviderError extends AuthctlError {
   constructor(
     readonly provider: string,
     known: readonly string[],
   ) {
-    super(`unknown provider "${provider}"; known providers: ${known.join(", ")} (see \`authctl providers\`)`);
+    super(`unknown provider ${shownName(provider)}; known providers: ${known.join(", ")} (see \`authctl providers\`)`);
   }
 }
 

@@ -47,7 +47,13 @@ export async function readAllStdin(io: PromptStreams, limitBytes = 64 * 1024): P
     if (size > limitBytes) throw new UsageError(`stdin is larger than ${limitBytes} bytes`);
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new UsageError("stdin is not valid UTF-8 text; nothing was stored (was a binary file piped in?)");
+  }
+  return text.replace(/\r?\n$/, "");
 }
 
 /** Reads one visible line (menu choices). */

@@ -2,7 +2,7 @@ import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
 import { randomBytes } from "node:crypto";
 import { buildRunArgv, imageExists, mountOwner, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
-import { CaptureError, EngineError, ModeUnavailableError } from "../../core/errors.js";
+import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
@@ -192,7 +192,7 @@ export async function prepareOAuthSession(
   const context = contextFrom(options);
   const entry = oauthProvider(context.roster().get(provider));
   if (projectId !== null && !PROJECT_ID.test(projectId)) {
-    throw new ModeUnavailableError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
+    throw new InvalidNameError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const engine = await context.engine();

@@ -1,0 +1,39 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { maskSecret } from "../src/core/mask.js";
+import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
+
+/** Issue 11, low-severity findings: each a clear error or a bound. */
+const t = tempHome("authctl-hardening-");
+afterAll(() => t.cleanup());
+const run = (args: string[], input?: string | Buffer) => runInProcess(childEnv(t.home), args, input);
+
+describe("hardening (issue 11)", () => {
+  it("9: a preview never carries terminal control characters from a vendor's token", () => {
+    const preview = maskSecret("sk-\u001b]0;pwned\u0007-ABCDEFGH\u001b[2J");
+    expect(preview).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(preview).toBe("sk-…?[2J");
+  });
+
+  it("11: a key typed where the provider name goes is not echoed", async () => {
+    const key = canary("sk-ant-api03-");
+    const r = await run(["key", key, "--stdin"], "x");
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/not a provider name/);
+    expect(r.stdout + r.stderr).not.toContain(key);
+    expect((await run(["key", "nosuch", "--stdin"], "x")).stderr).toMatch(/unknown provider "nosuch"/);
+  });
+
+  it("12: invalid UTF-8 on stdin is refused, and nothing is stored", async () => {
+    const r = await run(["key", "stripe", "--stdin"], Buffer.concat([Buffer.from("sk_test_ABCDEFGHIJ"), Buffer.from([0xff, 0xfe])]));
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/stdin is not valid UTF-8/);
+    expect((await run(["creds", "list", "--json"])).stdout.trim()).toBe("[]");
+  });
+
+  it("20: a bad --project is a usage error (exit 2), before any engine work", async () => {
+    const r = await run(["session", "prepare", "claude", "--project", "bad/../project", "--image", "localhost/none:0", "--json"]);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/invalid project id/);
+  });
+});
