@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { authCommand } from "./commands/auth.js";
+import { containerArgsCommand } from "./commands/container-args.js";
 import { credsCommand } from "./commands/creds.js";
 import { imageCommand } from "./commands/image.js";
 import { keyCommand } from "./commands/key.js";
@@ -29,6 +30,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   runCommand,
   serveCommand,
   proxyCommand,
+  containerArgsCommand,
 ];
 
 export function buildProgram(f: Factory): Command {
