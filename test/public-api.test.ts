@@ -23,6 +23,8 @@ function exportedApi(): string[] {
 // An addition or removal here is a decision about the public API (SPEC §1, §4–§8), not an accident.
 const API = [
   "AccessDeniedError: class",
+  "AgentContainer: type",
+  "AgentMount: type",
   "ApiKeyConfig: type",
   "ApiKeyPayload: type",
   "ApiKeyStrategy: class",
@@ -88,6 +90,7 @@ const API = [
   "OAuth2Payload: type",
   "OAuthConfig: type",
   "OAuthPayload: type",
+  "PrepareAgentContainerOptions: type",
   "PrepareOAuthOptions: type",
   "Provider: type",
   "ProxyAuditEntry: type",

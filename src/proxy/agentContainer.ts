@@ -1,18 +1,20 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
 import { UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
 import { ensurePrivateDir } from "../core/paths.js";
 import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
-import { FORWARDER_SOURCE } from "./agentForwarder.js";
 import { proxyClientConfig } from "./clientConfig.js";
 import type { ProxyMode } from "./routes.js";
 
 /** Where the session's pieces appear inside the agent container. */
 export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs" } as const;
 const DEFAULT_PORT = 8787;
+/** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
+const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export interface AgentMount {
@@ -130,7 +132,7 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     if (owner !== null) chownSync(hostPath, owner, owner);
   }
   const forwarder = join(sessionDir, "forward.mjs");
-  writeFileSync(forwarder, FORWARDER_SOURCE, { mode: 0o644 });
+  copyFileSync(FORWARDER, forwarder);
   // The container user must be able to connect; rootful engines map uids 1:1 (see mountOwner).
   if (owner !== null) chownSync(socketPath, owner, owner);
 
