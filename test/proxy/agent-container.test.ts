@@ -143,6 +143,14 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(messages.length).toBeGreaterThan(0);
     for (const a of messages) expect(a.headers["x-api-key"]).toBe(secrets.key);
     await assertNoRealSecretInside(name, agent.env.ANTHROPIC_API_KEY!);
+
+    // The container is still up: revoking its session cuts it off at the proxy.
+    expect((await authctl(home, ["proxy", "revoke", agent.sessionId])).exitCode).toBe(0);
+    const afterRevoke = upstream.arrivals.length;
+    const probe = `fetch("http://127.0.0.1:8787/v1/messages", { method: "POST", headers: { "x-api-key": process.env.ANTHROPIC_API_KEY }, body: "{}" }).then((r) => console.log(r.status))`;
+    const status = await execa(ENGINE, ["exec", name, "node", "-e", probe], { reject: false, timeout: CLI_TIMEOUT_MS });
+    expect(String(status.stdout).trim(), String(status.stderr)).toBe("401");
+    expect(upstream.arrivals.length).toBe(afterRevoke);
   });
 
   it("subscription mode: a phantom .credentials.json (expiresAt null) in the mounted config dir; the upstream sees the real OAuth token", async () => {
@@ -186,13 +194,20 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(existsSync(agent.sessionDir)).toBe(false);
   });
 
-  it("text mode prints shell-ready run flags on stdout and the session id to revoke on stderr", async () => {
+  it("text mode: shell-ready run flags on stdout (the README's `eval`), the session id to revoke on stderr", async () => {
     const r = await authctl(home, ["container-args", "claude", "--project", "foo", "--socket", socket, "--session", "box-text-1"]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stdout)).toMatch(/--env-file \S+\/agent-sessions\/box-text-1\/env -v /);
     expect(String(r.stderr)).toContain("authctl proxy revoke box-text-1");
     expect(`${String(r.stdout)}${String(r.stderr)}`).not.toContain(secrets.key);
     expect(filesContaining(join(home, "agent-sessions"), secrets.key)).toEqual([]);
+    const name = `${NAME_PREFIX}text`;
+    started.push(name);
+    const quiet = QUIET.map((e) => `-e ${e}`).join(" ");
+    const script = `args=$(cat); eval "${ENGINE} run --rm --network none ${quiet} $args --name ${name} ${image} node /opt/authctl/forward.mjs claude -p hi"`;
+    const run = await execa("bash", ["-c", script], { input: String(r.stdout), reject: false, timeout: CLI_TIMEOUT_MS });
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    expect(String(run.stdout)).toContain(REPLY_TEXT);
   });
 
   it("bad input fails clearly and leaves nothing behind: no socket, nothing stored, a reused session id", async () => {
