@@ -9,7 +9,7 @@ import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
-import { anthropicMessages, REPLY_TEXT } from "../helpers/fake-vendors.js";
+import { anthropicMessages, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
 
 /**
@@ -26,7 +26,7 @@ if (hasEngine && !canRun) console.warn("skipping the agent-container tests: buil
 
 const CLI_TIMEOUT_MS = 120_000;
 /** Plain settings for the container: nothing non-essential leaves claude (there is no network anyway). */
-const QUIET = ["DISABLE_AUTOUPDATER=1", "DISABLE_TELEMETRY=1", "DISABLE_ERROR_REPORTING=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "NO_COLOR=1"];
+const QUIET = ["CODEX_DISABLE_UPDATE_CHECK=1", "DISABLE_AUTOUPDATER=1", "DISABLE_TELEMETRY=1", "DISABLE_ERROR_REPORTING=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "NO_COLOR=1"];
 const NAME_PREFIX = `authctl-agent-test-${process.pid}-`;
 
 interface AgentJson {
@@ -41,7 +41,7 @@ interface AgentJson {
 describe.skipIf(!canRun)("container-args: the real claude in a container through the proxy socket", () => {
   const { home, cleanup } = tempHome("authctl-agent-");
   const socket = join(home, "run", "proxy.sock");
-  const secrets = { key: canary("sk-ant-"), access: canary("claude-access-"), refresh: canary("claude-refresh-") };
+  const secrets = { key: canary("sk-ant-"), access: canary("claude-access-"), refresh: canary("claude-refresh-"), codexKey: canary("sk-") };
   let image = "";
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   let server: ResultPromise | undefined;
@@ -57,17 +57,20 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     }
     upstream = await fakeUpstream((req, res, body) => {
       const presented = String(req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
-      if (presented !== secrets.key && presented !== secrets.access) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
-      if (anthropicMessages(req, res, body)) return;
+      if (![secrets.key, secrets.access, secrets.codexKey].includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
+      if (anthropicMessages(req, res, body) || openaiResponses(req, res)) return;
       res.writeHead(404, { "content-type": "application/json" }).end("{}");
     });
-    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "claude.yaml"), "utf8"));
-    entry.proxy.api_key.base_url = upstream.url;
-    entry.proxy.oauth.base_url = upstream.url;
     mkdirSync(join(home, "agents"), { recursive: true });
-    writeFileSync(join(home, "agents", "claude.yaml"), stringify(entry));
+    for (const provider of ["claude", "codex"]) {
+      const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8"));
+      entry.proxy.api_key.base_url = upstream.url;
+      entry.proxy.oauth.base_url = upstream.url;
+      writeFileSync(join(home, "agents", `${provider}.yaml`), stringify(entry));
+    }
     const store = CredentialStore.open({ home, env: baseEnv() });
     store.put("foo", "claude", "api_key", { type: "api_key", key: secrets.key }, { preview: "sk-ant-…" });
+    store.put("foo", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
     const later = new Date(Date.now() + 6 * 3_600_000);
     store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.access, refreshToken: secrets.refresh }, { preview: "…", expiresAt: later });
     store.close();
@@ -91,8 +94,8 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     cleanup();
   }, 120_000);
 
-  async function containerArgs(args: string[]): Promise<AgentJson> {
-    const r = await authctl(home, ["container-args", "claude", ...args, "--socket", socket, "--json"]);
+  async function containerArgs(args: string[], provider = "claude"): Promise<AgentJson> {
+    const r = await authctl(home, ["container-args", provider, ...args, "--socket", socket, "--json"]);
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
     return JSON.parse(String(r.stdout)) as AgentJson;
@@ -170,6 +173,20 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(messages.length).toBeGreaterThan(0);
     for (const a of messages) expect(a.headers.authorization).toBe(`Bearer ${secrets.access}`);
     await assertNoRealSecretInside(name, phantom, "/home/dev/.claude/.credentials.json");
+  });
+
+  it("Codex, API-key mode: `codex exec` in the container reaches the upstream through the forwarder (WebSocket tried first, then POST)", async () => {
+    const agent = await containerArgs(["--project", "foo"], "codex");
+    expect(agent.env.CODEX_API_KEY).toMatch(/^authctl-phantom-/);
+    const name = await startAgent(agent);
+    const before = upstream.arrivals.length;
+    const run = await inside(name, "cd /home/dev && codex exec --skip-git-repo-check hi");
+    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
+    const arrived = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/responses"));
+    expect(arrived[0]!.upgrade).toBe(true);
+    expect(arrived.some((a) => !a.upgrade && a.method === "POST")).toBe(true);
+    for (const a of arrived) expect(a.headers.authorization).toBe(`Bearer ${secrets.codexKey}`);
+    await assertNoRealSecretInside(name, agent.env.CODEX_API_KEY!);
   });
 
   it("the forwarder as entrypoint wrapper runs the command and returns its exit status; revoking the session ends access and removes its files", async () => {
