@@ -9,7 +9,7 @@ import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
-import { anthropicMessages, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
+import { anthropicMessages, geminiGenerate, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
 
 /**
@@ -41,7 +41,7 @@ interface AgentJson {
 describe.skipIf(!canRun)("container-args: the real claude in a container through the proxy socket", () => {
   const { home, cleanup } = tempHome("authctl-agent-");
   const socket = join(home, "run", "proxy.sock");
-  const secrets = { key: canary("sk-ant-"), access: canary("claude-access-"), refresh: canary("claude-refresh-"), codexKey: canary("sk-") };
+  const secrets = { key: canary("sk-ant-"), access: canary("claude-access-"), refresh: canary("claude-refresh-"), codexKey: canary("sk-"), geminiKey: canary("AIza") };
   let image = "";
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   let server: ResultPromise | undefined;
@@ -56,20 +56,21 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
       image = build.stdout.trim().split("\n").at(-1)!;
     }
     upstream = await fakeUpstream((req, res, body) => {
-      const presented = String(req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
-      if (![secrets.key, secrets.access, secrets.codexKey].includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
-      if (anthropicMessages(req, res, body) || openaiResponses(req, res)) return;
+      const presented = String(req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
+      if (![secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey].includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
+      if (anthropicMessages(req, res, body) || openaiResponses(req, res) || geminiGenerate(req, res)) return;
       res.writeHead(404, { "content-type": "application/json" }).end("{}");
     });
     mkdirSync(join(home, "agents"), { recursive: true });
-    for (const provider of ["claude", "codex"]) {
+    for (const provider of ["claude", "codex", "gemini"]) {
       const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8"));
       entry.proxy.api_key.base_url = upstream.url;
-      entry.proxy.oauth.base_url = upstream.url;
+      if (entry.proxy.oauth) entry.proxy.oauth.base_url = upstream.url;
       writeFileSync(join(home, "agents", `${provider}.yaml`), stringify(entry));
     }
     const store = CredentialStore.open({ home, env: baseEnv() });
     store.put("foo", "claude", "api_key", { type: "api_key", key: secrets.key }, { preview: "sk-ant-…" });
+    store.put("foo", "gemini", "api_key", { type: "api_key", key: secrets.geminiKey }, { preview: "AIza…" });
     store.put("foo", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
     const later = new Date(Date.now() + 6 * 3_600_000);
     store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.access, refreshToken: secrets.refresh }, { preview: "…", expiresAt: later });
@@ -187,6 +188,20 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(arrived.some((a) => !a.upgrade && a.method === "POST")).toBe(true);
     for (const a of arrived) expect(a.headers.authorization).toBe(`Bearer ${secrets.codexKey}`);
     await assertNoRealSecretInside(name, agent.env.CODEX_API_KEY!);
+  });
+
+  it("Gemini, API-key mode: `gemini -p`'s requests reach the upstream through the forwarder with the real key in x-goog-api-key", async () => {
+    const agent = await containerArgs(["--project", "foo"], "gemini");
+    expect(agent.env.GEMINI_API_KEY).toMatch(/^authctl-phantom-/);
+    const name = await startAgent(agent);
+    const before = upstream.arrivals.length;
+    // Only the wiring is checked: gemini-cli 0.61 wants more than this fake answers (it retries its
+    // JSON calls), so it is stopped after its first requests instead of awaiting a reply.
+    await inside(name, "cd /home/dev && timeout 15 gemini --skip-trust -p hi");
+    const arrived = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1beta/models/"));
+    expect(arrived.length).toBeGreaterThan(0);
+    for (const a of arrived) expect(a.headers["x-goog-api-key"]).toBe(secrets.geminiKey);
+    await assertNoRealSecretInside(name, agent.env.GEMINI_API_KEY!);
   });
 
   it("the forwarder as entrypoint wrapper runs the command and returns its exit status; revoking the session ends access and removes its files", async () => {
