@@ -13,9 +13,10 @@ describe("read-only commands stay light (SPEC §9)", () => {
     expect(rel).toContain("src/store/store.ts");
   });
 
-  it("does not load the context, login layer, engine, MSAL or the roster parser (zod, yaml) until a command needs them", () => {
-    const heavyFiles = rel.filter((f) => /^src\/(engine|logins|roster\/load|roster\/schema|context)/.test(f));
+  it("does not load the context, login layer, engine, MSAL, the OS keyring or the roster parser (zod, yaml) until a command needs them", () => {
+    // The keyring library loads only in the child process src/store/keyring.ts spawns to unlock a keyring store.
+    const heavyFiles = rel.filter((f) => /^src\/(engine|logins|roster\/load|roster\/schema|context|store\/keyringChild)/.test(f));
     expect(heavyFiles).toEqual([]);
-    for (const heavy of ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml"]) expect(packages).not.toContain(heavy);
+    for (const heavy of ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml", "@napi-rs/keyring"]) expect(packages).not.toContain(heavy);
   });
 });

@@ -1,8 +1,9 @@
 import type { Authctl } from "../context.js";
 import { authctlHome } from "../core/paths.js";
 import type { Roster } from "../roster/load.js";
+import { keyFileChosen } from "../store/keyring.js";
 import { CredentialStore } from "../store/store.js";
-import { promptHidden } from "../ui/prompt.js";
+import { promptHidden, promptLine } from "../ui/prompt.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
 
 /**
@@ -23,6 +24,29 @@ export interface Factory {
   /** The store, unlocked: a passphrase store with no passphrase in the environment asks on the terminal, once. */
   unlockedStore(): Promise<CredentialStore>;
   close(): void;
+}
+
+/** A store with no key yet, no passphrase in the environment, and a person at the terminal. */
+function firstRunOnTerminal(s: CredentialStore, io: IOStreams): boolean {
+  return s.keyKind === undefined && !keyFileChosen(io.env) && io.env.AUTHCTL_PASSPHRASE === undefined && io.env.AUTHCTL_PASSPHRASE_COMMAND === undefined && stdinIsTTY(io);
+}
+
+/**
+ * SPEC §3 first run with no keyring: ask rather than silently write a key file. A passphrase
+ * or the declined key file is chosen now, so the keyring is not asked twice.
+ */
+async function offerPassphrase(s: CredentialStore, io: IOStreams): Promise<void> {
+  const answer = await promptLine(io, `No OS keyring answered. Protect the store ${s.path} with a passphrase? (no: a 0600 key file next to it) [y/N] `);
+  if (!/^y(es)?$/i.test(answer.trim())) return s.createKeyFile();
+  for (;;) {
+    const passphrase = await promptHidden(io, "new store passphrase: ");
+    if (!passphrase) {
+      io.stderr.write("authctl: an empty passphrase protects nothing; try again\n");
+      continue;
+    }
+    if ((await promptHidden(io, "repeat it: ")) === passphrase) return s.unlockWithPassphrase(passphrase);
+    io.stderr.write("authctl: the two passphrases differ; try again\n");
+  }
 }
 
 export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
@@ -48,6 +72,7 @@ export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
     },
     async unlockedStore() {
       const s = f.store();
+      if (firstRunOnTerminal(s, io) && !s.createKeyInKeyring()) await offerPassphrase(s, io);
       if (s.needsPassphrasePrompt() && stdinIsTTY(io)) s.unlockWithPassphrase(await promptHidden(io, "authctl store passphrase: "));
       return s;
     },

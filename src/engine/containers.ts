@@ -32,11 +32,32 @@ export async function forceRemoveContainer(engine: Engine, name: string): Promis
  */
 export const SESSION_LABEL = "io.authctl.session";
 
-/** Kills and removes every container carrying `label` (`key=value`); returns how many there were. */
+const GONE_WAIT_MS = 5_000;
+
+/**
+ * Kills and removes every container carrying `label` (`key=value`) and returns once none is listed
+ * any more; returns how many there were. Why wait: a `--rm` container that was just killed can
+ * still be listed while the engine's own auto-removal runs, and a remove call may answer before
+ * that ends (docker: "removal in progress"; podman: its cleanup process).
+ */
 export async function removeLabelledContainers(engine: Engine, label: string): Promise<number> {
-  const names = await listContainers(engine, { label });
-  for (const name of names) await forceRemoveContainer(engine, name);
-  return names.length;
+  const first = await listContainers(engine, { label });
+  const seen = new Set(first);
+  let names = first;
+  const deadline = Date.now() + GONE_WAIT_MS;
+  while (names.length > 0) {
+    for (const name of names) await forceRemoveContainer(engine, name).catch(() => {}); // judged by the checks below
+    // A container whose removal is under way can drop out of a label-filtered list before it is
+    // gone; inspecting it by name still finds it.
+    const listed = await listContainers(engine, { label });
+    for (const name of listed) seen.add(name);
+    const present = await Promise.all([...seen].map(async (n) => ((await containerExists(engine, n).catch(() => true)) ? n : undefined)));
+    names = [...new Set([...listed, ...present.filter((n): n is string => n !== undefined)])];
+    if (names.length === 0) break;
+    if (Date.now() > deadline) throw new EngineError(`containers ${names.join(", ")} (${label}) are still there after being removed`);
+    await sleep(100);
+  }
+  return first.length;
 }
 
 export function containerExists(engine: Engine, name: string): Promise<boolean> {

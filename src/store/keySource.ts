@@ -4,7 +4,7 @@ import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "n
 import { StoreLockedError } from "../core/errors.js";
 import { KEY_BYTES } from "./crypto.js";
 
-export type KeySourceName = "AUTHCTL_PASSPHRASE" | "AUTHCTL_PASSPHRASE_COMMAND" | "tty passphrase" | "key file";
+export type KeySourceName = "AUTHCTL_PASSPHRASE" | "AUTHCTL_PASSPHRASE_COMMAND" | "keyring" | "tty passphrase" | "key file";
 
 export interface Passphrase {
   passphrase: string;

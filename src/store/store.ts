@@ -3,7 +3,8 @@ import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
-import { deriveKey, open, seal } from "./crypto.js";
+import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
+import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { migrate } from "./migrations.js";
 import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
@@ -40,7 +41,7 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type KeyKind = "keyfile" | "scrypt";
+type KeyKind = "keyfile" | "keyring" | "scrypt";
 const KEY_CHECK_AAD = "authctl:key-check:v1";
 const KEY_CHECK_PLAINTEXT = Buffer.from("authctl store key check");
 
@@ -164,6 +165,21 @@ export class CredentialStore {
     return this.key === undefined && this.keyKind === "scrypt" && passphraseFromEnv(this.env) === undefined;
   }
 
+  /**
+   * Before the first secret: keeps a new random store key in the OS keyring if one answers.
+   * True when the store now has a key (this call or an earlier one made it), false when the
+   * keyring is silent or AUTHCTL_STORE_KEY=file, and the caller may still choose (a TTY passphrase, else the key file).
+   */
+  createKeyInKeyring(): boolean {
+    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyFile: false });
+    return this.keyKind !== undefined;
+  }
+
+  /** Before the first secret: the 0600 key file, without asking the keyring again (a declined first-run offer). */
+  createKeyFile(): void {
+    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyring: false });
+  }
+
   /** Unlocks a passphrase store with a passphrase the caller obtained (e.g. a TTY prompt). */
   unlockWithPassphrase(passphrase: string): void {
     this.unlock({ passphrase, source: "tty passphrase" });
@@ -280,13 +296,12 @@ export class CredentialStore {
       key = deriveKey(given.passphrase, Buffer.from(this.meta("kdf_salt")!, "hex"));
       source = given.source;
     } else {
+      const lockedBy = kind === "keyring" ? `its OS keyring entry (service authctl, account ${this.path})` : `its key file ${paths.keyFile}`;
       if (given) {
-        throw new StoreLockedError(
-          `${given.source} is set, but the store ${this.path} is locked by its key file ${paths.keyFile}: unset ${given.source}`,
-        );
+        throw new StoreLockedError(`${given.source} is set, but the store ${this.path} is locked by ${lockedBy}: unset ${given.source}`);
       }
-      key = readKeyFile(paths.keyFile);
-      source = "key file";
+      key = kind === "keyring" ? this.keyFromKeyring() : readKeyFile(paths.keyFile);
+      source = kind === "keyring" ? "keyring" : "key file";
     }
     const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
     const ok = open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD);
@@ -294,21 +309,51 @@ export class CredentialStore {
       throw new StoreLockedError(
         kind === "scrypt"
           ? `wrong passphrase (from ${source}) for the store ${this.path}; nothing was read or changed`
-          : `the key file ${paths.keyFile} does not match the store ${this.path}; nothing was read or changed`,
+          : kind === "keyring"
+            ? `the OS keyring entry (service authctl, account ${this.path}) does not match the store; nothing was read or changed`
+            : `the key file ${paths.keyFile} does not match the store ${this.path}; nothing was read or changed`,
       );
     }
     this.key = key;
     this.unlockedBy = source;
   }
 
-  /** First secret ever: choose passphrase (if one is configured) or a key file, and record a key check. */
-  private initialiseKey(given: { passphrase: string } | undefined): void {
+  private keyFromKeyring(): Buffer {
+    const answer = readKeyringSecret(this.env, this.path);
+    const why = !answer.ok ? `the keyring did not answer (${answer.error})` : answer.secret === null ? "the keyring holds no entry for it" : undefined;
+    if (why) {
+      throw new StoreLockedError(
+        `the store ${this.path} keeps its key in the OS keyring (service authctl, account ${this.path}), but ${why}: unlock your desktop keyring (Secret Service) and retry`,
+      );
+    }
+    const key = Buffer.from((answer as { secret: string }).secret, "hex");
+    if (key.length !== KEY_BYTES) throw new StoreLockedError(`the OS keyring entry for the store ${this.path} is damaged (expected ${KEY_BYTES * 2} hex chars)`);
+    return key;
+  }
+
+  /**
+   * First secret ever, in SPEC §3 order: a configured passphrase, else a random key kept in the OS
+   * keyring if one answers, else the 0600 key file. Runs holding SQLite's write lock, so of two
+   * processes initialising at once only one writes the keyring entry; the other sees its key check.
+   */
+  private initialiseKey(given: { passphrase: string } | undefined, { keyring = true, keyFile = true } = {}): void {
     const salt = randomBytes(16);
-    const key = given ? deriveKey(given.passphrase, salt) : loadOrCreateKeyFile(storePaths(this.home).keyFile);
-    const sealed = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD);
+    // scrypt is slow on purpose: derive before taking the write lock.
+    const passphraseKey = given ? deriveKey(given.passphrase, salt) : undefined;
     this.db.transaction(() => {
-      // INSERT OR IGNORE: a racing process that initialised first wins, and we verify against it.
-      this.statements.putMeta.run("kdf", given ? "scrypt" : "keyfile");
+      if (this.meta("kdf") !== undefined) return;
+      let kind: KeyKind;
+      let key: Buffer;
+      if (passphraseKey) {
+        [kind, key] = ["scrypt", passphraseKey];
+      } else {
+        const random = randomBytes(KEY_BYTES);
+        if (keyring && !keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
+        else if (keyFile) [kind, key] = ["keyfile", loadOrCreateKeyFile(storePaths(this.home).keyFile)];
+        else return;
+      }
+      const sealed = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD);
+      this.statements.putMeta.run("kdf", kind);
       this.statements.putMeta.run("kdf_salt", salt.toString("hex"));
       this.statements.putMeta.run(
         "key_check",

@@ -4,7 +4,9 @@ import type { CredentialStore } from "../../src/store/store.js";
 
 /** This process's environment without authctl's own settings (no passphrase, no engine override). */
 export function baseEnv(): Record<string, string> {
-  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("AUTHCTL_")));
+  const inherited = Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("AUTHCTL_"));
+  // New stores use a key file: tests never write to the developer's OS keyring (see test/keyring.test.ts).
+  return { ...Object.fromEntries(inherited), AUTHCTL_STORE_KEY: "file" };
 }
 
 /** A context over a test's own store (and roster), with no streams. */

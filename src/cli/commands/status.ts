@@ -32,6 +32,13 @@ export interface StatusOptions {
   clock?: Clock;
 }
 
+const KEY_KIND_LABELS: Record<string, string> = {
+  scrypt: "passphrase (scrypt)",
+  keyfile: "key file",
+  keyring: "OS keyring (Secret Service)",
+  none: "not created yet (first secret creates it)",
+};
+
 export function stateOf(expiresAt: Date | null, now: number): LoginState {
   if (!expiresAt) return "valid";
   const left = expiresAt.getTime() - now;
@@ -107,7 +114,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
     const header = [
       ["home", status.home],
       ["database", status.database],
-      ["store key", status.keyKind === "scrypt" ? "passphrase (scrypt)" : status.keyKind === "keyfile" ? "key file" : "not created yet (first secret creates it)"],
+      ["store key", KEY_KIND_LABELS[status.keyKind ?? "none"] ?? status.keyKind!],
       ["unlocked by", unlockedBy ?? (lockProblem ? `LOCKED: ${lockProblem}` : "-")],
     ];
     for (const line of table(header)) out(io, line);

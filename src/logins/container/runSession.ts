@@ -49,6 +49,8 @@ export async function runSession(session: AuthSession, options: RunSessionOption
       child.once("error", (error) => resolve({ code: null, error }));
       child.once("exit", (code, sig) => resolve({ code: code ?? (sig ? 128 : null) }));
     }).finally(() => (running = false));
+    // A Ctrl-C reaches the client and authctl at once; the client's exit can be seen first.
+    await new Promise((r) => setTimeout(r, 20));
     if (signal?.aborted) throw interruption(signal);
     if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
     if (result.code !== 0) {
@@ -56,7 +58,10 @@ export async function runSession(session: AuthSession, options: RunSessionOption
         `the ${session.title} exited with status ${result.code}; nothing was stored (any earlier ${session.credentialSet}:${session.provider} credential is kept)`,
       );
     }
-    return await session.capture();
+    return await session.capture().catch((err: unknown) => {
+      throwIfAborted(signal); // a login cut short by a stop is reported as the stop
+      throw err;
+    });
   } finally {
     await session.cleanup();
     release();
