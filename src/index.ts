@@ -72,5 +72,12 @@ export {
 export { createProxyServer, listenProxy, type ListenOptions, type ListeningProxy } from "./proxy/server.js";
 export { mintPhantoms, revokeSession, type MintPhantomsOptions, type MintedPhantoms } from "./proxy/phantoms.js";
 export { proxyClientConfig, type ProxyClientConfig, type ProxyClientOptions } from "./proxy/clientConfig.js";
+export {
+  prepareAgentContainer,
+  removeAgentSessionFiles,
+  type AgentContainer,
+  type AgentMount,
+  type PrepareAgentContainerOptions,
+} from "./proxy/agentContainer.js";
 export type { UpstreamOverride } from "./proxy/routes.js";
 export type { ProxyConfig } from "./roster/proxySchema.js";

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { auditCommand } from "./commands/audit.js";
 import { authCommand } from "./commands/auth.js";
+import { containerArgsCommand } from "./commands/container-args.js";
 import { credsCommand } from "./commands/creds.js";
 import { imageCommand } from "./commands/image.js";
 import { keyCommand } from "./commands/key.js";
@@ -31,6 +32,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   serveCommand,
   proxyCommand,
   auditCommand,
+  containerArgsCommand,
 ];
 
 export function buildProgram(f: Factory): Command {

@@ -53,6 +53,8 @@ export const storePaths = (home: string) => ({
   sessions: join(home, "sessions"),
   mounts: join(home, "mounts"),
   run: join(home, "run"),
+  /** Per agent-container session: its vendor config dir (phantoms only), env file and forwarder. */
+  agentSessions: join(home, "agent-sessions"),
 });
 
 export type StorePaths = ReturnType<typeof storePaths>;

@@ -58,7 +58,14 @@ const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
     }),
   },
   openai: { api_key: (base, p) => ({ env: { OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: p.accessToken }, files: {} }) },
-  gemini: { api_key: (base, p) => ({ env: { GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: p.accessToken }, files: {} }) },
+  gemini: {
+    // gemini-cli 0.61 takes GOOGLE_GEMINI_BASE_URL alone as its "gateway" auth type and then refuses
+    // it ("Invalid auth method selected."): the settings pin API-key auth, the base URL still applies.
+    api_key: (base, p, dir) => ({
+      env: { GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: p.accessToken },
+      files: { [`${dir}/settings.json`]: JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }) },
+    }),
+  },
 };
 
 export interface ProxyClientOptions extends WithContext {

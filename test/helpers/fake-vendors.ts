@@ -58,3 +58,23 @@ export function openaiResponses(req: IncomingMessage, res: ServerResponse): bool
   );
   return true;
 }
+
+/** Gemini API (`x-goog-api-key`): `:streamGenerateContent?alt=sse` as SSE, `:generateContent` as JSON, `:countTokens`. */
+export function geminiGenerate(req: IncomingMessage, res: ServerResponse): boolean {
+  const path = req.url?.split("?")[0] ?? "";
+  if (req.method !== "POST" || !/^\/v1(beta)?\/models\/[^/]+:/.test(path)) return false;
+  if (path.endsWith(":countTokens")) {
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ totalTokens: 1 }));
+    return true;
+  }
+  const reply = {
+    candidates: [{ content: { role: "model", parts: [{ text: REPLY_TEXT }] }, finishReason: "STOP", index: 0 }],
+    usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 },
+  };
+  if (path.endsWith(":streamGenerateContent")) {
+    res.writeHead(200, { "content-type": "text/event-stream" }).end(`data: ${JSON.stringify(reply)}\r\n\r\n`);
+    return true;
+  }
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(reply));
+  return true;
+}

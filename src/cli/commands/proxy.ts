@@ -62,8 +62,9 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
 
 export async function runProxyRevoke(f: Factory, session: string): Promise<void> {
   const context = await f.context();
-  const { revokeSession } = await import("../../proxy/phantoms.js");
+  const [{ revokeSession }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
   out(f.io, `revoked ${revokeSession(session, { context })} phantom token(s) of session ${session}`);
+  if (removeAgentSessionFiles(session, { context })) out(f.io, `removed its agent container files`);
 }
 
 export function proxyCommand(f: Factory): Command {

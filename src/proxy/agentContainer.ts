@@ -1,0 +1,180 @@
+import { randomBytes } from "node:crypto";
+import { chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { contextFrom, type Authctl, type WithContext } from "../context.js";
+import { UsageError } from "../core/errors.js";
+import { DEFAULT_SET } from "../core/names.js";
+import { ensurePrivateDir } from "../core/paths.js";
+import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
+import { proxyClientConfig } from "./clientConfig.js";
+import type { ProxyMode } from "./routes.js";
+
+/** Where the session's pieces appear inside the agent container. */
+export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs" } as const;
+const DEFAULT_PORT = 8787;
+/** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
+const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export interface AgentMount {
+  host: string;
+  container: string;
+  readOnly: boolean;
+}
+
+export interface PrepareAgentContainerOptions extends WithContext {
+  /** The project the agent works on; also the credential set unless `set` is given. */
+  project?: string;
+  set?: string;
+  /** The proxy's Unix socket on the host (`authctl proxy serve --socket`); default `$AUTHCTL_HOME/run/proxy.sock`. */
+  socketPath?: string;
+  /** Default: `agent-<project>-<random>`. Revoke it with `revokeAgentSession` / `authctl proxy revoke`. */
+  sessionId?: string;
+  /** The port the forwarder listens on inside the container (its own network namespace). */
+  port?: number;
+  ttlMs?: number;
+}
+
+export interface AgentContainer {
+  sessionId: string;
+  provider: string;
+  credentialSet: string;
+  mode: ProxyMode;
+  expiresAt: Date;
+  /** `<engine> run` flags (mounts, env file, user namespace): add the image and `command` after them. */
+  runArgs: string[];
+  /** Prefix for the container's command: starts the forwarder, then runs the rest (e.g. `claude -p hi`). */
+  command: string[];
+  mounts: AgentMount[];
+  /** What the container's environment gets (phantoms and URLs only), also written to `envFile`. */
+  env: Record<string, string>;
+  envFile: string;
+  /** Host dir holding this session's files (config dir, env file, forwarder); removed on revoke. */
+  sessionDir: string;
+}
+
+/** `sock` must be an existing Unix socket: a typo would otherwise mount an empty path into the container. */
+function assertSocket(path: string): void {
+  let isSocket = false;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    // missing: reported below with what to do
+  }
+  if (!isSocket) throw new UsageError(`${path} is not a proxy socket: start \`authctl proxy serve --socket ${path}\` first (or pass --socket)`);
+}
+
+/**
+ * Everything an agent container needs to use a login through the credential proxy without ever
+ * holding the real credential: mints phantoms for a new session, writes the vendor's config dir
+ * (phantom credential files, settings pointing at the proxy) and an env file under
+ * `$AUTHCTL_HOME/agent-sessions/<session>/`, and returns the engine run flags that mount them
+ * together with the proxy socket and the in-container forwarder.
+ */
+export async function prepareAgentContainer(provider: string, options: PrepareAgentContainerOptions = {}): Promise<AgentContainer> {
+  const context = contextFrom(options);
+  if (options.project !== undefined && !options.project.trim()) throw new UsageError("--project needs a name");
+  const credentialSet = options.set ?? options.project ?? DEFAULT_SET;
+  const socketPath = options.socketPath ?? join(context.paths.run, "proxy.sock");
+  assertSocket(socketPath);
+  const port = options.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
+  const entry = context.roster().get(provider);
+  const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
+  const containerUid = entry.oauth?.container_uid ?? 1000;
+  const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
+  if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : -`);
+
+  const sessionDir = join(ensurePrivateDir(context.paths.agentSessions), sessionId);
+  try {
+    // Not recursive: a reused session id is refused, never overwritten.
+    mkdirSync(sessionDir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    throw new UsageError(`agent session ${sessionId} already exists: pick another id, or \`authctl proxy revoke ${sessionId}\` first`);
+  }
+  try {
+    const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid, ttlMs: options.ttlMs };
+    return writeSession(plan, await context.engine());
+  } catch (error) {
+    rmSync(sessionDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+interface SessionPlan {
+  context: Authctl;
+  provider: string;
+  sessionId: string;
+  sessionDir: string;
+  credentialSet: string;
+  socketPath: string;
+  port: number;
+  configDir: string;
+  containerUid: number;
+  ttlMs: number | undefined;
+}
+
+function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
+  const { context, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid } = plan;
+  const client = proxyClientConfig(plan.provider, { context, sessionId, credentialSet, baseUrl: `http://127.0.0.1:${port}`, configDir, ttlMs: plan.ttlMs });
+  const owner = mountOwner(engine, containerUid);
+  const hostConfig = join(sessionDir, "config");
+  mkdirSync(hostConfig, { mode: 0o700 });
+  prepareMountDir(hostConfig, engine, containerUid);
+  for (const [path, text] of Object.entries(client.files)) {
+    const inside = relative(configDir, path);
+    if (inside.startsWith("..")) throw new UsageError(`${plan.provider}: client file ${path} is outside its config dir ${configDir}`);
+    const hostPath = join(hostConfig, inside);
+    mkdirSync(dirname(hostPath), { recursive: true, mode: 0o700 });
+    writeFileSync(hostPath, text, { mode: 0o600 });
+    if (owner !== null) chownSync(hostPath, owner, owner);
+  }
+  const forwarder = join(sessionDir, "forward.mjs");
+  copyFileSync(FORWARDER, forwarder);
+  // The container user must be able to connect; rootful engines map uids 1:1 (see mountOwner).
+  if (owner !== null) chownSync(socketPath, owner, owner);
+
+  const env = { ...client.env, AUTHCTL_PROXY_SOCKET: AGENT_PATHS.socket, AUTHCTL_PROXY_PORT: String(port), AUTHCTL_SESSION: sessionId };
+  const envFile = join(sessionDir, "env");
+  // Read by the engine on the host, never mounted: phantoms only, but kept private all the same.
+  writeFileSync(envFile, Object.entries(env).map(([name, value]) => `${name}=${value}\n`).join(""), { mode: 0o600 });
+  const mounts: AgentMount[] = [
+    { host: socketPath, container: AGENT_PATHS.socket, readOnly: false },
+    { host: forwarder, container: AGENT_PATHS.forwarder, readOnly: true },
+    { host: hostConfig, container: configDir, readOnly: false },
+  ];
+  const runArgs = [
+    ...usernsArgs(engine, containerUid),
+    "--env-file",
+    envFile,
+    ...mounts.flatMap((m) => ["-v", `${m.host}:${m.container}${m.readOnly ? ":ro" : ""}`]),
+  ];
+  return {
+    sessionId,
+    provider: plan.provider,
+    credentialSet,
+    mode: client.mode,
+    expiresAt: client.phantoms.expiresAt,
+    runArgs,
+    command: ["node", AGENT_PATHS.forwarder],
+    mounts,
+    env,
+    envFile,
+    sessionDir,
+  };
+}
+
+/** Removes a session's files (its phantoms are revoked separately by `revokeSession`). */
+export function removeAgentSessionFiles(sessionId: string, options: WithContext = {}): boolean {
+  if (!SESSION_ID.test(sessionId)) return false;
+  const dir = join(contextFrom(options).paths.agentSessions, sessionId);
+  try {
+    lstatSync(dir);
+  } catch {
+    return false;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return true;
+}
