@@ -1,4 +1,9 @@
-import type { WithContext } from "../context.js";
+import type { Authctl, WithContext } from "../context.js";
+import { MissingCredentialsError } from "../core/errors.js";
+import { assertSetName } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { Provider } from "../roster/schema.js";
+import type { StoredCredential } from "../store/store.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
 import type { CredentialKind } from "../store/store.js";
 
@@ -55,4 +60,12 @@ export interface HostLoginOptions extends WithContext {
 export function promptText(prompt: HostPrompt): string {
   if (prompt.kind === "device_code") return `Open ${prompt.verificationUri} and enter the code ${prompt.userCode}`;
   return `Open this URL in a browser and approve the login:\n${prompt.authUrl}\n(On a machine without a browser, open it elsewhere and paste the whole URL the browser ends on, starting ${prompt.redirectUri}.)`;
+}
+
+/** The stored host login of `account` for `entry`, whose payload is of `type`; else the error that says how to log in. */
+export function storedHostLogin<T extends { type: string }>(context: Authctl, entry: Provider, account: string, type: T["type"]): StoredCredential<T> {
+  const credentialSet = assertSetName(account);
+  const row = context.store().get<T>(credentialSet, entry.name);
+  if (!row || row.payload.type !== type) throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
+  return row;
 }

@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import type { Credentials, OAuth2Client } from "google-auth-library";
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { interruption, throwIfAborted } from "../../core/abort.js";
-import { CaptureError, MissingCredentialsError, ModeUnavailableError, UsageError } from "../../core/errors.js";
+import { CaptureError, ModeUnavailableError, UsageError } from "../../core/errors.js";
 import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
-import { fixCommandFor } from "../../roster/fixCommand.js";
 import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary } from "../hostLogin.js";
+import { storedHostLogin } from "../hostLogin.js";
 import { LoopbackRedirect } from "../oauth2/loopback.js";
 
 /** What a Google login stores: the client (its installed-app secret is not confidential, but stays encrypted) and the tokens. */
@@ -130,11 +130,10 @@ export interface BuildGoogleCredentialsOptions extends WithContext {
  */
 export async function buildGoogleCredentials(account: string = DEFAULT_SET, options: BuildGoogleCredentialsOptions = {}): Promise<OAuth2Client> {
   const context = contextFrom(options);
-  const credentialSet = assertSetName(account);
   const entry = context.roster().get(options.provider ?? "google");
   const flow = googleFlow(entry);
-  const row = context.store().get<GooglePayload>(credentialSet, entry.name);
-  if (!row || row.payload.type !== "google_oauth") throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
+  const row = storedHostLogin<GooglePayload>(context, entry, account, "google_oauth");
+  const { credentialSet } = row;
   const client = await googleClient(flow, row.payload.clientId, row.payload.clientSecret);
   client.setCredentials(row.payload.tokens);
   client.on("tokens", (fresh) => persistGoogleTokens(context, credentialSet, entry.name, fresh));

@@ -1,9 +1,9 @@
 import type { Configuration, ICachePlugin, PublicClientApplication, TokenCacheContext } from "@azure/msal-node";
 import type { Authctl } from "../../context.js";
 import { contextFrom, type WithContext } from "../../context.js";
-import { ModeUnavailableError, MissingCredentialsError } from "../../core/errors.js";
-import { assertSetName, DEFAULT_SET } from "../../core/names.js";
-import { fixCommandFor } from "../../roster/fixCommand.js";
+import { ModeUnavailableError } from "../../core/errors.js";
+import { DEFAULT_SET } from "../../core/names.js";
+import { storedHostLogin } from "../hostLogin.js";
 import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 
@@ -77,11 +77,10 @@ export interface BuildMsalAppOptions extends WithContext {
  */
 export async function buildMsalApp(account: string = DEFAULT_SET, options: BuildMsalAppOptions = {}): Promise<PublicClientApplication> {
   const context = contextFrom(options);
-  const credentialSet = assertSetName(account);
   const entry = context.roster().get(options.provider ?? "msgraph");
   const flow = msalFlow(entry);
-  const row = context.store().get<MsalPayload>(credentialSet, entry.name);
-  if (!row || row.payload.type !== "msal") throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
+  const row = storedHostLogin<MsalPayload>(context, entry, account, "msal");
+  const credentialSet = row.credentialSet;
   const { PublicClientApplication } = await import("@azure/msal-node");
   const plugin = storeCachePlugin(context, credentialSet, entry.name);
   return new PublicClientApplication(msalConfiguration(flow, row.payload.clientId, row.payload.tenantId, plugin));
