@@ -1,13 +1,10 @@
 import { Authctl } from "../../src/context.js";
 import type { Roster } from "../../src/roster/load.js";
 import type { CredentialStore } from "../../src/store/store.js";
+import { testEnv } from "./env.js";
 
-/** This process's environment without authctl's own settings (no passphrase, no engine override). */
-export function baseEnv(): Record<string, string> {
-  const inherited = Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith("AUTHCTL_"));
-  // New stores use a key file: tests never write to the developer's OS keyring (see test/keyring.test.ts).
-  return { ...Object.fromEntries(inherited), AUTHCTL_STORE_KEY: "file" };
-}
+/** The environment of an in-process context: the same as a child process gets (`testEnv`), engine under test included. */
+export const baseEnv = testEnv;
 
 /** A context over a test's own store (and roster), with no streams. */
 export function ctxOf(store: CredentialStore, roster?: Roster, env: Record<string, string> = baseEnv()): Authctl {

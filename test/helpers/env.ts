@@ -26,15 +26,22 @@ export function canary(prefix = ""): string {
  */
 const INHERITED_AUTHCTL = new Set(["AUTHCTL_ENGINE"]);
 
-/** Environment for child processes: no inherited passphrase or other authctl settings, but the run's engine; new stores use a key file. */
-export function childEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+/**
+ * This process's environment as a test hands it on, to a child process or an in-process context:
+ * no inherited passphrase or other authctl settings, but the engine under test (AUTHCTL_ENGINE).
+ * AUTHCTL_STORE_KEY=file: a test never writes to the developer's OS keyring nor meets the first-run
+ * passphrase question on a PTY; test/keyring.test.ts overrides it to exercise both.
+ */
+export function testEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && (!k.startsWith("AUTHCTL_") || INHERITED_AUTHCTL.has(k))) env[k] = v;
   }
-  // AUTHCTL_STORE_KEY=file: a test never writes to the developer's OS keyring nor meets the first-run
-  // passphrase question on a PTY; test/keyring.test.ts overrides it to exercise both.
-  return { ...env, AUTHCTL_HOME: home, NO_COLOR: "1", AUTHCTL_STORE_KEY: "file", ...extra };
+  return { ...env, AUTHCTL_STORE_KEY: "file" };
+}
+
+export function childEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...testEnv(), AUTHCTL_HOME: home, NO_COLOR: "1", ...extra };
 }
 
 export interface AuthctlRunOptions {
