@@ -37,6 +37,24 @@ IMAGE=localhost/authctl-test-vendor:latest
 
 log() { echo "[setup-container-engine] $*"; }
 die() { echo "[setup-container-engine] ERROR: $*" >&2; exit 1; }
+
+# wait_until_ready PING_FN PID LOG WHAT SOCKET: polls PING_FN until it succeeds; dies with the log's
+# tail when the service (PID) exits first or WAIT_SECS pass.
+wait_until_ready() {
+    local ping_fn=$1 pid=$2 service_log=$3 what=$4 socket=$5
+    local deadline=$(( $(date +%s) + WAIT_SECS ))
+    until "$ping_fn"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$service_log" >&2 || true
+            die "$what exited before answering _ping"
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            tail -n 20 "$service_log" >&2 || true
+            die "$what did not answer _ping on $socket within ${WAIT_SECS}s"
+        fi
+        sleep 0.1
+    done
+}
 trap 'rc=$?; [ $rc -eq 0 ] || echo "[setup-container-engine] FAILED (exit $rc)" >&2' EXIT
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
@@ -146,18 +164,7 @@ else
     nohup setsid podman system service --time=0 "$SOCK_URL" </dev/null >>"$SERVICE_LOG" 2>&1 &
     echo $! >"$PIDFILE"
     svc_pid=$!
-    deadline=$(( $(date +%s) + WAIT_SECS ))
-    until ping_ok; do
-        if ! kill -0 "$svc_pid" 2>/dev/null; then
-            tail -n 20 "$SERVICE_LOG" >&2 || true
-            die "podman system service exited before answering _ping"
-        fi
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            tail -n 20 "$SERVICE_LOG" >&2 || true
-            die "podman API did not answer _ping on $SOCK within ${WAIT_SECS}s"
-        fi
-        sleep 0.1
-    done
+    wait_until_ready ping_ok "$svc_pid" "$SERVICE_LOG" "podman system service" "$SOCK"
     log "podman API ready (pid $svc_pid)"
 fi
 
@@ -190,18 +197,7 @@ if [ "$WITH_DOCKER" -eq 1 ]; then
         nohup setsid dockerd --host "unix://$DOCKER_SOCK" --iptables=false --ip6tables=false --bridge=none \
             --pidfile "$DOCKER_PIDFILE" </dev/null >>"$DOCKER_LOG" 2>&1 &
         dockerd_pid=$!
-        deadline=$(( $(date +%s) + WAIT_SECS ))
-        until docker_ping_ok; do
-            if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-                tail -n 20 "$DOCKER_LOG" >&2 || true
-                die "dockerd exited before answering _ping"
-            fi
-            if [ "$(date +%s)" -ge "$deadline" ]; then
-                tail -n 20 "$DOCKER_LOG" >&2 || true
-                die "dockerd did not answer _ping on $DOCKER_SOCK within ${WAIT_SECS}s"
-            fi
-            sleep 0.1
-        done
+        wait_until_ready docker_ping_ok "$dockerd_pid" "$DOCKER_LOG" dockerd "$DOCKER_SOCK"
         log "dockerd ready (pid $dockerd_pid)"
     fi
     # Same image, same id: copied from podman rather than rebuilt (the build script skips it when current).
