@@ -16,7 +16,7 @@
 # Afterwards: DOCKER_HOST=unix:///run/podman/podman.sock for dockerode/testcontainers
 # (plus TESTCONTAINERS_RYUK_DISABLED=true). Nothing is ever pulled.
 #
-# Environment: AUTHCTL_PODMAN_WAIT_SECS (default 30) bounds the wait for each socket.
+# Environment: AUTHCTL_PODMAN_WAIT_SECS (default 30) and AUTHCTL_DOCKER_WAIT_SECS (default 300) bound the waits for the sockets.
 set -euo pipefail
 
 SOCK=/run/podman/podman.sock
@@ -25,6 +25,9 @@ CONF=/etc/containers/containers.conf
 PIDFILE=/run/podman/authctl-podman-service.pid
 SERVICE_LOG=/tmp/podman-service.log
 WAIT_SECS=${AUTHCTL_PODMAN_WAIT_SECS:-30}
+# dockerd answers in ~0.2 s on a fresh data root, but after an unclean stop with images in it
+# (the 1.26 GB auth image) it was measured re-initialising for ~3 min before its API came up.
+DOCKER_WAIT_SECS=${AUTHCTL_DOCKER_WAIT_SECS:-300}
 PACKAGES=(podman runc busybox-static iptables curl procps)  # procps: pgrep/ps for the signal tests
 WITH_DOCKER=1
 [ -z "${AUTHCTL_SKIP_DOCKER:-}" ] || WITH_DOCKER=0
@@ -38,11 +41,11 @@ IMAGE=localhost/authctl-test-vendor:latest
 log() { echo "[setup-container-engine] $*"; }
 die() { echo "[setup-container-engine] ERROR: $*" >&2; exit 1; }
 
-# wait_until_ready PING_FN PID LOG WHAT SOCKET: polls PING_FN until it succeeds; dies with the log's
-# tail when the service (PID) exits first or WAIT_SECS pass.
+# wait_until_ready PING_FN PID LOG WHAT SOCKET SECS: polls PING_FN until it succeeds; dies with the
+# log's tail when the service (PID) exits first or SECS pass.
 wait_until_ready() {
-    local ping_fn=$1 pid=$2 service_log=$3 what=$4 socket=$5
-    local deadline=$(( $(date +%s) + WAIT_SECS ))
+    local ping_fn=$1 pid=$2 service_log=$3 what=$4 socket=$5 secs=$6
+    local deadline=$(( $(date +%s) + secs ))
     until "$ping_fn"; do
         if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 20 "$service_log" >&2 || true
@@ -50,7 +53,7 @@ wait_until_ready() {
         fi
         if [ "$(date +%s)" -ge "$deadline" ]; then
             tail -n 20 "$service_log" >&2 || true
-            die "$what did not answer _ping on $socket within ${WAIT_SECS}s"
+            die "$what did not answer _ping on $socket within ${secs}s"
         fi
         sleep 0.1
     done
@@ -164,7 +167,7 @@ else
     nohup setsid podman system service --time=0 "$SOCK_URL" </dev/null >>"$SERVICE_LOG" 2>&1 &
     echo $! >"$PIDFILE"
     svc_pid=$!
-    wait_until_ready ping_ok "$svc_pid" "$SERVICE_LOG" "podman system service" "$SOCK"
+    wait_until_ready ping_ok "$svc_pid" "$SERVICE_LOG" "podman system service" "$SOCK" "$WAIT_SECS"
     log "podman API ready (pid $svc_pid)"
 fi
 
@@ -197,7 +200,7 @@ if [ "$WITH_DOCKER" -eq 1 ]; then
         nohup setsid dockerd --host "unix://$DOCKER_SOCK" --iptables=false --ip6tables=false --bridge=none \
             --pidfile "$DOCKER_PIDFILE" </dev/null >>"$DOCKER_LOG" 2>&1 &
         dockerd_pid=$!
-        wait_until_ready docker_ping_ok "$dockerd_pid" "$DOCKER_LOG" dockerd "$DOCKER_SOCK"
+        wait_until_ready docker_ping_ok "$dockerd_pid" "$DOCKER_LOG" dockerd "$DOCKER_SOCK" "$DOCKER_WAIT_SECS"
         log "dockerd ready (pid $dockerd_pid)"
     fi
     # Same image, same id: copied from podman rather than rebuilt (the build script skips it when current).
