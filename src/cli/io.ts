@@ -1,11 +1,8 @@
-import type { Readable, Writable } from "node:stream";
+import type { ContextStreams, Env } from "../context.js";
 
-/** The CLI's streams, and whether they are terminals: colour and prompts only on a TTY. */
-export interface IOStreams {
-  stdin: Readable & { isTTY?: boolean };
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
+/** The CLI's streams (whether they are terminals: colour and prompts only on a TTY) and its environment. */
+export interface IOStreams extends ContextStreams {
+  env: Env;
 }
 
 export function systemIO(): IOStreams {
