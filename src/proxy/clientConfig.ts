@@ -79,21 +79,31 @@ export interface ProxyClientOptions extends WithContext {
 }
 
 /**
- * Mints phantoms for a session and builds what its client needs to use them through the proxy.
- * The real credential never leaves the store: only phantoms and URLs are in the result.
+ * The checks before anything is minted: a known provider (else the roster's error naming it), a
+ * credential stored in the set, and client settings for its kind.
  */
-export function proxyClientConfig(provider: string, options: ProxyClientOptions): ProxyClientConfig & { phantoms: MintedPhantoms } {
+export function proxyClientFor(provider: string, options: WithContext & { credentialSet?: string | undefined }) {
   const context = contextFrom(options);
   const entry = context.roster().get(provider);
   const credentialSet = options.credentialSet ?? DEFAULT_SET;
   const stored = context.store().get<OAuthPayload>(credentialSet, entry.name);
   const mode = stored ? modeOf(stored.kind) : undefined;
   const build = mode && BUILDERS[entry.name]?.[mode];
-  if (!mode || !build) {
+  if (!stored || !mode || !build) {
     throw new UsageError(
       `${entry.name}: ${stored ? `no proxy client settings for its ${stored.kind} credential` : `nothing stored in ${credentialSet}`}; proxy clients exist for ${Object.keys(BUILDERS).join(", ")}`,
     );
   }
+  return { entry, stored, mode, build };
+}
+
+/**
+ * Mints phantoms for a session and builds what its client needs to use them through the proxy.
+ * The real credential never leaves the store: only phantoms and URLs are in the result.
+ */
+export function proxyClientConfig(provider: string, options: ProxyClientOptions): ProxyClientConfig & { phantoms: MintedPhantoms } {
+  const context = contextFrom(options);
+  const { entry, stored, mode, build } = proxyClientFor(provider, { context, credentialSet: options.credentialSet });
   const phantoms = mintPhantoms(entry.name, { ...options, context });
   const configDir = options.configDir ?? entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
   const account = mode === "oauth" ? stored!.payload.account : undefined;

@@ -25,9 +25,12 @@ import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type Up
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
 export interface ProxyAuditEntry {
-  provider: string;
-  credentialSet: string;
-  sessionId: string;
+  /** Absent when the request carried no phantom the proxy knows. */
+  provider?: string;
+  credentialSet?: string;
+  sessionId?: string;
+  /** Why the proxy answered itself and forwarded nothing (an unknown phantom, a path off the allow-list …). */
+  refused?: string;
   method: string;
   path: string;
   status: number;
@@ -60,7 +63,7 @@ interface Target {
   credential: StoredCredential;
 }
 
-type Refusal = { status: number; reason: string; message: string };
+type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant };
 
 const secretOf = (credential: StoredCredential): string =>
   credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
@@ -89,12 +92,12 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const credential = context.store().get(grant.credentialSet, grant.provider);
     const mode = credential && modeOf(credential.kind);
     if (!credential || !mode) {
-      return { status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
+      return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
     }
     const route = routeFor(context.roster(), grant.provider, mode, options.upstreams);
-    if (!route) return { status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
+    if (!route) return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
     if (!pathAllowed(req.url ?? "", route.allow_paths)) {
-      return { status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
+      return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
     }
     return { grant, route, credential };
   }
@@ -108,13 +111,15 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return fresh.payload.accessToken;
   }
 
-  function audit(target: Target, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
-    options.onAudit?.({
-      provider: target.grant.provider,
-      credentialSet: target.grant.credentialSet,
-      sessionId: target.grant.sessionId,
+  function audit(target: Pick<Target, "grant"> | Refusal, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
+    if (!options.onAudit) return;
+    const grant = target.grant;
+    options.onAudit({
+      ...(grant ? { provider: grant.provider, credentialSet: grant.credentialSet, sessionId: grant.sessionId } : {}),
+      ...("message" in target ? { refused: target.message } : {}),
       method: req.method ?? "GET",
-      path: (req.url ?? "").split("?")[0]!,
+      // The query is cut off: some APIs take a key there (`?key=`), and the path is all the audit needs.
+      path: (req.url ?? "").split("?")[0]!.slice(0, 512),
       status,
       bytesIn,
       bytesOut,
@@ -132,6 +137,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if ("status" in target) {
       req.resume();
       sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } });
+      audit(target, req, target.status, 0, 0, started);
       return;
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
@@ -175,6 +181,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       await bodyDone;
       if (!meter.replayable || meter.tooLarge) {
         sendJson(res, 401, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream refused the credential" } });
+        audit(target, req, 401, meter.bytes, 0, started);
         return;
       }
       try {
@@ -194,6 +201,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     } catch (error) {
       req.resume();
       sendJson(res, 401, { error: { type: "authctl_proxy", message: (error as Error).message } });
+      audit(target, req, 401, meter.bytes, 0, started);
     }
   }
 
@@ -201,7 +209,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const started = performance.now();
     socket.on("error", () => socket.destroy());
     const target = resolve(req);
-    if ("status" in target) return refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+    if ("status" in target) {
+      refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+      return audit(target, req, target.status, 0, 0, started);
+    }
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const attempt = (secret: string, retried: boolean) => {
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
@@ -212,11 +223,18 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         writeRawHead(socket, upstreamRes);
         if (upstreamHead.length) socket.write(upstreamHead);
         if (head.length) upstreamSocket.write(head);
+        let bytesIn = head.length;
+        let bytesOut = upstreamHead.length;
+        socket.on("data", (chunk: Buffer) => (bytesIn += chunk.length));
+        upstreamSocket.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
         upstreamSocket.on("error", () => socket.destroy());
         upstreamSocket.on("close", () => socket.destroy());
-        socket.on("close", () => upstreamSocket.destroy());
+        // Audited once the bridge ends, with what crossed it both ways.
+        socket.once("close", () => {
+          upstreamSocket.destroy();
+          audit(target, req, 101, bytesIn, bytesOut, started);
+        });
         upstreamSocket.pipe(socket).pipe(upstreamSocket);
-        audit(target, req, 101, 0, 0, started);
       });
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {

@@ -18,6 +18,8 @@ export interface ListeningProxy {
   /** `http://127.0.0.1:P` for a TCP listener. */
   url?: string;
   socketPath?: string;
+  /** Client connections open now (requests in flight, streams, WebSocket bridges, idle keep-alives). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -76,7 +78,7 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
     return server;
   };
   let closing: Promise<void> | undefined;
-  const result: ListeningProxy = { close };
+  const result: ListeningProxy = { close, connections: () => sockets.size };
   try {
     if (options.port !== undefined) {
       const server = track(createProxyServer(proxy, options.headersTimeoutMs));

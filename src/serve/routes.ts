@@ -37,7 +37,10 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
   };
 
   service.route("/v1/health", {
-    handle: () => ({ ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home }),
+    handle: () => {
+      const proxy = options.proxyAddress?.();
+      return { ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home, ...(proxy ? { proxy } : {}) };
+    },
   });
 
   service.route("/v1/list", {

@@ -38,6 +38,8 @@ export interface ServiceServerOptions {
   /** Called on an admin `/v1/shutdown`. */
   onShutdown?: () => void;
   maxBodyBytes?: number;
+  /** Where the credential proxy of the same daemon listens, reported by health so clients find it. */
+  proxyAddress?: () => P.ProxyAddress | undefined;
 }
 
 const actorOf = (caller: Caller) => (caller.kind === "token" ? `token:${caller.token.id}` : caller.kind);
