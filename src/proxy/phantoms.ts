@@ -40,6 +40,9 @@ export interface MintedPhantoms {
 
 const hashOf = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
 
+/** What a cache of verified phantoms is keyed by: their hash, so the tokens are not kept in memory. */
+export const phantomKey = hashOf;
+
 export function looksLikePhantom(value: string): boolean {
   return value.startsWith(PREFIX);
 }

@@ -18,7 +18,8 @@ import {
   upstreamRequest,
   writeRawHead,
 } from "./forward.js";
-import { type PhantomGrant, verifyPhantom } from "./phantoms.js";
+import { StoreCache } from "../store/storeCache.js";
+import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "./phantoms.js";
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
@@ -83,13 +84,17 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
   };
 
+  // Kept until anything is committed to the store (a revocation or refresh, from any process).
+  const grants = new StoreCache<PhantomGrant>(() => context.store());
+  const credentials = new StoreCache<StoredCredential>(() => context.store());
+
   function resolve(req: IncomingMessage): Target | Refusal {
     const phantom = phantomFrom(req.headers);
-    const grant = phantom === undefined ? undefined : verifyPhantom(phantom, { context });
-    if (!grant || grant.purpose !== "access") {
+    const grant = phantom === undefined || !looksLikePhantom(phantom) ? undefined : grants.get(phantomKey(phantom), () => verifyPhantom(phantom, { context }));
+    if (!grant || grant.purpose !== "access" || grant.expiresAt.getTime() <= context.clock.now()) {
       return { status: 401, reason: "Unauthorized", message: "authctl proxy: unknown, revoked or expired phantom token" };
     }
-    const credential = context.store().get(grant.credentialSet, grant.provider);
+    const credential = credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => context.store().get(grant.credentialSet, grant.provider));
     const mode = credential && modeOf(credential.kind);
     if (!credential || !mode) {
       return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };

@@ -143,6 +143,7 @@ export class CredentialStore {
       ),
       remove: this.db.prepare("DELETE FROM credentials WHERE credential_set = ? AND provider = ?"),
       getMeta: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
+      generation: this.db.prepare("SELECT (SELECT data_version FROM pragma_data_version()) AS others, total_changes() AS own"),
       putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
     };
   }
@@ -260,6 +261,16 @@ export class CredentialStore {
    */
   subkey(label: string): Buffer {
     return createHmac("sha256", this.requireKey()).update(label).digest();
+  }
+
+  /**
+   * Changes whenever anything is committed to the database, by another process (SQLite's
+   * data_version) or through this connection (its total changes): lets a hot path keep what it
+   * read (the proxy's verified phantoms) and still see a revocation at its next read.
+   */
+  generation(): string {
+    const { others, own } = this.statements.generation.get() as { others: number; own: number };
+    return `${others}:${own}`;
   }
 
   /**
