@@ -47,3 +47,9 @@ export function markdownTable(rows) {
 }
 
 export const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
+
+/** The value below which `p` percent of `values` lie (nearest rank). */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}

@@ -9,6 +9,7 @@ import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
 import type { StoredCredential } from "../store/store.js";
 import {
   BodyMeter,
+  ChunkJoiner,
   DEFAULT_MAX_REQUEST_BYTES,
   type ForwardLimits,
   headersFor,
@@ -146,7 +147,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       return;
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
-    let bytesOut = 0;
+    let joiner: ChunkJoiner | undefined;
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
 
@@ -159,7 +160,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       upstream.on("error", () => {
         if (meter.tooLarge) sendJson(res, 413, { error: { type: "authctl_proxy", message: `authctl proxy: request body larger than ${limits.maxRequestBytes} bytes` } });
         else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
-        audit(target, req, res.statusCode, meter.bytes, bytesOut, started);
+        audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {
@@ -172,8 +173,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         }
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes.headers));
         res.flushHeaders();
-        upstreamRes.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
-        pipeline(upstreamRes, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, bytesOut, started));
+        const sent = (joiner = new ChunkJoiner());
+        pipeline(upstreamRes, sent, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, sent.bytes, started));
       });
       if (replay) upstream.end(replay);
       else {

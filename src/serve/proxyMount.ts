@@ -42,6 +42,8 @@ export function proxyAuditEvent(entry: ProxyAuditEntry): Omit<AuditEvent, "time"
  */
 export async function mountProxy(context: Authctl, audit: AuditLog, socketPath: string, options: DaemonProxyOptions = {}): Promise<DaemonProxy> {
   let lastRequest = context.clock.now();
+  // Loaded now (yaml, zod: tens of ms), not by the first request a container sends.
+  context.roster();
   const proxy = createCredentialProxy({
     context,
     ...(options.upstreams ? { upstreams: options.upstreams } : {}),
