@@ -53,3 +53,19 @@ export function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
+
+/**
+ * Calls baseline and subject alternately `runs` times after one warm-up each and returns what each
+ * call returned (a rate, a delay): for figures that are not simply the time a call takes.
+ */
+export async function interleaved(runs, baseline, subject) {
+  await baseline();
+  await subject();
+  const b = [];
+  const s = [];
+  for (let i = 0; i < runs; i++) {
+    b.push(await baseline());
+    s.push(await subject());
+  }
+  return { baseline: b, subject: s };
+}

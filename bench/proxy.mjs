@@ -14,7 +14,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
 import { Authctl, mintPhantoms, storeApiKey } from "../dist/index.js";
-import { machine, markdownTable, median, ms, percentile } from "./lib.mjs";
+import { interleaved, machine, markdownTable, median, ms, percentile, time } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -73,12 +73,6 @@ function send(via, path, { method = "GET", body, onData } = {}) {
 const BODY = JSON.stringify({ model: "claude-bench", max_tokens: 16, messages: [{ role: "user", content: "hi" }] });
 const message = (via) => send(via, "/v1/messages", { method: "POST", body: BODY });
 
-async function timed(fn) {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
-}
-
 /** Sequential requests, direct and proxied alternately; p50/p99 per round, medians over rounds. */
 async function latency(direct, proxied) {
   for (let i = 0; i < 200; i++) await Promise.all([message(direct), message(proxied)]);
@@ -87,8 +81,8 @@ async function latency(direct, proxied) {
     const d = [];
     const p = [];
     for (let i = 0; i < REQUESTS_PER_ROUND; i++) {
-      d.push(await timed(() => message(direct)));
-      p.push(await timed(() => message(proxied)));
+      d.push(await time(() => message(direct)));
+      p.push(await time(() => message(proxied)));
     }
     rounds.push({ d50: percentile(d, 50), p50: percentile(p, 50), d99: percentile(d, 99), p99: percentile(p, 99) });
   }
@@ -122,14 +116,7 @@ async function eventDelays(via) {
 }
 
 async function sse(direct, proxied) {
-  await eventDelays(direct);
-  await eventDelays(proxied);
-  const d = [];
-  const p = [];
-  for (let r = 0; r < RUNS; r++) {
-    d.push(await eventDelays(direct));
-    p.push(await eventDelays(proxied));
-  }
+  const { baseline: d, subject: p } = await interleaved(RUNS, () => eventDelays(direct), () => eventDelays(proxied));
   const added = median(p) - median(d);
   return [[`SSE event delay, upstream write → client (${STREAM.events} events ${STREAM.gapMs} ms apart)`, ms(median(d)), ms(median(p)), `+${ms(added)}`, "≤ +1 ms", added <= 1]];
 }
@@ -145,14 +132,7 @@ async function pacedRate(via) {
 }
 
 async function pacedThroughput(direct, proxied) {
-  await pacedRate(direct);
-  await pacedRate(proxied);
-  const d = [];
-  const p = [];
-  for (let r = 0; r < RUNS; r++) {
-    d.push(await pacedRate(direct));
-    p.push(await pacedRate(proxied));
-  }
+  const { baseline: d, subject: p } = await interleaved(RUNS, () => pacedRate(direct), () => pacedRate(proxied));
   const ratio = median(p) / median(d);
   const eps = (v) => `${v.toFixed(0)} events/s`;
   const figure = `${PACED.clients} concurrent SSE streams paced like a model (${PACED.events} events ${PACED.gapMs} ms apart each), throughput`;
@@ -175,18 +155,17 @@ function cpuMs(pid) {
 }
 
 async function throughput(direct, proxied, daemon) {
-  await bulkRate(direct);
-  await bulkRate(proxied);
-  const d = [];
-  const p = [];
   let daemonCpu = 0;
-  for (let r = 0; r < RUNS; r++) {
-    d.push(await bulkRate(direct));
+  let relayed = 0;
+  const viaProxy = async () => {
     const before = cpuMs(daemon.pid);
-    p.push(await bulkRate(proxied));
+    const rate = await bulkRate(proxied);
     daemonCpu += cpuMs(daemon.pid) - before;
-  }
-  notes.push(`The daemon spent ${(daemonCpu / ((RUNS * BULK.clients * BULK.events * BULK.size) / 1e6)).toFixed(2)} ms of CPU per MB it relayed in the unpaced streams.`);
+    relayed += BULK.clients * BULK.events * BULK.size;
+    return rate;
+  };
+  const { baseline: d, subject: p } = await interleaved(RUNS, () => bulkRate(direct), viaProxy);
+  notes.push(`The daemon spent ${(daemonCpu / (relayed / 1e6)).toFixed(2)} ms of CPU per MB it relayed in the unpaced streams.`);
   const ratio = median(p) / median(d);
   const mbs = (v) => `${v.toFixed(0)} MB/s`;
   return [[`${BULK.clients} concurrent unpaced streams (${BULK.events} × ${BULK.size} B SSE each, CPU-bound), throughput`, mbs(median(d)), mbs(median(p)), `${ratio.toFixed(3)}×`, "≥ 0.90×", ratio >= 0.9]];

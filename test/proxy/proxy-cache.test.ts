@@ -34,21 +34,21 @@ describe("credential proxy: verified phantoms are kept, revocation stays immedia
   let context: Authctl;
   let listening: ListeningProxy;
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
+  const teardown: Array<() => unknown> = [cleanup];
+  afterAll(async () => {
+    for (const step of teardown.reverse()) await step();
+  });
 
   beforeAll(async () => {
     upstream = await fakeUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
+    teardown.push(() => upstream.close());
     store = CredentialStore.open({ home, env: baseEnv(), busyTimeoutMs: 5_000 });
+    teardown.push(() => store.close());
     context = new Authctl({ env: baseEnv(), store });
     store.put("default", "anthropic", "api_key", { type: "api_key", key }, { preview: "sk-ant-…" });
     const proxy = createCredentialProxy({ context, upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"] } } } });
     listening = await listenProxy(proxy, { port: 0 });
-  });
-
-  afterAll(async () => {
-    await listening?.close();
-    await upstream?.close();
-    store?.close();
-    cleanup();
+    teardown.push(() => listening.close());
   });
 
   it("answers a known phantom while another process holds the store's write lock", async () => {
