@@ -20,15 +20,8 @@ export function median(values) {
  * one warm-up each, and returns both medians in ms.
  */
 export async function compare(runs, baseline, subject) {
-  await baseline();
-  await subject();
-  const b = [];
-  const s = [];
-  for (let i = 0; i < runs; i++) {
-    b.push(await time(baseline));
-    s.push(await time(subject));
-  }
-  return { baseline: median(b), subject: median(s) };
+  const times = await interleaved(runs, () => time(baseline), () => time(subject));
+  return { baseline: median(times.baseline), subject: median(times.subject) };
 }
 
 export function machine(engineBinary) {
