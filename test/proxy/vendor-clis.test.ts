@@ -195,11 +195,11 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     expect(upstream.arrivals.length).toBe(before);
   });
 
-  it("the audit log (0600) records each request without tokens or bodies", () => {
-    const log = join(home, "proxy-audit.log");
+  it("the daemon's audit log (0600) records each request without tokens or bodies", () => {
+    const log = join(home, "audit.jsonl");
     const text = readFileSync(log, "utf8");
     expect(statSync(log).mode & 0o777).toBe(0o600);
-    expect(text).toContain('"provider":"claude"');
+    expect(text).toMatch(/"op":"proxy","target":"sub:claude"/);
     expect(text).not.toContain("authctl-phantom-");
     for (const secret of Object.values(secrets)) expect(text).not.toContain(secret);
   });
