@@ -172,7 +172,8 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
     // capture is idempotent
     expect((await authctl(t.home, ["session", "capture", session.id, "--json"])).exitCode).toBe(0);
 
-    const clean = await authctl(t.home, ["session", "cleanup", session.id]);
+    // With prepare's TMPDIR: cleanup removes login dirs only under its own temp root.
+    const clean = await authctl(t.home, ["session", "cleanup", session.id], { extraEnv: env });
     expect(clean.exitCode, String(clean.stderr)).toBe(0);
     expect(existsSync(session.authDir)).toBe(false);
     expect((await authctl(t.home, ["session", "cleanup", session.id])).exitCode).toBe(0);

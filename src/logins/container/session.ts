@@ -6,7 +6,7 @@ import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } fro
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
-import { createLoginDir, removeLoginDir } from "./loginDir.js";
+import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 
 export interface CaptureSummary {
@@ -151,10 +151,11 @@ export class AuthSession implements AuthSessionState {
    * process exited is the one that must see it).
    */
   async cleanup(): Promise<void> {
-    await this.removeContainer();
-    if (this.cleaned) return;
-    await removeLoginDir(this.authDir);
-    releaseLoginLock(this.context.paths.home, this.credentialSet, this.provider, this.containerName);
+    if (this.cleaned) {
+      await this.removeContainer();
+      return;
+    }
+    await discardSession(this, this.engine, this.context);
     this.cleaned = true;
   }
 
@@ -171,6 +172,18 @@ export class AuthSession implements AuthSessionState {
     const { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir } = this;
     return { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir };
   }
+}
+
+/**
+ * Removes what a session made — its labelled container, its temp dir, its login lock — from its
+ * state alone, without the roster (a broken roster file must not strand a session). The temp dir
+ * goes only if authctl made it (see `removeLoginDir`): returns why it was left otherwise.
+ */
+export async function discardSession(state: AuthSessionState, engine: Engine, context: Authctl): Promise<string | undefined> {
+  await removeLabelledContainers(engine, sessionLabel(state.containerName));
+  const left = await removeLoginDir(state.authDir, loginTempRoot(context.env));
+  releaseLoginLock(context.paths.home, state.credentialSet, state.provider, state.containerName);
+  return left;
 }
 
 export function oauthProvider(entry: Provider): Provider & { oauth: NonNullable<Provider["oauth"]> } {
@@ -206,7 +219,7 @@ export async function prepareOAuthSession(
     let authDir: string | undefined;
     try {
       throwIfAborted(signal);
-      authDir = await createLoginDir(entry.name, engine, entry.oauth.container_uid, context.env.TMPDIR);
+      authDir = await createLoginDir(containerName, engine, entry.oauth.container_uid, loginTempRoot(context.env));
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
         image: options.image,
@@ -234,7 +247,7 @@ export async function prepareOAuthSession(
       };
       return new AuthSession(state, entry, engine, context);
     } catch (err) {
-      if (authDir) await removeLoginDir(authDir);
+      if (authDir) await removeLoginDir(authDir, loginTempRoot(context.env));
       releaseLock();
       throw err;
     }
