@@ -195,13 +195,19 @@ describe.runIf(hasEngine)("issue 11: saved sessions are not trusted (7), need no
       rmSync(join(sessions, `${id}.json`));
     });
 
+    // Not a login dir, though named like one: it holds more than `mount/`.
+    const notLogin = mkdtempSync(join(tmp, "authctl-notes-"));
+    mkdirSync(join(notLogin, "mount"));
+    writeFileSync(join(notLogin, "notes.txt"), "keep me");
+
     // A fresh orphan is not swept yet (a login may be starting in it).
     await sweep();
     expect(existsSync(orphan), "fresh orphan").toBe(true);
 
-    for (const dir of [orphan, withSessionFile, withContainer]) age(dir);
+    for (const dir of [orphan, withSessionFile, withContainer, notLogin]) age(dir);
     await sweep();
     expect(existsSync(orphan), "stale orphan").toBe(false);
+    expect(existsSync(join(notLogin, "notes.txt")), "an old authctl-* dir that is not a login dir").toBe(true);
     expect(existsSync(withSessionFile), "dir of a live session file").toBe(true);
     expect(existsSync(withContainer), "dir of a running login container").toBe(true);
 

@@ -42,15 +42,17 @@ async function lstatOrUndefined(path: string) {
 
 /**
  * Whether `authDir` is a login dir this process made: `<temp root>/authctl-…/mount`, its parent a
- * real directory (not a symlink) owned by the caller. "gone" when it no longer exists; otherwise
- * the reason it is not. A session file says where its dir is, but it is only a file: this is
- * what decides whether anything is deleted.
+ * real 0700 directory (not a symlink) owned by the caller. "gone" when it no longer exists;
+ * otherwise the reason it is not. A session file says where its dir is, but it is only a file:
+ * this is what decides whether anything is deleted.
  */
 async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours" | "gone" | { notOurs: string }> {
   const root = dirname(authDir);
   const notOurs = (why: string) => ({ notOurs: `not a login dir authctl made (${why})` });
-  if (resolve(authDir) !== authDir || basename(authDir) !== MOUNT || dirname(root) !== tempRoot || !basename(root).startsWith(PREFIX)) {
-    return notOurs(`those are ${join(tempRoot, `${PREFIX}…`, MOUNT)}, under TMPDIR: clean up with the TMPDIR the login was prepared with`);
+  const expected = join(tempRoot, `${PREFIX}…`, MOUNT);
+  if (resolve(authDir) !== authDir || basename(authDir) !== MOUNT || !basename(root).startsWith(PREFIX)) return notOurs(`those are ${expected}`);
+  if (dirname(root) !== tempRoot) {
+    return notOurs(`those are ${expected}, in this process's TMPDIR: clean up with the TMPDIR the login was prepared with`);
   }
   const stats = await lstatOrUndefined(root);
   if (!stats) return "gone";
@@ -58,6 +60,7 @@ async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours"
   if (!stats.isDirectory()) return notOurs(`${root} is not a directory`);
   const uid = process.getuid?.();
   if (uid !== undefined && stats.uid !== uid) return notOurs(`${root} belongs to uid ${stats.uid}, not to you (uid ${uid})`);
+  if ((stats.mode & 0o077) !== 0) return notOurs(`${root} has mode ${(stats.mode & 0o777).toString(8)}, not 700`);
   return "ours";
 }
 
