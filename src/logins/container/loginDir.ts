@@ -1,7 +1,8 @@
-import { lstat, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Env } from "../../context.js";
+import { dir as tempDir } from "tmp-promise";
 import { prepareMountDir, type Engine } from "../../engine/index.js";
 
 const MOUNT = "mount";
@@ -11,7 +12,7 @@ const PREFIX = "authctl-";
 export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() || tmpdir());
 
 /**
- * A login's temp dir: `<temp root>/authctl-<container name>-XXXXXX/` (0700, the caller's) holding
+ * A login's temp dir: `<temp root>/authctl-<container name>-<pid>-<random>/` (0700, the caller's) holding
  * `mount/`, the dir the container sees. On a rootful engine `mount/` belongs to the image's user
  * (uid 1000), and a host account with that same uid exists on many machines: the private parent is
  * what keeps that account from reading or replacing the captured token, for the login and while a
@@ -19,7 +20,7 @@ export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() ||
  * login still runs. Returns the mount dir (the session's `authDir`).
  */
 export async function createLoginDir(containerName: string, engine: Engine, containerUid: number, tempRoot: string): Promise<string> {
-  const root = await mkdtemp(join(tempRoot, `${PREFIX}${containerName}-`));
+  const { path: root } = await tempDir({ prefix: `${PREFIX}${containerName}-`, tmpdir: tempRoot, mode: 0o700 });
   try {
     const mount = join(root, MOUNT);
     await mkdir(mount, { mode: 0o700 });
