@@ -15,6 +15,19 @@ describe("hardening (issue 11)", () => {
     expect(preview).toBe("sk-…?[2J");
   });
 
+  it("10: a mask reveals at most a third of the secret part after the public prefix", () => {
+    expect(maskSecret("sk-ant-ABCDE")).toBe("sk-…E");
+    expect(maskSecret("sk_test_ABCDEF")).toBe("sk_…EF");
+    expect(maskSecret("sk-ant-api03-ABCDEFGHIJKL")).toBe("sk-…IJKL");
+    expect(maskSecret("ABCDEFGHIJKL")).toBe("…IJKL");
+    expect(maskSecret("sk-ant-api03-AB")).toBe("****");
+    expect(maskSecret("short")).toBe("****");
+    const long = canary("sk-ant-api03-");
+    expect(maskSecret(long)).toBe(`sk-…${long.slice(-4)}`);
+    const bare = canary();
+    expect(maskSecret(bare)).toBe(`${bare.slice(0, 3)}…${bare.slice(-4)}`);
+  });
+
   it("11: a key typed where the provider name goes is not echoed", async () => {
     const key = canary("sk-ant-api03-");
     const r = await run(["key", key, "--stdin"], "x");
