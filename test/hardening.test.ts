@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { maskSecret } from "../src/core/mask.js";
-import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { canary, childEnv, CLI, tempHome } from "./helpers/env.js";
 import { runInProcess } from "./helpers/memory-io.js";
+import { runInPty } from "./helpers/pty.js";
 
 /** Issue 11, low-severity findings: each a clear error or a bound. */
 const t = tempHome("authctl-hardening-");
@@ -9,6 +10,27 @@ afterAll(() => t.cleanup());
 const run = (args: string[], input?: string | Buffer) => runInProcess(childEnv(t.home), args, input);
 
 describe("hardening (issue 11)", () => {
+  it("8: a key typed the moment the prompt starts to appear is never echoed", async () => {
+    const home = tempHome("authctl-hardening-echo-");
+    const typeOnFirstOutput = async (set: string) => {
+      const key = canary("sk-ant-");
+      const run = runInPty(["node", CLI, "key", "anthropic", "--set", set], childEnv(home.home));
+      // A fast typist (or a paste) starts on the first line the command prints, not on its last.
+      run.child.all!.once("data", () => run.type(key + "\r"));
+      const { exitCode } = await run.child;
+      return { key, exitCode, output: run.output() };
+    };
+    for (let batch = 0; batch < 5; batch++) {
+      const runs = await Promise.all([0, 1, 2, 3].map((i) => typeOnFirstOutput(`echo${batch}${i}`)));
+      for (const r of runs) {
+        // Even a first few characters: the output's only trace of the key is its preview, `sk-…last4`.
+        expect(r.output).not.toMatch(/sk-ant|CANARY/);
+        expect(r.exitCode, r.output).toBe(0);
+      }
+    }
+    home.cleanup();
+  }, 120_000);
+
   it("9: a preview never carries terminal control characters from a vendor's token", () => {
     const preview = maskSecret("sk-\u001b]0;pwned\u0007-ABCDEFGH\u001b[2J");
     expect(preview).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);

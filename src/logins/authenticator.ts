@@ -7,6 +7,7 @@ import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
 import { ensureAuthImage } from "./container/images.js";
 import { runSession } from "./container/runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
+import { apiKeyQuestion } from "../ui/prompt.js";
 import { terminalUi, type AuthUi } from "../ui/ui.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
 import { promptText, type HostLoginOptions, type HostLoginSession, type HostLoginSummary } from "./hostLogin.js";
@@ -109,9 +110,7 @@ export class Authenticator {
       mode = modes[choice] ?? mode;
     }
     if (mode === "api_key") {
-      const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
-      ui.show(`Paste the ${entry.label} API key${hint}; it will not be shown.`);
-      const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
+      const key = await ui.promptSecret(apiKeyQuestion(entry));
       return storeApiKey(entry.name, key, { context, credentialSet: options.credentialSet });
     }
     if (entry.host_flow) return this.runHost({ ...options, context }, ui);
