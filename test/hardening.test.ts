@@ -7,7 +7,7 @@ import { runInPty } from "./helpers/pty.js";
 /** Issue 11, low-severity findings: each a clear error or a bound. */
 const t = tempHome("authctl-hardening-");
 afterAll(() => t.cleanup());
-const run = (args: string[], input?: string | Buffer) => runInProcess(childEnv(t.home), args, input);
+const run = (args: string[], input?: string | Buffer, env: Record<string, string> = {}) => runInProcess(childEnv(t.home, env), args, input);
 
 describe("hardening (issue 11)", () => {
   it("8: a key typed the moment the prompt starts to appear is never echoed", async () => {
@@ -64,6 +64,19 @@ describe("hardening (issue 11)", () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/stdin is not valid UTF-8/);
     expect((await run(["creds", "list", "--json"])).stdout.trim()).toBe("[]");
+  });
+
+  it("17: an engine whose daemon does not answer is 'no container engine' (exit 4), naming the socket and how to start it", async () => {
+    const dead = `/tmp/authctl-no-daemon-${process.pid}-${Date.now()}.sock`;
+    const docker = await run(["session", "prepare", "claude", "--json"], undefined, { AUTHCTL_ENGINE: "docker", DOCKER_HOST: `unix://${dead}` });
+    expect(docker.exitCode, docker.stderr).toBe(4);
+    expect(docker.stderr).toContain(`no docker daemon answers at ${dead} (DOCKER_HOST=unix://${dead}`);
+    expect(docker.stderr).toMatch(/systemctl start docker/);
+
+    const podman = await run(["session", "prepare", "claude", "--json"], undefined, { AUTHCTL_ENGINE: "podman", CONTAINER_HOST: `unix://${dead}` });
+    expect(podman.exitCode, podman.stderr).toBe(4);
+    expect(podman.stderr).toContain(`no podman service answers at ${dead} (CONTAINER_HOST=unix://${dead}`);
+    expect(podman.stderr).toMatch(/podman system service/);
   });
 
   it("20: a bad --project is a usage error (exit 2), before any engine work", async () => {

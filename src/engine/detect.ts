@@ -89,12 +89,13 @@ interface Pong {
   ok: boolean;
   /** Podman's API answers with a `Libpod-Api-Version` header, docker's does not. */
   libpod: boolean;
+  /** Why the connection failed (ENOENT, ECONNREFUSED, EACCES…); undefined when it answered or hung. */
+  code?: string;
 }
 
 /** `GET /_ping` with a hard deadline: a dead or hung socket costs at most `timeoutMs`. */
 function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
   return new Promise((done) => {
-    const fail = () => done({ ok: false, libpod: false });
     const req = request({ socketPath, path: "/_ping", method: "GET" }, (res) => {
       clearTimeout(timer);
       res.resume();
@@ -102,11 +103,11 @@ function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
     });
     const timer = setTimeout(() => {
       req.destroy();
-      fail();
+      done({ ok: false, libpod: false });
     }, timeoutMs);
-    req.on("error", () => {
+    req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail();
+      done({ ok: false, libpod: false, code: err.code });
     });
     req.end();
   });
@@ -211,6 +212,49 @@ async function findSocket(name: EngineName, env: Env): Promise<string | undefine
   return candidates.find((_, i) => pongs[i]!.ok && (name === "docker" || pongs[i]!.libpod));
 }
 
+/**
+ * The socket the engine CLI itself will talk to, when it needs one: docker always (DOCKER_HOST,
+ * else the default socket), podman only when CONTAINER_HOST makes it a remote client.
+ */
+function daemonSocket(name: EngineName, env: Env): { path: string; from: string } | undefined {
+  if (name === "podman") {
+    const path = unixPath(env.CONTAINER_HOST);
+    return path ? { path, from: `CONTAINER_HOST=${env.CONTAINER_HOST}` } : undefined;
+  }
+  if (env.DOCKER_HOST) {
+    const path = unixPath(env.DOCKER_HOST);
+    return path ? { path, from: `DOCKER_HOST=${env.DOCKER_HOST}` } : undefined;
+  }
+  return dockerUsesDefaultContext(env) ? { path: "/var/run/docker.sock", from: "the default socket; DOCKER_HOST is not set" } : undefined;
+}
+
+/** Connection errors that mean nobody serves the socket (a slow daemon only times out, and is left to the CLI). */
+const NOBODY_THERE: Record<string, string> = {
+  ENOENT: "the socket does not exist",
+  ECONNREFUSED: "nothing listens on it",
+  EACCES: "permission denied",
+};
+
+function howToStart(name: EngineName, socket: string): string {
+  return name === "docker"
+    ? "start the daemon (`sudo systemctl start docker`, or run `dockerd`), or point DOCKER_HOST at one that runs"
+    : `start the service (\`systemctl${process.getuid?.() === 0 ? "" : " --user"} start podman.socket\`, or \`podman system service --time=0 unix://${socket}\`), or unset CONTAINER_HOST to use podman without one`;
+}
+
+/**
+ * Fails fast, as "no container engine", when the engine CLI could only reach a daemon and none is
+ * there: otherwise every later engine call fails on its own, slowly, with the CLI's words.
+ * @throws NoEngineError naming the engine, the socket tried and how to start it
+ */
+async function requireDaemon(name: EngineName, socket: { path: string; from: string }, env: Env): Promise<void> {
+  const { code } = await ping(socket.path);
+  const why = code && NOBODY_THERE[code];
+  if (!why) return;
+  const what = name === "docker" ? "docker daemon" : "podman service";
+  const who = env.AUTHCTL_ENGINE?.trim() ? `AUTHCTL_ENGINE=${env.AUTHCTL_ENGINE.trim()}, but` : `${name} was found on PATH, but`;
+  throw new NoEngineError(`${who} no ${what} answers at ${socket.path} (${socket.from}; ${why}): ${howToStart(name, socket.path)}`);
+}
+
 const cache = new Map<string, Promise<Engine>>();
 
 /**
@@ -218,7 +262,8 @@ const cache = new Map<string, Promise<Engine>>();
  * on PATH, then docker. PATH lookup plus at most a few 300 ms-bounded `_ping`s; for docker also
  * `GET /info` (rootless?), or `docker info` when no socket answers.
  * Cached per process and environment (`resetEngineCache` for tests).
- * @throws NoEngineError (exit 4) naming both engines and how to install one
+ * @throws NoEngineError (exit 4) naming both engines and how to install one, or the daemon socket
+ *   that nobody serves and how to start it
  */
 export function detectEngine(env: Env): Promise<Engine> {
   const key = JSON.stringify([
@@ -236,6 +281,8 @@ export function detectEngine(env: Env): Promise<Engine> {
     found = (async (): Promise<Engine> => {
       const { name, binary } = resolveBinary(env);
       const socketPath = await findSocket(name, env);
+      const daemon = daemonSocket(name, env);
+      if (daemon && daemon.path !== socketPath) await requireDaemon(name, daemon, env);
       return {
         name,
         binary,
