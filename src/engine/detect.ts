@@ -183,14 +183,30 @@ function dockerUsesDefaultContext(env: Env): boolean {
 }
 
 /**
+ * The socket the engine CLI itself will talk to, when it needs one: docker always (DOCKER_HOST,
+ * else the default socket), podman only when CONTAINER_HOST makes it a remote client.
+ */
+function daemonSocket(name: EngineName, env: Env): { path: string; from: string } | undefined {
+  if (name === "podman") {
+    const path = unixPath(env.CONTAINER_HOST);
+    return path ? { path, from: `CONTAINER_HOST=${env.CONTAINER_HOST}` } : undefined;
+  }
+  if (env.DOCKER_HOST) {
+    const path = unixPath(env.DOCKER_HOST);
+    return path ? { path, from: `DOCKER_HOST=${env.DOCKER_HOST}` } : undefined;
+  }
+  return dockerUsesDefaultContext(env) ? { path: "/var/run/docker.sock", from: "the default socket; DOCKER_HOST is not set" } : undefined;
+}
+
+/**
  * Sockets that reach the same containers and images as the engine CLI would. docker's CLI obeys
  * DOCKER_HOST (a non-unix DOCKER_HOST means: CLI only). Podman's CLI uses its local storage, so
  * any socket must be a podman service of this same user.
  */
 function socketCandidates(name: EngineName, env: Env): string[] {
   if (name === "docker") {
-    if (env.DOCKER_HOST) return [unixPath(env.DOCKER_HOST)].filter((p): p is string => Boolean(p));
-    return dockerUsesDefaultContext(env) ? ["/var/run/docker.sock"] : [];
+    const daemon = daemonSocket(name, env);
+    return daemon ? [daemon.path] : [];
   }
   const own = process.getuid?.() === 0 ? "/run/podman/podman.sock" : env.XDG_RUNTIME_DIR && join(env.XDG_RUNTIME_DIR, "podman/podman.sock");
   return [unixPath(env.CONTAINER_HOST), unixPath(env.DOCKER_HOST), own || undefined].filter((p): p is string => Boolean(p));
@@ -210,22 +226,6 @@ async function findSocket(name: EngineName, env: Env): Promise<string | undefine
   // Ping all at once; the first candidate (in preference order) that answers as this engine wins.
   const pongs = await Promise.all(candidates.map((p) => ping(p)));
   return candidates.find((_, i) => pongs[i]!.ok && (name === "docker" || pongs[i]!.libpod));
-}
-
-/**
- * The socket the engine CLI itself will talk to, when it needs one: docker always (DOCKER_HOST,
- * else the default socket), podman only when CONTAINER_HOST makes it a remote client.
- */
-function daemonSocket(name: EngineName, env: Env): { path: string; from: string } | undefined {
-  if (name === "podman") {
-    const path = unixPath(env.CONTAINER_HOST);
-    return path ? { path, from: `CONTAINER_HOST=${env.CONTAINER_HOST}` } : undefined;
-  }
-  if (env.DOCKER_HOST) {
-    const path = unixPath(env.DOCKER_HOST);
-    return path ? { path, from: `DOCKER_HOST=${env.DOCKER_HOST}` } : undefined;
-  }
-  return dockerUsesDefaultContext(env) ? { path: "/var/run/docker.sock", from: "the default socket; DOCKER_HOST is not set" } : undefined;
 }
 
 /** Connection errors that mean nobody serves the socket (a slow daemon only times out, and is left to the CLI). */
