@@ -3,18 +3,15 @@ import { constants } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { CaptureError } from "../../../core/errors.js";
+import { errnoCode, fileKind } from "../../../core/regularFile.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
-import { fileKind, readRegularFile, safeSegments } from "./readFiles.js";
+import { readRegularFile, safeSegments } from "./readFiles.js";
 
 /** Name of the marker written into a shared mount when the real credential is not exposed. */
 export const PHANTOM_FILE = "authctl-phantom.json";
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
-
-function errnoCode(err: unknown): string | undefined {
-  return err !== null && typeof err === "object" && "code" in err ? String((err as { code: unknown }).code) : undefined;
-}
 
 async function lstatOrNull(path: string) {
   try {

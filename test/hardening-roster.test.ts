@@ -1,0 +1,55 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { BUILTIN_ROSTER_DIR, loadRoster } from "../src/roster/load.js";
+import { authctl, tempHome } from "./helpers/env.js";
+
+/** Issue 11, findings 13, 15 (roster half) and 16: hostile roster files and engine input. */
+const homes: Array<() => void> = [];
+afterAll(() => homes.forEach((cleanup) => cleanup()));
+
+function freshHome(): { home: string; agents: string } {
+  const t = tempHome("authctl-hardening-roster-");
+  homes.push(t.cleanup);
+  const agents = join(t.home, "agents");
+  mkdirSync(agents, { recursive: true });
+  return { home: t.home, agents };
+}
+
+/** The shipped claude entry with `change` applied to its oauth block, as roster YAML. */
+function claudeWith(change: (oauth: Record<string, unknown>) => void): string {
+  const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "claude.yaml"), "utf8"));
+  change(entry.oauth);
+  return stringify(entry);
+}
+
+describe("hardening: roster and engine input (issue 11)", () => {
+  it("13: a FIFO, a symlink to /dev/zero, a directory or a huge file in agents/ is refused at once, naming it", async () => {
+    const hostile: Array<[string, (path: string) => void, RegExp]> = [
+      ["x.yaml", (p) => execFileSync("mkfifo", [p]), /agents\/x\.yaml: is not a regular file \(fifo\)/],
+      ["z.yaml", (p) => symlinkSync("/dev/zero", p), /agents\/z\.yaml: is not a regular file \(character device\)/],
+      ["dir.yaml", (p) => mkdirSync(p), /agents\/dir\.yaml: is not a regular file \(directory\)/],
+      ["big.yaml", (p) => writeFileSync(p, `# ${"x".repeat(300 * 1024)}\n`), /agents\/big\.yaml: is \d+ bytes, over the 256 KiB limit/],
+    ];
+    for (const [name, plant, message] of hostile) {
+      const { home, agents } = freshHome();
+      plant(join(agents, name));
+      const started = Date.now();
+      const r = await authctl(home, ["providers"], { timeout: 5_000 });
+      expect(r.timedOut, `${name}: authctl providers hung`).toBe(false);
+      expect(r.exitCode, String(r.stderr)).toBe(1);
+      expect(String(r.stderr)).toMatch(message);
+      expect(String(r.stderr)).toMatch(/move it out of .*agents|replace it with a provider file/);
+      expect(String(r.stderr)).not.toMatch(/unexpected error|EISDIR/);
+      expect(Date.now() - started).toBeLessThan(4_000);
+    }
+    // A symlink to a regular provider file (a dotfiles checkout) still works.
+    const { home, agents } = freshHome();
+    const elsewhere = join(home, "..", "claude.yaml");
+    writeFileSync(elsewhere, claudeWith((o) => (o.banner_hint = "from my dotfiles")));
+    symlinkSync(elsewhere, join(agents, "claude.yaml"));
+    expect(loadRoster({ userDir: agents }).get("claude").oauth?.banner_hint).toBe("from my dotfiles");
+  });
+});
