@@ -3,8 +3,12 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { BUILTIN_ROSTER_DIR, loadRoster } from "../src/roster/load.js";
-import { authctl, tempHome } from "./helpers/env.js";
+import { Authctl } from "../src/context.js";
+import { RosterError, UsageError } from "../src/core/errors.js";
+import { prepareOAuthSession } from "../src/logins/container/session.js";
+import { BUILTIN_ROSTER_DIR, loadRoster, parseProviderFile } from "../src/roster/load.js";
+import { authctl, childEnv, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
 
 /** Issue 11, findings 13, 15 (roster half) and 16: hostile roster files and engine input. */
 const homes: Array<() => void> = [];
@@ -23,6 +27,16 @@ function claudeWith(change: (oauth: Record<string, unknown>) => void): string {
   const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "claude.yaml"), "utf8"));
   change(entry.oauth);
   return stringify(entry);
+}
+
+function rosterErrorOf(text: string): RosterError {
+  try {
+    parseProviderFile("/x/agents/claude.yaml", text);
+  } catch (err) {
+    expect(err).toBeInstanceOf(RosterError);
+    return err as RosterError;
+  }
+  throw new Error("the roster file was accepted");
 }
 
 describe("hardening: roster and engine input (issue 11)", () => {
@@ -51,5 +65,28 @@ describe("hardening: roster and engine input (issue 11)", () => {
     writeFileSync(elsewhere, claudeWith((o) => (o.banner_hint = "from my dotfiles")));
     symlinkSync(elsewhere, join(agents, "claude.yaml"));
     expect(loadRoster({ userDir: agents }).get("claude").oauth?.banner_hint).toBe("from my dotfiles");
+  });
+
+  it("16: an image that is not an image reference, and a container_mount that is not a plain directory, are refused before any engine work", async () => {
+    const { home } = freshHome();
+    const env = childEnv(home, { AUTHCTL_ENGINE: "/nonexistent/engine" }); // reaching the engine would exit 4
+    for (const image of ["--privileged", "-v/:/host", "localhost/x:latest --privileged", "Upper", ""]) {
+      for (const argv of [
+        ["auth", "claude", "--mode", "oauth", "--image", image],
+        ["session", "prepare", "claude", "--image", image, "--json"],
+      ]) {
+        const r = await runInProcess(env, argv);
+        expect(r.exitCode, `${argv.join(" ")}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(/--image .* is not an image reference/);
+      }
+    }
+    const context = new Authctl({ env, home });
+    await expect(prepareOAuthSession("claude", null, { context, image: "--privileged" })).rejects.toThrow(UsageError);
+    await expect(prepareOAuthSession("claude", null, { context, image: "--privileged" })).rejects.toThrow(/image "--privileged" is not an image reference/);
+
+    for (const mount of ["/", "/home/dev/.claude:ro", "/home/dev/../etc", "/home//dev", "/home/dev/", "/home/./dev"]) {
+      const err = rosterErrorOf(claudeWith((o) => (o.container_mount = mount)));
+      expect(err.message, mount).toMatch(/oauth\.container_mount: must (be|not)/);
+    }
   });
 });

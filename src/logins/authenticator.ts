@@ -2,6 +2,7 @@ import { contextFrom, type WithContext } from "../context.js";
 import { holdSignal, interruption } from "../core/abort.js";
 import type { Engine } from "../engine/index.js";
 import { ModeUnavailableError } from "../core/errors.js";
+import { assertImageReference } from "../core/imageRef.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
 import { ensureAuthImage } from "./container/images.js";
@@ -141,6 +142,7 @@ export class Authenticator {
   async prepareOAuth(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthSession> {
     const context = contextFrom(options);
     const entry = context.roster().get(this.provider);
+    if (typeof options.image === "string") assertImageReference(options.image);
     const engine = await context.engine();
     const image = await resolveImage(options.image, entry, engine, options.ui);
     return prepareOAuthSession(this.provider, projectId, { ...options, context, image });

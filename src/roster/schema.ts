@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { z } from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
@@ -12,10 +13,18 @@ const relativePath = z
   .refine((p) => !p.startsWith("/"), "must be a relative path")
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
 
-const absolutePath = z
+/**
+ * The directory inside the container the login's temp dir is mounted on. authctl writes
+ * `-v <host>:<this>:Z`, so it must be a plain path: a ':' would add mount options, and `/` would
+ * hide the image's whole filesystem (both passed validation and failed at run time).
+ */
+const containerDir = z
   .string()
   .refine((p) => p.startsWith("/"), "must be an absolute path")
-  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+  .refine((p) => p !== "/", "must be a directory below / (mounting over / hides the image)")
+  .refine((p) => !/[:,\s\p{Cc}]/u.test(p), "must be a plain path: no ':' (authctl sets the mount options), ',', spaces or control characters")
+  .refine((p) => p === "/" || (posix.normalize(p) === p && !p.endsWith("/")), "must be a normalized path: no '//', '.' segments or trailing '/'");
 
 const singleSegment = z
   .string()
@@ -41,7 +50,7 @@ export const CaptureSchema = z.strictObject({
 
 export const OAuthSchema = z.strictObject({
   command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
-  container_mount: absolutePath,
+  container_mount: containerDir,
   host_dir_name: singleSegment,
   extra_run_args: z.array(z.string()).default([]),
   banner_hint: z.string().default(""),

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { Authctl } from "../../context.js";
+import { assertImageReference } from "../../core/imageRef.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { out, printJson } from "../io.js";
@@ -79,6 +80,7 @@ async function captureHost(f: Factory, context: Authctl, id: string, opts: Captu
 }
 
 export async function runSessionPrepare(f: Factory, provider: string, opts: PrepareOptions): Promise<void> {
+  if (opts.image !== undefined) assertImageReference(opts.image, "--image");
   const m = await load();
   const context = await f.context();
   await m.sweepStaleLogins(context);

@@ -5,6 +5,7 @@ import { buildRunArgv, imageExists, mountOwner, removeLabelledContainers, SESSIO
 import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
+import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
@@ -208,6 +209,7 @@ export async function prepareOAuthSession(
     throw new InvalidNameError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  assertImageReference(options.image);
   const engine = await context.engine();
   await assertImagePresent(engine, options.image);
   const { signal } = options;
