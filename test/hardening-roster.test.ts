@@ -67,6 +67,40 @@ describe("hardening: roster and engine input (issue 11)", () => {
     expect(loadRoster({ userDir: agents }).get("claude").oauth?.banner_hint).toBe("from my dotfiles");
   });
 
+  it("15: extra_run_args that open the host to the login container are refused unless the file opts in", () => {
+    const unsafe: Array<[string[], string]> = [
+      [["--env-host"], "--env-host"],
+      [["--privileged"], "--privileged"],
+      [["--pid=host"], "--pid=host"],
+      [["--network", "host"], "--network host"],
+      [["--net=host"], "--net=host"],
+      [["--userns=host"], "--userns=host"],
+      [["--ipc", "host"], "--ipc host"],
+      [["--cap-add", "SYS_ADMIN"], "--cap-add SYS_ADMIN"],
+      [["--security-opt", "seccomp=unconfined"], "--security-opt seccomp=unconfined"],
+      [["-v", "/:/host"], "-v /:/host"],
+      [["--volume=/etc:/etc:ro"], "--volume=/etc:/etc:ro"],
+      [["-itv", "/root:/r"], "-itv /root:/r"],
+      [["--mount", "type=bind,src=/,dst=/host"], "--mount type=bind,src=/,dst=/host"],
+      [["--device", "/dev/kmsg"], "--device /dev/kmsg"],
+      [["--env-file", "/root/.env"], "--env-file /root/.env"],
+      [["-e", "X=1", "--pid=container:other"], "--pid=container:other"],
+    ];
+    for (const [args, flag] of unsafe) {
+      const err = rosterErrorOf(claudeWith((o) => (o.extra_run_args = args)));
+      expect(err.message, args.join(" ")).toContain("roster: /x/agents/claude.yaml: oauth.extra_run_args");
+      expect(err.message, args.join(" ")).toContain(`"${flag}"`);
+      expect(err.message, args.join(" ")).toContain("allow_unsafe_run_args: true");
+    }
+    // Opted in: the same args load (the file's author takes responsibility).
+    const optedIn = claudeWith((o) => Object.assign(o, { extra_run_args: ["--env-host", "--network=host"], allow_unsafe_run_args: true }));
+    expect(parseProviderFile("/x/agents/claude.yaml", optedIn).oauth?.extra_run_args).toEqual(["--env-host", "--network=host"]);
+    // Harmless args and what the shipped roster uses still load.
+    const harmless = ["-e", "A=1", "--env=B=2", "--network=none", "-v", "cache:/home/dev/.cache", "--tmpfs", "/tmp", "--mount", "type=tmpfs,dst=/run"];
+    expect(parseProviderFile("/x/agents/claude.yaml", claudeWith((o) => (o.extra_run_args = harmless))).oauth?.extra_run_args).toEqual(harmless);
+    expect(loadRoster().get("claude").oauth?.extra_run_args).toEqual(["-e", "CLAUDE_CONFIG_DIR=/home/dev/.claude"]);
+  });
+
   it("16: an image that is not an image reference, and a container_mount that is not a plain directory, are refused before any engine work", async () => {
     const { home } = freshHome();
     const env = childEnv(home, { AUTHCTL_ENGINE: "/nonexistent/engine" }); // reaching the engine would exit 4

@@ -2,7 +2,9 @@ import { accessSync, constants, readFileSync, realpathSync, statSync } from "nod
 import { request } from "node:http";
 import { homedir } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
+import type { Env } from "../core/env.js";
 import { NoEngineError } from "../core/errors.js";
+import { engineEnv } from "./env.js";
 
 export type EngineName = "podman" | "docker";
 
@@ -14,9 +16,9 @@ export interface Engine {
   socketPath?: string;
   /** Rootless podman and rootless docker map the container user differently (see runArgs.ts). */
   rootless: boolean;
+  /** The environment every engine CLI process gets (engineEnv): never authctl's secrets. */
+  env: Record<string, string>;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 const INSTALL_HINT =
   "install one of them: `apt-get install podman` (Debian/Ubuntu; scripts/setup-container-engine.sh also configures it) " +
@@ -147,14 +149,14 @@ const INFO_TIMEOUT_MS = 3_000;
  * Rootless docker lists `name=rootless` among `docker info`'s security options: asked over the
  * socket when there is one, else (rare: a CLI-only docker) through the CLI.
  */
-async function dockerIsRootless(binary: string, socketPath: string | undefined): Promise<boolean> {
+async function dockerIsRootless(binary: string, socketPath: string | undefined, env: Record<string, string>): Promise<boolean> {
   let options: unknown;
   if (socketPath) {
     options = ((await getJson(socketPath, "/info", INFO_TIMEOUT_MS)) as { SecurityOptions?: unknown } | undefined)?.SecurityOptions;
   } else {
     const { execFile } = await import("node:child_process");
     options = await new Promise((done) => {
-      execFile(binary, ["info", "--format", "{{json .SecurityOptions}}"], { timeout: INFO_TIMEOUT_MS }, (err, stdout) => {
+      execFile(binary, ["info", "--format", "{{json .SecurityOptions}}"], { timeout: INFO_TIMEOUT_MS, env }, (err, stdout) => {
         try {
           done(err ? undefined : JSON.parse(String(stdout)));
         } catch {
@@ -266,16 +268,8 @@ const cache = new Map<string, Promise<Engine>>();
  *   that nobody serves and how to start it
  */
 export function detectEngine(env: Env): Promise<Engine> {
-  const key = JSON.stringify([
-    env.AUTHCTL_ENGINE,
-    env.PATH,
-    env.DOCKER_HOST,
-    env.CONTAINER_HOST,
-    env.XDG_RUNTIME_DIR,
-    env.DOCKER_CONTEXT,
-    env.DOCKER_CONFIG,
-    env.HOME,
-  ]);
+  const childEnv = engineEnv(env);
+  const key = JSON.stringify([env.AUTHCTL_ENGINE, childEnv]);
   let found = cache.get(key);
   if (!found) {
     found = (async (): Promise<Engine> => {
@@ -287,7 +281,8 @@ export function detectEngine(env: Env): Promise<Engine> {
         name,
         binary,
         ...(socketPath ? { socketPath } : {}),
-        rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerIsRootless(binary, socketPath),
+        rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerIsRootless(binary, socketPath, childEnv),
+        env: childEnv,
       };
     })();
     cache.set(key, found);

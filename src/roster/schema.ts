@@ -3,6 +3,7 @@ import { z } from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
+import { firstUnsafeRunArg } from "./runArgsPolicy.js";
 import { SourceSchema } from "./sourceSchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -48,18 +49,30 @@ export const CaptureSchema = z.strictObject({
   expiry: ExpirySchema.optional(),
 });
 
-export const OAuthSchema = z.strictObject({
-  command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
-  container_mount: containerDir,
-  host_dir_name: singleSegment,
-  extra_run_args: z.array(z.string()).default([]),
-  banner_hint: z.string().default(""),
-  capture: CaptureSchema,
-  post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
-  image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
-  /** uid the image's login user runs as; the temp dir is handed to it. */
-  container_uid: z.number().int().nonnegative().default(1000),
-});
+export const OAuthSchema = z
+  .strictObject({
+    command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
+    container_mount: containerDir,
+    host_dir_name: singleSegment,
+    extra_run_args: z.array(z.string()).default([]),
+    /** Lets extra_run_args open the host to the login container (runArgsPolicy.ts): the file's author takes that on. */
+    allow_unsafe_run_args: z.boolean().default(false),
+    banner_hint: z.string().default(""),
+    capture: CaptureSchema,
+    post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
+    image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
+    /** uid the image's login user runs as; the temp dir is handed to it. */
+    container_uid: z.number().int().nonnegative().default(1000),
+  })
+  .superRefine((o, ctx) => {
+    const unsafe = o.allow_unsafe_run_args ? undefined : firstUnsafeRunArg(o.extra_run_args);
+    if (!unsafe) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["extra_run_args", unsafe.index],
+      message: `${JSON.stringify(unsafe.shown)} ${unsafe.reason}; remove it, or add \`allow_unsafe_run_args: true\` under oauth in this file if the login really needs it`,
+    });
+  });
 
 /**
  * How a key entered inside a container reaches the tool: the vendor's own login command reading

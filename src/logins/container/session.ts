@@ -160,6 +160,11 @@ export class AuthSession implements AuthSessionState {
     this.cleaned = true;
   }
 
+  /** The environment to run `argv` with: the engine's allow-list, never authctl's secrets. */
+  get engineEnv(): Record<string, string> {
+    return this.engine.env;
+  }
+
   /** Kills and removes this session's container (found by its label); true if there was one. */
   async removeContainer(): Promise<boolean> {
     return (await removeLabelledContainers(this.engine, sessionLabel(this.containerName))) > 0;
