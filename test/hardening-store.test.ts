@@ -1,19 +1,27 @@
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { getCredentials } from "../src/access/credentials.js";
 import { Authctl } from "../src/context.js";
 import { StoreError } from "../src/core/errors.js";
+import { prepareOAuthSession } from "../src/logins/container/session.js";
+import { removeCredential } from "../src/logins/removeCredential.js";
+import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
+import { ctxOf } from "./helpers/context.js";
+import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { canary, childEnv } from "./helpers/env.js";
+import { filesContaining } from "./helpers/leaks.js";
 import { runInProcess } from "./helpers/memory-io.js";
+import { useFakeVendor } from "./helpers/roster.js";
 
 /**
- * Issue 11, store findings: a read-only or full disk under `$AUTHCTL_HOME` (5). Real mounts, so
- * these need root (CI runs as root); every mount is undone in afterAll.
+ * Issue 11, store findings: a read-only or full disk under `$AUTHCTL_HOME` (5: real mounts, so
+ * root, as CI runs; every mount is undone in afterAll), and the copies a login exposes (6).
  */
+const hasEngine = requireEngine();
 const isRoot = process.getuid?.() === 0;
 const scratch = mkdtempSync(join(tmpdir(), "authctl-hardening-store-"));
 const mounts: string[] = [];
@@ -124,5 +132,47 @@ describe.runIf(isRoot || process.env.CI === "true")("store on a read-only or ful
     expect(await listedProviders(fullHome)).toEqual(["openai", "stripe"]);
     using check = CredentialStore.open({ home: fullHome, env: {} });
     expect(check.integrityCheck()).toBe("ok");
+  });
+});
+
+describe.runIf(hasEngine)("exposed credential files (issue 11)", () => {
+  it("6: each set has its own shared mount; removing a credential removes every copy authctl wrote", async () => {
+    const home = join(scratch, "exposed");
+    useFakeVendor(home, "claude");
+    const roster = loadRoster({ userDir: join(home, "agents") });
+    using store = CredentialStore.open({ home, env: childEnv(home) });
+    const context = ctxOf(store, roster);
+    const tokens = { a: canary("sk-ant-oat01-"), b: canary("sk-ant-oat01-") };
+    for (const credentialSet of ["a", "b"] as const) {
+      const session = await prepareOAuthSession("claude", null, { context, image: TEST_IMAGE, tty: false, credentialSet, exposeToken: true });
+      try {
+        const credentials = JSON.stringify({ claudeAiOauth: { accessToken: tokens[credentialSet], refreshToken: canary(), expiresAt: 1 } });
+        writeFileSync(join(session.authDir, ".credentials.json"), credentials);
+        expect((await session.capture()).sharedDir).toBe(join(home, "mounts", credentialSet, "_claude-config"));
+      } finally {
+        await session.cleanup();
+      }
+    }
+    const shared = (set: string) => join(home, "mounts", set, "_claude-config");
+    expect(readFileSync(join(shared("a"), ".credentials.json"), "utf8")).toContain(tokens.a);
+    expect(readFileSync(join(shared("b"), ".credentials.json"), "utf8")).toContain(tokens.b);
+    // What an older authctl left in the one-per-provider mount (the last login of any set).
+    const legacy = join(home, "mounts", "_claude-config");
+    mkdirSync(legacy, { recursive: true, mode: 0o700 });
+    writeFileSync(join(legacy, ".credentials.json"), readFileSync(join(shared("a"), ".credentials.json")));
+
+    const rm = await cli(home, ["creds", "rm", "a:claude"]);
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect(rm.stdout).toContain("Removed a:claude");
+    expect(filesContaining(join(home, "mounts"), tokens.a)).toEqual([]);
+    expect(existsSync(join(shared("a"), ".claude.json"))).toBe(true); // onboarding state is no copy of the credential
+    expect(readFileSync(join(shared("b"), ".credentials.json"), "utf8")).toContain(tokens.b);
+    expect(store.list().map((r) => `${r.credentialSet}:${r.provider}`)).toEqual(["b:claude"]);
+
+    const removed = await removeCredential("claude", { credentialSet: "b", context });
+    expect(removed).toMatchObject({ credentialSet: "b", provider: "claude", kind: "oauth", removedFiles: [join(shared("b"), ".credentials.json")] });
+    expect(filesContaining(join(home, "mounts"), tokens.b)).toEqual([]);
+    expect(store.list()).toEqual([]);
+    expect((await cli(home, ["creds", "rm", "b:claude"])).exitCode).toBe(3);
   });
 });
