@@ -73,7 +73,8 @@ async function readsButRefusesWrites(roHome: string, key: string, label: string)
   expect(await listedProviders(roHome), label).toEqual(["stripe"]);
   const status = await cli(roHome, ["status", "--json"]);
   expect(status.exitCode, status.stderr).toBe(0);
-  expect(JSON.parse(status.stdout)).toMatchObject({ unlockedBy: "key file", logins: [{ provider: "stripe", state: "valid" }] });
+  expect(JSON.parse(status.stdout)).toMatchObject({ unlockedBy: "key file", readOnly: expect.stringContaining("is read-only"), logins: [{ provider: "stripe", state: "valid" }] });
+  expect((await cli(roHome, ["status"])).stdout).toMatch(/writable\s+no: the credential store .* is read-only/);
   using context = new Authctl({ env: childEnv(roHome) });
   expect(getCredentials("stripe", { context }).payload).toEqual({ type: "api_key", key });
 
@@ -115,10 +116,13 @@ describe.runIf(isRoot || process.env.CI === "true")("store on a read-only or ful
     const full = `the disk holding $AUTHCTL_HOME (${fullHome}) is full: free space and retry; nothing was changed`;
     expect(() => open.put("default", "big", "api_key", { key: "x".repeat(256 * 1024) }, { preview: "x…" })).toThrow(StoreError);
     expect(() => open.put("default", "big", "api_key", { key: "x".repeat(256 * 1024) }, { preview: "x…" })).toThrow(full);
-    open.close();
+    open.close(); // its -wal and -shm go, freeing a little: fill that too, so the next opens meet a full disk
+    fillDisk(join(small, "filler"));
 
     expect(await listedProviders(fullHome)).toEqual(["stripe"]);
-    expect((await cli(fullHome, ["status", "--json"])).exitCode).toBe(0);
+    const fullStatus = await cli(fullHome, ["status", "--json"]);
+    expect(fullStatus.exitCode, fullStatus.stderr).toBe(0);
+    expect(JSON.parse(fullStatus.stdout)).toMatchObject({ readOnly: full, logins: [{ provider: "stripe" }] });
     using fullContext = new Authctl({ env: childEnv(fullHome) });
     expect(getCredentials("stripe", { context: fullContext }).payload).toEqual({ type: "api_key", key });
     for (const args of [["key", "openai", "--stdin"], ["creds", "rm", "stripe"]]) {

@@ -126,6 +126,11 @@ export class CredentialStore {
     return new CredentialStore(options.home ?? authctlHome(env), env, options.clock ?? systemClock, options.busyTimeoutMs ?? 15_000);
   }
 
+  /** Why this store can only be read (opened on a read-only or full disk), or undefined when it can be written. */
+  get readOnlyReason(): string | undefined {
+    return this.readOnly?.message;
+  }
+
   /** Which source unlocked the store, once a secret has been read or written. */
   get keySource(): KeySourceName | undefined {
     return this.unlockedBy;
