@@ -9,6 +9,8 @@ import { err, out, printJson } from "../io.js";
 export interface ProxyServeOptions {
   port?: number;
   socket?: string;
+  /** commander's `--no-tls`: true unless given. */
+  tls?: boolean;
   json?: boolean;
 }
 
@@ -17,6 +19,7 @@ export interface ProxyClientOptions {
   set: string;
   baseUrl: string;
   configDir?: string;
+  caFile?: string;
   json?: boolean;
 }
 
@@ -31,13 +34,23 @@ export async function runProxyServe(f: Factory, opts: ProxyServeOptions): Promis
   if (opts.port === undefined && opts.socket === undefined) throw new UsageError("give --port <n> (127.0.0.1) and/or --socket <path>");
   const context = await f.context();
   await f.unlockedStore();
-  const [{ createCredentialProxy }, { listenProxy }] = await Promise.all([import("../../proxy/proxy.js"), import("../../proxy/server.js")]);
+  const [{ createCredentialProxy }, { listenProxy }, { localCa }] = await Promise.all([
+    import("../../proxy/proxy.js"),
+    import("../../proxy/server.js"),
+    import("../../proxy/localCa.js"),
+  ]);
   const auditLog = join(context.home, "proxy-audit.log");
   closeSync(openSync(auditLog, "a", 0o600));
   const proxy = createCredentialProxy({ context, onAudit: (entry) => appendFileSync(auditLog, JSON.stringify({ at: new Date(context.clock.now()).toISOString(), ...entry }) + "\n") });
-  const listening = await listenProxy(proxy, { port: opts.port, socketPath: opts.socket, signal: f.signal });
-  if (opts.json) printJson(f.io, { url: listening.url ?? null, socket: listening.socketPath ?? null, auditLog });
-  else out(f.io, `authctl proxy listening on ${[listening.url, listening.socketPath].filter(Boolean).join(" and ")} (audit: ${auditLog})`);
+  const ca = opts.tls === false ? undefined : localCa({ context });
+  const tls = ca && { identity: () => ca.issueServerIdentity() };
+  const listening = await listenProxy(proxy, { port: opts.port, socketPath: opts.socket, signal: f.signal, tls });
+  if (opts.json) {
+    printJson(f.io, { url: listening.url ?? null, tlsUrl: listening.tlsUrl ?? null, socket: listening.socketPath ?? null, caFile: ca?.certificateFile ?? null, auditLog });
+  } else {
+    out(f.io, `authctl proxy listening on ${[listening.url, listening.socketPath].filter(Boolean).join(" and ")} (audit: ${auditLog})`);
+    if (ca) out(f.io, `TLS too, on the same listeners: clients trust ${ca.certificateFile}`);
+  }
   await new Promise<void>((resolve) => {
     if (f.signal.aborted) resolve();
     f.signal.addEventListener("abort", () => resolve(), { once: true });
@@ -51,7 +64,7 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   const context = await f.context();
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
-  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir });
+  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
@@ -74,6 +87,7 @@ export function proxyCommand(f: Factory): Command {
     .description("serve the proxy on 127.0.0.1:<port> and/or a Unix socket until interrupted")
     .option("--port <n>", "TCP port on 127.0.0.1 (0: any free port)", port)
     .option("--socket <path>", "Unix socket path (created 0600)")
+    .option("--no-tls", "plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the listening address as JSON")
     .action(async (opts: ProxyServeOptions) => runProxyServe(f, opts));
   proxy
@@ -84,6 +98,7 @@ export function proxyCommand(f: Factory): Command {
     .requiredOption("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
+    .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
     .option("--json", "print JSON (env and file contents)")
     .action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
   proxy
