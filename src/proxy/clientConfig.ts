@@ -32,6 +32,8 @@ interface BuildInput {
   tlsBase: string;
   phantoms: MintedPhantoms;
   dir: string;
+  /** The proxy's Unix socket as the client sees it, for clients that speak HTTP over one (gh). */
+  socketPath?: string;
   /** A Codex login's ChatGPT workspace id. */
   chatgptAccountId?: string;
   /** The proxy's CA certificate as the client sees it; asking for it makes the result carry `caFile`. */
@@ -56,6 +58,18 @@ function chatgptAccountId(payload: OAuthPayload): string | undefined {
 }
 
 type Builder = (input: BuildInput) => Omit<ProxyClientConfig, "provider" | "mode" | "caFile">;
+
+/**
+ * gh has no base-URL setting for github.com, but sends every request as plain HTTP over the socket
+ * its `http_unix_socket` key names (keeping the Host it meant), with `Authorization: token <GH_TOKEN>`.
+ */
+function ghThroughSocket({ phantoms, dir, socketPath }: BuildInput): ReturnType<Builder> {
+  if (!socketPath) throw new UsageError("gh reaches the proxy only through its Unix socket: give the socket path as gh sees it (--socket)");
+  return {
+    env: { GH_TOKEN: phantoms.accessToken, GH_CONFIG_DIR: dir, GH_NO_UPDATE_NOTIFIER: "1" },
+    files: { [`${dir}/config.yml`]: `http_unix_socket: ${socketPath}\n` },
+  };
+}
 
 /** PROXY.md's table: how each vendor CLI is pointed at a proxy with phantom credentials. */
 const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
@@ -92,6 +106,10 @@ const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
       },
     }),
   },
+  gh: {
+    api_key: ghThroughSocket,
+    oauth: ghThroughSocket,
+  },
   openai: { api_key: ({ base, phantoms: p }) => ({ env: { OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: p.accessToken }, files: {} }) },
   gemini: {
     // gemini-cli 0.61 takes GOOGLE_GEMINI_BASE_URL alone as its "gateway" auth type and then refuses
@@ -113,6 +131,8 @@ export interface ProxyClientOptions extends WithContext {
   ttlMs?: number;
   /** The proxy's CA certificate as the client sees it (a TLS client); default: the home's own copy. */
   caFile?: string;
+  /** The proxy's Unix socket as the client sees it (gh needs it). */
+  socketPath?: string;
 }
 
 /**
@@ -141,6 +161,7 @@ export function proxyClientConfig(provider: string, options: ProxyClientOptions)
     tlsBase: base.replace(/^http:/, "https:"),
     phantoms,
     dir: configDir,
+    socketPath: options.socketPath,
     chatgptAccountId: entry.name === "codex" && mode === "oauth" ? chatgptAccountId(stored!.payload) : undefined,
     caFile: () => (caFile ??= options.caFile ?? localCa({ context }).certificateFile),
   });

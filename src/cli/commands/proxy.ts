@@ -20,6 +20,7 @@ export interface ProxyClientOptions {
   baseUrl: string;
   configDir?: string;
   caFile?: string;
+  socket?: string;
   json?: boolean;
 }
 
@@ -64,7 +65,7 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   const context = await f.context();
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
-  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile });
+  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
@@ -98,6 +99,7 @@ export function proxyCommand(f: Factory): Command {
     .requiredOption("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
+    .option("--socket <path>", "the proxy's Unix socket as the client sees it (gh talks to the proxy only through it)")
     .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
     .option("--json", "print JSON (env and file contents)")
     .action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
