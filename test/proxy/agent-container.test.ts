@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, geminiGenerate, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
+import { startProxyServe } from "../helpers/proxy-serve.js";
 
 /**
  * Issue 10.4: `authctl container-args` wires an agent container to the credential proxy. The REAL
@@ -97,11 +98,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     store.close();
 
     mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    server = execa("node", [CLI, "proxy", "serve", "--socket", socket, "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
-    await new Promise<void>((resolve, reject) => {
-      server!.stdout!.on("data", (d: Buffer) => d.toString().includes("}") && resolve());
-      void server!.then((r) => reject(new Error(`proxy serve exited: ${String(r.stderr)}`)));
-    });
+    server = (await startProxyServe(home, ["--socket", socket])).server;
   }, 20 * 60_000);
 
   afterAll(async () => {

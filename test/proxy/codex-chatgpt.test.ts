@@ -8,26 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining, startPsSampler } from "../helpers/leaks.js";
+import { OFFLINE_CLIENT_ENV, type ProxyServeInfo, startProxyServe } from "../helpers/proxy-serve.js";
 
 const CODEX = join(REPO, "node_modules/.bin/codex");
 const CLI_TIMEOUT_MS = 90_000;
-/** Every non-local URL goes to a proxy address where nothing listens: nothing leaves this machine. */
-const OFFLINE = {
-  HTTPS_PROXY: "http://127.0.0.1:9",
-  HTTP_PROXY: "http://127.0.0.1:9",
-  ALL_PROXY: "http://127.0.0.1:9",
-  https_proxy: "http://127.0.0.1:9",
-  http_proxy: "http://127.0.0.1:9",
-  NO_PROXY: "127.0.0.1,localhost",
-  no_proxy: "127.0.0.1,localhost",
-  CODEX_DISABLE_UPDATE_CHECK: "1",
-  NO_COLOR: "1",
-};
-
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 describe("Codex in ChatGPT mode through the credential proxy (TLS, the real codex CLI)", () => {
@@ -37,7 +25,7 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
   const secrets = { access: canary("codex-access-"), refresh: canary("codex-refresh-"), idToken: canary("codex-id-") };
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   let server: ResultPromise | undefined;
-  let proxy: { url: string; tlsUrl: string; caFile: string };
+  let proxy: ProxyServeInfo;
 
   beforeAll(async () => {
     upstream = await fakeUpstream((req, res) => {
@@ -63,16 +51,9 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
     store.put("sub", "codex", "oauth", payload, { preview: "…", expiresAt: new Date(Date.now() + 3_600_000) });
     store.close();
 
-    server = execa("node", [CLI, "proxy", "serve", "--port", "0", "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
-    proxy = await new Promise((resolve, reject) => {
-      let text = "";
-      server!.stdout!.on("data", (d: Buffer) => {
-        text += d.toString();
-        const end = text.indexOf("}\n");
-        if (end >= 0) resolve(JSON.parse(text.slice(0, end + 1)));
-      });
-      void server!.then((r) => reject(new Error(`proxy serve exited: ${String(r.stderr)}`)));
-    });
+    const started = await startProxyServe(home, ["--port", "0"]);
+    server = started.server;
+    proxy = started.info;
   });
 
   afterAll(async () => {
@@ -88,7 +69,7 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
   it("codex exec gets its answer over TLS; upstream sees the real token and workspace id, the client only phantoms", async () => {
     const clientHome = mkdtempSync(join(clientRoot, "codex-"));
     const codexHome = join(clientHome, ".codex");
-    const r = await authctl(home, ["proxy", "client", "codex", "--set", "sub", "--session", "codex-chatgpt-1", "--base-url", proxy.url, "--config-dir", codexHome, "--json"]);
+    const r = await authctl(home, ["proxy", "client", "codex", "--set", "sub", "--session", "codex-chatgpt-1", "--base-url", proxy.url!, "--config-dir", codexHome, "--json"]);
     expect(r.stderr).toBe("");
     const config = JSON.parse(String(r.stdout)) as { env: Record<string, string>; files: Record<string, string>; caFile: string };
     for (const [path, text] of Object.entries(config.files)) {
@@ -96,7 +77,7 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
       writeFileSync(path, text, { mode: 0o600 });
     }
     const before = upstream.arrivals.length;
-    const env = { PATH: process.env.PATH!, HOME: clientHome, CODEX_HOME: codexHome, ...OFFLINE, ...config.env };
+    const env = { PATH: process.env.PATH!, HOME: clientHome, CODEX_HOME: codexHome, ...OFFLINE_CLIENT_ENV, ...config.env };
     const ps = startPsSampler();
     const run = await execa(CODEX, ["exec", "--skip-git-repo-check", "hi"], { env, extendEnv: false, reject: false, timeout: CLI_TIMEOUT_MS, cwd: clientHome, stdin: "ignore" });
     const { lines } = await ps.stop();
