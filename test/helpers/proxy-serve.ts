@@ -1,4 +1,4 @@
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { childEnv, CLI } from "./env.js";
 
 /**
@@ -31,7 +31,7 @@ export interface ProxyServeInfo {
 }
 
 /** Starts the built `authctl proxy serve … --json` for `home` and waits until it listens. */
-export async function startProxyServe(home: string, listen: string[]): Promise<{ server: ResultPromise; info: ProxyServeInfo }> {
+export async function startProxyServe(home: string, listen: string[]): Promise<{ info: ProxyServeInfo; stop: () => Promise<void> }> {
   const server = execa("node", [CLI, "proxy", "serve", ...listen, "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
   const info = await new Promise<ProxyServeInfo>((resolve, reject) => {
     let text = "";
@@ -42,5 +42,9 @@ export async function startProxyServe(home: string, listen: string[]): Promise<{
     });
     void server.then((r) => reject(new Error(`proxy serve exited: ${String(r.stderr)}`)));
   });
-  return { server, info };
+  const stop = async () => {
+    server.kill("SIGTERM");
+    await server;
+  };
+  return { info, stop };
 }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
@@ -55,7 +55,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
   const workspace = `ws-${canary().slice(-8)}`;
   let image = "";
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let server: ResultPromise | undefined;
+  let stopProxy: (() => Promise<void>) | undefined;
   const started: string[] = [];
 
   beforeAll(async () => {
@@ -98,16 +98,13 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     store.close();
 
     mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    server = (await startProxyServe(home, ["--socket", socket])).server;
+    stopProxy = (await startProxyServe(home, ["--socket", socket])).stop;
   }, 20 * 60_000);
 
   afterAll(async () => {
     // One by one: an already removed `--rm` container makes a batched `rm` fail for the others too.
     await Promise.all(started.map((name) => execa(ENGINE, ["rm", "-f", name], { reject: false })));
-    if (server) {
-      server.kill("SIGTERM");
-      await server;
-    }
+    await stopProxy?.();
     await upstream?.close();
     cleanup();
   }, 120_000);

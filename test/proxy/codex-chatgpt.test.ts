@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
@@ -24,7 +24,7 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
   const workspace = `ws-${canary().slice(-8)}`;
   const secrets = { access: canary("codex-access-"), refresh: canary("codex-refresh-"), idToken: canary("codex-id-") };
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let server: ResultPromise | undefined;
+  let stopProxy: (() => Promise<void>) | undefined;
   let proxy: ProxyServeInfo;
 
   beforeAll(async () => {
@@ -52,15 +52,12 @@ describe("Codex in ChatGPT mode through the credential proxy (TLS, the real code
     store.close();
 
     const started = await startProxyServe(home, ["--port", "0"]);
-    server = started.server;
+    stopProxy = started.stop;
     proxy = started.info;
   });
 
   afterAll(async () => {
-    if (server) {
-      server.kill("SIGTERM");
-      await server;
-    }
+    await stopProxy?.();
     await upstream?.close();
     rmSync(clientRoot, { recursive: true, force: true });
     cleanup();

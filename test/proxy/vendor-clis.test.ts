@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
@@ -31,7 +31,7 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
   /** OAuth access tokens the fake accepts; the stored ones are not among them until refreshed. */
   const accepted = new Set<string>([secrets.claudeKey, secrets.codexKey]);
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let server: ResultPromise | undefined;
+  let stopProxy: (() => Promise<void>) | undefined;
   let proxyUrl = "";
 
   beforeAll(async () => {
@@ -65,15 +65,12 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     store.close();
 
     const started = await startProxyServe(home, ["--port", "0"]);
-    server = started.server;
+    stopProxy = started.stop;
     proxyUrl = started.info.url!;
   });
 
   afterAll(async () => {
-    if (server) {
-      server.kill("SIGTERM");
-      await server;
-    }
+    await stopProxy?.();
     await upstream?.close();
     rmSync(clientRoot, { recursive: true, force: true });
     cleanup();
