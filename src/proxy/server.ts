@@ -7,6 +7,8 @@ import type { CredentialProxy } from "./proxy.js";
 
 /** A TLS record starts with the handshake content type; no HTTP method starts with this byte. */
 const TLS_HANDSHAKE = 0x16;
+/** Well within the certificates' one-day life (localCa.ts). */
+const RENEW_SERVER_CERT_MS = 6 * 60 * 60 * 1000;
 
 export interface ListenOptions {
   /** A TCP port on 127.0.0.1 (0 picks a free one). */
@@ -116,9 +118,14 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
     return server;
   };
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
-  const secure = options.tls && tls.createServer({ ...options.tls.identity(), handshakeTimeout: headersTimeoutMs });
-  const renewal =
-    options.tls && secure && setInterval(() => secure.setSecureContext(options.tls!.identity()), options.tls.renewMs ?? 6 * 60 * 60 * 1000).unref();
+  let secure: tls.Server | undefined;
+  let renewal: NodeJS.Timeout | undefined;
+  if (options.tls) {
+    const { identity, renewMs = RENEW_SERVER_CERT_MS } = options.tls;
+    const server = tls.createServer({ ...identity(), handshakeTimeout: headersTimeoutMs });
+    renewal = setInterval(() => server.setSecureContext(identity()), renewMs).unref();
+    secure = server;
+  }
   const serverFor = () => {
     const server = createProxyServer(proxy, headersTimeoutMs);
     if (secure) acceptTlsToo(server, secure, headersTimeoutMs);
