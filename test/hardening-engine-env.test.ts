@@ -57,7 +57,9 @@ describe.runIf(hasEngine)("hardening: the engine never sees authctl's secrets (i
     expect(containersNamed("envpass-auth-")).toEqual([]);
   });
 
-  it.runIf(!ENGINE.includes("docker"))("15: podman's --env-host, opted into by the roster file, copies no secret either", async () => {
+  // docker has no --env-host: on docker this case does not exist (not registered, rather than a skip).
+  const podmanOnly = ENGINE.includes("docker") ? (..._: Parameters<typeof it>) => undefined : it;
+  podmanOnly("15: podman's --env-host, opted into by the roster file, copies no secret either", async () => {
     useEnvPrintingLogin(["--env-host"], true);
     const { r, output, secrets } = await loginWithSecretsInEnv("envhost");
     expect(r.exitCode, output).toBe(0);
