@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
@@ -9,10 +9,11 @@ import { ensurePrivateDir } from "../core/paths.js";
 import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
 import { runningProxy } from "../serve/daemon.js";
 import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
+import { localCa } from "./localCa.js";
 import type { ProxyMode } from "./routes.js";
 
 /** Where the session's pieces appear inside the agent container. */
-export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs" } as const;
+export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs", caCert: "/opt/authctl/proxy-ca.pem" } as const;
 const DEFAULT_PORT = 8787;
 /** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
 const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
@@ -136,7 +137,16 @@ interface SessionPlan {
 
 function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
   const { context, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid } = plan;
-  const client = proxyClientConfig(plan.provider, { context, sessionId, credentialSet, baseUrl: `http://127.0.0.1:${port}`, configDir, ttlMs: plan.ttlMs });
+  const client = proxyClientConfig(plan.provider, {
+    context,
+    sessionId,
+    credentialSet,
+    baseUrl: `http://127.0.0.1:${port}`,
+    configDir,
+    ttlMs: plan.ttlMs,
+    caFile: AGENT_PATHS.caCert,
+    socketPath: AGENT_PATHS.socket,
+  });
   const owner = mountOwner(engine, containerUid);
   const hostConfig = join(sessionDir, "config");
   mkdirSync(hostConfig, { mode: 0o700 });
@@ -151,6 +161,12 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
   }
   const forwarder = join(sessionDir, "forward.mjs");
   copyFileSync(FORWARDER, forwarder);
+  // TLS clients (Codex, ChatGPT mode) get the CA's certificate; its key never leaves the host.
+  const caCert = client.caFile && join(sessionDir, "proxy-ca.pem");
+  if (caCert) {
+    writeFileSync(caCert, localCa({ context }).certificatePem);
+    chmodSync(caCert, 0o644);
+  }
   // The container user must be able to connect; rootful engines map uids 1:1 (see mountOwner).
   if (owner !== null) chownSync(socketPath, owner, owner);
 
@@ -162,6 +178,7 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     { host: socketPath, container: AGENT_PATHS.socket, readOnly: false },
     { host: forwarder, container: AGENT_PATHS.forwarder, readOnly: true },
     { host: hostConfig, container: configDir, readOnly: false },
+    ...(caCert ? [{ host: caCert, container: AGENT_PATHS.caCert, readOnly: true }] : []),
   ];
   const runArgs = [
     ...usernsArgs(engine, containerUid),

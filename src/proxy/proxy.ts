@@ -23,6 +23,7 @@ import { StoreCache } from "../store/storeCache.js";
 import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "./phantoms.js";
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
+import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
@@ -150,9 +151,13 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     let joiner: ChunkJoiner | undefined;
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
+    const rewrites = rewritesFor(target.route, req.method ?? "GET", req.url ?? "/");
 
     const attempt = async (secret: string, replay: Buffer | undefined, retried: boolean) => {
-      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret), limits);
+      const headers = headersFor(target.route, req.headers, secret);
+      // An answer the proxy edits must arrive in a form it can read.
+      if (rewrites.length) headers["accept-encoding"] = "identity";
+      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headers, limits);
       res.once("close", () => {
         if (!res.writableFinished) upstream.destroy();
       });
@@ -169,6 +174,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           meter.unpipe(upstream);
           meter.resume();
           void retryAfterRefresh(secret);
+          return;
+        }
+        if (rewrites.length) {
+          sendRewritten(upstreamRes, res, rewrites, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
           return;
         }
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes.headers));

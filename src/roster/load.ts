@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { RosterError, UnknownProviderError } from "../core/errors.js";
+import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
 import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
@@ -66,12 +67,44 @@ export function parseProviderFile(file: string, text: string): Provider {
   return parsed.data;
 }
 
+/** Largest roster file read (the shipped ones are about 1 KiB). */
+export const MAX_ROSTER_FILE_BYTES = 256 * 1024;
+
+/**
+ * A roster file's text. Only regular files (a symlink to one is fine: a dotfiles checkout) and
+ * only up to MAX_ROSTER_FILE_BYTES: a FIFO would otherwise hang every command, a link to
+ * /dev/zero grow without end. Null when the file went away after the directory was listed.
+ */
+function readProviderFile(dir: string, entry: string): string | null {
+  const file = join(dir, entry);
+  const shown = displayPath(file);
+  const refuse = (problem: string) =>
+    new RosterError(shown, "", `${problem}; move it out of ${displayPath(dir)} or replace it with a provider file (a YAML mapping like the shipped ones)`);
+  try {
+    const text = readRegularFileSync(file, { limit: MAX_ROSTER_FILE_BYTES, followSymlinks: true, refuse });
+    if (text === null && lstatSync(file, { throwIfNoEntry: false })) throw refuse("is a symlink to a missing file");
+    return text;
+  } catch (err) {
+    if (err instanceof RosterError) throw err;
+    throw refuse(`could not be read (${errnoCode(err) ?? String(err)})`);
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return [];
+    throw new RosterError(displayPath(dir), "", `is not a readable directory of provider files (${errnoCode(err) ?? String(err)})`);
+  }
+}
+
 function readDir(dir: string, into: Map<string, Provider>): void {
-  if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir).sort()) {
+  for (const entry of listDir(dir)) {
     if (!/\.ya?ml$/.test(entry)) continue;
-    const file = join(dir, entry);
-    const provider = parseProviderFile(file, readFileSync(file, "utf8"));
+    const text = readProviderFile(dir, entry);
+    if (text === null) continue;
+    const provider = parseProviderFile(join(dir, entry), text);
     into.set(provider.name, provider);
   }
 }

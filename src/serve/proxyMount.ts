@@ -1,6 +1,7 @@
 import type { ProxyAddress } from "../access/protocol.js";
 import type { Authctl } from "../context.js";
 import { hasLivePhantoms } from "../proxy/phantoms.js";
+import { localCa } from "../proxy/localCa.js";
 import { createCredentialProxy, type ProxyAuditEntry } from "../proxy/proxy.js";
 import type { UpstreamOverride } from "../proxy/routes.js";
 import { listenProxy } from "../proxy/server.js";
@@ -12,6 +13,8 @@ export interface DaemonProxyOptions {
   /** Also listen on 127.0.0.1:<port> (0 picks a free one), for clients that need a URL. */
   port?: number;
   upstreams?: Record<string, UpstreamOverride>;
+  /** TLS too on every listener (the home's local CA), for clients that accept only HTTPS; default true. */
+  tls?: boolean;
 }
 
 export interface DaemonProxy {
@@ -52,9 +55,16 @@ export async function mountProxy(context: Authctl, audit: AuditLog, socketPath: 
       audit.record(proxyAuditEvent(entry));
     },
   });
-  const listening = await listenProxy(proxy, { socketPath, ...(options.port !== undefined ? { port: options.port } : {}) });
+  const ca = options.tls === false ? undefined : localCa({ context });
+  const tls = ca && { identity: () => ca.issueServerIdentity() };
+  const listening = await listenProxy(proxy, { socketPath, ...(options.port !== undefined ? { port: options.port } : {}), ...(tls ? { tls } : {}) });
   return {
-    address: { socket: socketPath, ...(listening.url ? { url: listening.url } : {}) },
+    address: {
+      socket: socketPath,
+      ...(listening.url ? { url: listening.url } : {}),
+      ...(listening.tlsUrl ? { tlsUrl: listening.tlsUrl } : {}),
+      ...(ca ? { caFile: ca.certificateFile } : {}),
+    },
     idleMs: () => context.clock.now() - lastRequest,
     inUse: () => listening.connections() > 0 || hasLivePhantoms({ context }),
     close: () => listening.close(),

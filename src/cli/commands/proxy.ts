@@ -7,6 +7,8 @@ import { portNumber, runServe } from "./serve.js";
 export interface ProxyServeOptions {
   port?: number;
   socket?: string;
+  /** commander's `--no-tls`: true unless given. */
+  tls?: boolean;
   json?: boolean;
 }
 
@@ -15,6 +17,8 @@ export interface ProxyClientOptions {
   set: string;
   baseUrl: string;
   configDir?: string;
+  caFile?: string;
+  socket?: string;
   json?: boolean;
 }
 
@@ -23,7 +27,7 @@ export interface ProxyClientOptions {
  * with one lock, one refresher per login and one audit log. Kept as a name for existing scripts.
  */
 export async function runProxyServe(f: Factory, opts: ProxyServeOptions): Promise<void> {
-  await runServe(f, { ...(opts.port !== undefined ? { proxyPort: opts.port } : {}), ...(opts.socket ? { proxySocket: opts.socket } : {}), ...(opts.json ? { json: true } : {}) });
+  await runServe(f, { ...(opts.port !== undefined ? { proxyPort: opts.port } : {}), ...(opts.socket ? { proxySocket: opts.socket } : {}), ...(opts.json ? { json: true } : {}), ...(opts.tls === false ? { tls: false } : {}) });
 }
 
 /** Mints phantoms for a session and prints what its client needs (env and config files): no real token. */
@@ -31,7 +35,7 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   const context = await f.context();
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
-  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir });
+  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
@@ -54,6 +58,7 @@ export function proxyCommand(f: Factory): Command {
     .description("same as `authctl serve` (the daemon serves the proxy): its socket, and 127.0.0.1:<port> with --port")
     .option("--port <n>", "also a TCP port on 127.0.0.1 (0: any free port)", portNumber)
     .option("--socket <path>", "Unix socket path (created 0600; default: proxy.sock beside the service socket)")
+    .option("--no-tls", "plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the listening address as JSON")
     .action(async (opts: ProxyServeOptions) => runProxyServe(f, opts));
   proxy
@@ -64,6 +69,8 @@ export function proxyCommand(f: Factory): Command {
     .requiredOption("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
+    .option("--socket <path>", "the proxy's Unix socket as the client sees it (gh talks to the proxy only through it)")
+    .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
     .option("--json", "print JSON (env and file contents)")
     .action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
   proxy

@@ -16,6 +16,8 @@ export interface ServeOptions {
   proxyPort?: number;
   /** The proxy's Unix socket instead of `proxy.sock` in the run dir. */
   proxySocket?: string;
+  /** commander's `--no-tls`: the proxy speaks TLS too unless false. */
+  tls?: boolean;
   /** Print where the proxy listens as JSON on stdout once it does. */
   json?: boolean;
 }
@@ -44,11 +46,12 @@ export async function runServe(f: Factory, opts: ServeOptions): Promise<void> {
     context,
     signal: f.signal,
     ...(idleExitMs ? { idleExitMs } : {}),
-    proxy: { ...(opts.proxyPort !== undefined ? { port: opts.proxyPort } : {}), ...(opts.proxySocket ? { socketPath: opts.proxySocket } : {}) },
+    proxy: { ...(opts.proxyPort !== undefined ? { port: opts.proxyPort } : {}), ...(opts.proxySocket ? { socketPath: opts.proxySocket } : {}), ...(opts.tls === false ? { tls: false } : {}) },
     onListening: (socketPath, proxy) => {
-      if (opts.json) printJson(f.io, { service: socketPath, socket: proxy.socket, url: proxy.url ?? null, auditLog: auditPath(context.home) });
+      if (opts.json) printJson(f.io, { service: socketPath, socket: proxy.socket, url: proxy.url ?? null, tlsUrl: proxy.tlsUrl ?? null, caFile: proxy.caFile ?? null, auditLog: auditPath(context.home) });
       const where = [proxy.socket, proxy.url].filter(Boolean).join(" and ");
       err(f.io, `authctl service listening on ${socketPath}, credential proxy on ${where} (stop: Ctrl-C or \`authctl serve stop\`)`);
+      if (proxy.caFile) err(f.io, `the proxy speaks TLS too, on the same listeners: clients trust ${proxy.caFile}`);
     },
   });
 }
@@ -57,6 +60,7 @@ export async function runServe(f: Factory, opts: ServeOptions): Promise<void> {
 const daemonArgs = (opts: ServeOptions) => [
   ...(opts.proxyPort !== undefined ? ["--proxy-port", String(opts.proxyPort)] : []),
   ...(opts.proxySocket ? ["--proxy-socket", opts.proxySocket] : []),
+  ...(opts.tls === false ? ["--no-tls"] : []),
 ];
 
 function seconds(text: string, flag: string): number {
@@ -119,6 +123,7 @@ export function serveCommand(f: Factory): Command {
     .addOption(new Option("--idle-exit <seconds>", "stop after this long with no requests, no live tokens and no live proxy sessions"))
     .option("--proxy-port <n>", "also serve the credential proxy on 127.0.0.1:<n> (0: any free port)", portNumber)
     .option("--proxy-socket <path>", "the proxy's Unix socket (default: proxy.sock beside the service socket)")
+    .option("--no-tls", "the proxy speaks plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the proxy's socket and URL as JSON once listening")
     .action((opts: ServeOptions) => runServe(f, opts));
   // `serve` has a --json of its own, which commander hands to it even after a subcommand: merge it back.
