@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +9,19 @@ import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
 export const BUILTIN_ROSTER_DIR = fileURLToPath(new URL("../../resources/agents/", import.meta.url));
+
+/**
+ * The shipped roster as `npm run build` validated it (scripts/compile-roster.mjs), beside the
+ * built module; absent when running from src/. Parsing 14 YAML files and their first zod pass
+ * cost more than everything else `authctl run` does before its child starts.
+ */
+export const COMPILED_ROSTER_FILE = fileURLToPath(new URL("./builtin-roster.json", import.meta.url));
+
+export interface CompiledRoster {
+  /** Of the YAML files it was compiled from: a changed, added or removed file makes it stale. */
+  digest: string;
+  providers: Provider[];
+}
 
 export class Roster {
   constructor(private readonly providers: ReadonlyMap<string, Provider>) {}
@@ -66,25 +80,55 @@ export function parseProviderFile(file: string, text: string): Provider {
   return parsed.data;
 }
 
-function readDir(dir: string, into: Map<string, Provider>): void {
-  if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir).sort()) {
-    if (!/\.ya?ml$/.test(entry)) continue;
-    const file = join(dir, entry);
-    const provider = parseProviderFile(file, readFileSync(file, "utf8"));
-    into.set(provider.name, provider);
+/** The roster files of a directory, in load order, with their text. */
+function rosterFiles(dir: string): { file: string; text: string }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .sort()
+    .filter((entry) => /\.ya?ml$/.test(entry))
+    .map((entry) => ({ file: join(dir, entry), text: readFileSync(join(dir, entry), "utf8") }));
+}
+
+export function rosterDigest(files: { file: string; text: string }[]): string {
+  const hash = createHash("sha256");
+  for (const { file, text } of files) hash.update(`${basename(file)}\0${text.length}\0${text}\0`);
+  return hash.digest("hex");
+}
+
+/** The compiled providers when they were compiled from exactly these files; else undefined. */
+function compiledProviders(compiledFile: string, files: { file: string; text: string }[]): Provider[] | undefined {
+  if (!existsSync(compiledFile)) return undefined;
+  try {
+    const compiled = JSON.parse(readFileSync(compiledFile, "utf8")) as CompiledRoster;
+    return compiled.digest === rosterDigest(files) ? compiled.providers : undefined;
+  } catch {
+    return undefined; // a damaged build output: parse the YAML as if it were not there
   }
+}
+
+function readDir(dir: string, into: Map<string, Provider>, compiledFile?: string): void {
+  const files = rosterFiles(dir);
+  const providers = (compiledFile && compiledProviders(compiledFile, files)) || files.map(({ file, text }) => parseProviderFile(file, text));
+  for (const provider of providers) into.set(provider.name, provider);
 }
 
 export interface LoadRosterOptions {
   builtinDir?: string;
   /** User roster dir ($AUTHCTL_HOME/agents): adds providers or replaces shipped ones by name. */
   userDir?: string;
+  /** `builtinDir` as compiled by the build; used only while its digest matches the files. Default: the shipped one, for the shipped dir. */
+  compiledFile?: string;
+}
+
+/** The shipped roster validated, as the build compiles it. */
+export function compileBuiltinRoster(dir = BUILTIN_ROSTER_DIR): CompiledRoster {
+  const files = rosterFiles(dir);
+  return { digest: rosterDigest(files), providers: files.map(({ file, text }) => parseProviderFile(file, text)) };
 }
 
 export function loadRoster(options: LoadRosterOptions = {}): Roster {
   const providers = new Map<string, Provider>();
-  readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers);
+  readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers, options.compiledFile ?? (options.builtinDir === undefined ? COMPILED_ROSTER_FILE : undefined));
   if (options.userDir) readDir(options.userDir, providers);
   return new Roster(providers);
 }
