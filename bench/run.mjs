@@ -11,7 +11,8 @@ import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
 import { compare, machine, markdownTable, ms } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(REPO, "dist/cli/main.js");
+// What `npm link` puts on the PATH (the bundle), so a change of the bin is measured too.
+const CLI = join(REPO, JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).bin.authctl);
 const IMAGE = "localhost/authctl-test-vendor:latest";
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-"));
