@@ -5,7 +5,8 @@ import type { Authctl } from "../context.js";
 import { holdSignal } from "../core/abort.js";
 import { ServiceError } from "../core/errors.js";
 import { ensurePrivateDir } from "../core/paths.js";
-import { createServiceServer, type ServiceServer } from "./server.js";
+import type { PeerCheckState } from "./peer.js";
+import { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./server.js";
 
 /**
  * Where one home's service listens: `$AUTHCTL_SOCKET` when given; else `$XDG_RUNTIME_DIR/authctl/`
@@ -57,10 +58,16 @@ export interface StartServiceOptions {
   signal?: AbortSignal;
   /** Exit after this long without requests and without live tokens (on-demand daemons). */
   idleExitMs?: number;
-  /** Told once the socket accepts connections. */
-  onListening?: (socketPath: string) => void;
+  /** Told once the socket accepts connections, with whether callers' uids are checked. */
+  onListening?: (socketPath: string, started: ServiceStarted) => void;
+  peerCheck?: ServiceServerOptions["peerCheck"];
   /** Lets a caller mount more routes (the credential proxy) before it listens. */
   configure?: (service: ServiceServer) => void;
+}
+
+export interface ServiceStarted {
+  /** Disabled where the optional native helper (koffi) is missing: then the token is the only line. */
+  peerCheck: PeerCheckState;
 }
 
 /** Runs the service until the signal aborts, an admin asks it to stop, or it idles out. */
@@ -79,7 +86,7 @@ export async function runService(options: StartServiceOptions): Promise<void> {
     }
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    service = createServiceServer({ context, onShutdown: () => stop() });
+    service = createServiceServer({ context, onShutdown: () => stop(), ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
     options.configure?.(service);
     const server = service.server;
     await new Promise<void>((resolve, reject) => {
@@ -87,7 +94,7 @@ export async function runService(options: StartServiceOptions): Promise<void> {
       server.listen(socketPath, () => resolve());
     });
     chmodSync(socketPath, 0o600);
-    options.onListening?.(socketPath);
+    options.onListening?.(socketPath, { peerCheck: service.peerCheck });
     const unhold = holdSignal(options.signal, () => stop());
     const idle = options.idleExitMs;
     const timer = idle

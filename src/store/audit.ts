@@ -12,9 +12,11 @@ export interface AuditEvent {
   target?: string;
   allowed: boolean;
   reason?: string;
-  /** Lifecycle events: the credential's kind, and the process that acted. */
+  /** Lifecycle events: the credential's kind. */
   kind?: string;
+  /** The process that acted: lifecycle events, and a service caller where the socket tells (SO_PEERCRED). */
   pid?: number;
+  uid?: number;
 }
 
 export type LifecycleOp = "stored" | "captured" | "refreshed" | "removed";

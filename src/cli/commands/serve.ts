@@ -24,7 +24,10 @@ export async function runServe(f: Factory, opts: { idleExit?: string; detach?: b
     context,
     signal: f.signal,
     ...(idleExitMs ? { idleExitMs } : {}),
-    onListening: (socketPath) => err(f.io, `authctl service listening on ${socketPath} (stop: Ctrl-C or \`authctl serve stop\`)`),
+    onListening: (socketPath, { peerCheck }) => {
+      err(f.io, `authctl service listening on ${socketPath} (stop: Ctrl-C or \`authctl serve stop\`)`);
+      if (!peerCheck.enabled) err(f.io, `authctl: callers' uids are not checked: ${peerCheck.reason}; the capability token is the only line`);
+    },
   });
 }
 
