@@ -108,6 +108,14 @@ export class CredentialStore {
   private key: Buffer | undefined;
   private unlockedBy: KeySourceName | undefined;
   private readonly statements;
+  /**
+   * Rows already decrypted, as JSON text (each get parses its own copy), valid while no other
+   * connection has committed (`PRAGMA data_version`) and cleared by this store's own writes: the
+   * service answers the same few credentials thousands of times a second, and decrypting and
+   * selecting each time was most of its own work.
+   */
+  private readonly opened = new Map<string, { row: Row; json: string }>();
+  private openedAtVersion: number | undefined;
 
   private constructor(home: string, env: Readonly<Record<string, string | undefined>>, clock: Clock, busyTimeoutMs: number) {
     this.home = ensurePrivateDir(home);
@@ -144,6 +152,7 @@ export class CredentialStore {
       remove: this.db.prepare("DELETE FROM credentials WHERE credential_set = ? AND provider = ?"),
       getMeta: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
       putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
+      dataVersion: this.db.prepare("PRAGMA data_version").pluck(),
     };
   }
 
@@ -218,18 +227,30 @@ export class CredentialStore {
     this.db.transaction(() => {
       for (const row of rows) this.statements.upsert.run(row);
     }).immediate();
+    this.opened.clear();
   }
 
   get<T = unknown>(credentialSet: string, provider: string): StoredCredential<T> | undefined {
-    const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
-    if (!row) return undefined;
-    const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
-    if (!plaintext) {
-      throw new StoreError(
-        `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
-      );
+    const version = this.statements.dataVersion.get() as number;
+    if (version !== this.openedAtVersion) {
+      this.opened.clear();
+      this.openedAtVersion = version;
     }
-    return { ...toInfo(row), payload: JSON.parse(plaintext.toString("utf8")) as T };
+    const cacheKey = `${credentialSet}\0${provider}`;
+    let hit = this.opened.get(cacheKey);
+    if (!hit) {
+      const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
+      if (!row) return undefined;
+      const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
+      if (!plaintext) {
+        throw new StoreError(
+          `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
+        );
+      }
+      hit = { row, json: plaintext.toString("utf8") };
+      this.opened.set(cacheKey, hit);
+    }
+    return { ...toInfo(hit.row), payload: JSON.parse(hit.json) as T };
   }
 
   info(credentialSet: string, provider: string): CredentialInfo | undefined {
@@ -243,6 +264,7 @@ export class CredentialStore {
   }
 
   remove(credentialSet: string, provider: string): boolean {
+    this.opened.clear();
     return this.statements.remove.run(credentialSet, provider).changes > 0;
   }
 
@@ -275,6 +297,7 @@ export class CredentialStore {
   }
 
   close(): void {
+    this.opened.clear();
     if (this.db.open) this.db.close();
   }
 
