@@ -11,8 +11,11 @@ import { fileURLToPath } from "node:url";
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(REPO, "dist/bin");
 const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
-/** Small and on the start path: bundled. Every other dependency is required from node_modules as before. */
-const BUNDLED = new Set(["commander", "yaml", "zod"]);
+/**
+ * On the start path of most commands: bundled. Every other dependency is loaded from node_modules
+ * as before — yaml too: the roster loader requires it only when a YAML file must be parsed.
+ */
+const BUNDLED = new Set(["commander", "zod"]);
 const external = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})].filter((name) => !BUNDLED.has(name));
 
 /**

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
+import type * as Yaml from "yaml";
 import type { z } from "zod";
 import { RosterError, UnknownProviderError } from "../core/errors.js";
 import { ProviderSchema, type Provider } from "./schema.js";
@@ -16,6 +17,13 @@ export const BUILTIN_ROSTER_DIR = fileURLToPath(new URL("../../resources/agents/
  * cost more than everything else `authctl run` does before its child starts.
  */
 export const COMPILED_ROSTER_FILE = fileURLToPath(new URL("./builtin-roster.json", import.meta.url));
+
+let yaml: typeof Yaml | undefined;
+/** yaml (250 kB) loads only when a roster file is parsed: with the compiled shipped roster and no user file, never. */
+function parseYaml(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return yaml.parse(text, { logLevel: "error" });
+}
 
 export interface CompiledRoster {
   /** Of the YAML files it was compiled from: a changed, added or removed file makes it stale. */
@@ -60,7 +68,7 @@ export function parseProviderFile(file: string, text: string): Provider {
   const shown = displayPath(file);
   let raw: unknown;
   try {
-    raw = parseYaml(text, { logLevel: "error" });
+    raw = parseYaml(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new RosterError(shown, "", `is not valid YAML: ${reason}`);

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
