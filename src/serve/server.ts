@@ -60,7 +60,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const { context } = options;
   const now = () => context.clock.now();
   const tokens = new TokenRegistry(now);
-  const audit = new AuditLog(auditPath(context.home), now);
+  const audit = new AuditLog(auditPath(context.home), now, { groupWrites: true });
   const routes = new Map<string, Route<never>>();
   const seenNonces = new Map<string, number>();
   let adminKey: Buffer | undefined;
@@ -140,7 +140,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       if (foreign) throw new HttpFailure(403, "forbidden", foreign);
       const result = await route.handle({ body: body as never, caller, setTarget: (t) => (target = t) });
       if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true, ...who });
-      respond(res, 200, result);
+      audit.whenWritten(() => respond(res, 200, result));
     } catch (error) {
       const failure =
         error instanceof HttpFailure
@@ -151,7 +151,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
               ? new HttpFailure(400, "bad_request", error.message)
               : new HttpFailure(500, "internal", "internal error");
       audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: false, reason: failure.message, ...who });
-      respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } });
+      audit.whenWritten(() => respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } }));
     }
   };
 
