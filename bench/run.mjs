@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
-import { compare, machine, markdownTable, ms } from "./lib.mjs";
+import { compare, machine, ms, writeReport } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 // What `npm link` puts on the PATH (the bundle), so a change of the bin is measured too.
@@ -109,9 +109,7 @@ try {
   else notes.push("Container figures skipped: no container engine (run scripts/setup-container-engine.sh).");
   await cliStart();
   await storeScale();
-  const report = [header, "", markdownTable(rows), "", ...notes, ""].join("\n");
-  console.log(report);
-  writeFileSync(join(REPO, "bench/last-run.md"), report);
+  writeReport(join(REPO, "bench/last-run.md"), header, rows, notes);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

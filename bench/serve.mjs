@@ -6,14 +6,14 @@
 //    the load generator to another: requests/s (≥ 5,000) and p99 (< 5 ms); baseline: bare
 //    node:http on a Unix socket answering a fixed JSON body, same client.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { Authctl, ServiceClient, storeApiKey } from "../dist/index.js";
 import { ADMIN_KEY_LABEL } from "../dist/access/adminAuth.js";
-import { compare, machine, markdownTable, median, ms } from "./lib.mjs";
+import { compare, machine, median, ms, writeReport } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 // What `npm link` puts on the PATH, so a change of the bin is measured too.
@@ -121,9 +121,7 @@ try {
   console.error(header);
   await runStart();
   await serviceGet();
-  const report = [header, "", markdownTable(rows), "", ...notes, ""].join("\n");
-  console.log(report);
-  writeFileSync(join(REPO, "bench/last-serve-run.md"), report);
+  writeReport(join(REPO, "bench/last-serve-run.md"), header, rows, notes);
 } finally {
   for (const child of started) await stopServer(child).catch(() => {});
   rmSync(scratch, { recursive: true, force: true });

@@ -5,10 +5,10 @@ import { ADMIN_KEY_LABEL } from "../../src/access/adminAuth.js";
 import { ServiceClient } from "../../src/access/client.js";
 import { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
-import { runService } from "../../src/serve/daemon.js";
 import { AuditLog, auditPath, readAudit } from "../../src/store/audit.js";
 import { canary, tempHome } from "../helpers/env.js";
 import { baseEnv } from "../helpers/context.js";
+import { listeningService } from "../helpers/service.js";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -31,15 +31,8 @@ describe("the service's audit lines, written a turn of the event loop at a time"
     const env = { ...baseEnv(), AUTHCTL_HOME: t.home, AUTHCTL_STORE_KEY: "file" };
     const context = new Authctl({ env, home: t.home });
     storeApiKey("anthropic", canary("sk-ant-"), { context, credentialSet: "ci" });
-    const controller = new AbortController();
-    let listening!: (socket: string) => void;
-    const ready = new Promise<string>((r) => (listening = r));
-    const stopped = runService({ context, signal: controller.signal, onListening: (s) => listening(s) });
-    const socketPath = await ready;
-    cleanups.push(t.cleanup, () => context.close(), async () => {
-      controller.abort();
-      await stopped;
-    });
+    const { socketPath, stop } = await listeningService(context);
+    cleanups.push(t.cleanup, () => context.close(), stop);
     const admin = new ServiceClient({ socketPath, adminKey: context.store().subkey(ADMIN_KEY_LABEL) });
     const { token } = await admin.mint({ credentialSet: "ci", providers: ["anthropic"], ops: ["get"], ttlSeconds: 60 });
     const client = new ServiceClient({ socketPath, token });
@@ -55,8 +48,7 @@ describe("the service's audit lines, written a turn of the event loop at a time"
       ),
     );
     expect(seenAtAnswer.every((extra) => extra >= 0)).toBe(true);
-    controller.abort();
-    await stopped;
+    await stop();
     const lines = readAudit(auditPath(t.home)).filter((e) => e.op === "get");
     expect(lines).toHaveLength(64);
     expect(lines.filter((e) => !e.allowed)).toHaveLength(16);

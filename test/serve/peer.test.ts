@@ -7,11 +7,11 @@ import { ADMIN_KEY_LABEL } from "../../src/access/adminAuth.js";
 import { ServiceClient } from "../../src/access/client.js";
 import { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
-import { runService, type ServiceStarted } from "../../src/serve/daemon.js";
 import { auditPath, readAudit } from "../../src/store/audit.js";
 import { canary } from "../helpers/env.js";
 import { baseEnv } from "../helpers/context.js";
 import { countOccurrences } from "../helpers/leaks.js";
+import { listeningService } from "../helpers/service.js";
 
 const OTHER_UID = 1001;
 const cleanups: Array<() => unknown> = [];
@@ -35,16 +35,9 @@ async function reachableService(options: { peerCheck?: "off" } = {}) {
   const context = new Authctl({ env, home });
   const secret = canary("sk-ant-");
   storeApiKey("anthropic", secret, { context, credentialSet: "ci" });
-  const controller = new AbortController();
-  let listening!: (started: ServiceStarted) => void;
-  const ready = new Promise<ServiceStarted>((r) => (listening = r));
-  const stopped = runService({ context, signal: controller.signal, onListening: (_socket, started) => listening(started), ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
-  const started = await ready;
+  const { started, stop } = await listeningService(context, options.peerCheck ? { peerCheck: options.peerCheck } : {});
   chmodSync(socketPath, 0o666);
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => context.close(), async () => {
-    controller.abort();
-    await stopped;
-  });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => context.close(), stop);
   const admin = new ServiceClient({ socketPath, adminKey: context.store().subkey(ADMIN_KEY_LABEL) });
   const { token, id } = await admin.mint({ credentialSet: "ci", providers: ["anthropic"], ops: ["get"], ttlSeconds: 60 });
   return { home, socketPath, secret, token, id, started };
