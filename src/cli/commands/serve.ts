@@ -1,12 +1,15 @@
 import { Command, Option } from "commander";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson, table } from "../io.js";
 import { auditOptions, runAudit } from "./audit.js";
 
-const CLI_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
+// The daemon starts from the bundled bin when there is one (scripts/bundle-cli.mjs): half the start-up.
+const BUNDLED_MAIN = fileURLToPath(new URL("../../bin/authctl.js", import.meta.url));
+const CLI_MAIN = existsSync(BUNDLED_MAIN) ? BUNDLED_MAIN : fileURLToPath(new URL("../main.js", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `authctl serve`: the local credential service in the foreground, until a stop signal. */
