@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getCredentials } from "../src/access/credentials.js";
@@ -136,7 +136,7 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
       const run = runInPty(["node", CLI, "auth", "claude", "--project", project, "--mode", "oauth", "--image", TEST_IMAGE], childEnv(t.home, { TMPDIR: tmp }));
       await run.waitFor(/Paste code here:\s*$/m);
       expect(containersNamed(`${project}-auth-`)).toEqual([expect.stringMatching(new RegExp(`^${project}-auth-claude-[0-9a-f]{6}$`))]);
-      const pid = (await execa("pgrep", ["-P", String(run.child.pid), "-f", "main.js auth"])).stdout.trim().split("\n")[0]!;
+      const pid = (await execa("pgrep", ["-P", String(run.child.pid), "-f", `${basename(CLI)} auth`])).stdout.trim().split("\n")[0]!;
       process.kill(Number(pid), signal);
       const result = await run.child;
       expect(result.exitCode, run.output()).toBe(130);
