@@ -21,15 +21,8 @@ export function median(values) {
  * one warm-up each, and returns both medians in ms.
  */
 export async function compare(runs, baseline, subject) {
-  await baseline();
-  await subject();
-  const b = [];
-  const s = [];
-  for (let i = 0; i < runs; i++) {
-    b.push(await time(baseline));
-    s.push(await time(subject));
-  }
-  return { baseline: median(b), subject: median(s) };
+  const times = await interleaved(runs, () => time(baseline), () => time(subject));
+  return { baseline: median(times.baseline), subject: median(times.subject) };
 }
 
 export function machine(engineBinary) {
@@ -55,3 +48,25 @@ export function writeReport(file, header, rows, notes) {
 }
 
 export const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
+
+/** The value below which `p` percent of `values` lie (nearest rank). */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/**
+ * Calls baseline and subject alternately `runs` times after one warm-up each and returns what each
+ * call returned (a rate, a delay): for figures that are not simply the time a call takes.
+ */
+export async function interleaved(runs, baseline, subject) {
+  await baseline();
+  await subject();
+  const b = [];
+  const s = [];
+  for (let i = 0; i < runs; i++) {
+    b.push(await baseline());
+    s.push(await subject());
+  }
+  return { baseline: b, subject: s };
+}

@@ -1,12 +1,13 @@
 import type { Readable, Writable } from "node:stream";
 import { systemClock, type Clock } from "./core/clock.js";
+import type { Env } from "./core/env.js";
 import { AuthctlError } from "./core/errors.js";
 import { authctlHome, storePaths, type StorePaths } from "./core/paths.js";
 import { detectEngine, type Engine } from "./engine/detect.js";
 import { loadRoster, type Roster } from "./roster/load.js";
 import { CredentialStore } from "./store/store.js";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from "./core/env.js";
 
 /** The streams an interactive flow may use; absent in a daemon or a test that has none. */
 export interface ContextStreams {

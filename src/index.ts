@@ -23,6 +23,7 @@ export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, ty
 export { storeCommandSource, type StoreCommandSourceOptions } from "./logins/api-key/commandSource.js";
 export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
 export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
+export { removeCredential, type RemoveCredentialOptions, type RemovedCredential } from "./logins/removeCredential.js";
 export {
   ApiKeyStrategy,
   HostTokenStrategy,

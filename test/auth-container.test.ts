@@ -77,7 +77,7 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
       if (provider !== "gh") expect(new Date(info.expiresAt).getTime()).toBeGreaterThan(Date.now());
       assertNothingLeft(project);
       // Default shared mount: a phantom marker, never the token.
-      const shared = join(t.home, "mounts", `_${provider}-config`);
+      const shared = join(t.home, "mounts", project, `_${provider}-config`);
       expect(readFileSync(join(shared, "authctl-phantom.json"), "utf8")).not.toContain(code);
     });
   }
@@ -87,7 +87,7 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
     const code = secretCode();
     const { exitCode, output } = await loginInPty("claude", "pexpose", code, ["--expose-token"]);
     expect(exitCode, output).toBe(0);
-    const shared = join(t.home, "mounts", "_claude-config");
+    const shared = join(t.home, "mounts", "pexpose", "_claude-config");
     const file = join(shared, ".credentials.json");
     expect(JSON.parse(readFileSync(file, "utf8")).claudeAiOauth.accessToken).toBe(`sk-ant-oat01-${code}`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -172,7 +172,8 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
     // capture is idempotent
     expect((await authctl(t.home, ["session", "capture", session.id, "--json"])).exitCode).toBe(0);
 
-    const clean = await authctl(t.home, ["session", "cleanup", session.id]);
+    // With prepare's TMPDIR: cleanup removes login dirs only under its own temp root.
+    const clean = await authctl(t.home, ["session", "cleanup", session.id], { extraEnv: env });
     expect(clean.exitCode, String(clean.stderr)).toBe(0);
     expect(existsSync(session.authDir)).toBe(false);
     expect((await authctl(t.home, ["session", "cleanup", session.id])).exitCode).toBe(0);

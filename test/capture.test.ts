@@ -411,7 +411,7 @@ describe("writeSharedMount", () => {
     const mounts = join(tempDir(), "mounts");
     const { payload, token } = claudePayload();
     const dir = await writeSharedMount(mounts, oauthOf("claude"), payload, { exposeToken: false, credentialSet: "default" });
-    expect(dir).toBe(join(mounts, "_claude-config"));
+    expect(dir).toBe(join(mounts, "default", "_claude-config"));
     expect(mode(dir)).toBe(0o700);
     const marker = readFileSync(join(dir, "authctl-phantom.json"), "utf8");
     expect(marker).not.toContain("CANARY");
@@ -442,9 +442,9 @@ describe("writeSharedMount", () => {
     const host = tempDir();
     const hostFile = join(host, "victim");
     writeFileSync(hostFile, "untouched");
-    mkdirSync(join(mounts, "_claude-config"), { recursive: true });
-    symlinkSync(hostFile, join(mounts, "_claude-config", ".credentials.json"));
-    symlinkSync(hostFile, join(mounts, "_claude-config", ".claude.json"));
+    mkdirSync(join(mounts, "default", "_claude-config"), { recursive: true });
+    symlinkSync(hostFile, join(mounts, "default", "_claude-config", ".credentials.json"));
+    symlinkSync(hostFile, join(mounts, "default", "_claude-config", ".claude.json"));
     const { payload, text } = claudePayload();
     const dir = await writeSharedMount(mounts, oauthOf("claude"), payload, { exposeToken: true, credentialSet: "default" });
     expect(readFileSync(hostFile, "utf8")).toBe("untouched");
@@ -454,8 +454,8 @@ describe("writeSharedMount", () => {
 
   it("refuses a shared mount dir that is a symlink", async () => {
     const mounts = join(tempDir(), "mounts");
-    mkdirSync(mounts);
-    symlinkSync(tempDir(), join(mounts, "_claude-config"));
+    mkdirSync(join(mounts, "default"), { recursive: true });
+    symlinkSync(tempDir(), join(mounts, "default", "_claude-config"));
     const { payload } = claudePayload();
     const err = await captureErrorAsync(writeSharedMount(mounts, oauthOf("claude"), payload, { exposeToken: true, credentialSet: "default" }));
     expect(err.message).toContain("is a symlink; refused");
@@ -463,7 +463,7 @@ describe("writeSharedMount", () => {
 
   it("post_capture_state deep-merges into an existing JSON file, keeping other keys", async () => {
     const mounts = join(tempDir(), "mounts");
-    const dir = join(mounts, "_gemini-config");
+    const dir = join(mounts, "ci", "_gemini-config");
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, "settings.json"),
@@ -480,7 +480,7 @@ describe("writeSharedMount", () => {
 
   it("post_capture_state replaces an invalid existing JSON file", async () => {
     const mounts = join(tempDir(), "mounts");
-    const dir = join(mounts, "_claude-config");
+    const dir = join(mounts, "default", "_claude-config");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, ".claude.json"), "{ not json");
     await writeSharedMount(mounts, oauthOf("claude"), claudePayload().payload, { exposeToken: false, credentialSet: "default" });

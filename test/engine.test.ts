@@ -90,7 +90,7 @@ describe("detectEngine", () => {
     const podman = await detectEngine({ PATH: `${none}:${both}` });
     expect(podman).toMatchObject({ name: "podman", binary: join(both, "podman"), rootless: !isRoot });
     const docker = await detectEngine({ PATH: dockerOnly, DOCKER_HOST: "tcp://127.0.0.1:1" });
-    expect(docker).toEqual({ name: "docker", binary: join(dockerOnly, "docker"), rootless: false });
+    expect(docker).toEqual({ name: "docker", binary: join(dockerOnly, "docker"), rootless: false, env: { PATH: dockerOnly, DOCKER_HOST: "tcp://127.0.0.1:1" } });
   });
 
   it("AUTHCTL_ENGINE picks an engine by name or by path", async () => {
@@ -182,7 +182,7 @@ describe("detectEngine", () => {
 });
 
 describe("buildRunArgv", () => {
-  const rootful: Engine = { name: "podman", binary: "/usr/bin/podman", rootless: false };
+  const rootful: Engine = { name: "podman", binary: "/usr/bin/podman", rootless: false, env: {} };
   const opts = {
     image: "localhost/img:1",
     command: ["claude", "login"],
@@ -197,7 +197,7 @@ describe("buildRunArgv", () => {
   it("adds -t only with a terminal; rootful engines get no userns args", () => {
     expect(buildRunArgv(rootful, { ...opts, tty: true })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", "-t", ...tail]);
     expect(buildRunArgv(rootful, { ...opts, tty: false })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", ...tail]);
-    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: false };
+    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: false, env: {} };
     expect(buildRunArgv(docker, { ...opts, tty: false })).toEqual(["/usr/bin/docker", "run", "--rm", "-i", ...tail]);
   });
 
@@ -208,7 +208,7 @@ describe("buildRunArgv", () => {
   });
 
   it("rootless docker runs the login as the container's root, which is the calling host user", () => {
-    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: true };
+    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: true, env: {} };
     expect(buildRunArgv(docker, { ...opts, tty: false })).toEqual(["/usr/bin/docker", "run", "--rm", "-i", "--user", "0:0", ...tail]);
     const dir = mkdtempSync(join(scratch, "mount-"));
     prepareMountDir(dir, docker, 1000);
@@ -231,7 +231,7 @@ describe("prepareMountDir", () => {
   it("makes the dir private and, as root on a rootful engine, owned by the container user", () => {
     const dir = mkdtempSync(join(scratch, "mount-"));
     chmodSync(dir, 0o755);
-    prepareMountDir(dir, { name: "docker", binary: "/usr/bin/docker", rootless: false }, 1000);
+    prepareMountDir(dir, { name: "docker", binary: "/usr/bin/docker", rootless: false, env: {} }, 1000);
     const st = statSync(dir);
     expect(st.mode & 0o777).toBe(0o700);
     expect(st.uid).toBe(isRoot ? 1000 : process.getuid!());
@@ -239,7 +239,7 @@ describe("prepareMountDir", () => {
 
   it("leaves ownership alone for rootless podman (keep-id maps it)", () => {
     const dir = mkdtempSync(join(scratch, "mount-"));
-    prepareMountDir(dir, { name: "podman", binary: "/usr/bin/podman", rootless: true }, 1000);
+    prepareMountDir(dir, { name: "podman", binary: "/usr/bin/podman", rootless: true, env: {} }, 1000);
     expect(statSync(dir).uid).toBe(process.getuid!());
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
@@ -271,11 +271,11 @@ describe("contentTag", () => {
 
 describe.runIf(hasEngine)("against the real engine", () => {
   // describe.runIf still runs this body to collect it: a placeholder keeps collection harmless when skipped.
-  const real: Engine = detected ?? { name: "podman", binary: "podman", rootless: false };
+  const real: Engine = detected ?? { name: "podman", binary: "podman", rootless: false, env: {} };
   const names: string[] = [];
   const tags: string[] = [];
   const apiEngine: Engine | undefined = real.socketPath ? { ...real } : undefined;
-  const cliEngine: Engine = { name: real.name, binary: real.binary, rootless: real.rootless };
+  const cliEngine: Engine = { name: real.name, binary: real.binary, rootless: real.rootless, env: real.env };
   let dockerCli: Engine | undefined; // the real docker CLI pointed at the same API socket, when installed
 
   beforeAll(async () => {
@@ -287,7 +287,7 @@ describe.runIf(hasEngine)("against the real engine", () => {
     writeFileSync(wrapper, `#!/bin/sh\nexec ${docker.stdout.trim()} -H unix://${real.socketPath} "$@"\n`);
     chmodSync(wrapper, 0o755);
     if ((await execa(wrapper, ["version"], { reject: false })).exitCode === 0) {
-      dockerCli = { name: "docker", binary: wrapper, rootless: false };
+      dockerCli = { name: "docker", binary: wrapper, rootless: false, env: real.env };
     }
   });
 

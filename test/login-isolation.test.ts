@@ -104,7 +104,8 @@ describe.runIf(hasEngine)("logins stay out of each other's way (issue 11 item 2)
     const run = runInPty(newer.argv, childEnv(t.home));
     await run.waitFor(/Paste code here:\s*$/m);
 
-    expect((await authctl(t.home, ["session", "cleanup", older.id])).exitCode).toBe(0);
+    // Cleanup runs with prepare's TMPDIR: it removes login dirs only under its own temp root.
+    expect((await authctl(t.home, ["session", "cleanup", older.id], { extraEnv: { TMPDIR: tmp } })).exitCode).toBe(0);
     expect(running(newer.containerName)).toBe(true);
     // While the newer one runs, its lock holds.
     const third = await authctl(t.home, ["session", "prepare", "gh", "--project", "pnewer", "--image", TEST_IMAGE, "--json"]);
@@ -114,7 +115,7 @@ describe.runIf(hasEngine)("logins stay out of each other's way (issue 11 item 2)
     run.type(canary() + "\r");
     expect((await run.child).exitCode, run.output()).toBe(0);
     expect((await authctl(t.home, ["session", "capture", newer.id])).exitCode).toBe(0);
-    expect((await authctl(t.home, ["session", "cleanup", newer.id])).exitCode).toBe(0);
+    expect((await authctl(t.home, ["session", "cleanup", newer.id], { extraEnv: { TMPDIR: tmp } })).exitCode).toBe(0);
     expect(containersNamed("pnewer-auth-")).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { ENGINE, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { useFakeVendor } from "./helpers/roster.js";
 
 /**
- * The shared mount a capture writes (mounts/<host_dir_name>/):
+ * The shared mount a capture writes (mounts/<set>/<host_dir_name>/):
  * - issue 11 item 3: capture is one unit. What the mount can refuse is refused BEFORE the store
  *   commit, so nothing is stored, the error names the file and what to do, and the next login works.
  * - issue 7.4: on a rootful engine its files are readable by the container's `dev` user, yet no
@@ -44,7 +44,7 @@ async function claudeSession(project: string) {
     mountsDir,
     credentialSet: project,
   });
-  return { session, store, mountsDir, shared: join(mountsDir, "_claude-config") };
+  return { session, store, mountsDir, shared: join(mountsDir, project, "_claude-config") };
 }
 
 const captureError = (p: Promise<unknown>) =>
@@ -77,7 +77,7 @@ describe.runIf(hasEngine)("capture and the shared mount are one unit (issue 11 i
       const secret = writeVendorCredential(session.authDir);
 
       const err = await captureError(session.capture());
-      expect(err.message).toBe(`shared mount _claude-config/.claude.json nests deeper than ${MAX_STATE_DEPTH} levels; move it away and log in again`);
+      expect(err.message).toBe(`shared mount deep/_claude-config/.claude.json nests deeper than ${MAX_STATE_DEPTH} levels; move it away and log in again`);
       expect(err.message).not.toContain(secret);
       expect(store.info("deep", "claude")).toBeUndefined();
       expect(readdirSync(shared).sort()).toEqual([".claude.json"]); // no staged temp files left behind
@@ -99,7 +99,7 @@ describe.runIf(hasEngine)("capture and the shared mount are one unit (issue 11 i
       mkdirSync(join(shared, ".claude.json", "inner"), { recursive: true });
       writeVendorCredential(session.authDir);
       const err = await captureError(session.capture());
-      expect(err.message).toBe("shared mount _claude-config/.claude.json is a directory, not a file; move it away and log in again");
+      expect(err.message).toBe("shared mount dirstate/_claude-config/.claude.json is a directory, not a file; move it away and log in again");
       expect(store.info("dirstate", "claude")).toBeUndefined();
       expect(existsSync(join(shared, "authctl-phantom.json"))).toBe(false); // the phantom marker is not half-written either
       expect(readdirSync(shared)).toEqual([".claude.json"]);
@@ -135,7 +135,7 @@ describe.runIf(hasEngine)("capture and the shared mount are one unit (issue 11 i
       writeFileSync(join(shared, ".claude.json"), big);
       writeVendorCredential(session.authDir);
       const err = await captureError(session.capture());
-      expect(err.message).toBe("shared mount _claude-config/.claude.json is over 16 MiB; move it away and log in again");
+      expect(err.message).toBe("shared mount huge/_claude-config/.claude.json is over 16 MiB; move it away and log in again");
       expect(store.info("huge", "claude")).toBeUndefined();
       expect(statSync(join(shared, ".claude.json")).size).toBe(big.length);
     } finally {

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
 import type { Authctl } from "../context.js";
+import { runBoundedCommand, stderrNote } from "../core/boundedCommand.js";
 import { SecretSourceError } from "../core/errors.js";
 import { maskSecret } from "../core/mask.js";
 import type { SecretSource } from "../roster/sourceSchema.js";
@@ -30,30 +30,25 @@ export function describeCommand(command: readonly string[]): string {
 }
 
 /**
- * Runs a secret command now: no shell, stdin closed, killed at its timeout, stdout bounded. Its
- * trimmed stdout is the secret; a failure names the provider, the command and its exit, timeout or
- * size, never what it printed (stderr too may echo a secret).
+ * Runs a secret command now: no shell, stdin closed, its process group stopped at its timeout,
+ * stdout bounded. Its trimmed stdout is the secret; a failure names the provider, the command and
+ * its exit, timeout or size, and shows its last stderr lines (with anything it printed on stdout
+ * hidden from them), never its stdout.
  */
 export function runSecretCommand(context: Authctl, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">): string {
   const [file, ...args] = source.command;
-  const env = Object.fromEntries(Object.entries(context.env).filter(([k, v]) => v !== undefined && !WITHHELD_ENV.has(k))) as Record<string, string>;
-  const result = spawnSync(file!, args, {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: source.timeout_ms,
-    killSignal: "SIGKILL",
-    maxBuffer: MAX_SOURCE_OUTPUT_BYTES,
-    windowsHide: true,
-  });
-  const failed = (why: string) => new SecretSourceError(`${provider}: the secret command \`${describeCommand(source.command)}\` ${why}; its output is not shown (it may hold the secret): run it yourself to see why`);
-  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ETIMEDOUT") throw failed(`did not finish within ${source.timeout_ms} ms (timeout_ms) and was killed`);
-  if (code === "ENOBUFS") throw failed(`printed more than ${MAX_SOURCE_OUTPUT_BYTES} bytes and was stopped`);
-  if (code === "ENOENT") throw failed(`could not start: ${file} is not installed or not on PATH`);
-  if (result.error) throw failed(`could not start (${code ?? result.error.message})`);
-  if (result.signal) throw failed(`was killed by ${result.signal}`);
-  if (result.status !== 0) throw failed(`exited with status ${result.status}`);
-  const secret = result.stdout.toString("utf8").trim();
+  const env = Object.fromEntries(Object.entries(context.env).filter(([k]) => !WITHHELD_ENV.has(k)));
+  const outcome = runBoundedCommand({ file: file!, args, env, timeoutMs: source.timeout_ms, maxStdoutBytes: MAX_SOURCE_OUTPUT_BYTES });
+  const failed = (why: string) =>
+    new SecretSourceError(`${provider}: the secret command \`${describeCommand(source.command)}\` ${why}; its stdout is not shown (it may hold the secret)${stderrNote(outcome)}`);
+  if (outcome.kind === "timeout") throw failed(`did not finish within ${source.timeout_ms} ms (timeout_ms): it and every process it started were stopped`);
+  if (outcome.kind === "overflow") throw failed(`printed more than ${MAX_SOURCE_OUTPUT_BYTES} bytes and was stopped`);
+  if (outcome.kind === "not-started") {
+    throw failed(outcome.code === "ENOENT" ? `could not start: ${file} is not installed or not on PATH` : `could not start (${outcome.code})`);
+  }
+  if (outcome.kind === "signal") throw failed(`was killed by ${outcome.signal}`);
+  if (outcome.status !== 0) throw failed(`exited with status ${outcome.status}`);
+  const secret = outcome.stdout.trim();
   if (!secret) throw failed("printed nothing");
   return secret;
 }

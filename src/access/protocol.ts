@@ -57,7 +57,10 @@ export const CredentialInfo = z.strictObject({
 });
 export type CredentialInfoWire = z.infer<typeof CredentialInfo>;
 
-export const HealthResponse = z.strictObject({ ok: z.literal(true), protocol: z.number(), pid: z.number(), home: z.string() });
+/** Where the daemon's credential proxy listens (its Unix socket, and a 127.0.0.1 URL when asked for one). */
+export const ProxyAddress = z.strictObject({ socket: z.string(), url: z.string().optional(), tlsUrl: z.string().optional(), caFile: z.string().optional() });
+export type ProxyAddress = z.infer<typeof ProxyAddress>;
+export const HealthResponse = z.strictObject({ ok: z.literal(true), protocol: z.number(), pid: z.number(), home: z.string(), proxy: ProxyAddress.optional() });
 export const ListResponse = z.strictObject({ credentials: z.array(CredentialInfo) });
 export const HeadResponse = z.strictObject({ credential: CredentialInfo });
 export const GetResponse = z.strictObject({ credential: CredentialInfo.extend({ payload: z.unknown() }) });

@@ -1,7 +1,7 @@
 import { InvalidNameError } from "./errors.js";
 
-const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@+-]*$/;
-const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+export const SET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@+-]*$/;
+export const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 const MAX_NAME = 128;
 
 export const DEFAULT_SET = "default";

@@ -55,6 +55,8 @@ export const storePaths = (home: string) => ({
   run: join(home, "run"),
   /** Per agent-container session: its vendor config dir (phantoms only), env file and forwarder. */
   agentSessions: join(home, "agent-sessions"),
+  /** The proxy's local CA (key 0600, never mounted) for clients that insist on HTTPS (Codex, ChatGPT mode). */
+  proxyCa: join(home, "proxy-ca"),
 });
 
 export type StorePaths = ReturnType<typeof storePaths>;

@@ -51,7 +51,7 @@ const backends = new Map<string, EngineBackend>();
 
 /** Dockerode over `engine.socketPath` when there is one, else the engine CLI. */
 export function backendFor(engine: Engine): EngineBackend {
-  const key = JSON.stringify([engine.name, engine.binary, engine.socketPath ?? null]);
+  const key = JSON.stringify([engine.name, engine.binary, engine.socketPath ?? null, engine.env]);
   let backend = backends.get(key);
   if (!backend) {
     const cli = cliBackend(engine);

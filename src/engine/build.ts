@@ -64,7 +64,7 @@ export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<
   for (const [k, v] of Object.entries(o.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   args.push(resolve(o.contextDir));
 
-  const child = execa(engine.binary, args, { reject: false, stdin: "ignore", all: true, buffer: false });
+  const child = execa(engine.binary, args, { reject: false, stdin: "ignore", all: true, buffer: false, env: engine.env, extendEnv: false });
   const tail: string[] = [];
   const lines = child.all ? createInterface({ input: child.all, crlfDelay: Infinity }) : undefined;
   lines?.on("line", (raw: string) => {

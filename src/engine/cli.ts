@@ -13,9 +13,9 @@ interface Outcome {
 const NO_SUCH = /no such (container|image|object)|no container with name/i;
 
 /** Loaded on first use: execa costs ~100 ms to import. */
-async function run(binary: string, args: string[]): Promise<Outcome> {
+async function run(engine: Engine, args: string[]): Promise<Outcome> {
   const { execa } = await import("execa");
-  const r = await execa(binary, args, { reject: false, stdin: "ignore", timeout: 60_000 });
+  const r = await execa(engine.binary, args, { reject: false, stdin: "ignore", timeout: 60_000, env: engine.env, extendEnv: false });
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr), reason: r.shortMessage ?? "" };
 }
 
@@ -31,7 +31,7 @@ export function cliBackend(engine: Engine): EngineBackend {
 
   /** podman has `container|image exists` (0 yes, 1 no, else error); docker: inspect + "No such". */
   const exists = async (kind: "container" | "image", ref: string): Promise<boolean> => {
-    const o = await run(binary, podman ? [kind, "exists", ref] : [kind, "inspect", "--format", "{{.Id}}", ref]);
+    const o = await run(engine, podman ? [kind, "exists", ref] : [kind, "inspect", "--format", "{{.Id}}", ref]);
     if (o.exitCode === 0) return true;
     if (podman ? o.exitCode === 1 : o.exitCode !== undefined && NO_SUCH.test(o.stderr)) return false;
     throw failure(`${kind} ${podman ? "exists" : "inspect"} ${ref}`, o);
@@ -42,14 +42,14 @@ export function cliBackend(engine: Engine): EngineBackend {
       // podman: `-t 0` so a PID 1 that ignores SIGTERM does not cost 10 s. docker's `rm` rejects
       // `-t`; its `rm -f` kills at once on dockerd, but a docker CLI talking to podman's API waits
       // the 10 s there too: SIGKILL first (a missing or stopped container just fails this step).
-      if (!podman) await run(binary, ["kill", "-s", "KILL", name]);
-      const o = await run(binary, ["rm", "-f", ...(podman ? ["-t", "0"] : []), name]);
+      if (!podman) await run(engine, ["kill", "-s", "KILL", name]);
+      const o = await run(engine, ["rm", "-f", ...(podman ? ["-t", "0"] : []), name]);
       if (o.exitCode !== 0 && !NO_SUCH.test(o.stderr)) throw failure(`rm -f ${name}`, o);
     },
     containerExists: (name) => exists("container", name),
     imageExists: (ref) => exists("image", ref),
     async listContainers({ namePrefix, label }: ContainerFilter) {
-      const o = await run(binary, ["ps", "-a", "--format", "{{.Names}}", ...(label ? ["--filter", `label=${label}`] : [])]);
+      const o = await run(engine, ["ps", "-a", "--format", "{{.Names}}", ...(label ? ["--filter", `label=${label}`] : [])]);
       if (o.exitCode !== 0) throw failure("ps -a", o);
       return o.stdout
         .split("\n")

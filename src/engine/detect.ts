@@ -2,7 +2,9 @@ import { accessSync, constants, readFileSync, realpathSync, statSync } from "nod
 import { request } from "node:http";
 import { homedir } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
+import type { Env } from "../core/env.js";
 import { NoEngineError } from "../core/errors.js";
+import { engineEnv } from "./env.js";
 
 export type EngineName = "podman" | "docker";
 
@@ -14,9 +16,9 @@ export interface Engine {
   socketPath?: string;
   /** Rootless podman and rootless docker map the container user differently (see runArgs.ts). */
   rootless: boolean;
+  /** The environment every engine CLI process gets (engineEnv): never authctl's secrets. */
+  env: Record<string, string>;
 }
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 const INSTALL_HINT =
   "install one of them: `apt-get install podman` (Debian/Ubuntu; scripts/setup-container-engine.sh also configures it) " +
@@ -89,12 +91,13 @@ interface Pong {
   ok: boolean;
   /** Podman's API answers with a `Libpod-Api-Version` header, docker's does not. */
   libpod: boolean;
+  /** Why the connection failed (ENOENT, ECONNREFUSED, EACCES…); undefined when it answered or hung. */
+  code?: string;
 }
 
 /** `GET /_ping` with a hard deadline: a dead or hung socket costs at most `timeoutMs`. */
 function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
   return new Promise((done) => {
-    const fail = () => done({ ok: false, libpod: false });
     const req = request({ socketPath, path: "/_ping", method: "GET" }, (res) => {
       clearTimeout(timer);
       res.resume();
@@ -102,11 +105,11 @@ function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
     });
     const timer = setTimeout(() => {
       req.destroy();
-      fail();
+      done({ ok: false, libpod: false });
     }, timeoutMs);
-    req.on("error", () => {
+    req.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail();
+      done({ ok: false, libpod: false, code: err.code });
     });
     req.end();
   });
@@ -146,14 +149,14 @@ const INFO_TIMEOUT_MS = 3_000;
  * Rootless docker lists `name=rootless` among `docker info`'s security options: asked over the
  * socket when there is one, else (rare: a CLI-only docker) through the CLI.
  */
-async function dockerIsRootless(binary: string, socketPath: string | undefined): Promise<boolean> {
+async function dockerIsRootless(binary: string, socketPath: string | undefined, env: Record<string, string>): Promise<boolean> {
   let options: unknown;
   if (socketPath) {
     options = ((await getJson(socketPath, "/info", INFO_TIMEOUT_MS)) as { SecurityOptions?: unknown } | undefined)?.SecurityOptions;
   } else {
     const { execFile } = await import("node:child_process");
     options = await new Promise((done) => {
-      execFile(binary, ["info", "--format", "{{json .SecurityOptions}}"], { timeout: INFO_TIMEOUT_MS }, (err, stdout) => {
+      execFile(binary, ["info", "--format", "{{json .SecurityOptions}}"], { timeout: INFO_TIMEOUT_MS, env }, (err, stdout) => {
         try {
           done(err ? undefined : JSON.parse(String(stdout)));
         } catch {
@@ -182,14 +185,30 @@ function dockerUsesDefaultContext(env: Env): boolean {
 }
 
 /**
+ * The socket the engine CLI itself will talk to, when it needs one: docker always (DOCKER_HOST,
+ * else the default socket), podman only when CONTAINER_HOST makes it a remote client.
+ */
+function daemonSocket(name: EngineName, env: Env): { path: string; from: string } | undefined {
+  if (name === "podman") {
+    const path = unixPath(env.CONTAINER_HOST);
+    return path ? { path, from: `CONTAINER_HOST=${env.CONTAINER_HOST}` } : undefined;
+  }
+  if (env.DOCKER_HOST) {
+    const path = unixPath(env.DOCKER_HOST);
+    return path ? { path, from: `DOCKER_HOST=${env.DOCKER_HOST}` } : undefined;
+  }
+  return dockerUsesDefaultContext(env) ? { path: "/var/run/docker.sock", from: "the default socket; DOCKER_HOST is not set" } : undefined;
+}
+
+/**
  * Sockets that reach the same containers and images as the engine CLI would. docker's CLI obeys
  * DOCKER_HOST (a non-unix DOCKER_HOST means: CLI only). Podman's CLI uses its local storage, so
  * any socket must be a podman service of this same user.
  */
 function socketCandidates(name: EngineName, env: Env): string[] {
   if (name === "docker") {
-    if (env.DOCKER_HOST) return [unixPath(env.DOCKER_HOST)].filter((p): p is string => Boolean(p));
-    return dockerUsesDefaultContext(env) ? ["/var/run/docker.sock"] : [];
+    const daemon = daemonSocket(name, env);
+    return daemon ? [daemon.path] : [];
   }
   const own = process.getuid?.() === 0 ? "/run/podman/podman.sock" : env.XDG_RUNTIME_DIR && join(env.XDG_RUNTIME_DIR, "podman/podman.sock");
   return [unixPath(env.CONTAINER_HOST), unixPath(env.DOCKER_HOST), own || undefined].filter((p): p is string => Boolean(p));
@@ -211,6 +230,33 @@ async function findSocket(name: EngineName, env: Env): Promise<string | undefine
   return candidates.find((_, i) => pongs[i]!.ok && (name === "docker" || pongs[i]!.libpod));
 }
 
+/** Connection errors that mean nobody serves the socket (a slow daemon only times out, and is left to the CLI). */
+const NOBODY_THERE: Record<string, string> = {
+  ENOENT: "the socket does not exist",
+  ECONNREFUSED: "nothing listens on it",
+  EACCES: "permission denied",
+};
+
+function howToStart(name: EngineName, socket: string): string {
+  return name === "docker"
+    ? "start the daemon (`sudo systemctl start docker`, or run `dockerd`), or point DOCKER_HOST at one that runs"
+    : `start the service (\`systemctl${process.getuid?.() === 0 ? "" : " --user"} start podman.socket\`, or \`podman system service --time=0 unix://${socket}\`), or unset CONTAINER_HOST to use podman without one`;
+}
+
+/**
+ * Fails fast, as "no container engine", when the engine CLI could only reach a daemon and none is
+ * there: otherwise every later engine call fails on its own, slowly, with the CLI's words.
+ * @throws NoEngineError naming the engine, the socket tried and how to start it
+ */
+async function requireDaemon(name: EngineName, socket: { path: string; from: string }, env: Env): Promise<void> {
+  const { code } = await ping(socket.path);
+  const why = code && NOBODY_THERE[code];
+  if (!why) return;
+  const what = name === "docker" ? "docker daemon" : "podman service";
+  const who = env.AUTHCTL_ENGINE?.trim() ? `AUTHCTL_ENGINE=${env.AUTHCTL_ENGINE.trim()}, but` : `${name} was found on PATH, but`;
+  throw new NoEngineError(`${who} no ${what} answers at ${socket.path} (${socket.from}; ${why}): ${howToStart(name, socket.path)}`);
+}
+
 const cache = new Map<string, Promise<Engine>>();
 
 /**
@@ -218,29 +264,25 @@ const cache = new Map<string, Promise<Engine>>();
  * on PATH, then docker. PATH lookup plus at most a few 300 ms-bounded `_ping`s; for docker also
  * `GET /info` (rootless?), or `docker info` when no socket answers.
  * Cached per process and environment (`resetEngineCache` for tests).
- * @throws NoEngineError (exit 4) naming both engines and how to install one
+ * @throws NoEngineError (exit 4) naming both engines and how to install one, or the daemon socket
+ *   that nobody serves and how to start it
  */
 export function detectEngine(env: Env): Promise<Engine> {
-  const key = JSON.stringify([
-    env.AUTHCTL_ENGINE,
-    env.PATH,
-    env.DOCKER_HOST,
-    env.CONTAINER_HOST,
-    env.XDG_RUNTIME_DIR,
-    env.DOCKER_CONTEXT,
-    env.DOCKER_CONFIG,
-    env.HOME,
-  ]);
+  const childEnv = engineEnv(env);
+  const key = JSON.stringify([env.AUTHCTL_ENGINE, childEnv]);
   let found = cache.get(key);
   if (!found) {
     found = (async (): Promise<Engine> => {
       const { name, binary } = resolveBinary(env);
       const socketPath = await findSocket(name, env);
+      const daemon = daemonSocket(name, env);
+      if (daemon && daemon.path !== socketPath) await requireDaemon(name, daemon, env);
       return {
         name,
         binary,
         ...(socketPath ? { socketPath } : {}),
-        rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerIsRootless(binary, socketPath),
+        rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerIsRootless(binary, socketPath, childEnv),
+        env: childEnv,
       };
     })();
     cache.set(key, found);

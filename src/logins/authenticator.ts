@@ -2,11 +2,13 @@ import { contextFrom, type WithContext } from "../context.js";
 import { holdSignal, interruption } from "../core/abort.js";
 import type { Engine } from "../engine/index.js";
 import { ModeUnavailableError } from "../core/errors.js";
+import { assertImageReference } from "../core/imageRef.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
 import { ensureAuthImage } from "./container/images.js";
 import { runSession } from "./container/runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
+import { apiKeyQuestion } from "../ui/prompt.js";
 import { terminalUi, type AuthUi } from "../ui/ui.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
 import { promptText, type HostLoginOptions, type HostLoginSession, type HostLoginSummary } from "./hostLogin.js";
@@ -109,9 +111,7 @@ export class Authenticator {
       mode = modes[choice] ?? mode;
     }
     if (mode === "api_key") {
-      const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
-      ui.show(`Paste the ${entry.label} API key${hint}; it will not be shown.`);
-      const key = await ui.promptSecret(`${entry.api_key?.env_var ?? "API key"}: `);
+      const key = await ui.promptSecret(apiKeyQuestion(entry));
       return storeApiKey(entry.name, key, { context, credentialSet: options.credentialSet });
     }
     if (entry.host_flow) return this.runHost({ ...options, context }, ui);
@@ -142,6 +142,7 @@ export class Authenticator {
   async prepareOAuth(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthSession> {
     const context = contextFrom(options);
     const entry = context.roster().get(this.provider);
+    if (typeof options.image === "string") assertImageReference(options.image);
     const engine = await context.engine();
     const image = await resolveImage(options.image, entry, engine, options.ui);
     return prepareOAuthSession(this.provider, projectId, { ...options, context, image });

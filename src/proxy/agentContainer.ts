@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
@@ -7,11 +7,13 @@ import { UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
 import { ensurePrivateDir } from "../core/paths.js";
 import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
-import { proxyClientConfig } from "./clientConfig.js";
+import { runningProxy } from "../serve/daemon.js";
+import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
+import { localCa } from "./localCa.js";
 import type { ProxyMode } from "./routes.js";
 
 /** Where the session's pieces appear inside the agent container. */
-export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs" } as const;
+export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt/authctl/forward.mjs", caCert: "/opt/authctl/proxy-ca.pem" } as const;
 const DEFAULT_PORT = 8787;
 /** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
 const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
@@ -27,8 +29,13 @@ export interface PrepareAgentContainerOptions extends WithContext {
   /** The project the agent works on; also the credential set unless `set` is given. */
   project?: string;
   set?: string;
-  /** The proxy's Unix socket on the host (`authctl proxy serve --socket`); default `$AUTHCTL_HOME/run/proxy.sock`. */
+  /** The proxy's Unix socket on the host; default: the one the running `authctl serve` daemon reports. */
   socketPath?: string;
+  /**
+   * Starts this home's daemon when none answers (the CLI spawns `authctl serve`, as `run` does);
+   * called only after the provider, set and credential are checked. Without it, no daemon is an error.
+   */
+  startService?: () => Promise<unknown>;
   /** Default: `agent-<project>-<random>`. Revoke it with `revokeAgentSession` / `authctl proxy revoke`. */
   sessionId?: string;
   /** The port the forwarder listens on inside the container (its own network namespace). */
@@ -65,6 +72,17 @@ function assertSocket(path: string): void {
   if (!isSocket) throw new UsageError(`${path} is not a proxy socket: start \`authctl proxy serve --socket ${path}\` first (or pass --socket)`);
 }
 
+/** The running daemon's proxy socket, starting the daemon first when the caller can. */
+async function daemonProxySocket(context: Authctl, startService: (() => Promise<unknown>) | undefined): Promise<string> {
+  let proxy = await runningProxy(context);
+  if (!proxy && startService) {
+    await startService();
+    proxy = await runningProxy(context);
+  }
+  if (!proxy) throw new UsageError("no authctl service is running for this home, and its credential proxy with it: start it with `authctl serve --detach` (or pass --socket)");
+  return proxy.socket;
+}
+
 /**
  * Everything an agent container needs to use a login through the credential proxy without ever
  * holding the real credential: mints phantoms for a new session, writes the vendor's config dir
@@ -76,15 +94,16 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   const context = contextFrom(options);
   if (options.project !== undefined && !options.project.trim()) throw new UsageError("--project needs a name");
   const credentialSet = options.set ?? options.project ?? DEFAULT_SET;
-  const socketPath = options.socketPath ?? join(context.paths.run, "proxy.sock");
-  assertSocket(socketPath);
+  // What the caller asked for is checked first; only then is a proxy looked for (or started).
+  const { entry } = proxyClientFor(provider, { context, credentialSet });
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
-  const entry = context.roster().get(provider);
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
   const containerUid = entry.oauth?.container_uid ?? 1000;
   const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
   if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : -`);
+  const socketPath = options.socketPath ?? (await daemonProxySocket(context, options.startService));
+  assertSocket(socketPath);
 
   const sessionDir = join(ensurePrivateDir(context.paths.agentSessions), sessionId);
   try {
@@ -118,7 +137,16 @@ interface SessionPlan {
 
 function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
   const { context, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid } = plan;
-  const client = proxyClientConfig(plan.provider, { context, sessionId, credentialSet, baseUrl: `http://127.0.0.1:${port}`, configDir, ttlMs: plan.ttlMs });
+  const client = proxyClientConfig(plan.provider, {
+    context,
+    sessionId,
+    credentialSet,
+    baseUrl: `http://127.0.0.1:${port}`,
+    configDir,
+    ttlMs: plan.ttlMs,
+    caFile: AGENT_PATHS.caCert,
+    socketPath: AGENT_PATHS.socket,
+  });
   const owner = mountOwner(engine, containerUid);
   const hostConfig = join(sessionDir, "config");
   mkdirSync(hostConfig, { mode: 0o700 });
@@ -133,6 +161,12 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
   }
   const forwarder = join(sessionDir, "forward.mjs");
   copyFileSync(FORWARDER, forwarder);
+  // TLS clients (Codex, ChatGPT mode) get the CA's certificate; its key never leaves the host.
+  const caCert = client.caFile && join(sessionDir, "proxy-ca.pem");
+  if (caCert) {
+    writeFileSync(caCert, localCa({ context }).certificatePem);
+    chmodSync(caCert, 0o644);
+  }
   // The container user must be able to connect; rootful engines map uids 1:1 (see mountOwner).
   if (owner !== null) chownSync(socketPath, owner, owner);
 
@@ -144,6 +178,7 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     { host: socketPath, container: AGENT_PATHS.socket, readOnly: false },
     { host: forwarder, container: AGENT_PATHS.forwarder, readOnly: true },
     { host: hostConfig, container: configDir, readOnly: false },
+    ...(caCert ? [{ host: caCert, container: AGENT_PATHS.caCert, readOnly: true }] : []),
   ];
   const runArgs = [
     ...usernsArgs(engine, containerUid),

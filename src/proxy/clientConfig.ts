@@ -1,7 +1,8 @@
 import { contextFrom, type WithContext } from "../context.js";
 import { UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
-import type { OAuthPayload } from "../logins/container/capture/index.js";
+import { decodeJwtClaims, type OAuthPayload } from "../logins/container/capture/index.js";
+import { localCa } from "./localCa.js";
 import { mintPhantoms, type MintedPhantoms } from "./phantoms.js";
 import { modeOf, type ProxyMode } from "./routes.js";
 
@@ -12,6 +13,8 @@ export interface ProxyClientConfig {
   env: Record<string, string>;
   /** Absolute paths inside the container (the roster's `container_mount` for the vendor's config dir) → file text. */
   files: Record<string, string>;
+  /** Set when the client reaches the proxy over TLS: where it expects the proxy's CA certificate. */
+  caFile?: string;
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -22,14 +25,58 @@ function phantomIdToken(accountId: string | undefined): string {
   return `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.${b64("authctl-phantom")}`;
 }
 
-type Builder = (base: string, phantoms: MintedPhantoms, configDir: string, account?: string) => Omit<ProxyClientConfig, "provider" | "mode">;
+interface BuildInput {
+  /** The proxy as the client reaches it, plain HTTP. */
+  base: string;
+  /** The same address over TLS (every proxy listener answers both). */
+  tlsBase: string;
+  phantoms: MintedPhantoms;
+  dir: string;
+  /** The proxy's Unix socket as the client sees it, for clients that speak HTTP over one (gh). */
+  socketPath?: string;
+  /** A Codex login's ChatGPT workspace id. */
+  chatgptAccountId?: string;
+  /** The proxy's CA certificate as the client sees it; asking for it makes the result carry `caFile`. */
+  caFile: () => string;
+}
+
+/**
+ * The ChatGPT workspace id of a stored Codex login (not a secret): Codex sends it as
+ * `chatgpt-account-id` and picks its workspace by it, so the phantom auth.json must carry the real
+ * one. The login's `account` is its e-mail address, hence the stored auth.json.
+ */
+function chatgptAccountId(payload: OAuthPayload): string | undefined {
+  let tokens: { account_id?: unknown; id_token?: unknown } | undefined;
+  try {
+    tokens = (JSON.parse(payload.files["auth.json"] ?? "null") as { tokens?: typeof tokens } | null)?.tokens;
+  } catch {
+    return undefined;
+  }
+  if (typeof tokens?.account_id === "string" && tokens.account_id) return tokens.account_id;
+  const auth = decodeJwtClaims(tokens?.id_token)?.["https://api.openai.com/auth"] as { chatgpt_account_id?: unknown } | undefined;
+  return typeof auth?.chatgpt_account_id === "string" ? auth.chatgpt_account_id : undefined;
+}
+
+type Builder = (input: BuildInput) => Omit<ProxyClientConfig, "provider" | "mode" | "caFile">;
+
+/**
+ * gh has no base-URL setting for github.com, but sends every request as plain HTTP over the socket
+ * its `http_unix_socket` key names (keeping the Host it meant), with `Authorization: token <GH_TOKEN>`.
+ */
+function ghThroughSocket({ phantoms, dir, socketPath }: BuildInput): ReturnType<Builder> {
+  if (!socketPath) throw new UsageError("gh reaches the proxy only through its Unix socket: give the socket path as gh sees it (--socket)");
+  return {
+    env: { GH_TOKEN: phantoms.accessToken, GH_CONFIG_DIR: dir, GH_NO_UPDATE_NOTIFIER: "1" },
+    files: { [`${dir}/config.yml`]: `http_unix_socket: ${socketPath}\n` },
+  };
+}
 
 /** PROXY.md's table: how each vendor CLI is pointed at a proxy with phantom credentials. */
 const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
   claude: {
-    api_key: (base, p) => ({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: p.accessToken }, files: {} }),
+    api_key: ({ base, phantoms: p }) => ({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: p.accessToken }, files: {} }),
     // expiresAt null: the CLI never tries to refresh; the proxy does.
-    oauth: (base, p, dir) => ({
+    oauth: ({ base, phantoms: p, dir }) => ({
       env: { ANTHROPIC_BASE_URL: base },
       files: {
         [`${dir}/.credentials.json`]: JSON.stringify({
@@ -38,14 +85,16 @@ const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
       },
     }),
   },
-  anthropic: { api_key: (base, p) => ({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: p.accessToken }, files: {} }) },
+  anthropic: { api_key: ({ base, phantoms: p }) => ({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: p.accessToken }, files: {} }) },
   codex: {
-    api_key: (base, p, dir) => ({
+    api_key: ({ base, phantoms: p, dir }) => ({
       env: { CODEX_API_KEY: p.accessToken },
       files: { [`${dir}/config.toml`]: `openai_base_url = "${base}/v1"\n` },
     }),
-    oauth: (base, p, dir, account) => ({
-      env: { CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${base}/oauth/token` },
+    // Codex 0.169 refuses a ChatGPT backend that is not HTTPS ("workspace backend must use an
+    // HTTPS origin without credentials"): TLS to the proxy, which its CA env var makes trusted.
+    oauth: ({ tlsBase: base, phantoms: p, dir, chatgptAccountId: account, caFile }) => ({
+      env: { CODEX_REFRESH_TOKEN_URL_OVERRIDE: `${base}/oauth/token`, CODEX_CA_CERTIFICATE: caFile() },
       files: {
         [`${dir}/config.toml`]: `openai_base_url = "${base}/backend-api/codex"\nchatgpt_base_url = "${base}/backend-api/"\ncli_auth_credentials_store = "file"\n`,
         [`${dir}/auth.json`]: JSON.stringify({
@@ -57,11 +106,15 @@ const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
       },
     }),
   },
-  openai: { api_key: (base, p) => ({ env: { OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: p.accessToken }, files: {} }) },
+  gh: {
+    api_key: ghThroughSocket,
+    oauth: ghThroughSocket,
+  },
+  openai: { api_key: ({ base, phantoms: p }) => ({ env: { OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: p.accessToken }, files: {} }) },
   gemini: {
     // gemini-cli 0.61 takes GOOGLE_GEMINI_BASE_URL alone as its "gateway" auth type and then refuses
     // it ("Invalid auth method selected."): the settings pin API-key auth, the base URL still applies.
-    api_key: (base, p, dir) => ({
+    api_key: ({ base, phantoms: p, dir }) => ({
       env: { GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: p.accessToken },
       files: { [`${dir}/settings.json`]: JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }) },
     }),
@@ -76,6 +129,29 @@ export interface ProxyClientOptions extends WithContext {
   /** The vendor's config dir as the client sees it; defaults to the roster's `oauth.container_mount`. */
   configDir?: string;
   ttlMs?: number;
+  /** The proxy's CA certificate as the client sees it (a TLS client); default: the home's own copy. */
+  caFile?: string;
+  /** The proxy's Unix socket as the client sees it (gh needs it). */
+  socketPath?: string;
+}
+
+/**
+ * The checks before anything is minted: a known provider (else the roster's error naming it), a
+ * credential stored in the set, and client settings for its kind.
+ */
+export function proxyClientFor(provider: string, options: WithContext & { credentialSet?: string | undefined }) {
+  const context = contextFrom(options);
+  const entry = context.roster().get(provider);
+  const credentialSet = options.credentialSet ?? DEFAULT_SET;
+  const stored = context.store().get<OAuthPayload>(credentialSet, entry.name);
+  const mode = stored ? modeOf(stored.kind) : undefined;
+  const build = mode && BUILDERS[entry.name]?.[mode];
+  if (!stored || !mode || !build) {
+    throw new UsageError(
+      `${entry.name}: ${stored ? `no proxy client settings for its ${stored.kind} credential` : `nothing stored in ${credentialSet}`}; proxy clients exist for ${Object.keys(BUILDERS).join(", ")}`,
+    );
+  }
+  return { entry, stored, mode, build };
 }
 
 /**
@@ -84,18 +160,20 @@ export interface ProxyClientOptions extends WithContext {
  */
 export function proxyClientConfig(provider: string, options: ProxyClientOptions): ProxyClientConfig & { phantoms: MintedPhantoms } {
   const context = contextFrom(options);
-  const entry = context.roster().get(provider);
-  const credentialSet = options.credentialSet ?? DEFAULT_SET;
-  const stored = context.store().get<OAuthPayload>(credentialSet, entry.name);
-  const mode = stored ? modeOf(stored.kind) : undefined;
-  const build = mode && BUILDERS[entry.name]?.[mode];
-  if (!mode || !build) {
-    throw new UsageError(
-      `${entry.name}: ${stored ? `no proxy client settings for its ${stored.kind} credential` : `nothing stored in ${credentialSet}`}; proxy clients exist for ${Object.keys(BUILDERS).join(", ")}`,
-    );
-  }
+  const { entry, stored, mode, build } = proxyClientFor(provider, { context, credentialSet: options.credentialSet });
   const phantoms = mintPhantoms(entry.name, { ...options, context });
   const configDir = options.configDir ?? entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
-  const account = mode === "oauth" ? stored!.payload.account : undefined;
-  return { provider: entry.name, mode, phantoms, ...build(options.baseUrl.replace(/\/+$/, ""), phantoms, configDir, account) };
+
+  const base = options.baseUrl.replace(/\/+$/, "");
+  let caFile: string | undefined;
+  const built = build({
+    base,
+    tlsBase: base.replace(/^http:/, "https:"),
+    phantoms,
+    dir: configDir,
+    socketPath: options.socketPath,
+    chatgptAccountId: entry.name === "codex" && mode === "oauth" ? chatgptAccountId(stored!.payload) : undefined,
+    caFile: () => (caFile ??= options.caFile ?? localCa({ context }).certificateFile),
+  });
+  return { provider: entry.name, mode, phantoms, ...built, ...(caFile === undefined ? {} : { caFile }) };
 }

@@ -40,6 +40,9 @@ export interface MintedPhantoms {
 
 const hashOf = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
 
+/** What a cache of verified phantoms is keyed by: their hash, so the tokens are not kept in memory. */
+export const phantomKey = hashOf;
+
 export function looksLikePhantom(value: string): boolean {
   return value.startsWith(PREFIX);
 }
@@ -115,4 +118,14 @@ export function revokePhantom(token: string, options: WithContext = {}): void {
   context.store().exclusive((db) =>
     db.prepare("UPDATE phantom_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL").run(now, hashOf(token)),
   );
+}
+
+/** Whether any session still holds a live access phantom (a daemon that serves it must not idle out). */
+export function hasLivePhantoms(options: WithContext = {}): boolean {
+  const context = contextFrom(options);
+  const now = context.clock.now();
+  const row = context.store().exclusive((db) =>
+    db.prepare("SELECT 1 FROM phantom_tokens WHERE purpose = 'access' AND revoked_at IS NULL AND expires_at > ? LIMIT 1").get(now),
+  );
+  return row !== undefined;
 }

@@ -9,6 +9,7 @@ import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
 import type { StoredCredential } from "../store/store.js";
 import {
   BodyMeter,
+  ChunkJoiner,
   DEFAULT_MAX_REQUEST_BYTES,
   type ForwardLimits,
   headersFor,
@@ -18,16 +19,21 @@ import {
   upstreamRequest,
   writeRawHead,
 } from "./forward.js";
-import { type PhantomGrant, verifyPhantom } from "./phantoms.js";
+import { StoreCache } from "../store/storeCache.js";
+import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "./phantoms.js";
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
+import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
 export interface ProxyAuditEntry {
-  provider: string;
-  credentialSet: string;
-  sessionId: string;
+  /** Absent when the request carried no phantom the proxy knows. */
+  provider?: string;
+  credentialSet?: string;
+  sessionId?: string;
+  /** Why the proxy answered itself and forwarded nothing (an unknown phantom, a path off the allow-list …). */
+  refused?: string;
   method: string;
   path: string;
   status: number;
@@ -60,7 +66,7 @@ interface Target {
   credential: StoredCredential;
 }
 
-type Refusal = { status: number; reason: string; message: string };
+type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant };
 
 const secretOf = (credential: StoredCredential): string =>
   credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
@@ -80,21 +86,25 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
   };
 
+  // Kept until anything is committed to the store (a revocation or refresh, from any process).
+  const grants = new StoreCache<PhantomGrant>(() => context.store());
+  const credentials = new StoreCache<StoredCredential>(() => context.store());
+
   function resolve(req: IncomingMessage): Target | Refusal {
     const phantom = phantomFrom(req.headers);
-    const grant = phantom === undefined ? undefined : verifyPhantom(phantom, { context });
-    if (!grant || grant.purpose !== "access") {
+    const grant = phantom === undefined || !looksLikePhantom(phantom) ? undefined : grants.get(phantomKey(phantom), () => verifyPhantom(phantom, { context }));
+    if (!grant || grant.purpose !== "access" || grant.expiresAt.getTime() <= context.clock.now()) {
       return { status: 401, reason: "Unauthorized", message: "authctl proxy: unknown, revoked or expired phantom token" };
     }
-    const credential = context.store().get(grant.credentialSet, grant.provider);
+    const credential = credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => context.store().get(grant.credentialSet, grant.provider));
     const mode = credential && modeOf(credential.kind);
     if (!credential || !mode) {
-      return { status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
+      return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
     }
     const route = routeFor(context.roster(), grant.provider, mode, options.upstreams);
-    if (!route) return { status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
+    if (!route) return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
     if (!pathAllowed(req.url ?? "", route.allow_paths)) {
-      return { status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
+      return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
     }
     return { grant, route, credential };
   }
@@ -108,13 +118,15 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return fresh.payload.accessToken;
   }
 
-  function audit(target: Target, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
-    options.onAudit?.({
-      provider: target.grant.provider,
-      credentialSet: target.grant.credentialSet,
-      sessionId: target.grant.sessionId,
+  function audit(target: Pick<Target, "grant"> | Refusal, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
+    if (!options.onAudit) return;
+    const grant = target.grant;
+    options.onAudit({
+      ...(grant ? { provider: grant.provider, credentialSet: grant.credentialSet, sessionId: grant.sessionId } : {}),
+      ...("message" in target ? { refused: target.message } : {}),
       method: req.method ?? "GET",
-      path: (req.url ?? "").split("?")[0]!,
+      // The query is cut off: some APIs take a key there (`?key=`), and the path is all the audit needs.
+      path: (req.url ?? "").split("?")[0]!.slice(0, 512),
       status,
       bytesIn,
       bytesOut,
@@ -132,15 +144,20 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if ("status" in target) {
       req.resume();
       sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } });
+      audit(target, req, target.status, 0, 0, started);
       return;
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
-    let bytesOut = 0;
+    let joiner: ChunkJoiner | undefined;
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
+    const rewrites = rewritesFor(target.route, req.method ?? "GET", req.url ?? "/");
 
     const attempt = async (secret: string, replay: Buffer | undefined, retried: boolean) => {
-      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret), limits);
+      const headers = headersFor(target.route, req.headers, secret);
+      // An answer the proxy edits must arrive in a form it can read.
+      if (rewrites.length) headers["accept-encoding"] = "identity";
+      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headers, limits);
       res.once("close", () => {
         if (!res.writableFinished) upstream.destroy();
       });
@@ -148,7 +165,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       upstream.on("error", () => {
         if (meter.tooLarge) sendJson(res, 413, { error: { type: "authctl_proxy", message: `authctl proxy: request body larger than ${limits.maxRequestBytes} bytes` } });
         else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
-        audit(target, req, res.statusCode, meter.bytes, bytesOut, started);
+        audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {
@@ -159,10 +176,14 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           void retryAfterRefresh(secret);
           return;
         }
+        if (rewrites.length) {
+          sendRewritten(upstreamRes, res, rewrites, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
+          return;
+        }
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes.headers));
         res.flushHeaders();
-        upstreamRes.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
-        pipeline(upstreamRes, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, bytesOut, started));
+        const sent = (joiner = new ChunkJoiner());
+        pipeline(upstreamRes, sent, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, sent.bytes, started));
       });
       if (replay) upstream.end(replay);
       else {
@@ -175,6 +196,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       await bodyDone;
       if (!meter.replayable || meter.tooLarge) {
         sendJson(res, 401, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream refused the credential" } });
+        audit(target, req, 401, meter.bytes, 0, started);
         return;
       }
       try {
@@ -194,6 +216,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     } catch (error) {
       req.resume();
       sendJson(res, 401, { error: { type: "authctl_proxy", message: (error as Error).message } });
+      audit(target, req, 401, meter.bytes, 0, started);
     }
   }
 
@@ -201,7 +224,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const started = performance.now();
     socket.on("error", () => socket.destroy());
     const target = resolve(req);
-    if ("status" in target) return refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+    if ("status" in target) {
+      refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+      return audit(target, req, target.status, 0, 0, started);
+    }
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const attempt = (secret: string, retried: boolean) => {
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
@@ -212,11 +238,18 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         writeRawHead(socket, upstreamRes);
         if (upstreamHead.length) socket.write(upstreamHead);
         if (head.length) upstreamSocket.write(head);
+        let bytesIn = head.length;
+        let bytesOut = upstreamHead.length;
+        socket.on("data", (chunk: Buffer) => (bytesIn += chunk.length));
+        upstreamSocket.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
         upstreamSocket.on("error", () => socket.destroy());
         upstreamSocket.on("close", () => socket.destroy());
-        socket.on("close", () => upstreamSocket.destroy());
+        // Audited once the bridge ends, with what crossed it both ways.
+        socket.once("close", () => {
+          upstreamSocket.destroy();
+          audit(target, req, 101, bytesIn, bytesOut, started);
+        });
         upstreamSocket.pipe(socket).pipe(upstreamSocket);
-        audit(target, req, 101, 0, 0, started);
       });
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {

@@ -57,8 +57,9 @@ const HOP_BY_HOP = new Set([
 export const CREDENTIAL_HEADERS = ["authorization", "x-api-key", "x-goog-api-key"] as const;
 
 export function phantomFrom(headers: IncomingHttpHeaders): string | undefined {
-  const auth = headers.authorization;
-  if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim();
+  // gh sends `token <t>`, everyone else `Bearer <t>`.
+  const scheme = headers.authorization?.match(/^(?:bearer|token) +(\S+)\s*$/i);
+  if (scheme) return scheme[1];
   for (const name of ["x-api-key", "x-goog-api-key"] as const) {
     const value = headers[name];
     if (typeof value === "string" && value) return value.trim();

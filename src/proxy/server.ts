@@ -1,7 +1,14 @@
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import tls from "node:tls";
+import type { ServerIdentity } from "./localCa.js";
 import type { CredentialProxy } from "./proxy.js";
+
+/** A TLS record starts with the handshake content type; no HTTP method starts with this byte. */
+const TLS_HANDSHAKE = 0x16;
+/** Well within the certificates' one-day life (localCa.ts). */
+const RENEW_SERVER_CERT_MS = 6 * 60 * 60 * 1000;
 
 export interface ListenOptions {
   /** A TCP port on 127.0.0.1 (0 picks a free one). */
@@ -12,12 +19,22 @@ export interface ListenOptions {
   signal?: AbortSignal;
   /** A client must finish its request headers within this (slowloris); 10 s by default. */
   headersTimeoutMs?: number;
+  /**
+   * Also speak TLS on every listener (told apart from plain HTTP by the first byte), for clients
+   * that accept only an HTTPS backend: `identity` is asked for a fresh certificate at start and
+   * every `renewMs` (default 6 h), so a short-lived one never runs out under a long-lived proxy.
+   */
+  tls?: { identity: () => ServerIdentity; renewMs?: number };
 }
 
 export interface ListeningProxy {
   /** `http://127.0.0.1:P` for a TCP listener. */
   url?: string;
+  /** `https://127.0.0.1:P`: the same port, when `tls` was given. */
+  tlsUrl?: string;
   socketPath?: string;
+  /** Client connections open now (requests in flight, streams, WebSocket bridges, idle keep-alives). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -43,6 +60,33 @@ export function createProxyServer(proxy: CredentialProxy, headersTimeoutMs = 10_
     else socket.destroy();
   });
   return server;
+}
+
+/**
+ * Lets `server` answer TLS and plain HTTP on one listener: the first byte of a connection decides,
+ * and a TLS connection is handed to the same HTTP handlers once its handshake is done, so
+ * timeouts, upgrades and the proxy's handlers are the same for both.
+ */
+function acceptTlsToo(server: http.Server, secure: tls.Server, handshakeTimeoutMs: number): void {
+  const handlers = server.listeners("connection") as ((socket: Socket) => void)[];
+  server.removeAllListeners("connection");
+  const serveHttp = (socket: Socket) => {
+    for (const handler of handlers) handler.call(server, socket);
+  };
+  secure.on("secureConnection", serveHttp);
+  secure.on("tlsClientError", (_error, socket) => socket.destroy());
+  server.on("connection", (socket: Socket) => {
+    // Until the first byte arrives no HTTP timeout applies yet: a silent client is cut off here.
+    socket.setTimeout(handshakeTimeoutMs, () => socket.destroy());
+    socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) secure.emit("connection", socket);
+      else serveHttp(socket);
+      process.nextTick(() => socket.resume());
+    });
+  });
 }
 
 function removeStaleSocket(path: string): void {
@@ -75,17 +119,34 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
     servers.push(server);
     return server;
   };
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  let secure: tls.Server | undefined;
+  let renewal: NodeJS.Timeout | undefined;
+  if (options.tls) {
+    const { identity, renewMs = RENEW_SERVER_CERT_MS } = options.tls;
+    const server = tls.createServer({ ...identity(), handshakeTimeout: headersTimeoutMs });
+    renewal = setInterval(() => server.setSecureContext(identity()), renewMs).unref();
+    secure = server;
+  }
+  const serverFor = () => {
+    const server = createProxyServer(proxy, headersTimeoutMs);
+    if (secure) acceptTlsToo(server, secure, headersTimeoutMs);
+    // Tracked after: a connection that never sends a byte must be closed too.
+    return track(server);
+  };
   let closing: Promise<void> | undefined;
-  const result: ListeningProxy = { close };
+  const result: ListeningProxy = { close, connections: () => sockets.size };
   try {
     if (options.port !== undefined) {
-      const server = track(createProxyServer(proxy, options.headersTimeoutMs));
+      const server = serverFor();
       await listenOn(server, { port: options.port, host: "127.0.0.1" });
-      result.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const port = (server.address() as AddressInfo).port;
+      result.url = `http://127.0.0.1:${port}`;
+      if (secure) result.tlsUrl = `https://127.0.0.1:${port}`;
     }
     if (options.socketPath !== undefined) {
       removeStaleSocket(options.socketPath);
-      const server = track(createProxyServer(proxy, options.headersTimeoutMs));
+      const server = serverFor();
       await listenOn(server, { path: options.socketPath });
       chmodSync(options.socketPath, 0o600);
       result.socketPath = options.socketPath;
@@ -95,6 +156,7 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
     throw error;
   }
   function close(): Promise<void> {
+    if (renewal) clearInterval(renewal);
     closing ??= Promise.all(
       servers.map(
         (server) =>

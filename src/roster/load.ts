@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Yaml from "yaml";
 import type { z } from "zod";
 import { RosterError, UnknownProviderError } from "../core/errors.js";
+import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
 import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
@@ -88,13 +89,47 @@ export function parseProviderFile(file: string, text: string): Provider {
   return parsed.data;
 }
 
+/** Largest roster file read (the shipped ones are about 1 KiB). */
+export const MAX_ROSTER_FILE_BYTES = 256 * 1024;
+
+/**
+ * A roster file's text. Only regular files (a symlink to one is fine: a dotfiles checkout) and
+ * only up to MAX_ROSTER_FILE_BYTES: a FIFO would otherwise hang every command, a link to
+ * /dev/zero grow without end. Null when the file went away after the directory was listed.
+ */
+function readProviderFile(dir: string, entry: string): string | null {
+  const file = join(dir, entry);
+  const shown = displayPath(file);
+  const refuse = (problem: string) =>
+    new RosterError(shown, "", `${problem}; move it out of ${displayPath(dir)} or replace it with a provider file (a YAML mapping like the shipped ones)`);
+  try {
+    const text = readRegularFileSync(file, { limit: MAX_ROSTER_FILE_BYTES, followSymlinks: true, refuse });
+    if (text === null && lstatSync(file, { throwIfNoEntry: false })) throw refuse("is a symlink to a missing file");
+    return text;
+  } catch (err) {
+    if (err instanceof RosterError) throw err;
+    throw refuse(`could not be read (${errnoCode(err) ?? String(err)})`);
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return [];
+    throw new RosterError(displayPath(dir), "", `is not a readable directory of provider files (${errnoCode(err) ?? String(err)})`);
+  }
+}
+
 /** The roster files of a directory, in load order, with their text. */
 function rosterFiles(dir: string): { file: string; text: string }[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .sort()
-    .filter((entry) => /\.ya?ml$/.test(entry))
-    .map((entry) => ({ file: join(dir, entry), text: readFileSync(join(dir, entry), "utf8") }));
+  const files: { file: string; text: string }[] = [];
+  for (const entry of listDir(dir)) {
+    if (!/\.ya?ml$/.test(entry)) continue;
+    const text = readProviderFile(dir, entry);
+    if (text !== null) files.push({ file: join(dir, entry), text });
+  }
+  return files;
 }
 
 export function rosterDigest(files: { file: string; text: string }[]): string {

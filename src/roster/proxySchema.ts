@@ -13,6 +13,14 @@ export const ProxyRouteSchema = z.strictObject({
   header: z.enum(["authorization", "x-api-key", "x-goog-api-key"]).default("authorization"),
   /** Request paths (prefixes) a phantom may reach; anything else is refused before forwarding. */
   allow_paths: z.array(absolutePrefix).min(1, "must list at least one path prefix"),
+  /**
+   * JSON answers the proxy edits on their way back: every `field` in the answer to a GET of
+   * `path` gets `value`. For a client that asks the upstream where to send its requests next
+   * (Codex's workspace routing), so it keeps sending them to the proxy.
+   */
+  response_rewrites: z
+    .array(z.strictObject({ path: absolutePrefix, field: z.string().min(1), value: z.string() }))
+    .optional(),
 });
 
 export const ProxyRefreshSchema = z.strictObject({

@@ -1,7 +1,9 @@
+import { posix } from "node:path";
 import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
+import { firstUnsafeRunArg } from "./runArgsPolicy.js";
 import { SourceSchema } from "./sourceSchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -12,10 +14,18 @@ const relativePath = z
   .refine((p) => !p.startsWith("/"), "must be a relative path")
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
 
-const absolutePath = z
+/**
+ * The directory inside the container the login's temp dir is mounted on. authctl writes
+ * `-v <host>:<this>:Z`, so it must be a plain path: a ':' would add mount options, and `/` would
+ * hide the image's whole filesystem (both passed validation and failed at run time).
+ */
+const containerDir = z
   .string()
   .refine((p) => p.startsWith("/"), "must be an absolute path")
-  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
+  .refine((p) => p !== "/", "must be a directory below / (mounting over / hides the image)")
+  .refine((p) => !/[:,\s\p{Cc}]/u.test(p), "must be a plain path: no ':' (authctl sets the mount options), ',', spaces or control characters")
+  .refine((p) => p === "/" || (posix.normalize(p) === p && !p.endsWith("/")), "must be a normalized path: no '//', '.' segments or trailing '/'");
 
 const singleSegment = z
   .string()
@@ -39,18 +49,30 @@ export const CaptureSchema = z.strictObject({
   expiry: ExpirySchema.optional(),
 });
 
-export const OAuthSchema = z.strictObject({
-  command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
-  container_mount: absolutePath,
-  host_dir_name: singleSegment,
-  extra_run_args: z.array(z.string()).default([]),
-  banner_hint: z.string().default(""),
-  capture: CaptureSchema,
-  post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
-  image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
-  /** uid the image's login user runs as; the temp dir is handed to it. */
-  container_uid: z.number().int().nonnegative().default(1000),
-});
+export const OAuthSchema = z
+  .strictObject({
+    command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
+    container_mount: containerDir,
+    host_dir_name: singleSegment,
+    extra_run_args: z.array(z.string()).default([]),
+    /** Lets extra_run_args open the host to the login container (runArgsPolicy.ts): the file's author takes that on. */
+    allow_unsafe_run_args: z.boolean().default(false),
+    banner_hint: z.string().default(""),
+    capture: CaptureSchema,
+    post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
+    image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
+    /** uid the image's login user runs as; the temp dir is handed to it. */
+    container_uid: z.number().int().nonnegative().default(1000),
+  })
+  .superRefine((o, ctx) => {
+    const unsafe = o.allow_unsafe_run_args ? undefined : firstUnsafeRunArg(o.extra_run_args);
+    if (!unsafe) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["extra_run_args", unsafe.index],
+      message: `${JSON.stringify(unsafe.shown)} ${unsafe.reason}; remove it, or add \`allow_unsafe_run_args: true\` under oauth in this file if the login really needs it`,
+    });
+  });
 
 /**
  * How a key entered inside a container reaches the tool: the vendor's own login command reading

@@ -5,18 +5,20 @@ import type { Authctl } from "../context.js";
 import { holdSignal } from "../core/abort.js";
 import { ServiceError } from "../core/errors.js";
 import { ensurePrivateDir } from "../core/paths.js";
+import type { ProxyAddress } from "../access/protocol.js";
 import type { PeerCheckState } from "./peer.js";
+import { mountProxy, type DaemonProxy, type DaemonProxyOptions } from "./proxyMount.js";
 import { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./server.js";
 
 /**
  * Where one home's service listens: `$AUTHCTL_SOCKET` when given; else `$XDG_RUNTIME_DIR/authctl/`
  * for the default home, `$AUTHCTL_HOME/run/` for an explicit one (two homes, two daemons).
  */
-export function serviceLocation(context: Authctl): { dir: string; socketPath: string; pidFile: string } {
+export function serviceLocation(context: Authctl): { dir: string; socketPath: string; pidFile: string; proxySocketPath: string } {
   const xdg = context.env.XDG_RUNTIME_DIR;
   const dir = !context.env.AUTHCTL_HOME && xdg ? join(xdg, "authctl") : context.paths.run;
   const socketPath = context.env.AUTHCTL_SOCKET || join(dir, "authctl.sock");
-  return { dir, socketPath, pidFile: join(dir, "serve.pid") };
+  return { dir, socketPath, pidFile: join(dir, "serve.pid"), proxySocketPath: join(dir, "proxy.sock") };
 }
 
 const MAX_SOCKET_PATH = 107;
@@ -46,7 +48,9 @@ function acquireLock(pidFile: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = runningDaemonPid(pidFile);
-      if (holder !== undefined) throw new ServiceError(`an authctl service is already running for this home (pid ${holder}); stop it with \`authctl serve stop\``);
+      if (holder !== undefined) {
+        throw new ServiceError(`an authctl service is already running for this home (pid ${holder}), serving the credential proxy too (\`authctl serve status\`); stop it with \`authctl serve stop\``);
+      }
       rmSync(pidFile, { force: true }); // stale: its daemon died without cleaning up
     }
   }
@@ -56,59 +60,72 @@ function acquireLock(pidFile: string): () => void {
 export interface StartServiceOptions {
   context: Authctl;
   signal?: AbortSignal;
-  /** Exit after this long without requests and without live tokens (on-demand daemons). */
+  /** Exit after this long without requests, live tokens, open proxy connections or live phantoms (on-demand daemons). */
   idleExitMs?: number;
-  /** Told once the socket accepts connections, with whether callers' uids are checked. */
+  /** The credential proxy served beside the service (always; these choose where). */
+  proxy?: DaemonProxyOptions;
+  /** Told once both sockets accept connections: where the proxy listens, whether callers' uids are checked. */
   onListening?: (socketPath: string, started: ServiceStarted) => void;
   peerCheck?: ServiceServerOptions["peerCheck"];
-  /** Lets a caller mount more routes (the credential proxy) before it listens. */
+  /** Lets a caller mount more routes before it listens. */
   configure?: (service: ServiceServer) => void;
 }
 
 export interface ServiceStarted {
   /** Disabled where the optional native helper (koffi) is missing: then the token is the only line. */
   peerCheck: PeerCheckState;
+  /** Where the credential proxy of the same daemon listens. */
+  proxy: ProxyAddress;
 }
 
 /** Runs the service until the signal aborts, an admin asks it to stop, or it idles out. */
 export async function runService(options: StartServiceOptions): Promise<void> {
   const { context } = options;
   ensurePrivateDir(context.home);
-  const { dir, socketPath, pidFile } = serviceLocation(context);
+  const { dir, socketPath, pidFile, proxySocketPath: defaultProxySocket } = serviceLocation(context);
+  const proxySocketPath = options.proxy?.socketPath ?? defaultProxySocket;
   ensurePrivateDir(dir);
   const release = acquireLock(pidFile);
   let service: ServiceServer | undefined;
+  let proxy: DaemonProxy | undefined;
   try {
-    // We hold the lock, so a socket file left here belongs to a daemon that died (SIGKILL).
+    // We hold the lock, so socket files left here belong to a daemon that died (SIGKILL).
     rmSync(socketPath, { force: true });
-    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
-      throw new ServiceError(`the socket path ${socketPath} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET to a shorter path`);
+    for (const path of [socketPath, proxySocketPath]) {
+      if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+        throw new ServiceError(`the socket path ${path} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET (or the proxy socket) to a shorter path`);
+      }
     }
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    service = createServiceServer({ context, onShutdown: () => stop(), ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
+    service = createServiceServer({ context, onShutdown: () => stop(), proxyAddress: () => proxy?.address, ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
     options.configure?.(service);
+    // The proxy first: a client that finds the service (health) finds the proxy listening too.
+    proxy = await mountProxy(context, service.audit, proxySocketPath, options.proxy);
     const server = service.server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(socketPath, () => resolve());
     });
     chmodSync(socketPath, 0o600);
-    options.onListening?.(socketPath, { peerCheck: service.peerCheck });
+    options.onListening?.(socketPath, { peerCheck: service.peerCheck, proxy: proxy.address });
     const unhold = holdSignal(options.signal, () => stop());
     const idle = options.idleExitMs;
+    const idleFor = (ms: number) => service!.idleMs() >= ms && proxy!.idleMs() >= ms && service!.tokens.size === 0 && !proxy!.inUse();
     const timer = idle
       ? setInterval(() => {
           // A home deleted under it (a test's temp dir) leaves nothing to serve.
-          if (!existsSync(socketPath) || (service!.idleMs() >= idle && service!.tokens.size === 0)) stop();
+          if (!existsSync(socketPath) || idleFor(idle)) stop();
         }, Math.min(idle, 5_000))
       : undefined;
     await stopped;
     unhold();
     if (timer) clearInterval(timer);
   } finally {
+    await proxy?.close();
     await service?.close();
     rmSync(socketPath, { force: true });
+    if (proxy) rmSync(proxySocketPath, { force: true });
     release();
   }
 }
@@ -119,9 +136,14 @@ export async function connectService(context: Authctl, client: Omit<ConstructorP
   if (!existsSync(socketPath)) return undefined;
   const service = new ServiceClient({ socketPath, ...client });
   try {
-    await service.health();
-    return { service, socketPath };
+    const health = await service.health();
+    return { service, socketPath, health };
   } catch {
     return undefined;
   }
+}
+
+/** The proxy socket (and URL) of this home's running daemon, if one answers. */
+export async function runningProxy(context: Authctl): Promise<ProxyAddress | undefined> {
+  return (await connectService(context))?.health.proxy;
 }

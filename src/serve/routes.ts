@@ -1,7 +1,9 @@
 import * as P from "../access/protocol.js";
 import { readCredential } from "../access/credentials.js";
 import { assertDeliverable } from "../access/delivery.js";
-import { fixCommandFor } from "../roster/fixCommand.js";
+import { MissingCredentialsError } from "../core/errors.js";
+import { removeCredential } from "../logins/removeCredential.js";
+import { fixCommandIn } from "../roster/fixCommand.js";
 import type { CredentialInfo } from "../store/store.js";
 import { HttpFailure, type Caller } from "./failure.js";
 import type { ServiceServer, ServiceServerOptions } from "./server.js";
@@ -31,13 +33,15 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
   const { context } = options;
   const { tokens } = service;
   const missing = (credentialSet: string, provider: string) => {
-    const roster = context.roster();
-    const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider} --set ${credentialSet}`;
+    const fix = fixCommandIn(context.roster(), provider, credentialSet);
     return new HttpFailure(404, "not_found", `no credentials for ${credentialSet}:${provider}; run: ${fix}`, fix);
   };
 
   service.route("/v1/health", {
-    handle: () => ({ ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home }),
+    handle: () => {
+      const proxy = options.proxyAddress?.();
+      return { ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home, ...(proxy ? { proxy } : {}) };
+    },
   });
 
   service.route("/v1/list", {
@@ -88,10 +92,15 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
 
   service.route("/v1/delete", {
     schema: P.RefRequest,
-    handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
+    handle: async ({ body: { credentialSet, provider }, caller, setTarget }) => {
       setTarget(`${credentialSet}:${provider}`);
       authorize(caller, "admin");
-      if (!context.store().remove(credentialSet, provider)) throw missing(credentialSet, provider);
+      try {
+        await removeCredential(provider, { credentialSet, context });
+      } catch (err) {
+        if (err instanceof MissingCredentialsError) throw missing(credentialSet, provider);
+        throw err;
+      }
       return { ok: true };
     },
   });

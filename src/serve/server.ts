@@ -47,6 +47,8 @@ export interface ServiceServerOptions {
    * token). "off": the token alone decides, e.g. for containers whose users map to other host uids.
    */
   peerCheck?: "uid" | "off";
+  /** Where the credential proxy of the same daemon listens, reported by health so clients find it. */
+  proxyAddress?: () => P.ProxyAddress | undefined;
 }
 
 const actorOf = (caller: Caller) => (caller.kind === "token" ? `token:${caller.token.id}` : caller.kind);

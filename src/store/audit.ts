@@ -4,9 +4,9 @@ import { join } from "node:path";
 /** One access or lifecycle event; never a secret or a token, only the token's id. */
 export interface AuditEvent {
   time: string;
-  /** "admin", "token:<id>" or "anonymous" (the service); "local" (a library call or the CLI). */
+  /** "admin", "token:<id>" or "anonymous" (the service); "session:<id>" (the proxy); "local" (a library call or the CLI). */
   actor: string;
-  /** The service's operation (/v1/get …), or a lifecycle event: stored, captured, refreshed, removed. */
+  /** The service's operation (/v1/get …), "proxy", or a lifecycle event: stored, captured, refreshed, removed. */
   op: string;
   /** "set:provider", "set:*" or a token id for token operations. */
   target?: string;
@@ -17,6 +17,13 @@ export interface AuditEvent {
   /** The process that acted: lifecycle events, and a service caller where the socket tells (SO_PEERCRED). */
   pid?: number;
   uid?: number;
+  /** Proxied requests (op "proxy"): what went where and how it ended; never headers or bodies. */
+  method?: string;
+  path?: string;
+  status?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  durationMs?: number;
 }
 
 export type LifecycleOp = "stored" | "captured" | "refreshed" | "removed";

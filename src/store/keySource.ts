@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { runBoundedCommand, stderrNote } from "../core/boundedCommand.js";
 import { StoreLockedError } from "../core/errors.js";
 import { KEY_BYTES } from "./crypto.js";
 
@@ -11,34 +11,36 @@ export interface Passphrase {
   source: KeySourceName;
 }
 
-const COMMAND_TIMEOUT_MS = 30_000;
+type Env = Readonly<Record<string, string | undefined>>;
 
-/** Runs `AUTHCTL_PASSPHRASE_COMMAND` (e.g. `pass show authctl`); fails closed on error or empty output. */
-function passphraseFromCommand(command: string): string {
-  const result = spawnSync("/bin/sh", ["-c", command], {
-    encoding: "utf8",
-    timeout: COMMAND_TIMEOUT_MS,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (result.error || result.status !== 0) {
-    const why = result.error ? result.error.message : `exited with status ${result.status}`;
-    throw new StoreLockedError(`AUTHCTL_PASSPHRASE_COMMAND failed (${why}); the store stays locked`);
-  }
-  const passphrase = result.stdout.replace(/\r?\n$/, "");
-  if (!passphrase) {
-    throw new StoreLockedError("AUTHCTL_PASSPHRASE_COMMAND printed nothing; the store stays locked");
-  }
+const COMMAND_TIMEOUT_MS = 30_000;
+const MAX_PASSPHRASE_BYTES = 64 * 1024;
+
+/**
+ * Runs `AUTHCTL_PASSPHRASE_COMMAND` (e.g. `pass show authctl`) with `/bin/sh -c`; fails closed on
+ * error, timeout or empty output. A failure shows the command's last stderr lines, never its stdout.
+ */
+function passphraseFromCommand(command: string, env: Env, timeoutMs: number): string {
+  const outcome = runBoundedCommand({ file: "/bin/sh", args: ["-c", command], env, timeoutMs, maxStdoutBytes: MAX_PASSPHRASE_BYTES });
+  const failed = (why: string) => new StoreLockedError(`AUTHCTL_PASSPHRASE_COMMAND ${why}; the store stays locked${stderrNote(outcome)}`);
+  if (outcome.kind === "timeout") throw failed(`did not finish within ${timeoutMs} ms: it and every process it started were stopped`);
+  if (outcome.kind === "overflow") throw failed(`printed more than ${MAX_PASSPHRASE_BYTES} bytes and was stopped`);
+  if (outcome.kind === "not-started") throw failed(`could not start (${outcome.code})`);
+  if (outcome.kind === "signal") throw failed(`failed (killed by ${outcome.signal})`);
+  if (outcome.status !== 0) throw failed(`failed (exited with status ${outcome.status})`);
+  const passphrase = outcome.stdout.replace(/\r?\n$/, "");
+  if (!passphrase) throw failed("printed nothing");
   return passphrase;
 }
 
 /** The passphrase from the environment, if one is configured (checked in SPEC §3 order). */
-export function passphraseFromEnv(env: Readonly<Record<string, string | undefined>>): Passphrase | undefined {
+export function passphraseFromEnv(env: Env, commandTimeoutMs = COMMAND_TIMEOUT_MS): Passphrase | undefined {
   if (env.AUTHCTL_PASSPHRASE !== undefined) {
     if (!env.AUTHCTL_PASSPHRASE) throw new StoreLockedError("AUTHCTL_PASSPHRASE is set but empty");
     return { passphrase: env.AUTHCTL_PASSPHRASE, source: "AUTHCTL_PASSPHRASE" };
   }
   if (env.AUTHCTL_PASSPHRASE_COMMAND !== undefined) {
-    return { passphrase: passphraseFromCommand(env.AUTHCTL_PASSPHRASE_COMMAND), source: "AUTHCTL_PASSPHRASE_COMMAND" };
+    return { passphrase: passphraseFromCommand(env.AUTHCTL_PASSPHRASE_COMMAND, env, commandTimeoutMs), source: "AUTHCTL_PASSPHRASE_COMMAND" };
   }
   return undefined;
 }

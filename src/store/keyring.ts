@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pickEnv } from "../core/env.js";
 
 /**
  * The OS keyring (Secret Service on Linux) as a home for the store key. Each operation runs in a
@@ -25,10 +26,6 @@ export function keyFileChosen(env: Readonly<Record<string, string | undefined>>)
   return env.AUTHCTL_STORE_KEY === "file";
 }
 
-function pick(env: Readonly<Record<string, string | undefined>>, names: string[]): Record<string, string> {
-  return Object.fromEntries(names.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]!]])));
-}
-
 /**
  * On Linux the Secret Service lives on the session bus: with no bus address and no systemd user
  * bus socket there is nobody to ask, so headless machines skip the child process entirely.
@@ -45,7 +42,7 @@ function ask(env: Readonly<Record<string, string | undefined>>, request: object)
     encoding: "utf8",
     timeout: TIMEOUT_MS,
     // Only what reaching the session bus needs: the child never sees AUTHCTL_PASSPHRASE and friends.
-    env: pick(env, ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "HOME", "PATH"]),
+    env: pickEnv(env, ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "HOME", "PATH"]),
     stdio: ["pipe", "pipe", "pipe"],
   });
   if (result.error) return { ok: false, error: result.error.message.includes("ETIMEDOUT") ? `no answer within ${TIMEOUT_MS} ms` : result.error.message };

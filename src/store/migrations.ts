@@ -50,15 +50,18 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** A store written by a newer authctl is never opened: its rows may mean something this one cannot tell. */
+export function assertKnownSchema(version: number): void {
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`credentials.db has schema version ${version}, newer than this authctl understands (${SCHEMA_VERSION}): upgrade authctl`);
+  }
+}
+
 /** Brings the schema up to date inside one immediate transaction, so racing openers migrate once. */
 export function migrate(db: Database.Database): void {
   const run = db.transaction(() => {
     const current = db.pragma("user_version", { simple: true }) as number;
-    if (current > SCHEMA_VERSION) {
-      throw new Error(
-        `credentials.db has schema version ${current}, newer than this authctl understands (${SCHEMA_VERSION}): upgrade authctl`,
-      );
-    }
+    assertKnownSchema(current);
     for (let v = current; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
     if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   });

@@ -1,14 +1,14 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { createHmac, randomBytes } from "node:crypto";
-import { closeSync, openSync } from "node:fs";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
 import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
 import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
-import { migrate } from "./migrations.js";
+import { diskFault, openDatabase } from "./openDatabase.js";
 import { appendAudit, auditPath, type LifecycleOp } from "./audit.js";
-import { authctlHome, ensurePrivateDir, storePaths } from "../core/paths.js";
+import { StoreCache } from "./storeCache.js";
+import { authctlHome, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
 /** `command`: no secret stored, only the argv of a command that prints it (src/access/commandSource.ts). */
@@ -61,25 +61,6 @@ interface SecretRow extends Row {
   ciphertext: Buffer;
 }
 
-/**
- * `PRAGMA journal_mode = WAL` on a fresh (rollback-journal) file upgrades a read lock to a write
- * lock, and SQLite never calls the busy handler for that upgrade: the loser of two processes
- * creating the store at once gets SQLITE_BUSY immediately. Retry until the busy timeout.
- */
-function enableWal(db: Database.Database, timeoutMs: number): void {
-  const deadline = Date.now() + timeoutMs;
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    try {
-      if (String(db.pragma("journal_mode = WAL", { simple: true })).toLowerCase() === "wal") return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error("database is locked (could not switch it to WAL mode)");
-    Atomics.wait(pause, 0, 0, delay);
-  }
-}
-
 const rowAad = (set: string, provider: string, kind: string) => `authctl:row:v1\0${set}\0${provider}\0${kind}`;
 
 function toInfo(row: Row): CredentialInfo {
@@ -109,29 +90,21 @@ export class CredentialStore {
   private unlockedBy: KeySourceName | undefined;
   private readonly statements;
   /**
-   * Rows already decrypted, as JSON text (each get parses its own copy), valid while no other
-   * connection has committed (`PRAGMA data_version`) and cleared by this store's own writes: the
-   * service answers the same few credentials thousands of times a second, and decrypting and
-   * selecting each time was most of its own work.
+   * Rows already decrypted, as JSON text (each get parses its own copy), dropped at any commit by
+   * anyone (`generation`): the service answers the same few credentials thousands of times a
+   * second, and decrypting and selecting each time was most of its own work.
    */
-  private readonly opened = new Map<string, { row: Row; json: string }>();
-  private openedAtVersion: number | undefined;
+  private readonly opened = new StoreCache<{ row: Row; json: string }>(() => this);
+
+  /** Set when the home could not be written at open (read-only mount, full disk): why writes are refused. */
+  private readonly readOnly: StoreError | undefined;
 
   private constructor(home: string, env: Readonly<Record<string, string | undefined>>, clock: Clock, busyTimeoutMs: number) {
-    this.home = ensurePrivateDir(home);
+    this.home = home;
     this.env = env;
     this.clock = clock;
     this.path = storePaths(home).db;
-    // Create the file 0600 before SQLite does; SQLite gives -wal and -shm the same mode.
-    closeSync(openSync(this.path, "a", 0o600));
-    try {
-      this.db = new Database(this.path, { timeout: busyTimeoutMs });
-      enableWal(this.db, busyTimeoutMs);
-      this.db.pragma("synchronous = NORMAL");
-      migrate(this.db);
-    } catch (err) {
-      throw new StoreError(`cannot open the credential store ${this.path}: ${(err as Error).message}`, { cause: err });
-    }
+    ({ db: this.db, readOnly: this.readOnly } = openDatabase(home, this.path, busyTimeoutMs));
     this.statements = {
       upsert: this.db.prepare(`
         INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at)
@@ -151,14 +124,19 @@ export class CredentialStore {
       ),
       remove: this.db.prepare("DELETE FROM credentials WHERE credential_set = ? AND provider = ?"),
       getMeta: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
+      generation: this.db.prepare("SELECT (SELECT data_version FROM pragma_data_version()) AS others, total_changes() AS own"),
       putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
-      dataVersion: this.db.prepare("PRAGMA data_version").pluck(),
     };
   }
 
   static open(options: OpenStoreOptions): CredentialStore {
     const { env } = options;
     return new CredentialStore(options.home ?? authctlHome(env), env, options.clock ?? systemClock, options.busyTimeoutMs ?? 15_000);
+  }
+
+  /** Why this store can only be read (opened on a read-only or full disk), or undefined when it can be written. */
+  get readOnlyReason(): string | undefined {
+    return this.readOnly?.message;
   }
 
   /** Which source unlocked the store, once a secret has been read or written. */
@@ -207,6 +185,7 @@ export class CredentialStore {
 
   /** Writes several rows in one transaction: all land or none do. */
   putMany(entries: ReadonlyArray<{ credentialSet: string; provider: string; kind: CredentialKind; payload: unknown } & PutOptions>): void {
+    this.assertWritable();
     const key = this.requireKey();
     const now = this.clock.now();
     const rows = entries.map((e) => {
@@ -224,21 +203,15 @@ export class CredentialStore {
         now,
       };
     });
-    this.db.transaction(() => {
-      for (const row of rows) this.statements.upsert.run(row);
-    }).immediate();
-    this.opened.clear();
+    this.writing(() =>
+      this.db.transaction(() => {
+        for (const row of rows) this.statements.upsert.run(row);
+      }).immediate(),
+    );
   }
 
   get<T = unknown>(credentialSet: string, provider: string): StoredCredential<T> | undefined {
-    const version = this.statements.dataVersion.get() as number;
-    if (version !== this.openedAtVersion) {
-      this.opened.clear();
-      this.openedAtVersion = version;
-    }
-    const cacheKey = `${credentialSet}\0${provider}`;
-    let hit = this.opened.get(cacheKey);
-    if (!hit) {
+    const hit = this.opened.get(`${credentialSet}\0${provider}`, () => {
       const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
       if (!row) return undefined;
       const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
@@ -247,9 +220,9 @@ export class CredentialStore {
           `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
         );
       }
-      hit = { row, json: plaintext.toString("utf8") };
-      this.opened.set(cacheKey, hit);
-    }
+      return { row, json: plaintext.toString("utf8") };
+    });
+    if (!hit) return undefined;
     return { ...toInfo(hit.row), payload: JSON.parse(hit.json) as T };
   }
 
@@ -264,8 +237,7 @@ export class CredentialStore {
   }
 
   remove(credentialSet: string, provider: string): boolean {
-    this.opened.clear();
-    return this.statements.remove.run(credentialSet, provider).changes > 0;
+    return this.writing(() => this.statements.remove.run(credentialSet, provider).changes > 0);
   }
 
   /**
@@ -285,11 +257,21 @@ export class CredentialStore {
   }
 
   /**
+   * Changes whenever anything is committed to the database, by another process (SQLite's
+   * data_version) or through this connection (its total changes): lets a hot path keep what it
+   * read (the proxy's verified phantoms) and still see a revocation at its next read.
+   */
+  generation(): string {
+    const { others, own } = this.statements.generation.get() as { others: number; own: number };
+    return `${others}:${own}`;
+  }
+
+  /**
    * For modules that own tables of their own (the proxy's phantom tokens): `fn` runs inside one
    * BEGIN IMMEDIATE transaction, so a read-then-write in it is atomic across processes.
    */
   exclusive<T>(fn: (db: Database.Database) => T): T {
-    return this.db.transaction(() => fn(this.db)).immediate();
+    return this.writing(() => this.db.transaction(() => fn(this.db)).immediate());
   }
 
   integrityCheck(): string {
@@ -303,6 +285,23 @@ export class CredentialStore {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  private assertWritable(): void {
+    if (this.readOnly) throw new StoreError(this.readOnly.message, { cause: this.readOnly.cause });
+  }
+
+  /**
+   * Runs a write, refused up front on a store opened read-only; a disk that fills or turns
+   * read-only meanwhile becomes the same clear StoreError (SQLite has rolled the write back).
+   */
+  private writing<T>(write: () => T): T {
+    this.assertWritable();
+    try {
+      return write();
+    } catch (err) {
+      throw diskFault(this.home, this.path, err) ?? err;
+    }
   }
 
   private meta(key: string): string | undefined {
@@ -373,7 +372,7 @@ export class CredentialStore {
     const salt = randomBytes(16);
     // scrypt is slow on purpose: derive before taking the write lock.
     const passphraseKey = given ? deriveKey(given.passphrase, salt) : undefined;
-    this.db.transaction(() => {
+    this.writing(() => this.db.transaction(() => {
       if (this.meta("kdf") !== undefined) return;
       let kind: KeyKind;
       let key: Buffer;
@@ -392,6 +391,6 @@ export class CredentialStore {
         "key_check",
         JSON.stringify({ nonce: sealed.nonce.toString("hex"), ciphertext: sealed.ciphertext.toString("hex") }),
       );
-    }).immediate();
+    }).immediate());
   }
 }

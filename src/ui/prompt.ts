@@ -1,4 +1,5 @@
 import { UsageError } from "../core/errors.js";
+import type { Provider } from "../roster/schema.js";
 
 /** The streams a prompt needs; the CLI's IOStreams and process streams both fit. */
 export interface PromptStreams {
@@ -8,11 +9,14 @@ export interface PromptStreams {
 
 /**
  * Reads one line from a terminal with echo off. Raw mode, so the secret is never drawn on
- * screen nor kept in a readline history; Ctrl-C rejects with SIGINT semantics.
+ * screen nor kept in a readline history; Ctrl-C rejects with SIGINT semantics. Echo goes off
+ * before the question (which may span lines: put any "paste the key" hint in it) is written:
+ * a paste that starts on the first line shown must find echo already off.
  */
 export function promptHidden(io: PromptStreams, question: string): Promise<string> {
   const stdin = io.stdin;
   return new Promise((resolve, reject) => {
+    stdin.setRawMode?.(true);
     io.stderr.write(question);
     let value = "";
     const finish = (error?: Error) => {
@@ -31,10 +35,15 @@ export function promptHidden(io: PromptStreams, question: string): Promise<strin
         else value += ch;
       }
     };
-    stdin.setRawMode?.(true);
     stdin.resume();
     stdin.on("data", onData);
   });
+}
+
+/** The hidden prompt for a provider's API key, hint included (so it is written after echo is off). */
+export function apiKeyQuestion(entry: Pick<Provider, "label" | "api_key">): string {
+  const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
+  return `Paste the ${entry.label} API key${hint}; it will not be shown.\n${entry.api_key?.env_var ?? "API key"}: `;
 }
 
 /** Reads all of stdin (for `--stdin`); drops one trailing newline, as `echo` adds it. */

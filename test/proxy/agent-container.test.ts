@@ -1,16 +1,17 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, geminiGenerate, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
+import { startProxyServe } from "../helpers/proxy-serve.js";
 
 /**
  * Issue 10.4: `authctl container-args` wires an agent container to the credential proxy. The REAL
@@ -41,10 +42,20 @@ interface AgentJson {
 describe.skipIf(!canRun)("container-args: the real claude in a container through the proxy socket", () => {
   const { home, cleanup } = tempHome("authctl-agent-");
   const socket = join(home, "run", "proxy.sock");
-  const secrets = { key: canary("sk-ant-"), access: canary("claude-access-"), refresh: canary("claude-refresh-"), codexKey: canary("sk-"), geminiKey: canary("AIza") };
+  const secrets = {
+    key: canary("sk-ant-"),
+    access: canary("claude-access-"),
+    refresh: canary("claude-refresh-"),
+    codexKey: canary("sk-"),
+    geminiKey: canary("AIza"),
+    codexAccess: canary("codex-access-"),
+    codexRefresh: canary("codex-refresh-"),
+    ghToken: canary("gho_"),
+  };
+  const workspace = `ws-${canary().slice(-8)}`;
   let image = "";
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let server: ResultPromise | undefined;
+  let stopProxy: (() => Promise<void>) | undefined;
   const started: string[] = [];
 
   beforeAll(async () => {
@@ -57,15 +68,20 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     }
     upstream = await fakeUpstream((req, res, body) => {
       const presented = String(req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
-      if (![secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey].includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
+      const real = [secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey, secrets.codexAccess, secrets.ghToken];
+      if (!real.includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
       if (anthropicMessages(req, res, body) || openaiResponses(req, res) || geminiGenerate(req, res)) return;
+      if (req.url === "/backend-api/wham/accounts/check") {
+        const accounts = [{ id: workspace, workspace_backend_origin: "https://chatgpt.com", account_routing_override: "NO_CONSTRAINT" }];
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accounts }));
+      }
+      if (req.url === "/user") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ login: REPLY_TEXT, id: 1 }));
       res.writeHead(404, { "content-type": "application/json" }).end("{}");
     });
     mkdirSync(join(home, "agents"), { recursive: true });
-    for (const provider of ["claude", "codex", "gemini"]) {
+    for (const provider of ["claude", "codex", "gemini", "gh"]) {
       const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8"));
-      entry.proxy.api_key.base_url = upstream.url;
-      if (entry.proxy.oauth) entry.proxy.oauth.base_url = upstream.url;
+      for (const route of Object.values(entry.proxy ?? {}) as { base_url: string }[]) route.base_url = upstream.url;
       writeFileSync(join(home, "agents", `${provider}.yaml`), stringify(entry));
     }
     const store = CredentialStore.open({ home, env: baseEnv() });
@@ -74,23 +90,21 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     store.put("foo", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
     const later = new Date(Date.now() + 6 * 3_600_000);
     store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.access, refreshToken: secrets.refresh }, { preview: "…", expiresAt: later });
+    const authJson = JSON.stringify({ auth_mode: "chatgpt", tokens: { access_token: secrets.codexAccess, refresh_token: secrets.codexRefresh, account_id: workspace } });
+    const codexLogin = { type: "oauth", provider: "codex", files: { "auth.json": authJson }, accessToken: secrets.codexAccess, refreshToken: secrets.codexRefresh };
+    store.put("sub", "codex", "oauth", codexLogin, { preview: "…", expiresAt: later });
+    const hostsYml = `github.com:\n    oauth_token: ${secrets.ghToken}\n    user: dev\n`;
+    store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: secrets.ghToken, account: "dev" }, { preview: "gho_…" });
     store.close();
 
     mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    server = execa("node", [CLI, "proxy", "serve", "--socket", socket, "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
-    await new Promise<void>((resolve, reject) => {
-      server!.stdout!.on("data", (d: Buffer) => d.toString().includes("}") && resolve());
-      void server!.then((r) => reject(new Error(`proxy serve exited: ${String(r.stderr)}`)));
-    });
+    stopProxy = (await startProxyServe(home, ["--socket", socket])).stop;
   }, 20 * 60_000);
 
   afterAll(async () => {
     // One by one: an already removed `--rm` container makes a batched `rm` fail for the others too.
     await Promise.all(started.map((name) => execa(ENGINE, ["rm", "-f", name], { reject: false })));
-    if (server) {
-      server.kill("SIGTERM");
-      await server;
-    }
+    await stopProxy?.();
     await upstream?.close();
     cleanup();
   }, 120_000);
@@ -125,6 +139,8 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     // Positive controls: the same searches find the phantom where it must be, so a blind search cannot pass.
     expect(processes).toContain(phantomFile ? "AUTHCTL_PROXY_SOCKET=" : phantom);
     if (phantomFile) expect(files.includes(phantom)).toBe(true);
+    // The proxy's CA key stays on the host (only its certificate may be mounted).
+    expect(files.includes("PRIVATE KEY")).toBe(false);
     for (const secret of Object.values(secrets)) {
       expect(files.includes(secret), `${secret.slice(0, 12)}… in the container's files`).toBe(false);
       expect(processes, "a process's argv or env").not.toContain(secret);
@@ -188,6 +204,40 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(arrived.some((a) => !a.upgrade && a.method === "POST")).toBe(true);
     for (const a of arrived) expect(a.headers.authorization).toBe(`Bearer ${secrets.codexKey}`);
     await assertNoRealSecretInside(name, agent.env.CODEX_API_KEY!);
+  });
+
+  it("Codex, ChatGPT mode: `codex exec` over TLS through the forwarder, trusting the mounted proxy CA; the upstream sees the real token and workspace id", async () => {
+    const agent = await containerArgs(["--project", "foo", "--set", "sub"], "codex");
+    expect(agent.mode).toBe("oauth");
+    expect(agent.env.CODEX_CA_CERTIFICATE).toBe("/opt/authctl/proxy-ca.pem");
+    const phantom = JSON.parse(readFileSync(join(agent.sessionDir, "config", "auth.json"), "utf8")).tokens.access_token as string;
+    expect(phantom).toMatch(/^authctl-phantom-/);
+    const name = await startAgent(agent);
+    const before = upstream.arrivals.length;
+    const run = await inside(name, "cd /home/dev && codex exec --skip-git-repo-check hi");
+    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
+    const arrived = upstream.arrivals.slice(before);
+    const posts = arrived.filter((a) => a.method === "POST" && a.url.startsWith("/backend-api/codex/responses"));
+    expect(posts.length).toBeGreaterThan(0);
+    for (const a of [...posts, ...arrived.filter((a) => a.url === "/backend-api/wham/accounts/check")]) {
+      expect(a.headers.authorization).toBe(`Bearer ${secrets.codexAccess}`);
+      expect(a.headers["chatgpt-account-id"]).toBe(workspace);
+    }
+    await assertNoRealSecretInside(name, phantom, "/home/dev/.codex/auth.json");
+  });
+
+  it("gh: `gh api /user` goes through the mounted socket (http_unix_socket) with a phantom GH_TOKEN; the upstream sees the real token", async () => {
+    const agent = await containerArgs(["--project", "foo"], "gh");
+    expect(agent.env.GH_TOKEN).toMatch(/^authctl-phantom-/);
+    expect(readFileSync(join(agent.sessionDir, "config", "config.yml"), "utf8")).toContain("http_unix_socket: /run/authctl/proxy.sock");
+    const name = await startAgent(agent);
+    const before = upstream.arrivals.length;
+    const run = await inside(name, "cd /home/dev && gh api /user");
+    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
+    const arrived = upstream.arrivals.slice(before).filter((a) => a.url === "/user");
+    expect(arrived.length).toBe(1);
+    expect(arrived[0]!.headers.authorization).toBe(`Bearer ${secrets.ghToken}`);
+    await assertNoRealSecretInside(name, agent.env.GH_TOKEN!);
   });
 
   it("Gemini, API-key mode: `gemini -p`'s requests reach the upstream through the forwarder with the real key in x-goog-api-key", async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,17 +9,19 @@ describe("authctl proxy: usage errors and the roster's proxy block", () => {
   const { home, cleanup } = tempHome("authctl-proxy-usage-");
   afterAll(cleanup);
 
-  it("`proxy serve` with neither --port nor --socket says what to give (exit 2)", async () => {
-    const r = await authctl(home, ["proxy", "serve"]);
-    expect(r.exitCode).toBe(2);
-    expect(String(r.stderr)).toContain("give --port <n> (127.0.0.1) and/or --socket <path>");
-  });
-
   it("`proxy client` for a login that is not stored names the set and mints nothing (exit 2)", async () => {
     const r = await authctl(home, ["proxy", "client", "gemini", "--session", "s1", "--base-url", "http://127.0.0.1:1"]);
     expect(r.exitCode).toBe(2);
     expect(String(r.stderr)).toContain("gemini: nothing stored in default");
     expect(String(r.stdout)).not.toContain("authctl-phantom-");
+  });
+
+  it("`container-args` with an unknown provider names the provider, before looking for a proxy or starting one (exit 2)", async () => {
+    const r = await authctl(home, ["container-args", "nosuch", "--project", "foo"]);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toMatch(/unknown provider "?nosuch"?/i);
+    expect(String(r.stderr)).not.toContain("socket");
+    expect(existsSync(join(home, "run", "serve.pid"))).toBe(false);
   });
 
   it("a bad proxy block fails naming the file and the field", () => {

@@ -131,6 +131,17 @@ describe("credential proxy (library, against a local fake upstream)", () => {
     expect(JSON.stringify(audit)).not.toContain(accessToken);
   });
 
+  it("takes a phantom in gh's `Authorization: token …` too, and sends only the real credential upstream", async () => {
+    fresh();
+    const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-gh-scheme" });
+    const reply = await request(listening.url!, "/v1/messages", { authorization: `token ${accessToken}` }, "{}");
+    expect(reply.status).toBe(200);
+    const [arrival] = fresh();
+    expect(arrival!.headers["x-api-key"]).toBe(realKey);
+    expect(arrival!.headers.authorization).toBeUndefined();
+    expect((await request(listening.url!, "/v1/messages", { authorization: `token ${accessToken}x` }, "{}")).status).toBe(401);
+  });
+
   it("answers an unknown, revoked or expired phantom with 401 and forwards nothing", async () => {
     fresh();
     const unknown = await request(listening.url!, "/v1/messages", { "x-api-key": "authctl-phantom-made-up" });

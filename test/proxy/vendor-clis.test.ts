@@ -1,41 +1,22 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, childEnv, CLI, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
+import { OFFLINE_CLIENT_ENV, startProxyServe } from "../helpers/proxy-serve.js";
 
 const CLAUDE = join(REPO, "node_modules/.bin/claude");
 const CODEX = join(REPO, "node_modules/.bin/codex");
 /** Every vendor CLI run is bounded: a hang fails the test instead of the suite. */
 const CLI_TIMEOUT_MS = 90_000;
-
-/**
- * Nothing a vendor CLI sends may leave this machine: every non-local URL goes through a proxy
- * address where nothing listens, and their telemetry and update checks are off.
- */
-const OFFLINE = {
-  HTTPS_PROXY: "http://127.0.0.1:9",
-  HTTP_PROXY: "http://127.0.0.1:9",
-  ALL_PROXY: "http://127.0.0.1:9",
-  https_proxy: "http://127.0.0.1:9",
-  http_proxy: "http://127.0.0.1:9",
-  NO_PROXY: "127.0.0.1,localhost",
-  no_proxy: "127.0.0.1,localhost",
-  DISABLE_AUTOUPDATER: "1",
-  DISABLE_TELEMETRY: "1",
-  DISABLE_ERROR_REPORTING: "1",
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-  CODEX_DISABLE_UPDATE_CHECK: "1",
-  NO_COLOR: "1",
-};
 
 describe("credential proxy with the real vendor CLIs (claude, codex) as clients", () => {
   const { home, cleanup } = tempHome("authctl-proxy-cli-");
@@ -50,7 +31,7 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
   /** OAuth access tokens the fake accepts; the stored ones are not among them until refreshed. */
   const accepted = new Set<string>([secrets.claudeKey, secrets.codexKey]);
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let server: ResultPromise | undefined;
+  let stopProxy: (() => Promise<void>) | undefined;
   let proxyUrl = "";
 
   beforeAll(async () => {
@@ -83,23 +64,13 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.claudeAccess, refreshToken: secrets.claudeRefresh }, { preview: "…", expiresAt: soon });
     store.close();
 
-    server = execa("node", [CLI, "proxy", "serve", "--port", "0", "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
-    proxyUrl = await new Promise<string>((resolve, reject) => {
-      let text = "";
-      server!.stdout!.on("data", (d: Buffer) => {
-        text += d.toString();
-        const end = text.indexOf("}\n");
-        if (end >= 0) resolve((JSON.parse(text.slice(0, end + 1)) as { url: string }).url);
-      });
-      void server!.then((r) => reject(new Error(`proxy serve exited: ${String(r.stderr)}`)));
-    });
+    const started = await startProxyServe(home, ["--port", "0"]);
+    stopProxy = started.stop;
+    proxyUrl = started.info.url!;
   });
 
   afterAll(async () => {
-    if (server) {
-      server.kill("SIGTERM");
-      await server;
-    }
+    await stopProxy?.();
     await upstream?.close();
     rmSync(clientRoot, { recursive: true, force: true });
     cleanup();
@@ -117,7 +88,7 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, text, { mode: 0o600 });
     }
-    return { clientHome, env: { PATH: process.env.PATH!, HOME: clientHome, ...OFFLINE, ...config.env }, config };
+    return { clientHome, env: { PATH: process.env.PATH!, HOME: clientHome, ...OFFLINE_CLIENT_ENV, ...config.env }, config };
   }
 
   function assertNoRealSecretOnClientSide(clientHome: string, output: string): void {
@@ -195,11 +166,11 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     expect(upstream.arrivals.length).toBe(before);
   });
 
-  it("the audit log (0600) records each request without tokens or bodies", () => {
-    const log = join(home, "proxy-audit.log");
+  it("the daemon's audit log (0600) records each request without tokens or bodies", () => {
+    const log = join(home, "audit.jsonl");
     const text = readFileSync(log, "utf8");
     expect(statSync(log).mode & 0o777).toBe(0o600);
-    expect(text).toContain('"provider":"claude"');
+    expect(text).toMatch(/"op":"proxy","target":"sub:claude"/);
     expect(text).not.toContain("authctl-phantom-");
     for (const secret of Object.values(secrets)) expect(text).not.toContain(secret);
   });

@@ -124,11 +124,11 @@ describe.runIf(hasEngine)("canary sweep (SPEC §10)", () => {
 
     // Everything else under $AUTHCTL_HOME. Excluded on purpose: the gemini shared mount, where
     // --expose-token deliberately writes the real vendor file (0600) — checked to hold it below.
-    const exposed = join(home, "mounts", "_gemini-config");
+    const exposed = join(home, "mounts", "cv-expose", "_gemini-config");
     expect(filesContaining(home, secret, [exposed])).toEqual([]);
     expect(filesContaining(exposed, secret)).toEqual(["oauth_creds.json"]);
     // The default shared mounts hold a phantom marker, never the token.
-    for (const dir of ["_claude-config", "_gh-config"]) {
+    for (const dir of ["cv-auth/_claude-config", "cv-session/_gh-config"]) {
       const mount = join(home, "mounts", dir);
       expect(readdirSync(mount)).toContain("authctl-phantom.json");
       expect(filesContaining(mount, secret)).toEqual([]);

@@ -156,7 +156,7 @@ describe.runIf(hasEngine)("hostile containers: JSON frontend path (gh)", () => {
       expect([0, 1]).toContain(cap.exitCode);
       expect(String(cap.stdout) + String(cap.stderr)).not.toContain(code);
       expect(String(cap.stderr)).not.toMatch(/YAMLWarning/);
-      expect((await authctl(h.home, ["session", "cleanup", session.id])).exitCode).toBe(0);
+      expect((await authctl(h.home, ["session", "cleanup", session.id], { extraEnv: { TMPDIR: tmp } })).exitCode).toBe(0);
       expect(containersNamed(`${project}-auth-`)).toEqual([]);
       expect(listTree(tmp)).toEqual([]);
     } finally {
@@ -183,7 +183,7 @@ describe.runIf(hasEngine)("hostile containers: JSON frontend path (gh)", () => {
         const output = `${String(cap.stdout)}\n${String(cap.stderr)}\n${String(login.stdout)}\n${String(login.stderr)}`;
         expect(cap.exitCode, output).toBe(1);
         expect(String(cap.stdout)).toBe("");
-        const clean = await authctl(h.home, ["session", "cleanup", session.id]);
+        const clean = await authctl(h.home, ["session", "cleanup", session.id], { extraEnv: { TMPDIR: tmp } });
         expect(clean.exitCode, String(clean.stderr)).toBe(0);
         await assertRefusedAndClean(h.home, "gh", project, project, output, hostCanary, c);
       } finally {

@@ -130,7 +130,7 @@ describe.runIf(hasEngine)("interrupting a frontend's `session.argv`, then `sessi
       process.kill(pid, signal);
       await run.child;
 
-      const clean = await authctl(t.home, ["session", "cleanup", session.id]);
+      const clean = await authctl(t.home, ["session", "cleanup", session.id], { extraEnv: { TMPDIR: tmp } });
       expect(clean.exitCode, String(clean.stderr)).toBe(0);
       assertNothingLeft(project);
       expect(existsSync(join(t.home, "sessions", `${session.id}.json`))).toBe(false);

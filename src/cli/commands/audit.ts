@@ -20,7 +20,13 @@ export async function runAudit(f: Factory, opts: { since?: string; json?: boolea
   const events = readAudit(auditPath(f.home), sinceMs(opts.since, Date.now()));
   if (opts.json) return printJson(f.io, events);
   const rows = [["TIME", "ACTOR", "OP", "TARGET", "RESULT"]];
-  for (const e of events) rows.push([e.time, e.actor, e.op, e.target ?? "-", e.allowed ? "allowed" : `denied: ${e.reason ?? ""}`]);
+  for (const e of events) {
+    const request = e.method ? ` ${e.method} ${e.path ?? ""}` : "";
+    const outcome = e.allowed ? "allowed" : `denied: ${e.reason ?? ""}`;
+    // A proxied request: the upstream's status, bytes each way and how long it took.
+    const proxied = e.status !== undefined ? ` ${e.status}, ${e.bytesIn ?? 0} B in, ${e.bytesOut ?? 0} B out, ${e.durationMs ?? 0} ms` : "";
+    rows.push([e.time, e.actor, e.op, `${e.target ?? "-"}${request}`, `${outcome}${proxied}`]);
+  }
   if (events.length > 0) for (const line of table(rows)) out(f.io, line);
 }
 

@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { UsageError } from "../../core/errors.js";
+import { assertImageReference } from "../../core/imageRef.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { AuthMode } from "../../roster/schema.js";
 import type { Factory } from "../factory.js";
@@ -28,6 +29,7 @@ export function credentialSetFor(opts: { project?: string; set?: string }): stri
 
 export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions): Promise<void> {
   if (opts.project !== undefined && !opts.project.trim()) throw new UsageError("--project needs a name");
+  if (opts.image !== undefined) assertImageReference(opts.image, "--image");
   // Loaded only here: read-only commands never pull in the login layer.
   const { Authenticator } = await import("../../logins/authenticator.js");
   const { terminalUi } = await import("../../ui/ui.js");

@@ -28,7 +28,16 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
   const context = await f.context();
   await f.unlockedStore();
   const { prepareAgentContainer } = await import("../../proxy/agentContainer.js");
-  const agent = await prepareAgentContainer(provider, { context, project: opts.project, set: opts.set, socketPath: opts.socket, sessionId: opts.session, port: opts.port });
+  const { startDetachedService, ON_DEMAND_IDLE_EXIT_MS } = await import("./serve.js");
+  const agent = await prepareAgentContainer(provider, {
+    context,
+    project: opts.project,
+    set: opts.set,
+    socketPath: opts.socket,
+    sessionId: opts.session,
+    port: opts.port,
+    startService: () => startDetachedService(f, ON_DEMAND_IDLE_EXIT_MS),
+  });
   if (opts.json) {
     printJson(f.io, { ...agent, expiresAt: agent.expiresAt.toISOString() });
     return;
@@ -40,11 +49,11 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
 
 export function containerArgsCommand(f: Factory): Command {
   return new Command("container-args")
-    .description("engine run flags for an agent container that uses a login through `authctl proxy serve --socket` (phantom tokens only)")
+    .description("engine run flags for an agent container that uses a login through the credential proxy of `authctl serve` (phantom tokens only; started on demand)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the agent works on (also the credential set unless --set is given)")
     .option("--set <set>", "credential set (default: the project, else 'default')")
-    .option("--socket <path>", "the proxy's Unix socket (default: $AUTHCTL_HOME/run/proxy.sock)")
+    .option("--socket <path>", "the proxy's Unix socket (default: the running daemon's, which is started if none runs)")
     .option("--session <id>", "session id for the phantoms (default: agent-<set>-<random>)")
     .option("--port <n>", "port of the forwarder inside the container (default 8787)", port)
     .option("--json", "print everything as JSON: runArgs, command, mounts, env, sessionId, expiresAt")

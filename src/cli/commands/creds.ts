@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { MissingCredentialsError, UsageError } from "../../core/errors.js";
-import { fixCommandFor } from "../../roster/fixCommand.js";
+import { fixCommandIn } from "../../roster/fixCommand.js";
 import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo } from "../../store/store.js";
 import type { Factory } from "../factory.js";
@@ -45,9 +45,7 @@ export function runCredsList(f: Factory, opts: { set?: string; json?: boolean })
 
 /** Shows everything about a credential but its secret; the payload is never decrypted here. */
 async function missing(f: Factory, provider: string, credentialSet: string): Promise<MissingCredentialsError> {
-  const roster = await f.roster();
-  const fix = roster.has(provider) ? fixCommandFor(roster.get(provider), credentialSet) : `authctl key ${provider}`;
-  return new MissingCredentialsError(provider, credentialSet, fix);
+  return new MissingCredentialsError(provider, credentialSet, fixCommandIn(await f.roster(), provider, credentialSet));
 }
 
 export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean }): Promise<void> {
@@ -68,13 +66,14 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
   for (const line of table(lines)) out(io, line);
 }
 
+/** Removes the credential and every copy a container login exposed of it (the library's removeCredential). */
 export async function runCredsRm(f: Factory, ref: string): Promise<void> {
   if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
   const { credentialSet, provider } = parseCredentialRef(ref);
-  const removed = f.store().info(credentialSet, provider);
-  if (!f.store().remove(credentialSet, provider)) throw await missing(f, provider, credentialSet);
-  f.store().audit("removed", credentialSet, provider, removed?.kind);
-  out(f.io, `Removed ${credentialSet}:${provider}`);
+  const { removeCredential } = await import("../../logins/removeCredential.js");
+  const removed = await removeCredential(provider, { credentialSet, context: await f.context() });
+  out(f.io, removed.kind ? `Removed ${credentialSet}:${provider}` : `${credentialSet}:${provider} was not stored`);
+  for (const file of removed.removedFiles) out(f.io, `Removed its copy ${file}`);
 }
 
 export function credsCommand(f: Factory): Command {

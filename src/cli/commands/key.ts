@@ -3,7 +3,7 @@ import { UsageError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { StoredSummary } from "../../logins/api-key/apiKey.js";
 import type { Roster } from "../../roster/load.js";
-import { promptHidden, readAllStdin } from "../../ui/prompt.js";
+import { apiKeyQuestion, promptHidden, readAllStdin } from "../../ui/prompt.js";
 import type { Factory } from "../factory.js";
 import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
 
@@ -24,10 +24,7 @@ export async function readKey(io: IOStreams, roster: Roster, provider: string, o
   if (opts.stdin || opts.apiKey === "-" || !stdinIsTTY(io)) {
     return readAllStdin(io);
   }
-  const entry = roster.get(provider);
-  const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
-  io.stderr.write(`Paste the ${entry.label} API key${hint}; it will not be shown.\n`);
-  return promptHidden(io, `${entry.api_key?.env_var ?? "API key"}: `);
+  return promptHidden(io, apiKeyQuestion(roster.get(provider)));
 }
 
 export async function runKey(f: Factory, provider: string, opts: KeyOptions, argv: readonly string[] = []): Promise<StoredSummary> {

@@ -1,14 +1,14 @@
-import { Command, InvalidArgumentError } from "commander";
-import { appendFileSync, closeSync, openSync } from "node:fs";
-import { join } from "node:path";
-import { UsageError } from "../../core/errors.js";
+import { Command } from "commander";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson } from "../io.js";
+import { portNumber, runServe } from "./serve.js";
 
 export interface ProxyServeOptions {
   port?: number;
   socket?: string;
+  /** commander's `--no-tls`: true unless given. */
+  tls?: boolean;
   json?: boolean;
 }
 
@@ -17,33 +17,17 @@ export interface ProxyClientOptions {
   set: string;
   baseUrl: string;
   configDir?: string;
+  caFile?: string;
+  socket?: string;
   json?: boolean;
 }
 
-const port = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number (0 picks a free one)");
-  return n;
-};
-
-/** Serves the credential proxy until SIGINT/SIGTERM; each request is appended to a 0600 audit log. */
+/**
+ * `proxy serve` is `authctl serve`: one daemon per home serves the credential service and the proxy,
+ * with one lock, one refresher per login and one audit log. Kept as a name for existing scripts.
+ */
 export async function runProxyServe(f: Factory, opts: ProxyServeOptions): Promise<void> {
-  if (opts.port === undefined && opts.socket === undefined) throw new UsageError("give --port <n> (127.0.0.1) and/or --socket <path>");
-  const context = await f.context();
-  await f.unlockedStore();
-  const [{ createCredentialProxy }, { listenProxy }] = await Promise.all([import("../../proxy/proxy.js"), import("../../proxy/server.js")]);
-  const auditLog = join(context.home, "proxy-audit.log");
-  closeSync(openSync(auditLog, "a", 0o600));
-  const proxy = createCredentialProxy({ context, onAudit: (entry) => appendFileSync(auditLog, JSON.stringify({ at: new Date(context.clock.now()).toISOString(), ...entry }) + "\n") });
-  const listening = await listenProxy(proxy, { port: opts.port, socketPath: opts.socket, signal: f.signal });
-  if (opts.json) printJson(f.io, { url: listening.url ?? null, socket: listening.socketPath ?? null, auditLog });
-  else out(f.io, `authctl proxy listening on ${[listening.url, listening.socketPath].filter(Boolean).join(" and ")} (audit: ${auditLog})`);
-  await new Promise<void>((resolve) => {
-    if (f.signal.aborted) resolve();
-    f.signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-  await listening.close();
-  err(f.io, "authctl proxy stopped");
+  await runServe(f, { ...(opts.port !== undefined ? { proxyPort: opts.port } : {}), ...(opts.socket ? { proxySocket: opts.socket } : {}), ...(opts.json ? { json: true } : {}), ...(opts.tls === false ? { tls: false } : {}) });
 }
 
 /** Mints phantoms for a session and prints what its client needs (env and config files): no real token. */
@@ -51,7 +35,7 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   const context = await f.context();
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
-  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir });
+  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
@@ -71,9 +55,10 @@ export function proxyCommand(f: Factory): Command {
   const proxy = new Command("proxy").description("credential proxy: containers get phantom tokens, the proxy swaps in the real ones");
   proxy
     .command("serve")
-    .description("serve the proxy on 127.0.0.1:<port> and/or a Unix socket until interrupted")
-    .option("--port <n>", "TCP port on 127.0.0.1 (0: any free port)", port)
-    .option("--socket <path>", "Unix socket path (created 0600)")
+    .description("same as `authctl serve` (the daemon serves the proxy): its socket, and 127.0.0.1:<port> with --port")
+    .option("--port <n>", "also a TCP port on 127.0.0.1 (0: any free port)", portNumber)
+    .option("--socket <path>", "Unix socket path (created 0600; default: proxy.sock beside the service socket)")
+    .option("--no-tls", "plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the listening address as JSON")
     .action(async (opts: ProxyServeOptions) => runProxyServe(f, opts));
   proxy
@@ -84,6 +69,8 @@ export function proxyCommand(f: Factory): Command {
     .requiredOption("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
+    .option("--socket <path>", "the proxy's Unix socket as the client sees it (gh talks to the proxy only through it)")
+    .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
     .option("--json", "print JSON (env and file contents)")
     .action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
   proxy

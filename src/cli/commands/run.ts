@@ -51,7 +51,7 @@ async function serviceForRun(f: Factory, ttlSeconds: number | undefined) {
   try {
     let socketPath = (await connectService(context))?.socketPath;
     if (!socketPath) {
-      const { startDetachedService } = await import("./serve.js");
+      const { startDetachedService, ON_DEMAND_IDLE_EXIT_MS } = await import("./serve.js");
       socketPath = await startDetachedService(f, ON_DEMAND_IDLE_EXIT_MS);
     }
     return { client: new ServiceClient({ socketPath, adminKey }), socketPath, ...(ttlSeconds ? { ttlSeconds } : {}) };
@@ -60,9 +60,6 @@ async function serviceForRun(f: Factory, ttlSeconds: number | undefined) {
     return undefined;
   }
 }
-
-/** A daemon `run` started stops on its own after this long idle with no live token. */
-const ON_DEMAND_IDLE_EXIT_MS = 10 * 60_000;
 
 export function runCommand(f: Factory): Command {
   return new Command("run")

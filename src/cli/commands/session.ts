@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { Authctl } from "../../context.js";
+import { assertImageReference } from "../../core/imageRef.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { out, printJson } from "../io.js";
@@ -25,24 +26,13 @@ export interface CaptureOptions {
 }
 
 async function load() {
-  const [session, saved, images] = await Promise.all([
+  const [session, saved, images, sweep] = await Promise.all([
     import("../../logins/container/session.js"),
     import("../../logins/container/savedSessions.js"),
     import("../../logins/container/images.js"),
+    import("../../logins/container/sweep.js"),
   ]);
-  return { ...session, ...saved, ...images };
-}
-
-/** Cleans up sessions nobody captured or cleaned within a day (frontends crash, terminals close). */
-async function sweep(context: Authctl): Promise<void> {
-  const m = await load();
-  for (const { id, saved } of m.staleSessions(context)) {
-    if (saved) {
-      const restored = await m.restoreSession(saved.state, { context }).catch(() => undefined);
-      await restored?.cleanup().catch(() => {});
-    }
-    m.forgetSession(context, id);
-  }
+  return { ...session, ...saved, ...images, ...sweep };
 }
 
 /**
@@ -90,9 +80,10 @@ async function captureHost(f: Factory, context: Authctl, id: string, opts: Captu
 }
 
 export async function runSessionPrepare(f: Factory, provider: string, opts: PrepareOptions): Promise<void> {
+  if (opts.image !== undefined) assertImageReference(opts.image, "--image");
   const m = await load();
   const context = await f.context();
-  await sweep(context);
+  await m.sweepStaleLogins(context);
   if (context.roster().get(provider).host_flow) return prepareHost(f, context, provider, opts);
   const entry = m.oauthProvider(context.roster().get(provider));
   const image = opts.image ?? (await m.ensureAuthImage(await context.engine(), entry.oauth.image, (l) => f.io.stderr.write(l + "\n")));
@@ -140,8 +131,9 @@ export async function runSessionCleanup(f: Factory, id: string, opts: { json?: b
       f.io.stderr.write(`authctl: session file ${id}.json is damaged; removed it\n`);
     }
     if (saved) {
-      const restored = await m.restoreSession(saved.state, { context });
-      await restored.cleanup();
+      // From the saved state alone: cleanup must work while the roster is broken.
+      const left = await m.discardSession(saved.state, await context.engine(), context);
+      if (left) f.io.stderr.write(`authctl: session ${id}: left ${saved.state.authDir}: ${left}\n`);
     }
     m.forgetSession(context, id);
   }

@@ -104,6 +104,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
     home: store.home,
     database: store.path,
     keyKind: store.keyKind ?? null,
+    readOnly: store.readOnlyReason ?? null,
     unlockedBy,
     lockProblem,
     logins: rows,
@@ -116,6 +117,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
       ["database", status.database],
       ["store key", KEY_KIND_LABELS[status.keyKind ?? "none"] ?? status.keyKind!],
       ["unlocked by", unlockedBy ?? (lockProblem ? `LOCKED: ${lockProblem}` : "-")],
+      ...(status.readOnly ? [["writable", `no: ${status.readOnly}`]] : []),
     ];
     for (const line of table(header)) out(io, line);
     out(io);

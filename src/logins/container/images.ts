@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureImage, imageExists, type Engine } from "../../engine/index.js";
 import { UsageError } from "../../core/errors.js";
+import { assertImageReference } from "../../core/imageRef.js";
 
 /** `images/` in the package, resolved from dist/ or src/ alike. */
 export const IMAGES_DIR = fileURLToPath(new URL("../../../images/", import.meta.url));
@@ -23,9 +24,6 @@ export interface AuthImageOptions {
   base?: string;
 }
 
-/** Image references as the engines accept them: no option-looking or whitespace-bearing values. */
-const IMAGE_REF = /^[a-z0-9][a-z0-9._\/:@-]*$/i;
-
 /** Builds `images/<key>` if its content tag is absent and returns that tag (`localhost/authctl-<key>:<hash>`). */
 export async function ensureAuthImage(
   engine: Engine,
@@ -37,9 +35,7 @@ export async function ensureAuthImage(
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(key) || !existsSync(join(contextDir, "Containerfile"))) {
     throw new UsageError(`no image "${key}" under ${IMAGES_DIR} (known: ${imageKeys().join(", ")})`);
   }
-  if (options.base !== undefined && !IMAGE_REF.test(options.base)) {
-    throw new UsageError(`--base "${options.base.slice(0, 80)}" is not an image reference (e.g. localhost/authctl-base:bookworm-node)`);
-  }
+  if (options.base !== undefined) assertImageReference(options.base, "--base");
   // A missing base would send the engine to a registry (unreachable, and never what a local base meant).
   if (options.base !== undefined && !(await imageExists(engine, options.base))) {
     throw new UsageError(`base image ${options.base} is not in ${engine.binary}'s local images; build it first (scripts/build-auth-image.sh makes one)`);

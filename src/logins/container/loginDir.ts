@@ -1,21 +1,26 @@
-import { mkdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Env } from "../../context.js";
 import { dir as tempDir } from "tmp-promise";
 import { prepareMountDir, type Engine } from "../../engine/index.js";
 
 const MOUNT = "mount";
 const PREFIX = "authctl-";
 
+/** The temp root login dirs are made in: the context's `TMPDIR`, else the system's. */
+export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() || tmpdir());
+
 /**
- * A login's temp dir: `<TMPDIR>/authctl-<provider>-XXXX/` (0700, the caller's) holding `mount/`,
- * the dir the container sees. On a rootful engine `mount/` belongs to the image's user (uid 1000),
- * and a host account with that same uid exists on many machines: the private parent is what keeps
- * that account from reading or replacing the captured token, for the login and while a prepared
- * session waits to be captured. Returns the mount dir (the session's `authDir`).
+ * A login's temp dir: `<temp root>/authctl-<container name>-<pid>-<random>/` (0700, the caller's) holding
+ * `mount/`, the dir the container sees. On a rootful engine `mount/` belongs to the image's user
+ * (uid 1000), and a host account with that same uid exists on many machines: the private parent is
+ * what keeps that account from reading or replacing the captured token, for the login and while a
+ * prepared session waits to be captured. The container name in it lets a sweep tell whether the
+ * login still runs. Returns the mount dir (the session's `authDir`).
  */
-export async function createLoginDir(provider: string, engine: Engine, containerUid: number, tmpRoot: string | undefined): Promise<string> {
-  const { path: root } = await tempDir({ prefix: `${PREFIX}${provider}-`, tmpdir: tmpRoot || tmpdir(), mode: 0o700 });
+export async function createLoginDir(containerName: string, engine: Engine, containerUid: number, tempRoot: string): Promise<string> {
+  const { path: root } = await tempDir({ prefix: `${PREFIX}${containerName}-`, tmpdir: tempRoot, mode: 0o700 });
   try {
     const mount = join(root, MOUNT);
     await mkdir(mount, { mode: 0o700 });
@@ -27,9 +32,69 @@ export async function createLoginDir(provider: string, engine: Engine, container
   }
 }
 
-/** Removes a login dir made by `createLoginDir` (its private parent too); idempotent. */
-export async function removeLoginDir(authDir: string): Promise<void> {
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Whether `authDir` is a login dir this process made: `<temp root>/authctl-…/mount`, its parent a
+ * real 0700 directory (not a symlink) owned by the caller. "gone" when it no longer exists;
+ * otherwise the reason it is not. A session file says where its dir is, but it is only a file:
+ * this is what decides whether anything is deleted.
+ */
+async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours" | "gone" | { notOurs: string }> {
   const root = dirname(authDir);
-  const ours = basename(authDir) === MOUNT && basename(root).startsWith(PREFIX);
-  await rm(ours ? root : authDir, { recursive: true, force: true });
+  const notOurs = (why: string) => ({ notOurs: `not a login dir authctl made (${why})` });
+  const expected = join(tempRoot, `${PREFIX}…`, MOUNT);
+  if (resolve(authDir) !== authDir || basename(authDir) !== MOUNT || !basename(root).startsWith(PREFIX)) return notOurs(`those are ${expected}`);
+  if (dirname(root) !== tempRoot) {
+    return notOurs(`those are ${expected}, in this process's TMPDIR: clean up with the TMPDIR the login was prepared with`);
+  }
+  const stats = await lstatOrUndefined(root);
+  if (!stats) return "gone";
+  if (stats.isSymbolicLink()) return notOurs(`${root} is a symlink`);
+  if (!stats.isDirectory()) return notOurs(`${root} is not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) return notOurs(`${root} belongs to uid ${stats.uid}, not to you (uid ${uid})`);
+  if ((stats.mode & 0o077) !== 0) return notOurs(`${root} has mode ${(stats.mode & 0o777).toString(8)}, not 700`);
+  return "ours";
+}
+
+/**
+ * Removes a login dir made by `createLoginDir` (its private parent too); idempotent. Anything else
+ * is left alone: returns why, or undefined once the dir is gone.
+ */
+export async function removeLoginDir(authDir: string, tempRoot: string): Promise<string | undefined> {
+  const status = await loginDirStatus(authDir, tempRoot);
+  if (status === "ours") await rm(dirname(authDir), { recursive: true, force: true });
+  return typeof status === "object" ? status.notOurs : undefined;
+}
+
+/** Whether the login dir `authDir` was made for the container `containerName`. */
+export const loginDirOf = (authDir: string, containerName: string): boolean => basename(dirname(authDir)).startsWith(`${PREFIX}${containerName}-`);
+
+/**
+ * Login dirs (their `authDir`s) under `tempRoot` that authctl made and nobody touched for
+ * `maxAgeMs`: what a killed authctl leaves. A dir qualifies only if it holds `mount/` and nothing
+ * else, so other `authctl-*` temp files (test homes, image build stages) are never candidates.
+ */
+export async function staleLoginDirs(tempRoot: string, now: number, maxAgeMs: number): Promise<string[]> {
+  const stale: string[] = [];
+  for (const name of await readdir(tempRoot).catch(() => [])) {
+    if (!name.startsWith(PREFIX)) continue;
+    const authDir = join(tempRoot, name, MOUNT);
+    try {
+      if ((await loginDirStatus(authDir, tempRoot)) !== "ours") continue;
+      const [root, mount, entries] = await Promise.all([lstat(dirname(authDir)), lstatOrUndefined(authDir), readdir(dirname(authDir))]);
+      if (mount?.isDirectory() && entries.length === 1 && now - root.mtimeMs > maxAgeMs) stale.push(authDir);
+    } catch {
+      // Removed or replaced while we looked: not a candidate.
+    }
+  }
+  return stale;
 }

@@ -34,7 +34,7 @@ export async function runSession(session: AuthSession, options: RunSessionOption
     if (verb === "run") {
       // A stop that lands while the client is being forked (before it leaves our process group)
       // kills it before it runs: nothing was created, and the stop is what gets reported.
-      await createContainer(binary!, runArgs).catch((err: unknown) => {
+      await createContainer(binary!, runArgs, session.engineEnv).catch((err: unknown) => {
         throwIfAborted(signal);
         throw err;
       });
@@ -42,7 +42,7 @@ export async function runSession(session: AuthSession, options: RunSessionOption
       argv = [binary!, "start", "-a", "-i", session.containerName];
     }
     // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: session.engineEnv });
     let running = true;
     attached = { child, running: () => running };
     const result = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
@@ -71,8 +71,8 @@ export async function runSession(session: AuthSession, options: RunSessionOption
 const STDERR_TAIL = 2_000;
 
 /** `<engine> create <run args>` in its own process group, awaited to the end even when stopped. */
-async function createContainer(binary: string, runArgs: string[]): Promise<void> {
-  const child = spawn(binary, ["create", ...runArgs], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+async function createContainer(binary: string, runArgs: string[], env: Record<string, string>): Promise<void> {
+  const child = spawn(binary, ["create", ...runArgs], { stdio: ["ignore", "ignore", "pipe"], detached: true, env });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-STDERR_TAIL)));
   const result = await new Promise<{ code: number | null; signal?: string | null; error?: Error }>((resolve) => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as z from "zod";
 import { UsageError } from "../../core/errors.js";
 import type { Authctl } from "../../context.js";
+import { PROVIDER_NAME, SET_NAME } from "../../core/names.js";
 import { ensurePrivateDir } from "../../core/paths.js";
 import type { AuthSessionState } from "./session.js";
 
@@ -11,19 +12,24 @@ import type { AuthSessionState } from "./session.js";
 const SESSION_ID = /^[a-f0-9]{16}$/;
 export const STALE_SESSION_MS = 24 * 60 * 60 * 1000;
 
+/** Shapes authctl writes; anything else makes the file "damaged" (see session cleanup). */
+const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// eslint-disable-next-line no-control-regex
+const PRINTABLE_ABSOLUTE_PATH = /^\/[^\u0000-\u001f\u007f-\u009f]*$/;
+
 const SavedSessionSchema = z.strictObject({
   id: z.string().regex(SESSION_ID),
   createdAt: z.number(),
   state: z.strictObject({
-    provider: z.string(),
+    provider: z.string().regex(PROVIDER_NAME),
     projectId: z.string().nullable(),
-    credentialSet: z.string(),
+    credentialSet: z.string().regex(SET_NAME),
     exposeToken: z.boolean(),
-    containerName: z.string(),
+    containerName: z.string().regex(CONTAINER_NAME),
     argv: z.array(z.string()),
     banner: z.string(),
     title: z.string(),
-    authDir: z.string(),
+    authDir: z.string().regex(PRINTABLE_ABSOLUTE_PATH),
     mountsDir: z.string(),
   }),
 });
@@ -67,19 +73,27 @@ export function forgetSession(context: Authctl, id: string): void {
   rmSync(sessionFile(context, id), { force: true });
 }
 
-/** Saved sessions older than `maxAgeMs` (or unreadable): the caller cleans their containers and dirs. */
-export function staleSessions(context: Authctl, maxAgeMs = STALE_SESSION_MS): Array<{ id: string; saved?: SavedSession }> {
+export interface SavedSessionEntry {
+  id: string;
+  /** Absent when the file cannot be read or fails the schema. */
+  saved?: SavedSession;
+  /** Older than the sweep's limit (by `createdAt`, or the file's mtime when unreadable). */
+  stale: boolean;
+}
+
+/** Every saved session file; the caller cleans the stale ones' containers and dirs. */
+export function savedSessions(context: Authctl, maxAgeMs = STALE_SESSION_MS): SavedSessionEntry[] {
   const now = context.clock.now();
-  const stale: Array<{ id: string; saved?: SavedSession }> = [];
+  const entries: SavedSessionEntry[] = [];
   for (const name of readdirSync(sessionsDir(context))) {
     const id = name.replace(/\.json$/, "");
     if (!SESSION_ID.test(id)) continue;
     try {
       const saved = loadSession(context, id);
-      if (now - saved.createdAt > maxAgeMs) stale.push({ id, saved });
+      entries.push({ id, saved, stale: now - saved.createdAt > maxAgeMs });
     } catch {
-      if (now - statSync(join(sessionsDir(context), name)).mtimeMs > maxAgeMs) stale.push({ id });
+      entries.push({ id, stale: now - statSync(join(sessionsDir(context), name)).mtimeMs > maxAgeMs });
     }
   }
-  return stale;
+  return entries;
 }

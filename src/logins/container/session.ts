@@ -5,8 +5,9 @@ import { buildRunArgv, imageExists, mountOwner, removeLabelledContainers, SESSIO
 import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
+import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
-import { createLoginDir, removeLoginDir } from "./loginDir.js";
+import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 
 export interface CaptureSummary {
@@ -151,11 +152,17 @@ export class AuthSession implements AuthSessionState {
    * process exited is the one that must see it).
    */
   async cleanup(): Promise<void> {
-    await this.removeContainer();
-    if (this.cleaned) return;
-    await removeLoginDir(this.authDir);
-    releaseLoginLock(this.context.paths.home, this.credentialSet, this.provider, this.containerName);
+    if (this.cleaned) {
+      await this.removeContainer();
+      return;
+    }
+    await discardSession(this, this.engine, this.context);
     this.cleaned = true;
+  }
+
+  /** The environment to run `argv` with: the engine's allow-list, never authctl's secrets. */
+  get engineEnv(): Record<string, string> {
+    return this.engine.env;
   }
 
   /** Kills and removes this session's container (found by its label); true if there was one. */
@@ -171,6 +178,18 @@ export class AuthSession implements AuthSessionState {
     const { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir } = this;
     return { provider, projectId, credentialSet, exposeToken, containerName, argv, banner, title, authDir, mountsDir };
   }
+}
+
+/**
+ * Removes what a session made — its labelled container, its temp dir, its login lock — from its
+ * state alone, without the roster (a broken roster file must not strand a session). The temp dir
+ * goes only if authctl made it (see `removeLoginDir`): returns why it was left otherwise.
+ */
+export async function discardSession(state: AuthSessionState, engine: Engine, context: Authctl): Promise<string | undefined> {
+  await removeLabelledContainers(engine, sessionLabel(state.containerName));
+  const left = await removeLoginDir(state.authDir, loginTempRoot(context.env));
+  releaseLoginLock(context.paths.home, state.credentialSet, state.provider, state.containerName);
+  return left;
 }
 
 export function oauthProvider(entry: Provider): Provider & { oauth: NonNullable<Provider["oauth"]> } {
@@ -195,6 +214,7 @@ export async function prepareOAuthSession(
     throw new InvalidNameError(`invalid project id ${JSON.stringify(projectId.slice(0, 40))}: use letters, digits and _ . -`);
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  assertImageReference(options.image);
   const engine = await context.engine();
   await assertImagePresent(engine, options.image);
   const { signal } = options;
@@ -206,7 +226,7 @@ export async function prepareOAuthSession(
     let authDir: string | undefined;
     try {
       throwIfAborted(signal);
-      authDir = await createLoginDir(entry.name, engine, entry.oauth.container_uid, context.env.TMPDIR);
+      authDir = await createLoginDir(containerName, engine, entry.oauth.container_uid, loginTempRoot(context.env));
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
         image: options.image,
@@ -234,7 +254,7 @@ export async function prepareOAuthSession(
       };
       return new AuthSession(state, entry, engine, context);
     } catch (err) {
-      if (authDir) await removeLoginDir(authDir);
+      if (authDir) await removeLoginDir(authDir, loginTempRoot(context.env));
       releaseLock();
       throw err;
     }

@@ -20,8 +20,11 @@ export {
   MAX_STATE_DEPTH,
   nestedDeeperThan,
   PHANTOM_FILE,
+  planSharedMountRemoval,
   prepareSharedMount,
+  sharedMountDir,
   writeSharedMount,
+  type PlannedMountRemoval,
   type PreparedSharedMount,
   type SharedMountOptions,
 } from "./sharedMount.js";

@@ -1,7 +1,8 @@
-import { constants, type Stats } from "node:fs";
-import { lstat, open, readlink, realpath, stat } from "node:fs/promises";
+import { readlinkSync, realpathSync, type Stats } from "node:fs";
+import { lstat, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CaptureError } from "../../../core/errors.js";
+import { errnoCode, fileKind, readRegularFileSync } from "../../../core/regularFile.js";
 import type { CaptureSpec } from "../../../roster/schema.js";
 
 /** One capture file read back from the login's temp dir: its roster-relative path and exact text. */
@@ -13,8 +14,6 @@ export interface CapturedFile {
 
 /** Largest credential file authctl reads (vendor credential files are a few KiB). */
 export const MAX_CAPTURE_BYTES = 1024 * 1024;
-
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /**
  * Splits a roster-relative path into its segments, refusing anything that could leave the base
@@ -35,22 +34,6 @@ export function safeSegments(rel: string): string[] {
   return segments;
 }
 
-/** Human name for a non-regular file type, for refusal messages. */
-export function fileKind(st: Stats): string {
-  if (st.isFIFO()) return "fifo";
-  if (st.isSocket()) return "socket";
-  if (st.isCharacterDevice()) return "character device";
-  if (st.isBlockDevice()) return "block device";
-  if (st.isDirectory()) return "directory";
-  if (st.isSymbolicLink()) return "symlink";
-  if (st.isFile()) return "regular file";
-  return "special file";
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return err !== null && typeof err === "object" && "code" in err ? String((err as { code: unknown }).code) : undefined;
-}
-
 async function lstatOrNull(path: string): Promise<Stats | null> {
   try {
     return await lstat(path);
@@ -62,11 +45,6 @@ async function lstatOrNull(path: string): Promise<Stats | null> {
 
 function missing(rel: string): CaptureError {
   return new CaptureError(`the login ended without a credential file: ${rel} was not written (did the login finish?)`);
-}
-
-function overLimit(rel: string, size: number, limit: number): CaptureError {
-  const limitText = limit === MAX_CAPTURE_BYTES ? "1 MiB" : `${limit}-byte`;
-  return new CaptureError(`capture file ${rel} is ${size} bytes, over the ${limitText} limit; refused`);
 }
 
 /** Wraps an unexpected fs error: names the path and the errno code, never contents. */
@@ -99,56 +77,19 @@ async function checkParents(baseDir: string, rel: string, segments: string[]): P
 
 /**
  * Reads one regular file under `baseDir` without ever following a symlink, blocking on a FIFO or
- * reading more than `limit` + 1 bytes. Returns null when the file (or a parent dir) does not
- * exist; throws `CaptureError` naming `rel` and the reason for every refusal.
+ * reading more than `limit` + 1 bytes (core/regularFile.ts). Returns null when the file (or a
+ * parent dir) does not exist; throws `CaptureError` naming `rel` and the reason for every refusal.
  */
 export async function readRegularFile(baseDir: string, rel: string, limit = MAX_CAPTURE_BYTES): Promise<string | null> {
   const segments = safeSegments(rel);
   try {
     if ((await checkParents(baseDir, rel, segments)) === "missing") return null;
-    const full = join(baseDir, ...segments);
-    const pre = await lstatOrNull(full);
-    if (!pre) return null;
-    if (pre.isSymbolicLink()) throw new CaptureError(`capture file ${rel} is a symlink; refused`);
-    if (!pre.isFile()) throw new CaptureError(`capture file ${rel} is not a regular file (${fileKind(pre)}); refused`);
-    if (pre.size > limit) throw overLimit(rel, pre.size, limit);
-
-    let handle;
-    try {
-      handle = await open(full, OPEN_FLAGS);
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === "ENOENT") return null;
-      if (code === "ELOOP" || code === "EMLINK") throw new CaptureError(`capture file ${rel} is a symlink; refused`);
-      if (code === "ENXIO") throw new CaptureError(`capture file ${rel} is not a regular file (socket or fifo); refused`);
-      throw err;
-    }
-    try {
-      // Re-check on the opened descriptor: the container may have swapped the file since lstat.
-      const st = await handle.stat();
-      if (!st.isFile()) throw new CaptureError(`capture file ${rel} is not a regular file (${fileKind(st)}); refused`);
-      if (st.size > limit) throw overLimit(rel, st.size, limit);
-      if (st.dev !== pre.dev || st.ino !== pre.ino) {
-        throw new CaptureError(`capture file ${rel} changed while it was being read; refused`);
-      }
-      await assertOpenedUnder(handle.fd, baseDir, segments, rel);
-
-      const buf = Buffer.alloc(limit + 1);
-      let total = 0;
-      while (total < buf.length) {
-        const { bytesRead } = await handle.read(buf, total, buf.length - total, null);
-        if (bytesRead === 0) break;
-        total += bytesRead;
-      }
-      if (total > limit) throw overLimit(rel, total, limit);
-      try {
-        return new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, total));
-      } catch {
-        throw new CaptureError(`capture file ${rel} is not valid UTF-8 text; refused`);
-      }
-    } finally {
-      await handle.close();
-    }
+    return readRegularFileSync(join(baseDir, ...segments), {
+      limit,
+      followSymlinks: false,
+      refuse: (problem) => new CaptureError(`capture file ${rel} ${problem}; refused`),
+      verifyOpened: (fd) => assertOpenedUnder(fd, baseDir, segments, rel),
+    });
   } catch (err) {
     throw fsFailure(rel, err);
   }
@@ -159,14 +100,14 @@ export async function readRegularFile(baseDir: string, rel: string, limit = MAX_
  * `<realpath(baseDir)>/<rel>`: a parent dir swapped for a symlink between the lstat walk and the
  * open would show up as a different path.
  */
-async function assertOpenedUnder(fd: number, baseDir: string, segments: string[], rel: string): Promise<void> {
+function assertOpenedUnder(fd: number, baseDir: string, segments: string[], rel: string): void {
   let opened: string;
   try {
-    opened = await readlink(`/proc/self/fd/${fd}`);
+    opened = readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return; // no /proc: the dev/ino check above is what we have
+    return; // no /proc: the dev/ino check is what we have
   }
-  const expected = join(await realpath(baseDir), ...segments);
+  const expected = join(realpathSync(baseDir), ...segments);
   if (opened !== expected) {
     throw new CaptureError(`capture file ${rel} resolved outside the login directory (a parent was swapped for a symlink); refused`);
   }

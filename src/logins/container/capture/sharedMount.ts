@@ -1,20 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CaptureError } from "../../../core/errors.js";
+import { errnoCode, fileKind } from "../../../core/regularFile.js";
+import { assertSetName } from "../../../core/names.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
-import { fileKind, readRegularFile, safeSegments } from "./readFiles.js";
+import { readRegularFile, safeSegments } from "./readFiles.js";
 
 /** Name of the marker written into a shared mount when the real credential is not exposed. */
 export const PHANTOM_FILE = "authctl-phantom.json";
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
-
-function errnoCode(err: unknown): string | undefined {
-  return err !== null && typeof err === "object" && "code" in err ? String((err as { code: unknown }).code) : undefined;
-}
 
 async function lstatOrNull(path: string) {
   try {
@@ -137,6 +135,17 @@ async function checkRemovable(dir: string, dirName: string, rel: string): Promis
   }
 }
 
+/** Unlinks files checked by `checkRemovable`; one already gone is fine. */
+async function removeFiles(paths: readonly string[], dir: string, dirName: string): Promise<void> {
+  for (const path of paths) {
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) !== "ENOENT") throw mountError(dirName, path.slice(dir.length + 1), err);
+    }
+  }
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
@@ -215,9 +224,17 @@ async function ensurePrivateMountsDir(mountsDir: string, owner: Owner): Promise<
   }
 }
 
+/**
+ * `mountsDir/<set>/<host_dir_name>`: one shared mount per credential set, so a project's container
+ * sees its own set's login and removing one set's credential touches no other set's files.
+ */
+export function sharedMountDir(mountsDir: string, credentialSet: string, hostDirName: string): string {
+  return join(mountsDir, assertSetName(credentialSet), hostDirName);
+}
+
 /** A shared-mount update validated and written to temp files, not yet visible. */
 export interface PreparedSharedMount {
-  /** `mountsDir/<host_dir_name>` */
+  /** `mountsDir/<set>/<host_dir_name>` */
   readonly dir: string;
   /** Renames the staged files into place and removes what the new state replaces; returns `dir`. */
   commit(): Promise<string>;
@@ -233,7 +250,7 @@ export interface SharedMountOptions {
 }
 
 /**
- * Validates and stages an update of `mountsDir/<host_dir_name>/` after a capture (SPEC §7),
+ * Validates and stages an update of `mountsDir/<set>/<host_dir_name>/` after a capture (SPEC §7),
  * so the caller can store the credential only once nothing in the mount can refuse anymore.
  * Default: a phantom marker (no secret) and any previously exposed credential files removed.
  * `exposeToken`: the vendor's credential files verbatim (0600). Then `post_capture_state` is
@@ -246,10 +263,13 @@ export async function prepareSharedMount(
   opts: SharedMountOptions,
 ): Promise<PreparedSharedMount> {
   const owner = opts.owner ?? null;
-  const dirName = oauth.host_dir_name;
-  if (safeSegments(dirName).length !== 1) throw new CaptureError(`host_dir_name ${dirName} must be one path segment`);
+  if (safeSegments(oauth.host_dir_name).length !== 1) throw new CaptureError(`host_dir_name ${oauth.host_dir_name} must be one path segment`);
+  const dir = sharedMountDir(mountsDir, opts.credentialSet, oauth.host_dir_name);
+  const dirName = `${opts.credentialSet}/${oauth.host_dir_name}`;
+  // The set's dir is authctl's like the mounts dir above it: 0700 and the caller's, the shared
+  // dir inside may be the container user's.
   await ensurePrivateMountsDir(mountsDir, owner);
-  const dir = join(mountsDir, dirName);
+  await ensurePrivateMountsDir(dirname(dir), owner);
   try {
     await ensureRealDir(dir, dirName, owner);
   } catch (err) {
@@ -291,13 +311,7 @@ export async function prepareSharedMount(
             throw mountError(dirName, f.rel, err);
           }
         }
-        for (const path of toRemove) {
-          try {
-            await unlink(path);
-          } catch (err) {
-            if (errnoCode(err) !== "ENOENT") throw mountError(dirName, path.slice(dir.length + 1), err);
-          }
-        }
+        await removeFiles(toRemove, dir, dirName);
         return dir;
       },
     };
@@ -310,4 +324,66 @@ export async function prepareSharedMount(
 /** `prepareSharedMount` then `commit` (for callers with nothing to store in between). */
 export async function writeSharedMount(mountsDir: string, oauth: OAuthConfig, payload: OAuthPayload, opts: SharedMountOptions): Promise<string> {
   return (await prepareSharedMount(mountsDir, oauth, payload, opts)).commit();
+}
+
+/** Shared-mount files to remove with a credential, checked but not yet removed. */
+export interface PlannedMountRemoval {
+  /** Absolute paths of the copies authctl wrote: vendor credential files and the phantom marker. */
+  readonly files: readonly string[];
+  /** Removes them (one already gone is fine). */
+  commit(): Promise<void>;
+}
+
+/** True when `dir` is a real directory, false when it is missing; anything else is refused. */
+async function isRealDir(dir: string, shown: string): Promise<boolean> {
+  const st = await lstatOrNull(dir);
+  if (!st) return false;
+  if (st.isSymbolicLink() || !st.isDirectory()) throw new CaptureError(`shared mount ${shown} is not a real directory (${fileKind(st)}); refused`);
+  return true;
+}
+
+/** Whether the phantom marker in `dir` was written for this (set, provider). */
+async function markerNames(dir: string, dirName: string, credentialSet: string, provider: string): Promise<boolean> {
+  const { authctl } = (await readJsonObject(dir, dirName, PHANTOM_FILE)) as { authctl?: { provider?: unknown; credentialSet?: unknown } };
+  return authctl?.provider === provider && authctl.credentialSet === credentialSet;
+}
+
+/**
+ * What removing (set, provider) takes out of the shared mounts: from the set's own mount, the
+ * vendor credential files and the phantom marker (the state files such as `.claude.json` hold no
+ * credential and stay). From the one-per-provider mount older authctl versions wrote
+ * (`mountsDir/<host_dir_name>/`, no longer updated) the credential files too: they are a plaintext
+ * copy of the last login of some set that nothing keeps current; its marker only when it names
+ * this set. Everything is checked first (no symlinked dir, no directory in a file's place), so a
+ * refusal removes nothing.
+ */
+export async function planSharedMountRemoval(
+  mountsDir: string,
+  oauth: OAuthConfig,
+  credentialSet: string,
+  provider: string,
+): Promise<PlannedMountRemoval> {
+  if (safeSegments(oauth.host_dir_name).length !== 1) throw new CaptureError(`host_dir_name ${oauth.host_dir_name} must be one path segment`);
+  const credentialPaths = oauth.capture.files.map((f) => f.path);
+  const mounts = [
+    { dir: sharedMountDir(mountsDir, credentialSet, oauth.host_dir_name), dirName: `${credentialSet}/${oauth.host_dir_name}`, legacy: false },
+    { dir: join(mountsDir, oauth.host_dir_name), dirName: oauth.host_dir_name, legacy: true },
+  ];
+  const plans: Array<{ dir: string; dirName: string; files: string[] }> = [];
+  for (const { dir, dirName, legacy } of mounts) {
+    if (!(await isRealDir(dir, dirName))) continue;
+    const removable = legacy && !(await markerNames(dir, dirName, credentialSet, provider)) ? credentialPaths : [...credentialPaths, PHANTOM_FILE];
+    const files: string[] = [];
+    for (const rel of removable) {
+      const path = await checkRemovable(dir, dirName, rel);
+      if (path) files.push(path);
+    }
+    plans.push({ dir, dirName, files });
+  }
+  return {
+    files: plans.flatMap((p) => p.files),
+    async commit() {
+      for (const p of plans) await removeFiles(p.files, p.dir, p.dirName);
+    },
+  };
 }

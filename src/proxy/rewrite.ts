@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import zlib from "node:zlib";
+import type { ProxyRoute } from "../roster/proxySchema.js";
+import { responseHeaders, sendJson } from "./forward.js";
+
+export type ResponseRewrite = NonNullable<ProxyRoute["response_rewrites"]>[number];
+
+/** Answers to rewrite are small JSON documents; anything bigger is refused rather than buffered. */
+const MAX_REWRITE_BYTES = 1024 * 1024;
+
+/** The rewrites that apply to this request (GET of an exact path, query aside). */
+export function rewritesFor(route: ProxyRoute, method: string, url: string): ResponseRewrite[] {
+  const path = url.split("?")[0];
+  return method === "GET" ? (route.response_rewrites ?? []).filter((r) => r.path === path) : [];
+}
+
+function decoder(encoding: string | undefined): NodeJS.ReadWriteStream | undefined {
+  if (encoding === "gzip" || encoding === "x-gzip") return zlib.createGunzip();
+  if (encoding === "deflate") return zlib.createInflate();
+  if (encoding === "br") return zlib.createBrotliDecompress();
+  return undefined;
+}
+
+function replaceFields(value: unknown, rewrites: ResponseRewrite[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => replaceFields(v, rewrites));
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const rewrite = rewrites.find((r) => r.field === key);
+    out[key] = rewrite && typeof v === "string" ? rewrite.value : replaceFields(v, rewrites);
+  }
+  return out;
+}
+
+/**
+ * Reads the upstream's JSON answer whole (decoded when compressed), applies the rewrites and sends
+ * it uncompressed. An answer that cannot be rewritten is not passed on as it is: 502.
+ */
+export function sendRewritten(upstreamRes: IncomingMessage, res: ServerResponse, rewrites: ResponseRewrite[], done: (status: number, bytes: number) => void): void {
+  const status = upstreamRes.statusCode ?? 502;
+  const fail = () => {
+    upstreamRes.destroy();
+    sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream's answer could not be rewritten" } });
+    done(502, 0);
+  };
+  const inflate = decoder(upstreamRes.headers["content-encoding"]);
+  const body = inflate ? upstreamRes.pipe(inflate) : upstreamRes;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  body.on("error", fail);
+  body.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_REWRITE_BYTES) {
+      body.removeAllListeners("data");
+      body.removeAllListeners("end");
+      fail();
+    } else chunks.push(chunk);
+  });
+  body.on("end", () => {
+    let text: string;
+    try {
+      text = status < 300 ? JSON.stringify(replaceFields(JSON.parse(Buffer.concat(chunks).toString("utf8")), rewrites)) : Buffer.concat(chunks).toString("utf8");
+    } catch {
+      return fail();
+    }
+    const headers = responseHeaders(upstreamRes.headers);
+    delete headers["content-encoding"];
+    headers["content-length"] = Buffer.byteLength(text);
+    res.writeHead(status, upstreamRes.statusMessage, headers);
+    res.end(text);
+    done(status, Buffer.byteLength(text));
+  });
+}
