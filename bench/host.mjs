@@ -3,7 +3,7 @@
 //  - a silent Microsoft token from the stored MSAL cache in a warm process (target ≤ 5 ms median);
 //  - `authctl status` with 1,000 credentials vs `node -e 0` (target ≤ 1.3×; MSAL and Google never load).
 import { createServer } from "node:http";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +13,8 @@ import { Authctl, buildMsalApp, prepareHostLogin } from "../dist/index.js";
 import { compare, machine, markdownTable, median, ms, time } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(REPO, "dist/cli/main.js");
+// What `npm link` puts on the PATH (the bundle), so a change of the bin is measured too.
+const CLI = join(REPO, JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).bin.authctl);
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-host-"));
 

@@ -1,6 +1,7 @@
 // Small timing helpers for the benchmarks: medians of interleaved runs, a machine note, a table.
 import { cpus, totalmem } from "node:os";
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 export async function time(fn) {
@@ -37,6 +38,13 @@ export function markdownTable(rows) {
   const header = ["figure", "baseline", "authctl", "ratio / result", "target", "met"];
   const lines = [header, header.map(() => "---"), ...rows];
   return lines.map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** Prints the run's table (header, figures, notes) and writes it to `file`. */
+export function writeReport(file, header, rows, notes) {
+  const report = [header, "", markdownTable(rows), "", ...notes, ""].join("\n");
+  console.log(report);
+  writeFileSync(file, report);
 }
 
 export const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;

@@ -12,6 +12,6 @@ process.on("message", (message) => {
   } else if (message === "stop") stop.abort();
 });
 process.on("disconnect", () => stop.abort());
-await runService({ context, signal: stop.signal, proxy: { port: 0 }, onListening: (_socket, proxy) => process.send({ proxy }) });
+await runService({ context, signal: stop.signal, proxy: { port: 0 }, onListening: (_socket, { proxy }) => process.send({ proxy }) });
 context.close();
 process.exit(0);

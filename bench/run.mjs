@@ -8,10 +8,11 @@ import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
-import { compare, machine, markdownTable, ms } from "./lib.mjs";
+import { compare, machine, ms, writeReport } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(REPO, "dist/cli/main.js");
+// What `npm link` puts on the PATH (the bundle), so a change of the bin is measured too.
+const CLI = join(REPO, JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).bin.authctl);
 const IMAGE = "localhost/authctl-test-vendor:latest";
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-"));
@@ -108,9 +109,7 @@ try {
   else notes.push("Container figures skipped: no container engine (run scripts/setup-container-engine.sh).");
   await cliStart();
   await storeScale();
-  const report = [header, "", markdownTable(rows), "", ...notes, ""].join("\n");
-  console.log(report);
-  writeFileSync(join(REPO, "bench/last-run.md"), report);
+  writeReport(join(REPO, "bench/last-run.md"), header, rows, notes);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -63,7 +63,8 @@ export { runWithCredentials, type RunWithCredentialsOptions } from "./run/run.js
 export { ServiceClient, type ServiceClientOptions } from "./access/client.js";
 export type { Scope as TokenScope, TokenOp } from "./access/protocol.js";
 export { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./serve/server.js";
-export { runService, type StartServiceOptions } from "./serve/daemon.js";
+export { runService, type ServiceStarted, type StartServiceOptions } from "./serve/daemon.js";
+export type { PeerCheckState } from "./serve/peer.js";
 export {
   createCredentialProxy,
   type CredentialProxy,

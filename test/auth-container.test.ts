@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { execa } from "execa";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getCredentials } from "../src/access/credentials.js";
 import { loadRoster } from "../src/roster/load.js";
@@ -11,6 +10,7 @@ import { ctxOf } from "./helpers/context.js";
 import { containersNamed, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { runInPty } from "./helpers/pty.js";
 import { useFakeVendor } from "./helpers/roster.js";
+import { waitForChild } from "./helpers/processes.js";
 
 const hasEngine = requireEngine();
 const t = tempHome();
@@ -136,8 +136,7 @@ describe.runIf(hasEngine)("authctl auth <provider> in a real container", () => {
       const run = runInPty(["node", CLI, "auth", "claude", "--project", project, "--mode", "oauth", "--image", TEST_IMAGE], childEnv(t.home, { TMPDIR: tmp }));
       await run.waitFor(/Paste code here:\s*$/m);
       expect(containersNamed(`${project}-auth-`)).toEqual([expect.stringMatching(new RegExp(`^${project}-auth-claude-[0-9a-f]{6}$`))]);
-      const pid = (await execa("pgrep", ["-P", String(run.child.pid), "-f", "main.js auth"])).stdout.trim().split("\n")[0]!;
-      process.kill(Number(pid), signal);
+      process.kill(await waitForChild(run.child.pid!, `${basename(CLI)} auth`), signal);
       const result = await run.child;
       expect(result.exitCode, run.output()).toBe(130);
       assertNothingLeft(project);

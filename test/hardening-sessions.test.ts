@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authctl, childEnv, CLI, tempHome } from "./helpers/env.js";
 import { containersNamed, ENGINE, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { runInPty } from "./helpers/pty.js";
 import { useFakeVendor } from "./helpers/roster.js";
+import { waitForChild } from "./helpers/processes.js";
 
 /**
  * Issue 11 findings 7, 14 and 19: a session file decides nothing about what cleanup deletes; cleanup
@@ -171,8 +172,7 @@ describe.runIf(hasEngine)("issue 11: saved sessions are not trusted (7), need no
     const orphan = await newDir(loginDirs(), async () => {
       const login = runInPty(["node", CLI, "auth", "gh", "--project", "ph11orphan", "--mode", "oauth", "--image", TEST_IMAGE], childEnv(t.home, { TMPDIR: tmp }));
       await login.waitFor(/Paste code here:\s*$/m);
-      const pid = spawnSync("pgrep", ["-P", String(login.child.pid), "-f", "main.js auth"], { encoding: "utf8" }).stdout.trim();
-      process.kill(Number(pid.split("\n")[0]), "SIGKILL");
+      process.kill(await waitForChild(login.child.pid!, `${basename(CLI)} auth`), "SIGKILL");
       await login.child;
     });
     for (const name of containersNamed("ph11orphan-auth-")) spawnSync(ENGINE, ["rm", "-f", name], { stdio: "ignore" });

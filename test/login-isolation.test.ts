@@ -1,12 +1,13 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
 import { containersNamed, ENGINE, requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { runInPty } from "./helpers/pty.js";
 import { useFakeVendor } from "./helpers/roster.js";
+import { waitForChild } from "./helpers/processes.js";
 
 /**
  * Issue 11 item 2 and issue 7's missing-image message: logins never remove each other's
@@ -82,8 +83,7 @@ describe.runIf(hasEngine)("logins stay out of each other's way (issue 11 item 2)
 
     const interrupted = runInPty(authArgv("puser"), childEnv(t.home, { TMPDIR: tmp }));
     await interrupted.waitFor(/Paste code here:\s*$/m);
-    const pid = spawnSync("pgrep", ["-P", String(interrupted.child.pid), "-f", "main.js auth"], { encoding: "utf8" }).stdout.trim();
-    process.kill(Number(pid.split("\n")[0]), "SIGINT");
+    process.kill(await waitForChild(interrupted.child.pid!, `${basename(CLI)} auth`), "SIGINT");
     expect((await interrupted.child).exitCode).toBe(130);
 
     expect(running(mine)).toBe(true);

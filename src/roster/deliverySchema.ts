@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * How a provider's secret may leave authctl. `runtime_env`: exported to a process (`authctl run`,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Logins that run on the host instead of in a container (SPEC §8): Microsoft's device code via

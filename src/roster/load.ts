@@ -1,7 +1,9 @@
-import { lstatSync, readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
+import type * as Yaml from "yaml";
 import type { z } from "zod";
 import { RosterError, UnknownProviderError } from "../core/errors.js";
 import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
@@ -9,6 +11,26 @@ import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
 export const BUILTIN_ROSTER_DIR = fileURLToPath(new URL("../../resources/agents/", import.meta.url));
+
+/**
+ * The shipped roster as `npm run build` validated it (scripts/compile-roster.mjs), beside the
+ * built module; absent when running from src/. Parsing 14 YAML files and their first zod pass
+ * cost more than everything else `authctl run` does before its child starts.
+ */
+export const COMPILED_ROSTER_FILE = fileURLToPath(new URL("./builtin-roster.json", import.meta.url));
+
+let yaml: typeof Yaml | undefined;
+/** yaml (250 kB) loads only when a roster file is parsed: with the compiled shipped roster and no user file, never. */
+function parseYaml(text: string): unknown {
+  yaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return yaml.parse(text, { logLevel: "error" });
+}
+
+export interface CompiledRoster {
+  /** Of the YAML files it was compiled from: a changed, added or removed file makes it stale. */
+  digest: string;
+  providers: Provider[];
+}
 
 export class Roster {
   constructor(private readonly providers: ReadonlyMap<string, Provider>) {}
@@ -47,7 +69,7 @@ export function parseProviderFile(file: string, text: string): Provider {
   const shown = displayPath(file);
   let raw: unknown;
   try {
-    raw = parseYaml(text, { logLevel: "error" });
+    raw = parseYaml(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new RosterError(shown, "", `is not valid YAML: ${reason}`);
@@ -99,25 +121,57 @@ function listDir(dir: string): string[] {
   }
 }
 
-function readDir(dir: string, into: Map<string, Provider>): void {
+/** The roster files of a directory, in load order, with their text. */
+function rosterFiles(dir: string): { file: string; text: string }[] {
+  const files: { file: string; text: string }[] = [];
   for (const entry of listDir(dir)) {
     if (!/\.ya?ml$/.test(entry)) continue;
     const text = readProviderFile(dir, entry);
-    if (text === null) continue;
-    const provider = parseProviderFile(join(dir, entry), text);
-    into.set(provider.name, provider);
+    if (text !== null) files.push({ file: join(dir, entry), text });
   }
+  return files;
+}
+
+export function rosterDigest(files: { file: string; text: string }[]): string {
+  const hash = createHash("sha256");
+  for (const { file, text } of files) hash.update(`${basename(file)}\0${text.length}\0${text}\0`);
+  return hash.digest("hex");
+}
+
+/** The compiled providers when they were compiled from exactly these files; else undefined. */
+function compiledProviders(compiledFile: string, files: { file: string; text: string }[]): Provider[] | undefined {
+  if (!existsSync(compiledFile)) return undefined;
+  try {
+    const compiled = JSON.parse(readFileSync(compiledFile, "utf8")) as CompiledRoster;
+    return compiled.digest === rosterDigest(files) ? compiled.providers : undefined;
+  } catch {
+    return undefined; // a damaged build output: parse the YAML as if it were not there
+  }
+}
+
+function readDir(dir: string, into: Map<string, Provider>, compiledFile?: string): void {
+  const files = rosterFiles(dir);
+  const providers = (compiledFile && compiledProviders(compiledFile, files)) || files.map(({ file, text }) => parseProviderFile(file, text));
+  for (const provider of providers) into.set(provider.name, provider);
 }
 
 export interface LoadRosterOptions {
   builtinDir?: string;
   /** User roster dir ($AUTHCTL_HOME/agents): adds providers or replaces shipped ones by name. */
   userDir?: string;
+  /** `builtinDir` as compiled by the build; used only while its digest matches the files. Default: the shipped one, for the shipped dir. */
+  compiledFile?: string;
+}
+
+/** The shipped roster validated, as the build compiles it. */
+export function compileBuiltinRoster(dir = BUILTIN_ROSTER_DIR): CompiledRoster {
+  const files = rosterFiles(dir);
+  return { digest: rosterDigest(files), providers: files.map(({ file, text }) => parseProviderFile(file, text)) };
 }
 
 export function loadRoster(options: LoadRosterOptions = {}): Roster {
   const providers = new Map<string, Provider>();
-  readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers);
+  readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers, options.compiledFile ?? (options.builtinDir === undefined ? COMPILED_ROSTER_FILE : undefined));
   if (options.userDir) readDir(options.userDir, providers);
   return new Roster(providers);
 }

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Where a credential goes and which paths it may reach; one per credential mode. */
 const absolutePrefix = z

@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";

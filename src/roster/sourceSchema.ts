@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Longest a secret command may run before authctl kills it: a prompt for a PIN must not hang a run. */
 export const MAX_SOURCE_TIMEOUT_MS = 10 * 60 * 1000;

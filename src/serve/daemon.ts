@@ -6,8 +6,9 @@ import { holdSignal } from "../core/abort.js";
 import { ServiceError } from "../core/errors.js";
 import { ensurePrivateDir } from "../core/paths.js";
 import type { ProxyAddress } from "../access/protocol.js";
+import type { PeerCheckState } from "./peer.js";
 import { mountProxy, type DaemonProxy, type DaemonProxyOptions } from "./proxyMount.js";
-import { createServiceServer, type ServiceServer } from "./server.js";
+import { createServiceServer, type ServiceServer, type ServiceServerOptions } from "./server.js";
 
 /**
  * Where one home's service listens: `$AUTHCTL_SOCKET` when given; else `$XDG_RUNTIME_DIR/authctl/`
@@ -63,10 +64,18 @@ export interface StartServiceOptions {
   idleExitMs?: number;
   /** The credential proxy served beside the service (always; these choose where). */
   proxy?: DaemonProxyOptions;
-  /** Told once both sockets accept connections. */
-  onListening?: (socketPath: string, proxy: ProxyAddress) => void;
+  /** Told once both sockets accept connections: where the proxy listens, whether callers' uids are checked. */
+  onListening?: (socketPath: string, started: ServiceStarted) => void;
+  peerCheck?: ServiceServerOptions["peerCheck"];
   /** Lets a caller mount more routes before it listens. */
   configure?: (service: ServiceServer) => void;
+}
+
+export interface ServiceStarted {
+  /** Disabled where the optional native helper (koffi) is missing: then the token is the only line. */
+  peerCheck: PeerCheckState;
+  /** Where the credential proxy of the same daemon listens. */
+  proxy: ProxyAddress;
 }
 
 /** Runs the service until the signal aborts, an admin asks it to stop, or it idles out. */
@@ -89,7 +98,7 @@ export async function runService(options: StartServiceOptions): Promise<void> {
     }
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    service = createServiceServer({ context, onShutdown: () => stop(), proxyAddress: () => proxy?.address });
+    service = createServiceServer({ context, onShutdown: () => stop(), proxyAddress: () => proxy?.address, ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
     options.configure?.(service);
     // The proxy first: a client that finds the service (health) finds the proxy listening too.
     proxy = await mountProxy(context, service.audit, proxySocketPath, options.proxy);
@@ -99,7 +108,7 @@ export async function runService(options: StartServiceOptions): Promise<void> {
       server.listen(socketPath, () => resolve());
     });
     chmodSync(socketPath, 0o600);
-    options.onListening?.(socketPath, proxy.address);
+    options.onListening?.(socketPath, { peerCheck: service.peerCheck, proxy: proxy.address });
     const unhold = holdSignal(options.signal, () => stop());
     const idle = options.idleExitMs;
     const idleFor = (ms: number) => service!.idleMs() >= ms && proxy!.idleMs() >= ms && service!.tokens.size === 0 && !proxy!.inUse();

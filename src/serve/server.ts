@@ -6,6 +6,7 @@ import type { Authctl } from "../context.js";
 import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
 import { AuditLog, auditPath } from "../store/audit.js";
 import { HttpFailure, type Caller } from "./failure.js";
+import { foreignPeer, peerReader, type PeerCheckState, type PeerCredentials } from "./peer.js";
 import { mountCredentialRoutes } from "./routes.js";
 import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";
 
@@ -26,6 +27,8 @@ export interface ServiceServer {
   server: Server;
   tokens: TokenRegistry;
   audit: AuditLog;
+  /** Whether callers' uids are checked (SO_PEERCRED), or why not. */
+  peerCheck: PeerCheckState;
   /** Adds or replaces a route (`/v1/...`); the credential proxy mounts its own beside these. */
   route<B>(path: string, route: Route<B>): void;
   /** Milliseconds since the last request, for idle exit. */
@@ -38,6 +41,12 @@ export interface ServiceServerOptions {
   /** Called on an admin `/v1/shutdown`. */
   onShutdown?: () => void;
   maxBodyBytes?: number;
+  /**
+   * "uid" (default): a caller must run as the service's uid or root, read from the socket where the
+   * optional native helper is available (a second line behind the 0700 socket directory and the
+   * token). "off": the token alone decides, e.g. for containers whose users map to other host uids.
+   */
+  peerCheck?: "uid" | "off";
   /** Where the credential proxy of the same daemon listens, reported by health so clients find it. */
   proxyAddress?: () => P.ProxyAddress | undefined;
 }
@@ -53,12 +62,17 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const { context } = options;
   const now = () => context.clock.now();
   const tokens = new TokenRegistry(now);
-  const audit = new AuditLog(auditPath(context.home), now);
+  const audit = new AuditLog(auditPath(context.home), now, { groupWrites: true });
   const routes = new Map<string, Route<never>>();
   const seenNonces = new Map<string, number>();
   let adminKey: Buffer | undefined;
   let lastRequest = now();
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const reader = options.peerCheck === "off" ? { reason: "turned off (peerCheck: \"off\")" } : peerReader();
+  const peerCheck: PeerCheckState = "read" in reader ? { enabled: true } : { enabled: false, reason: reader.reason };
+  const ownUid = process.getuid?.() ?? 0;
+  // Read once per connection, when it is accepted: keep-alive clients pay for it once.
+  const peers = new WeakMap<object, PeerCredentials | undefined>();
 
   const callerOf = (req: IncomingMessage, path: string, body: string): Caller => {
     const header = req.headers.authorization ?? "";
@@ -97,6 +111,8 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     const op = path.replace(/^\/v1\//, "");
     let caller: Caller = { kind: "anonymous" };
     let target: string | undefined;
+    const peer = peers.get(req.socket);
+    const who = peer ? { pid: peer.pid, uid: peer.uid } : {};
     try {
       const route = routes.get(path);
       if (!route) throw new HttpFailure(404, "not_found", `no such operation ${path}`);
@@ -121,9 +137,12 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
         if (ref.credentialSet && ref.provider) target = `${ref.credentialSet}:${ref.provider}`;
       }
       caller = callerOf(req, path, text);
+      // After the caller is known, so the audit line names the token a foreign uid presented.
+      const foreign = "read" in reader ? foreignPeer(peer, ownUid) : undefined;
+      if (foreign) throw new HttpFailure(403, "forbidden", foreign);
       const result = await route.handle({ body: body as never, caller, setTarget: (t) => (target = t) });
-      if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true });
-      respond(res, 200, result);
+      if (path !== "/v1/health") audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: true, ...who });
+      audit.whenWritten(() => respond(res, 200, result));
     } catch (error) {
       const failure =
         error instanceof HttpFailure
@@ -133,16 +152,18 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
             : error instanceof AuthctlError
               ? new HttpFailure(400, "bad_request", error.message)
               : new HttpFailure(500, "internal", "internal error");
-      audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: false, reason: failure.message });
-      respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } });
+      audit.record({ actor: actorOf(caller), op, ...(target ? { target } : {}), allowed: false, reason: failure.message, ...who });
+      audit.whenWritten(() => respond(res, failure.status, { error: { code: failure.code, message: failure.message, ...(failure.fixCommand ? { fixCommand: failure.fixCommand } : {}) } }));
     }
   };
 
   const server = createServer((req, res) => void handle(req, res));
+  if ("read" in reader) server.on("connection", (socket) => peers.set(socket, reader.read(socket)));
   const service: ServiceServer = {
     server,
     tokens,
     audit,
+    peerCheck,
     route: (path, route) => void routes.set(path, route as Route<never>),
     idleMs: () => now() - lastRequest,
     close: () =>

@@ -12,9 +12,11 @@ export interface AuditEvent {
   target?: string;
   allowed: boolean;
   reason?: string;
-  /** Lifecycle events: the credential's kind, and the process that acted. */
+  /** Lifecycle events: the credential's kind. */
   kind?: string;
+  /** The process that acted: lifecycle events, and a service caller where the socket tells (SO_PEERCRED). */
   pid?: number;
+  uid?: number;
   /** Proxied requests (op "proxy"): what went where and how it ended; never headers or bodies. */
   method?: string;
   path?: string;
@@ -28,21 +30,58 @@ export type LifecycleOp = "stored" | "captured" | "refreshed" | "removed";
 
 export const auditPath = (home: string) => join(home, "audit.jsonl");
 
-/** Append-only JSONL (0600) under `$AUTHCTL_HOME`: one line per event, written as it happens. */
+/**
+ * Append-only JSONL (0600) under `$AUTHCTL_HOME`: one line per event. With `groupWrites` (the
+ * service) the lines recorded in one turn of the event loop go to the file in one write, in order,
+ * and whatever waits on them (`whenWritten`: the service's responses) runs only after that write —
+ * so no caller ever holds an answer whose audit line is not in the file. `close` writes what is left.
+ */
 export class AuditLog {
   private fd: number | undefined;
+  private pending: string[] = [];
+  private waiting: Array<() => void> = [];
+  private flushScheduled = false;
 
   constructor(
     readonly path: string,
     private readonly now: () => number,
+    private readonly options: { groupWrites?: boolean } = {},
   ) {}
 
   record(event: Omit<AuditEvent, "time">): void {
+    const line = JSON.stringify({ time: new Date(this.now()).toISOString(), ...event }) + "\n";
+    if (!this.options.groupWrites) return this.write(line);
+    this.pending.push(line);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Runs `then` once every line recorded so far is written (at once when none is pending). */
+  whenWritten(then: () => void): void {
+    if (this.pending.length === 0) return then();
+    this.waiting.push(then);
+  }
+
+  /** Writes the pending lines in one append, then releases what waited on them. */
+  flush(): void {
+    this.flushScheduled = false;
+    const lines = this.pending;
+    const waiting = this.waiting;
+    this.pending = [];
+    this.waiting = [];
+    if (lines.length > 0) this.write(lines.join(""));
+    for (const then of waiting) then();
+  }
+
+  private write(text: string): void {
     this.fd ??= openSync(this.path, "a", 0o600);
-    writeSync(this.fd, JSON.stringify({ time: new Date(this.now()).toISOString(), ...event }) + "\n");
+    writeSync(this.fd, text);
   }
 
   close(): void {
+    this.flush();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }

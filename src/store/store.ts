@@ -7,6 +7,7 @@ import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { diskFault, openDatabase } from "./openDatabase.js";
 import { appendAudit, auditPath, type LifecycleOp } from "./audit.js";
+import { StoreCache } from "./storeCache.js";
 import { authctlHome, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
@@ -88,6 +89,12 @@ export class CredentialStore {
   private key: Buffer | undefined;
   private unlockedBy: KeySourceName | undefined;
   private readonly statements;
+  /**
+   * Rows already decrypted, as JSON text (each get parses its own copy), dropped at any commit by
+   * anyone (`generation`): the service answers the same few credentials thousands of times a
+   * second, and decrypting and selecting each time was most of its own work.
+   */
+  private readonly opened = new StoreCache<{ row: Row; json: string }>(() => this);
 
   /** Set when the home could not be written at open (read-only mount, full disk): why writes are refused. */
   private readonly readOnly: StoreError | undefined;
@@ -204,15 +211,19 @@ export class CredentialStore {
   }
 
   get<T = unknown>(credentialSet: string, provider: string): StoredCredential<T> | undefined {
-    const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
-    if (!row) return undefined;
-    const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
-    if (!plaintext) {
-      throw new StoreError(
-        `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
-      );
-    }
-    return { ...toInfo(row), payload: JSON.parse(plaintext.toString("utf8")) as T };
+    const hit = this.opened.get(`${credentialSet}\0${provider}`, () => {
+      const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
+      if (!row) return undefined;
+      const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
+      if (!plaintext) {
+        throw new StoreError(
+          `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
+        );
+      }
+      return { row, json: plaintext.toString("utf8") };
+    });
+    if (!hit) return undefined;
+    return { ...toInfo(hit.row), payload: JSON.parse(hit.json) as T };
   }
 
   info(credentialSet: string, provider: string): CredentialInfo | undefined {
@@ -268,6 +279,7 @@ export class CredentialStore {
   }
 
   close(): void {
+    this.opened.clear();
     if (this.db.open) this.db.close();
   }
 

@@ -29,4 +29,9 @@ export class StoreCache<T> {
     this.values.set(key, value);
     return value;
   }
+
+  clear(): void {
+    this.values.clear();
+    this.seen = undefined;
+  }
 }

@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
-export const CLI = join(REPO, "dist/cli/main.js");
+/** The `authctl` bin as `npm link` installs it: the esbuild bundle (scripts/bundle-cli.mjs). */
+export const CLI = join(REPO, (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin: { authctl: string } }).bin.authctl);
 
 /** A fresh `$AUTHCTL_HOME` in a temp dir; `cleanup` removes it. */
 export function tempHome(prefix = "authctl-test-"): { home: string; cleanup: () => void } {

@@ -12,6 +12,7 @@ import { auditPath, readAudit } from "../../src/store/audit.js";
 import { runService, serviceLocation } from "../../src/serve/daemon.js";
 import { canary, REPO, tempHome } from "../helpers/env.js";
 import { baseEnv } from "../helpers/context.js";
+import { listeningService } from "../helpers/service.js";
 import { countOccurrences } from "../helpers/leaks.js";
 
 const run = promisify(execFile);
@@ -32,15 +33,7 @@ async function startService() {
   storeApiKey("anthropic", anthropic, { context, credentialSet: "ci" });
   storeApiKey("stripe", stripe, { context, credentialSet: "ci" });
   storeApiKey("anthropic", canary("sk-ant-"), { context, credentialSet: "other" });
-  const controller = new AbortController();
-  let listening!: (socket: string) => void;
-  const ready = new Promise<string>((r) => (listening = r));
-  const stopped = runService({ context, signal: controller.signal, onListening: (s) => listening(s) });
-  const socketPath = await ready;
-  const stop = async () => {
-    controller.abort();
-    await stopped;
-  };
+  const { socketPath, stopped, stop } = await listeningService(context);
   cleanups.push(() => t.cleanup(), () => context.close(), stop);
   const adminKey = context.store().subkey(ADMIN_KEY_LABEL);
   const admin = new ServiceClient({ socketPath, adminKey, now: () => now });

@@ -1,12 +1,15 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson, table } from "../io.js";
 import { auditOptions, runAudit } from "./audit.js";
 
-const CLI_MAIN = fileURLToPath(new URL("../main.js", import.meta.url));
+// The daemon starts from the bundled bin when there is one (scripts/bundle-cli.mjs): half the start-up.
+const BUNDLED_MAIN = fileURLToPath(new URL("../../bin/authctl.js", import.meta.url));
+const CLI_MAIN = existsSync(BUNDLED_MAIN) ? BUNDLED_MAIN : fileURLToPath(new URL("../main.js", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ServeOptions {
@@ -47,11 +50,12 @@ export async function runServe(f: Factory, opts: ServeOptions): Promise<void> {
     signal: f.signal,
     ...(idleExitMs ? { idleExitMs } : {}),
     proxy: { ...(opts.proxyPort !== undefined ? { port: opts.proxyPort } : {}), ...(opts.proxySocket ? { socketPath: opts.proxySocket } : {}), ...(opts.tls === false ? { tls: false } : {}) },
-    onListening: (socketPath, proxy) => {
+    onListening: (socketPath, { peerCheck, proxy }) => {
       if (opts.json) printJson(f.io, { service: socketPath, socket: proxy.socket, url: proxy.url ?? null, tlsUrl: proxy.tlsUrl ?? null, caFile: proxy.caFile ?? null, auditLog: auditPath(context.home) });
       const where = [proxy.socket, proxy.url].filter(Boolean).join(" and ");
       err(f.io, `authctl service listening on ${socketPath}, credential proxy on ${where} (stop: Ctrl-C or \`authctl serve stop\`)`);
       if (proxy.caFile) err(f.io, `the proxy speaks TLS too, on the same listeners: clients trust ${proxy.caFile}`);
+      if (!peerCheck.enabled) err(f.io, `authctl: callers' uids are not checked: ${peerCheck.reason}; the capability token is the only line`);
     },
   });
 }

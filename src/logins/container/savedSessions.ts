@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { UsageError } from "../../core/errors.js";
 import type { Authctl } from "../../context.js";
 import { PROVIDER_NAME, SET_NAME } from "../../core/names.js";

@@ -1,5 +1,5 @@
 import { parse as parseYaml, YAMLParseError } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { CaptureError } from "../../../core/errors.js";
 import type { CaptureSpec } from "../../../roster/schema.js";
 import { maskSecret } from "../../../core/mask.js";
