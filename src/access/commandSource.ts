@@ -1,9 +1,7 @@
 import type { Authctl } from "../context.js";
 import { runBoundedCommand, stderrNote } from "../core/boundedCommand.js";
 import { SecretSourceError } from "../core/errors.js";
-import { maskSecret } from "../core/mask.js";
 import type { SecretSource } from "../roster/sourceSchema.js";
-import type { StoredCredential } from "../store/store.js";
 
 /** A key, token or password fits in far less; more means the command printed something else. */
 export const MAX_SOURCE_OUTPUT_BYTES = 64 * 1024;
@@ -11,15 +9,26 @@ export const MAX_SOURCE_OUTPUT_BYTES = 64 * 1024;
 /** Secrets of authctl itself that a vendor CLI has no business seeing. */
 const WITHHELD_ENV = new Set(["AUTHCTL_PASSPHRASE", "AUTHCTL_PASSPHRASE_COMMAND", "AUTHCTL_TOKEN"]);
 
-/** What a `command` credential row holds: the argv is not secret, only what it prints is. */
+/**
+ * What a `command` credential row holds: the argv is not secret, only what it prints is. With
+ * `cache_ttl_s` the last output is kept in `cached` — inside the sealed payload, never in plaintext.
+ */
 export interface CommandSourcePayload {
   type: "command";
   command: string[];
   timeout_ms: number;
+  /** Asked to cache: how long an output may be reused. Absent: the command runs on every read. */
+  cache_ttl_s?: number;
+  /** "roster": the row only caches the roster's `source` and never stands in for it. */
+  origin?: "roster";
+  cached?: { key: string; until: number };
 }
 
-/** A resolved command source: `key` is the command's trimmed stdout, held in memory only. */
-export interface CommandSecretPayload extends CommandSourcePayload {
+/** How to run a command source and whether to cache it: a stored row's payload or the roster's `source`. */
+export type CommandSourceSpec = Pick<CommandSourcePayload, "command" | "timeout_ms" | "cache_ttl_s" | "origin">;
+
+/** A resolved command source: `key` is the command's trimmed stdout. */
+export interface CommandSecretPayload extends Pick<CommandSourcePayload, "type" | "command" | "timeout_ms"> {
   key: string;
 }
 
@@ -53,18 +62,8 @@ export function runSecretCommand(context: Authctl, provider: string, source: Pic
   return secret;
 }
 
-/** The credential a command source stands for, fetched now and never stored. */
-export function commandCredential(context: Authctl, credentialSet: string, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">, row?: StoredCredential): StoredCredential<CommandSecretPayload> {
-  const key = runSecretCommand(context, provider, source);
-  const now = new Date(context.clock.now());
-  return {
-    credentialSet,
-    provider,
-    kind: "command",
-    preview: maskSecret(key),
-    expiresAt: null,
-    createdAt: row?.createdAt ?? now,
-    updatedAt: row?.updatedAt ?? now,
-    payload: { type: "command", command: [...source.command], timeout_ms: source.timeout_ms, key },
-  };
+/** A `command` row's preview: the argv and, when an output is cached, until when (never the output). */
+export function commandPreview(command: readonly string[], cachedUntil?: number): string {
+  const argv = `$(${describeCommand(command).slice(0, 40)})`;
+  return cachedUntil === undefined ? argv : `${argv} cached until ${new Date(cachedUntil).toISOString().replace(/\.\d+Z$/, "Z")}`;
 }

@@ -4,7 +4,8 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { StoredCredential } from "../store/store.js";
 import { fromWire } from "./client.js";
-import { commandCredential, type CommandSourcePayload } from "./commandSource.js";
+import { commandCredential } from "./commandCredential.js";
+import type { CommandSourcePayload } from "./commandSource.js";
 import { GetResponse } from "./protocol.js";
 import { sendWireSync } from "./syncWire.js";
 import { decodeResponse } from "./wire.js";
@@ -42,13 +43,22 @@ export function getCredentials<T = unknown>(provider: string, options: GetCreden
 
 /**
  * The credential for (set, provider) from this machine, secret sources included: a stored
- * `command` row, else the roster's `source`, runs its command now (the output stays in memory).
- * A stored row of another kind wins over the roster's source. Undefined when there is none.
+ * `command` row, else the roster's `source`, runs its command now, or returns its output cached
+ * in the row when the source asks for `cache`. A stored row of another kind wins over the roster's
+ * source; a row that only caches the roster's source is dropped once the roster stops asking.
+ * Undefined when there is none.
  */
 export function readCredential(context: Authctl, credentialSet: string, provider: string): StoredCredential | undefined {
-  const row = context.store().get(credentialSet, provider);
-  if (row?.kind === "command") return commandCredential(context, credentialSet, provider, row.payload as CommandSourcePayload, row);
-  if (row) return row;
+  const store = context.store();
+  let row = store.get(credentialSet, provider);
   const source = context.roster().has(provider) ? context.roster().get(provider).source : undefined;
-  return source ? commandCredential(context, credentialSet, provider, source) : undefined;
+  if (row?.kind === "command") {
+    const stored = row as StoredCredential<CommandSourcePayload>;
+    if (stored.payload.origin !== "roster") return commandCredential(context, credentialSet, provider, stored.payload, stored);
+    if (source?.cache) return commandCredential(context, credentialSet, provider, { ...source, origin: "roster" }, stored);
+    if (!store.readOnlyReason) store.remove(credentialSet, provider);
+    row = undefined;
+  }
+  if (row) return row;
+  return source ? commandCredential(context, credentialSet, provider, { ...source, origin: "roster" }) : undefined;
 }

@@ -14,6 +14,7 @@ export interface KeyOptions {
   json?: boolean;
   command?: boolean;
   timeout?: string;
+  cache?: string;
 }
 
 /** Reads the key from stdin or a hidden prompt: never from argv, where `ps` would show it. */
@@ -31,6 +32,7 @@ export async function runKey(f: Factory, provider: string, opts: KeyOptions, arg
   const context = await f.context();
   context.roster().get(provider);
   if (opts.command) return runKeyCommand(f, provider, opts, argv);
+  if (opts.cache !== undefined) throw new UsageError("--cache only applies with --command: a stored key is kept anyway");
   if (argv.length > 0) throw new UsageError(`unexpected arguments after ${provider}: a key is read from stdin or a prompt; to store a command that prints it, add --command`);
   const key = await readKey(f.io, context.roster(), provider, opts);
   await f.unlockedStore();
@@ -46,11 +48,14 @@ async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, arg
   if (argv.length === 0) throw new UsageError(`--command needs the command after --, e.g. authctl key ${provider} --command -- vault kv get -field=key secret/x`);
   const timeoutMs = opts.timeout === undefined ? undefined : Number(opts.timeout);
   if (timeoutMs !== undefined && !Number.isInteger(timeoutMs)) throw new UsageError(`--timeout takes milliseconds, got ${JSON.stringify(opts.timeout)}`);
+  const cacheTtlS = opts.cache === undefined ? undefined : Number(opts.cache);
+  if (cacheTtlS !== undefined && !Number.isInteger(cacheTtlS)) throw new UsageError(`--cache takes a whole number of seconds (at most 86400), got ${JSON.stringify(opts.cache)}`);
   const context = await f.context();
   await f.unlockedStore();
   const { storeCommandSource } = await import("../../logins/api-key/commandSource.js");
-  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
   if (opts.json) printJson(f.io, summary);
+  else if (cacheTtlS !== undefined) out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; its output is kept encrypted for ${cacheTtlS} s, then it runs again)`);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; run on each use, its output never stored)`);
   return summary;
 }
@@ -65,6 +70,7 @@ export function keyCommand(f: Factory): Command {
     .addOption(new Option("--api-key <dash>", "only '-': read the key from stdin").hideHelp())
     .option("--command", "store a command that prints the key (vault, op, bw …) instead of the key; it runs on each use")
     .option("--timeout <ms>", "with --command: kill the command after this many milliseconds (default 10000)")
+    .option("--cache <seconds>", "with --command: keep its output, encrypted in the store, this many seconds (at most 86400) instead of running it on each use")
     .option("--json", "print JSON")
     .action(async (provider: string, argv: string[], opts: KeyOptions) => void (await runKey(f, provider, opts, argv)));
 }

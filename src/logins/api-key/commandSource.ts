@@ -1,4 +1,5 @@
-import { runSecretCommand, describeCommand, type CommandSourcePayload } from "../../access/commandSource.js";
+import { keepCached } from "../../access/commandCredential.js";
+import { commandPreview, runSecretCommand, type CommandSourcePayload } from "../../access/commandSource.js";
 import { contextFrom, type WithContext } from "../../context.js";
 import { UsageError } from "../../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
@@ -8,25 +9,36 @@ import type { StoredSummary } from "./apiKey.js";
 export interface StoreCommandSourceOptions extends WithContext {
   credentialSet?: string;
   timeoutMs?: number;
+  /** Keep the command's output (sealed in the store) this many seconds, at most a day; absent: never cached. */
+  cacheTtlS?: number;
 }
 
 /**
  * Stores a `command` credential: the argv of a command that prints the secret (`vault kv get …`,
- * `op read …`), run once now to prove it works; only the argv is stored, never what it prints.
+ * `op read …`), run once now to prove it works. Only the argv is stored, never what it prints —
+ * unless `cacheTtlS` asks to cache: then this first output is kept, sealed, until it expires.
  */
 export function storeCommandSource(provider: string, command: readonly string[], options: StoreCommandSourceOptions = {}): StoredSummary {
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);
-  const parsed = SourceSchema.safeParse({ command, ...(options.timeoutMs === undefined ? {} : { timeout_ms: options.timeoutMs }) });
+  const parsed = SourceSchema.safeParse({
+    command,
+    ...(options.timeoutMs === undefined ? {} : { timeout_ms: options.timeoutMs }),
+    ...(options.cacheTtlS === undefined ? {} : { cache: true, cache_ttl_s: options.cacheTtlS }),
+  });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UsageError(`${entry.name}: the secret command's ${issue.path.join(".") || "argv"} ${issue.message}`);
   }
-  runSecretCommand(context, entry.name, parsed.data);
-  const payload: CommandSourcePayload = { type: "command", command: parsed.data.command, timeout_ms: parsed.data.timeout_ms };
-  const preview = `$(${describeCommand(payload.command).slice(0, 40)})`;
-  context.store().put(credentialSet, entry.name, "command", payload, { preview, expiresAt: null });
-  context.store().audit("stored", credentialSet, entry.name, "command");
+  const { command: argv, timeout_ms, cache_ttl_s } = parsed.data;
+  const payload: CommandSourcePayload = { type: "command", command: argv, timeout_ms, ...(cache_ttl_s === undefined ? {} : { cache_ttl_s }) };
+  const key = runSecretCommand(context, entry.name, payload);
+  const store = context.store();
+  if (!keepCached(context, credentialSet, entry.name, payload, key, "stored")) {
+    store.put(credentialSet, entry.name, "command", payload, { preview: commandPreview(argv), expiresAt: null });
+    store.audit("stored", credentialSet, entry.name, "command");
+  }
+  const preview = store.info(credentialSet, entry.name)!.preview;
   return { provider: entry.name, credentialSet, kind: "command", preview, expiresAt: null };
 }
