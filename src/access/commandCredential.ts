@@ -1,7 +1,7 @@
 import type { Authctl } from "../context.js";
 import type { StoredCredential } from "../store/store.js";
 import { maskSecret } from "../core/mask.js";
-import { commandPreview, runSecretCommand, type CommandSecretPayload, type CommandSourcePayload, type CommandSourceSpec } from "./commandSource.js";
+import { commandPreview, runSecretCommand, runSecretCommandAsync, type CommandSecretPayload, type CommandSourcePayload, type CommandSourceSpec } from "./commandSource.js";
 
 const sameArgv = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((arg, i) => arg === b[i]);
 
@@ -50,6 +50,20 @@ export function commandCredential(context: Authctl, credentialSet: string, provi
     key = runSecretCommand(context, provider, spec);
     keepCached(context, credentialSet, provider, spec, key);
   }
+  return resolvedCredential(context, credentialSet, provider, spec, key, row);
+}
+
+/** `commandCredential` with the command run without blocking the event loop. */
+export async function commandCredentialAsync(context: Authctl, credentialSet: string, provider: string, spec: CommandSourceSpec, row?: StoredCredential<CommandSourcePayload>): Promise<StoredCredential<CommandSecretPayload>> {
+  let key = freshCachedKey(context.clock.now(), spec, row);
+  if (key === undefined) {
+    key = await runSecretCommandAsync(context, provider, spec);
+    keepCached(context, credentialSet, provider, spec, key);
+  }
+  return resolvedCredential(context, credentialSet, provider, spec, key, row);
+}
+
+function resolvedCredential(context: Authctl, credentialSet: string, provider: string, spec: CommandSourceSpec, key: string, row: StoredCredential<CommandSourcePayload> | undefined): StoredCredential<CommandSecretPayload> {
   const now = new Date(context.clock.now());
   return {
     credentialSet,

@@ -1,5 +1,5 @@
 import type { Authctl } from "../context.js";
-import { runBoundedCommand, stderrNote } from "../core/boundedCommand.js";
+import { runBoundedCommand, runBoundedCommandAsync, stderrNote, type BoundedCommand, type CommandOutcome } from "../core/boundedCommand.js";
 import { SecretSourceError } from "../core/errors.js";
 import type { SecretSource } from "../roster/sourceSchema.js";
 
@@ -45,9 +45,22 @@ export function describeCommand(command: readonly string[]): string {
  * hidden from them), never its stdout.
  */
 export function runSecretCommand(context: Authctl, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">): string {
+  return secretFrom(runBoundedCommand(secretCommand(context, source)), provider, source);
+}
+
+/** `runSecretCommand` without blocking the event loop (the service: others keep being answered meanwhile). */
+export async function runSecretCommandAsync(context: Authctl, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">): Promise<string> {
+  return secretFrom(await runBoundedCommandAsync(secretCommand(context, source)), provider, source);
+}
+
+function secretCommand(context: Authctl, source: Pick<SecretSource, "command" | "timeout_ms">): BoundedCommand {
   const [file, ...args] = source.command;
   const env = Object.fromEntries(Object.entries(context.env).filter(([k]) => !WITHHELD_ENV.has(k)));
-  const outcome = runBoundedCommand({ file: file!, args, env, timeoutMs: source.timeout_ms, maxStdoutBytes: MAX_SOURCE_OUTPUT_BYTES });
+  return { file: file!, args, env, timeoutMs: source.timeout_ms, maxStdoutBytes: MAX_SOURCE_OUTPUT_BYTES };
+}
+
+function secretFrom(outcome: CommandOutcome, provider: string, source: Pick<SecretSource, "command" | "timeout_ms">): string {
+  const file = source.command[0];
   const failed = (why: string) =>
     new SecretSourceError(`${provider}: the secret command \`${describeCommand(source.command)}\` ${why}; its stdout is not shown (it may hold the secret)${stderrNote(outcome)}`);
   if (outcome.kind === "timeout") throw failed(`did not finish within ${source.timeout_ms} ms (timeout_ms): it and every process it started were stopped`);

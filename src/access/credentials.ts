@@ -4,8 +4,8 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { StoredCredential } from "../store/store.js";
 import { fromWire } from "./client.js";
-import { commandCredential } from "./commandCredential.js";
-import type { CommandSourcePayload } from "./commandSource.js";
+import { commandCredential, commandCredentialAsync } from "./commandCredential.js";
+import type { CommandSourcePayload, CommandSourceSpec } from "./commandSource.js";
 import { GetResponse } from "./protocol.js";
 import { sendWireSync } from "./syncWire.js";
 import { decodeResponse } from "./wire.js";
@@ -49,16 +49,32 @@ export function getCredentials<T = unknown>(provider: string, options: GetCreden
  * Undefined when there is none.
  */
 export function readCredential(context: Authctl, credentialSet: string, provider: string): StoredCredential | undefined {
+  const found = findCredential(context, credentialSet, provider);
+  return found && "spec" in found ? commandCredential(context, credentialSet, provider, found.spec, found.row) : found?.credential;
+}
+
+/** `readCredential` with a secret command run without blocking the event loop (the service). */
+export async function readCredentialAsync(context: Authctl, credentialSet: string, provider: string): Promise<StoredCredential | undefined> {
+  const found = findCredential(context, credentialSet, provider);
+  return found && "spec" in found ? commandCredentialAsync(context, credentialSet, provider, found.spec, found.row) : found?.credential;
+}
+
+/** A stored credential, or the command source that stands for it (with the row caching it), or none. */
+function findCredential(
+  context: Authctl,
+  credentialSet: string,
+  provider: string,
+): { credential: StoredCredential } | { spec: CommandSourceSpec; row?: StoredCredential<CommandSourcePayload> } | undefined {
   const store = context.store();
   let row = store.get(credentialSet, provider);
   const source = context.roster().has(provider) ? context.roster().get(provider).source : undefined;
   if (row?.kind === "command") {
     const stored = row as StoredCredential<CommandSourcePayload>;
-    if (stored.payload.origin !== "roster") return commandCredential(context, credentialSet, provider, stored.payload, stored);
-    if (source?.cache) return commandCredential(context, credentialSet, provider, { ...source, origin: "roster" }, stored);
+    if (stored.payload.origin !== "roster") return { spec: stored.payload, row: stored };
+    if (source?.cache) return { spec: { ...source, origin: "roster" }, row: stored };
     if (!store.readOnlyReason) store.remove(credentialSet, provider);
     row = undefined;
   }
-  if (row) return row;
-  return source ? commandCredential(context, credentialSet, provider, { ...source, origin: "roster" }) : undefined;
+  if (row) return { credential: row };
+  return source ? { spec: { ...source, origin: "roster" } } : undefined;
 }

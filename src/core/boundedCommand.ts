@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { withoutControlChars } from "./mask.js";
 
@@ -47,25 +47,73 @@ function tailOf(stderr: string, stdout: string): string {
  * process does the waiting (resources/supervise-command.mjs); the secret passes only through pipes.
  */
 export function runBoundedCommand(command: BoundedCommand): CommandOutcome {
-  const env = Object.fromEntries(Object.entries(command.env).filter((e): e is [string, string] => e[1] !== undefined));
-  const request = { file: command.file, args: command.args, timeoutMs: command.timeoutMs, graceMs: GRACE_MS, maxStdoutBytes: command.maxStdoutBytes, stderrTailBytes: STDERR_TAIL_BYTES };
+  const { request, env, boundMs, maxBuffer } = supervision(command);
   const result = spawnSync(process.execPath, [SUPERVISOR], {
-    input: JSON.stringify(request),
+    input: request,
     env,
     encoding: "utf8",
-    // The supervisor ends on its own by then; this bounds a broken one.
-    timeout: command.timeoutMs + 2 * GRACE_MS + 5_000,
+    timeout: boundMs,
     killSignal: "SIGKILL",
-    maxBuffer: 2 * command.maxStdoutBytes + 2 * STDERR_TAIL_BYTES + 1024,
+    maxBuffer,
     stdio: ["pipe", "pipe", "pipe"],
     windowsHide: true,
   });
+  return outcomeOf(result.stdout, () => (result.error ? ((result.error as NodeJS.ErrnoException).code ?? result.error.message) : `supervisor exit ${result.status ?? result.signal}`));
+}
+
+/**
+ * `runBoundedCommand` without blocking the event loop: for a long-lived process (the service and
+ * its proxy) that must keep answering others while one caller's command runs.
+ */
+export function runBoundedCommandAsync(command: BoundedCommand): Promise<CommandOutcome> {
+  const { request, env, boundMs, maxBuffer } = supervision(command);
+  return new Promise((resolve) => {
+    const supervisor = spawn(process.execPath, [SUPERVISOR], { env, stdio: ["pipe", "pipe", "ignore"], windowsHide: true });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failure: string | undefined;
+    const bound = setTimeout(() => {
+      failure = "supervisor did not answer";
+      supervisor.kill("SIGKILL");
+    }, boundMs);
+    supervisor.stdout.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBuffer) {
+        failure = "supervisor answer too large";
+        supervisor.kill("SIGKILL");
+      } else chunks.push(chunk);
+    });
+    supervisor.stdin.on("error", () => undefined); // it died first: its exit says why
+    supervisor.once("error", (error: NodeJS.ErrnoException) => (failure = error.code ?? error.message));
+    supervisor.once("close", (status, signal) => {
+      clearTimeout(bound);
+      const stdout = failure ? "" : Buffer.concat(chunks).toString("utf8");
+      resolve(outcomeOf(stdout, () => failure ?? `supervisor exit ${status ?? signal}`));
+    });
+    supervisor.stdin.end(request);
+  });
+}
+
+/** What both runners hand the supervisor, and how long and how much of it they wait for. */
+function supervision(command: BoundedCommand) {
+  const env = Object.fromEntries(Object.entries(command.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const request = { file: command.file, args: command.args, timeoutMs: command.timeoutMs, graceMs: GRACE_MS, maxStdoutBytes: command.maxStdoutBytes, stderrTailBytes: STDERR_TAIL_BYTES };
+  return {
+    request: JSON.stringify(request),
+    env,
+    // The supervisor ends on its own by then; this bounds a broken one.
+    boundMs: command.timeoutMs + 2 * GRACE_MS + 5_000,
+    maxBuffer: 2 * command.maxStdoutBytes + 2 * STDERR_TAIL_BYTES + 1024,
+  };
+}
+
+/** The supervisor's JSON answer as an outcome; `why` explains a missing or broken answer. */
+function outcomeOf(supervisorStdout: string, why: () => string): CommandOutcome {
   let answer: Record<string, unknown>;
   try {
-    answer = JSON.parse(result.stdout) as Record<string, unknown>;
+    answer = JSON.parse(supervisorStdout) as Record<string, unknown>;
   } catch {
-    const why = result.error ? ((result.error as NodeJS.ErrnoException).code ?? result.error.message) : `supervisor exit ${result.status ?? result.signal}`;
-    return { kind: "not-started", code: why, stderrTail: "" };
+    return { kind: "not-started", code: why(), stderrTail: "" };
   }
   const stdout = typeof answer.stdout === "string" ? answer.stdout : "";
   const stderrTail = tailOf(typeof answer.stderrTail === "string" ? answer.stderrTail : "", stdout);

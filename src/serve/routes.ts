@@ -1,5 +1,5 @@
 import * as P from "../access/protocol.js";
-import { readCredential } from "../access/credentials.js";
+import { readCredentialAsync } from "../access/credentials.js";
 import { assertDeliverable } from "../access/delivery.js";
 import { MissingCredentialsError } from "../core/errors.js";
 import { removeCredential } from "../logins/removeCredential.js";
@@ -69,10 +69,11 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
 
   service.route("/v1/get", {
     schema: P.RefRequest,
-    handle: ({ body: { credentialSet, provider }, caller, setTarget }) => {
+    handle: async ({ body: { credentialSet, provider }, caller, setTarget }) => {
       setTarget(`${credentialSet}:${provider}`);
       authorize(caller, "get", credentialSet, provider);
-      const found = readCredential(context, credentialSet, provider);
+      // A secret command may take seconds (a 1Password prompt): the daemon, proxy included, keeps answering others.
+      const found = await readCredentialAsync(context, credentialSet, provider);
       if (!found) throw missing(credentialSet, provider);
       if (context.roster().has(provider)) assertDeliverable(context.roster().get(provider), found);
       return { credential: { ...wireInfo(found), payload: found.payload } };
