@@ -120,17 +120,25 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
     return server;
   };
   const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
-  let secure: tls.Server | undefined;
+  // One TLS server per listener: a TLS connection must reach the HTTP server of its own listener
+  // only (one shared TLS server handed each connection to every listener's parser at once).
+  const secures: tls.Server[] = [];
   let renewal: NodeJS.Timeout | undefined;
-  if (options.tls) {
-    const { identity, renewMs = RENEW_SERVER_CERT_MS } = options.tls;
-    const server = tls.createServer({ ...identity(), handshakeTimeout: headersTimeoutMs });
-    renewal = setInterval(() => server.setSecureContext(identity()), renewMs).unref();
-    secure = server;
+  const tlsOptions = options.tls;
+  if (tlsOptions) {
+    const renew = () => {
+      const identity = tlsOptions.identity();
+      for (const secure of secures) secure.setSecureContext(identity);
+    };
+    renewal = setInterval(renew, tlsOptions.renewMs ?? RENEW_SERVER_CERT_MS).unref();
   }
   const serverFor = () => {
     const server = createProxyServer(proxy, headersTimeoutMs);
-    if (secure) acceptTlsToo(server, secure, headersTimeoutMs);
+    if (tlsOptions) {
+      const secure = tls.createServer({ ...tlsOptions.identity(), handshakeTimeout: headersTimeoutMs });
+      secures.push(secure);
+      acceptTlsToo(server, secure, headersTimeoutMs);
+    }
     // Tracked after: a connection that never sends a byte must be closed too.
     return track(server);
   };
@@ -142,7 +150,7 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
       await listenOn(server, { port: options.port, host: "127.0.0.1" });
       const port = (server.address() as AddressInfo).port;
       result.url = `http://127.0.0.1:${port}`;
-      if (secure) result.tlsUrl = `https://127.0.0.1:${port}`;
+      if (tlsOptions) result.tlsUrl = `https://127.0.0.1:${port}`;
     }
     if (options.socketPath !== undefined) {
       removeStaleSocket(options.socketPath);

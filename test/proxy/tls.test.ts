@@ -63,7 +63,7 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
       }
       if (req.url === "/routing-broken") return void res.writeHead(200, { "content-type": "application/json" }).end("<html>not json");
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ key: req.headers.authorization === `Bearer ${realKey}` }));
-    });
+    }, { acceptWebSocket: true });
     store = CredentialStore.open({ home, env: baseEnv(), clock });
     context = new Authctl({ env: baseEnv(), store, clock });
     store.put("default", "openai", "api_key", { type: "api_key", key: realKey }, { preview: "sk-…" });
@@ -95,13 +95,47 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
   it("answers TLS (trusting only the CA) and plain HTTP on the same TCP port and on the Unix socket", async () => {
     expect(listening.tlsUrl).toBe(listening.url!.replace("http:", "https:"));
     const onSocket = { socketPath: listening.socketPath! };
+    const before = upstream.arrivals.length;
     for (const [target, ca] of [[{ url: listening.tlsUrl }, caPem], [{ url: listening.url }, undefined], [onSocket, caPem], [onSocket, undefined]] as const) {
       const answer = await ask(target, "/v1/models", phantom("tls-both"), ca);
       expect(answer).toMatchObject({ status: 200, body: '{"key":true}' });
     }
+    // Each request is forwarded once (a TLS connection reaches its own listener's parser only).
+    expect(upstream.arrivals.length - before).toBe(4);
     await expect(ask({ url: listening.tlsUrl }, "/v1/models", phantom("tls-untrusted"), readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8"))).rejects.toThrow(
       /self[- ]signed|unable to (get|verify)/i,
     );
+  });
+
+  it("bridges a WebSocket upgrade over TLS, on the TCP port and the Unix socket (Codex opens one first in ChatGPT mode)", async () => {
+    const upgradeOverTls = (target: { url?: string; socketPath?: string }, session: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = https.request(target.url ? `${target.url}/v1/responses` : "https://localhost/v1/responses", {
+          ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+          ca: caPem,
+          servername: "localhost",
+          agent: false,
+          headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", ...phantom(session) },
+        });
+        req.on("upgrade", (res, socket) => {
+          expect(res.statusCode).toBe(101);
+          expect((socket as import("node:tls").TLSSocket).encrypted).toBe(true);
+          socket.once("data", (d: Buffer) => {
+            socket.destroy();
+            resolve(d.toString());
+          });
+          socket.write(`ping-over-tls-${session}`);
+        });
+        req.on("response", (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+        req.on("error", reject);
+        req.end();
+      });
+    const before = upstream.arrivals.length;
+    expect(await upgradeOverTls({ url: listening.tlsUrl }, "ws-tcp")).toBe("ping-over-tls-ws-tcp");
+    expect(await upgradeOverTls({ socketPath: listening.socketPath! }, "ws-sock")).toBe("ping-over-tls-ws-sock");
+    const upgrades = upstream.arrivals.slice(before).filter((a) => a.upgrade);
+    expect(upgrades).toHaveLength(2);
+    for (const arrival of upgrades) expect(arrival.headers.authorization).toBe(`Bearer ${realKey}`);
   });
 
   it("issues short-lived server certificates for 127.0.0.1/localhost only, and its name constraints refuse any other name", async () => {
