@@ -1,13 +1,12 @@
 import type { Authctl } from "../context.js";
 import { runBoundedCommand, runBoundedCommandAsync, stderrNote, type BoundedCommand, type CommandOutcome } from "../core/boundedCommand.js";
+import { AUTHCTL_SECRET_ENV, pickEnv } from "../core/env.js";
 import { SecretSourceError } from "../core/errors.js";
 import type { SecretSource } from "../roster/sourceSchema.js";
 
 /** A key, token or password fits in far less; more means the command printed something else. */
 export const MAX_SOURCE_OUTPUT_BYTES = 64 * 1024;
 
-/** Secrets of authctl itself that a vendor CLI has no business seeing. */
-const WITHHELD_ENV = new Set(["AUTHCTL_PASSPHRASE", "AUTHCTL_PASSPHRASE_COMMAND", "AUTHCTL_TOKEN"]);
 
 /**
  * What a `command` credential row holds: the argv is not secret, only what it prints is. With
@@ -55,7 +54,7 @@ export async function runSecretCommandAsync(context: Authctl, provider: string, 
 
 function secretCommand(context: Authctl, source: Pick<SecretSource, "command" | "timeout_ms">): BoundedCommand {
   const [file, ...args] = source.command;
-  const env = Object.fromEntries(Object.entries(context.env).filter(([k]) => !WITHHELD_ENV.has(k)));
+  const env = pickEnv(context.env, (name) => !AUTHCTL_SECRET_ENV.includes(name));
   return { file: file!, args, env, timeoutMs: source.timeout_ms, maxStdoutBytes: MAX_SOURCE_OUTPUT_BYTES };
 }
 

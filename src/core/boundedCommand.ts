@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { pickEnv } from "./env.js";
 import { withoutControlChars } from "./mask.js";
 
 const SUPERVISOR = fileURLToPath(new URL("../../resources/supervise-command.mjs", import.meta.url));
@@ -96,7 +97,7 @@ export function runBoundedCommandAsync(command: BoundedCommand): Promise<Command
 
 /** What both runners hand the supervisor, and how long and how much of it they wait for. */
 function supervision(command: BoundedCommand) {
-  const env = Object.fromEntries(Object.entries(command.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const env = pickEnv(command.env, () => true);
   const request = { file: command.file, args: command.args, timeoutMs: command.timeoutMs, graceMs: GRACE_MS, maxStdoutBytes: command.maxStdoutBytes, stderrTailBytes: STDERR_TAIL_BYTES };
   return {
     request: JSON.stringify(request),

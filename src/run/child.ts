@@ -4,12 +4,13 @@ import type { Readable, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import type { Authctl } from "../context.js";
 import { holdSignal, interruption } from "../core/abort.js";
+import { AUTHCTL_SECRET_ENV, pickEnv } from "../core/env.js";
 import { CommandNotStartedError } from "../core/errors.js";
 import type { Grant } from "./grants.js";
 import { SecretMasker } from "./mask.js";
 
-/** Variables a child of `run` never inherits: with them it could open the whole store itself. */
-const WITHHELD = ["AUTHCTL_PASSPHRASE", "AUTHCTL_PASSPHRASE_COMMAND", "AUTHCTL_TOKEN", "AUTHCTL_SOCKET"];
+/** Variables a child of `run` never inherits: with them it could open the whole store itself (its own socket and token come in `extra`). */
+const WITHHELD = [...AUTHCTL_SECRET_ENV, "AUTHCTL_SOCKET"];
 
 export interface RunChildOptions {
   context: Authctl;
@@ -24,8 +25,7 @@ export interface RunChildOptions {
 
 /** The child's environment: the context's env without authctl's keys, plus every granted secret. */
 export function childEnvironment(env: Authctl["env"], grants: readonly Grant[], extra: Record<string, string> = {}): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !WITHHELD.includes(name)) out[name] = value;
+  const out = pickEnv(env, (name) => !WITHHELD.includes(name));
   for (const grant of grants) for (const name of grant.envNames) out[name] = grant.secret;
   return { ...out, ...extra };
 }
