@@ -148,6 +148,16 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     }
   }
 
+  /** Runs `claude -p hi` in the agent: it must print the fake's reply; returns the /v1/messages requests the upstream saw meanwhile (at least one). */
+  const claudeAnswersThroughProxy = async (name: string) => {
+    const before = upstream.arrivals.length;
+    const run = await inside(name, "cd /home/dev && claude -p hi");
+    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
+    const messages = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
+    expect(messages.length).toBeGreaterThan(0);
+    return messages;
+  };
+
   it("API-key mode: claude -p in the container gets its answer; the upstream sees the real key, the container only a phantom", async () => {
     const agent = await containerArgs(["--project", "foo"]);
     expect(agent.sessionId).toMatch(/^agent-foo-/);
@@ -156,11 +166,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(agent.env.ANTHROPIC_API_KEY).toMatch(/^authctl-phantom-/);
     expect(JSON.stringify(agent)).not.toContain(secrets.key);
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
-    const run = await inside(name, "cd /home/dev && claude -p hi");
-    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const messages = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
-    expect(messages.length).toBeGreaterThan(0);
+    const messages = await claudeAnswersThroughProxy(name);
     for (const a of messages) expect(a.headers["x-api-key"]).toBe(secrets.key);
     await assertNoRealSecretInside(name, agent.env.ANTHROPIC_API_KEY!);
 
@@ -183,11 +189,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(phantom).toMatch(/^authctl-phantom-/);
     expect(statSync(join(agent.sessionDir, "config", ".credentials.json")).mode & 0o777).toBe(0o600);
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
-    const run = await inside(name, "cd /home/dev && claude -p hi");
-    expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const messages = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
-    expect(messages.length).toBeGreaterThan(0);
+    const messages = await claudeAnswersThroughProxy(name);
     for (const a of messages) expect(a.headers.authorization).toBe(`Bearer ${secrets.access}`);
     await assertNoRealSecretInside(name, phantom, "/home/dev/.claude/.credentials.json");
   });
