@@ -6,7 +6,8 @@ import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js
 /** Recognisable in a leak search, random enough (256 bits) that guessing is hopeless. */
 const PREFIX = "authctl-phantom-";
 const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** The agent container's grammar (its session dir goes into `-v` arguments): no ':' or ','. */
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type PhantomPurpose = "access" | "refresh";
 
@@ -25,6 +26,11 @@ export interface MintPhantomsOptions extends WithContext {
   credentialSet?: string;
   /** Lifetime; 12 h by default. The session ending revokes them sooner. */
   ttlMs?: number;
+  /**
+   * An absolute end the phantoms never pass: the grant they replace (an exchanged refresh phantom)
+   * bounds them, so exchanging can never stretch a session beyond what was granted.
+   */
+  notAfter?: Date;
 }
 
 export interface MintedPhantoms {
@@ -51,12 +57,13 @@ export function looksLikePhantom(value: string): boolean {
 export function mintPhantoms(provider: string, options: MintPhantomsOptions): MintedPhantoms {
   const context = contextFrom(options);
   if (!SESSION_ID.test(options.sessionId)) {
-    throw new UsageError(`session id "${options.sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)`);
+    throw new UsageError(`session id "${options.sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   assertProviderName(provider);
   const now = context.clock.now();
-  const expiresAt = now + (options.ttlMs ?? DEFAULT_TTL_MS);
+  const expiresAt = Math.min(now + (options.ttlMs ?? DEFAULT_TTL_MS), options.notAfter?.getTime() ?? Infinity);
+  if (expiresAt <= now) throw new UsageError(`session "${options.sessionId}": its grant has ended; mint phantoms for a new session instead`);
   const accessToken = PREFIX + randomBytes(32).toString("base64url");
   const refreshToken = PREFIX + randomBytes(32).toString("base64url");
   context.store().exclusive((db) => {

@@ -137,7 +137,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   async function proxyRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     if (req.method === "POST" && (req.url ?? "").split("?")[0] === refreshPath) {
-      await exchangeRefreshPhantom(req, res, { context, refresher, upstreams: options.upstreams });
+      const outcome = await exchangeRefreshPhantom(req, res, { context, refresher, upstreams: options.upstreams });
+      audit(outcome, req, outcome.status, 0, 0, started);
       return;
     }
     const target = resolve(req);

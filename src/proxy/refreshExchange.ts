@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authctl } from "../context.js";
 import { sendJson } from "./forward.js";
-import { mintPhantoms, revokePhantom, verifyPhantom } from "./phantoms.js";
+import { mintPhantoms, revokePhantom, verifyPhantom, type PhantomGrant } from "./phantoms.js";
 import type { RefreshOwner } from "./refresh.js";
 import { routeFor, type UpstreamOverride } from "./routes.js";
 
@@ -35,44 +35,58 @@ function refreshTokenOf(text: string | undefined, contentType: string): string |
   }
 }
 
+/** How an exchange ended, for the proxy's audit line (the shape of its own refusals). */
+export type ExchangeOutcome = { status: 200; grant: PhantomGrant } | { status: number; reason: string; message: string; grant?: PhantomGrant };
+
+function refuse(res: ServerResponse, status: 400 | 401, error: string, message: string, grant?: PhantomGrant): ExchangeOutcome {
+  sendJson(res, status, { error, error_description: message });
+  return { status, reason: status === 400 ? "Bad Request" : "Unauthorized", message, ...(grant ? { grant } : {}) };
+}
+
 /**
  * A client's own refresh call (Codex after a 401, via CODEX_REFRESH_TOKEN_URL_OVERRIDE): it holds
  * only phantoms, so it gets new phantoms for the same session; the real login is refreshed by the
  * proxy alone (here too when it is about to expire). The presented refresh phantom is single-use,
- * like the vendors' own.
+ * like the vendors' own, and the new pair ends when the presented one would have: an agent that
+ * exchanges forever still loses access when its session's grant ends.
  */
 export async function exchangeRefreshPhantom(
   req: IncomingMessage,
   res: ServerResponse,
   deps: { context: Authctl; refresher: RefreshOwner; upstreams?: Record<string, UpstreamOverride> },
-): Promise<void> {
+): Promise<ExchangeOutcome> {
+  const { context } = deps;
   const presented = refreshTokenOf(await readSmallBody(req), String(req.headers["content-type"] ?? ""));
-  const grant = presented === undefined ? undefined : verifyPhantom(presented, { context: deps.context });
+  const grant = presented === undefined ? undefined : verifyPhantom(presented, { context });
   if (!grant || grant.purpose !== "refresh") {
-    sendJson(res, 401, { error: "invalid_grant", error_description: "authctl proxy: unknown, used, revoked or expired refresh phantom" });
-    return;
+    return refuse(res, 401, "invalid_grant", "authctl proxy: unknown, used, revoked or expired refresh phantom");
   }
-  revokePhantom(presented!, { context: deps.context });
-  const credential = deps.context.store().info(grant.credentialSet, grant.provider);
-  const refresh = routeFor(deps.context.roster(), grant.provider, "oauth", deps.upstreams)?.refresh;
-  if (credential?.kind === "oauth" && refresh) {
+  const target = `${grant.credentialSet}:${grant.provider}`;
+  const credential = context.store().info(grant.credentialSet, grant.provider);
+  const route = routeFor(context.roster(), grant.provider, "oauth", deps.upstreams);
+  // An API key has no refresh flow: a fresh pair would only be a way to outlive the grant.
+  if (credential?.kind !== "oauth" || !route) {
+    const held = credential ? `an ${credential.kind} credential` : "nothing stored";
+    return refuse(res, 400, "unsupported_grant_type", `authctl proxy: ${target} has no OAuth refresh through the proxy (${held}); its phantoms last as granted, start a new session for more time`, grant);
+  }
+  revokePhantom(presented!, { context });
+  if (route.refresh) {
     try {
-      await deps.refresher.fresh(grant.credentialSet, grant.provider, refresh);
+      await deps.refresher.fresh(grant.credentialSet, grant.provider, route.refresh);
     } catch (error) {
-      sendJson(res, 401, { error: "invalid_grant", error_description: (error as Error).message });
-      return;
+      return refuse(res, 401, "invalid_grant", (error as Error).message, grant);
     }
   }
-  const minted = mintPhantoms(grant.provider, {
-    context: deps.context,
-    sessionId: grant.sessionId,
-    credentialSet: grant.credentialSet,
-    ttlMs: Math.max(60_000, grant.expiresAt.getTime() - deps.context.clock.now()),
-  });
+  // The refresh above may have taken the last of the grant.
+  if (grant.expiresAt.getTime() <= context.clock.now()) {
+    return refuse(res, 401, "invalid_grant", `authctl proxy: the grant of session ${grant.sessionId} has ended; start a new session`, grant);
+  }
+  const minted = mintPhantoms(grant.provider, { context, sessionId: grant.sessionId, credentialSet: grant.credentialSet, notAfter: grant.expiresAt });
   sendJson(res, 200, {
     access_token: minted.accessToken,
     refresh_token: minted.refreshToken,
     token_type: "Bearer",
-    expires_in: Math.floor((minted.expiresAt.getTime() - deps.context.clock.now()) / 1000),
+    expires_in: Math.floor((minted.expiresAt.getTime() - context.clock.now()) / 1000),
   });
+  return { status: 200, grant };
 }
