@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
 import { UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
+import { RemoveTreeError, removeTree } from "../core/removeTree.js";
 import { ensurePrivateDir } from "../core/paths.js";
 import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
 import { runningProxy } from "../serve/daemon.js";
@@ -117,7 +118,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
     const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid, ttlMs: options.ttlMs };
     return writeSession(plan, await context.engine());
   } catch (error) {
-    rmSync(sessionDir, { recursive: true, force: true });
+    removeTree(sessionDir);
     throw error;
   }
 }
@@ -201,15 +202,20 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
   };
 }
 
-/** Removes a session's files (its phantoms are revoked separately by `revokeSession`). */
+/**
+ * Removes a session's files; its phantoms are revoked separately by `revokeSession`, first, so
+ * whatever a still running container keeps here grants nothing. That container can swap anything
+ * in its config dir for a symlink to a host path, hence removeTree.
+ * @throws RemoveTreeError when the container keeps changing the dir: the rest goes on a later call
+ */
 export function removeAgentSessionFiles(sessionId: string, options: WithContext = {}): boolean {
   if (!SESSION_ID.test(sessionId)) return false;
   const dir = join(contextFrom(options).paths.agentSessions, sessionId);
   try {
-    lstatSync(dir);
-  } catch {
-    return false;
+    return removeTree(dir);
+  } catch (error) {
+    if (!(error instanceof RemoveTreeError)) throw error;
+    const again = `stop its container, then run \`authctl proxy revoke ${sessionId}\` again`;
+    throw new RemoveTreeError(dir, `agent session ${sessionId}'s files are only partly removed (${error.message}); its phantoms are revoked, so what is left grants nothing: ${again}`, { cause: error });
   }
-  rmSync(dir, { recursive: true, force: true });
-  return true;
 }

@@ -1,7 +1,8 @@
-import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Env } from "../../context.js";
+import { RemoveTreeError, removeTree } from "../../core/removeTree.js";
 import { dir as tempDir } from "tmp-promise";
 import { prepareMountDir, type Engine } from "../../engine/index.js";
 
@@ -27,7 +28,7 @@ export async function createLoginDir(containerName: string, engine: Engine, cont
     prepareMountDir(mount, engine, containerUid);
     return mount;
   } catch (err) {
-    await rm(root, { recursive: true, force: true });
+    removeTree(root);
     throw err;
   }
 }
@@ -67,12 +68,21 @@ async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours"
 
 /**
  * Removes a login dir made by `createLoginDir` (its private parent too); idempotent. Anything else
- * is left alone: returns why, or undefined once the dir is gone.
+ * is left alone: returns why, or undefined once the dir is gone. The login container may still run
+ * and swap what it can write for a symlink to a host path, hence removeTree; when it keeps writing,
+ * what is left is said too.
  */
 export async function removeLoginDir(authDir: string, tempRoot: string): Promise<string | undefined> {
   const status = await loginDirStatus(authDir, tempRoot);
-  if (status === "ours") await rm(dirname(authDir), { recursive: true, force: true });
-  return typeof status === "object" ? status.notOurs : undefined;
+  if (typeof status === "object") return status.notOurs;
+  if (status === "gone") return undefined;
+  try {
+    removeTree(dirname(authDir));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof RemoveTreeError)) throw err;
+    return `only partly removed (${err.message}): remove it once its login container has stopped`;
+  }
 }
 
 /** Whether the login dir `authDir` was made for the container `containerName`. */

@@ -45,16 +45,21 @@ export class LoopbackRedirect {
     return new LoopbackRedirect(server, `http://127.0.0.1:${bound}/`, state);
   }
 
-  /** Checks a redirect URL (loopback or pasted) and settles the wait with it; a wrong `state` is refused. */
+  /**
+   * Checks a redirect URL (loopback or pasted) and settles the wait with it. `state` is checked
+   * before anything else: any local process can reach the listener, and only the authorization
+   * server knows the state, so a redirect without it (an `?error=` included) is refused and the
+   * login keeps waiting.
+   */
   accept(url: URL): void {
+    if (url.searchParams.get("state") !== this.state) {
+      throw new CaptureError("the redirect URL's state does not match this login (a stale or forged redirect); nothing was stored");
+    }
     const error = url.searchParams.get("error");
     if (error) {
       const failure = new CaptureError(`the authorization server refused the login: ${error.slice(0, 80)}`);
       this.settle.reject(failure);
       throw failure;
-    }
-    if (url.searchParams.get("state") !== this.state) {
-      throw new CaptureError("the redirect URL's state does not match this login (a stale or forged redirect); nothing was stored");
     }
     if (!url.searchParams.get("code")) throw new CaptureError("the redirect URL has no code parameter");
     this.settle.resolve(url);

@@ -1,0 +1,155 @@
+import { closeSync, constants, existsSync, openSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { AuthctlError } from "./errors.js";
+import { errnoCode } from "./regularFile.js";
+
+/** A tree (or a file in one) that was not removed in full; `path` names what is left. */
+export class RemoveTreeError extends AuthctlError {
+  constructor(
+    readonly path: string,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path}: ${problem}`, options);
+  }
+}
+
+/**
+ * Why the handles: a container (or another account) that can write somewhere in a tree can swap a
+ * directory for a symlink between authctl listing it and unlinking what it listed, and a deletion
+ * by path then lands in the symlink's target on the host. Node has no unlinkat/openat, but Linux
+ * resolves `/proc/self/fd/<fd>/<name>` inside the directory the descriptor holds, whatever has been
+ * renamed since; each directory is opened with O_NOFOLLOW, so a name that became a symlink is
+ * unlinked, never entered.
+ */
+const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const FD_DIR = "/proc/self/fd";
+/** A writer that keeps adding entries (a container still running) makes a directory refuse rmdir; retries across the whole removal. */
+const RETRIES = 16;
+/** One descriptor is open per level: a deeper tree is left (and said so) rather than exhausting them. */
+const MAX_DEPTH = 256;
+
+const at = (fd: number, name?: Buffer): Buffer => Buffer.concat([Buffer.from(`${FD_DIR}/${fd}`), ...(name ? [Buffer.from("/"), name] : [])]);
+
+function assertFdPaths(path: string): void {
+  if (!existsSync(FD_DIR)) {
+    throw new RemoveTreeError(path, `not removed: this system has no ${FD_DIR}, which authctl needs to delete without following symlinks a container may plant; remove it by hand once no container uses it`);
+  }
+}
+
+function failure(shown: string, err: unknown): RemoveTreeError {
+  if (err instanceof RemoveTreeError) return err;
+  return new RemoveTreeError(shown, `could not be removed (${errnoCode(err) ?? String(err)})`, { cause: err });
+}
+
+interface Removal {
+  retriesLeft: number;
+}
+
+function spendRetry(removal: Removal, shown: string, cause: unknown): void {
+  if (removal.retriesLeft-- <= 0) throw new RemoveTreeError(shown, "not removed: something keeps changing it (a container that still runs?)", { cause });
+}
+
+/** Removes `name` in the directory open as `parentFd`; false when nothing was there. */
+function removeEntry(parentFd: number, name: Buffer, shown: string, depth: number, removal: Removal): boolean {
+  const path = at(parentFd, name);
+  for (;;) {
+    let fd: number;
+    try {
+      fd = openSync(path, DIR_FLAGS);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT") return false;
+      if (code !== "ELOOP" && code !== "ENOTDIR") throw failure(shown, err);
+      try {
+        // A symlink or a file: its own name goes, nothing it points at.
+        unlinkSync(path);
+        return true;
+      } catch (unlinkErr) {
+        const again = errnoCode(unlinkErr);
+        if (again === "ENOENT") return true;
+        // Turned into a directory meanwhile: open it on the next round.
+        if (again !== "EISDIR") throw failure(shown, unlinkErr);
+        spendRetry(removal, shown, unlinkErr);
+      }
+      continue;
+    }
+    try {
+      if (depth >= MAX_DEPTH) throw new RemoveTreeError(shown, `nests deeper than ${MAX_DEPTH} levels; left as it is: remove it by hand`);
+      for (const child of readdirSync(at(fd), { encoding: "buffer" })) {
+        removeEntry(fd, child, `${shown}/${child.toString()}`, depth + 1, removal);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      rmdirSync(path);
+      return true;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT") return true;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw failure(shown, err);
+      // Refilled, or swapped for something else, since it was emptied.
+      spendRetry(removal, shown, err);
+    }
+  }
+}
+
+/**
+ * Removes the directory tree (or file) at `path` without ever following a symlink below its parent,
+ * which the caller owns: safe while a container or another account can still change the tree.
+ * Entries that vanish meanwhile are fine. Returns false when nothing was there.
+ * @throws RemoveTreeError naming what is left: an entry that keeps being refilled, one that cannot
+ * be removed, or a system without /proc
+ */
+export function removeTree(path: string): boolean {
+  assertFdPaths(path);
+  let parentFd: number;
+  try {
+    parentFd = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return false;
+    throw failure(path, err);
+  }
+  try {
+    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES });
+  } finally {
+    closeSync(parentFd);
+  }
+}
+
+/**
+ * Unlinks the file `root/segments…` through directory handles, never following a symlink below
+ * `root` (nor `root` itself). Returns false when it (or a directory above it) is not there.
+ * @throws RemoveTreeError when a directory on the way is a symlink or a file, or the target is a directory
+ */
+export function unlinkBeneath(root: string, segments: readonly string[]): boolean {
+  assertFdPaths(root);
+  const opened: number[] = [];
+  try {
+    let shown = root;
+    for (const dir of [root, ...segments.slice(0, -1)]) {
+      shown = opened.length === 0 ? root : `${shown}/${dir}`;
+      try {
+        opened.push(openSync(opened.length === 0 ? root : at(opened.at(-1)!, Buffer.from(dir)), DIR_FLAGS));
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === "ENOENT") return false;
+        if (code === "ELOOP" || code === "ENOTDIR") throw new RemoveTreeError(shown, "is not a real directory (a symlink or a file is in its place); nothing under it was removed");
+        throw failure(shown, err);
+      }
+    }
+    const file = segments.at(-1)!;
+    try {
+      unlinkSync(at(opened.at(-1)!, Buffer.from(file)));
+      return true;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT") return false;
+      if (code === "EISDIR") throw new RemoveTreeError(`${shown}/${file}`, "is a directory, not a file; left as it is");
+      throw failure(`${shown}/${file}`, err);
+    }
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
