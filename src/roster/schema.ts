@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
-import { DeliverySchema } from "./deliverySchema.js";
+import { DeliverySchema, envVarName } from "./deliverySchema.js";
 import { ProxySchema } from "./proxySchema.js";
 import { firstUnsafeRunArg } from "./runArgsPolicy.js";
 import { SourceSchema } from "./sourceSchema.js";
@@ -99,7 +99,7 @@ export const ApiKeyConfigSchema = z
   });
 
 export const ApiKeySchema = z.strictObject({
-  env_var: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name (A-Z, 0-9, _)"),
+  env_var: envVarName,
   key_url: z.url().optional(),
   prefixes: z.array(z.string().min(1)).optional(),
   config: ApiKeyConfigSchema.optional(),
