@@ -18,7 +18,8 @@ export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt
 const DEFAULT_PORT = 8787;
 /** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
 const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** A session id names a directory that `-v host:container` arguments carry: a ':' or ',' would split them. */
+const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface AgentMount {
   host: string;
@@ -102,7 +103,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
   const containerUid = entry.oauth?.container_uid ?? 1000;
   const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
-  if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ : -`);
+  if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
   const socketPath = options.socketPath ?? (await daemonProxySocket(context, options.startService));
   assertSocket(socketPath);
 
