@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { runBoundedCommand, stderrNote } from "../core/boundedCommand.js";
+import { AUTHCTL_SECRET_ENV, pickEnv, type Env } from "../core/env.js";
 import { StoreLockedError } from "../core/errors.js";
 import { KEY_BYTES } from "./crypto.js";
 
@@ -11,17 +12,18 @@ export interface Passphrase {
   source: KeySourceName;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 const COMMAND_TIMEOUT_MS = 30_000;
 const MAX_PASSPHRASE_BYTES = 64 * 1024;
 
 /**
  * Runs `AUTHCTL_PASSPHRASE_COMMAND` (e.g. `pass show authctl`) with `/bin/sh -c`; fails closed on
  * error, timeout or empty output. A failure shows the command's last stderr lines, never its stdout.
+ * It keeps the environment a password manager needs (HOME, GNUPGHOME, its agent's socket) but, like
+ * every child authctl starts, not authctl's own secrets.
  */
 function passphraseFromCommand(command: string, env: Env, timeoutMs: number): string {
-  const outcome = runBoundedCommand({ file: "/bin/sh", args: ["-c", command], env, timeoutMs, maxStdoutBytes: MAX_PASSPHRASE_BYTES });
+  const childEnv = pickEnv(env, (name) => !AUTHCTL_SECRET_ENV.includes(name));
+  const outcome = runBoundedCommand({ file: "/bin/sh", args: ["-c", command], env: childEnv, timeoutMs, maxStdoutBytes: MAX_PASSPHRASE_BYTES });
   const failed = (why: string) => new StoreLockedError(`AUTHCTL_PASSPHRASE_COMMAND ${why}; the store stays locked${stderrNote(outcome)}`);
   if (outcome.kind === "timeout") throw failed(`did not finish within ${timeoutMs} ms: it and every process it started were stopped`);
   if (outcome.kind === "overflow") throw failed(`printed more than ${MAX_PASSPHRASE_BYTES} bytes and was stopped`);
