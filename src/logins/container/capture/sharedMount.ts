@@ -3,6 +3,7 @@ import { constants } from "node:fs";
 import { chmod, chown, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { CaptureError } from "../../../core/errors.js";
+import { RemoveTreeError, unlinkBeneath } from "../../../core/removeTree.js";
 import { errnoCode, fileKind } from "../../../core/regularFile.js";
 import { assertSetName } from "../../../core/names.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
@@ -135,13 +136,18 @@ async function checkRemovable(dir: string, dirName: string, rel: string): Promis
   }
 }
 
-/** Unlinks files checked by `checkRemovable`; one already gone is fine. */
+/**
+ * Unlinks files checked by `checkRemovable`; one already gone is fine. The container can swap a
+ * directory above a file for a symlink after the check, hence unlinkBeneath.
+ */
 async function removeFiles(paths: readonly string[], dir: string, dirName: string): Promise<void> {
   for (const path of paths) {
+    const rel = path.slice(dir.length + 1);
     try {
-      await unlink(path);
+      unlinkBeneath(dir, safeSegments(rel));
     } catch (err) {
-      if (errnoCode(err) !== "ENOENT") throw mountError(dirName, path.slice(dir.length + 1), err);
+      if (err instanceof RemoveTreeError) throw new CaptureError(`shared mount ${dirName}/${rel} not removed: ${err.message}`, { cause: err });
+      throw mountError(dirName, rel, err);
     }
   }
 }
