@@ -37,8 +37,9 @@ export class ServiceClient {
   private async call<T>(path: string, body: unknown, schema: z.ZodType<T>, ref?: { credentialSet: string; provider: string }): Promise<T> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const { adminKey, token, socketPath } = this.options;
-    const authorization = adminKey
-      ? adminAuthorization(adminKey, (this.options.now ?? Date.now)(), path, text ?? "")
+    // Signed for the daemon run that answers health now: the signature is useless to any other run.
+    const authorization = adminKey && path !== "/v1/health"
+      ? adminAuthorization(adminKey, (await this.health()).daemonId, (this.options.now ?? Date.now)(), path, text ?? "")
       : token
         ? `Bearer ${token}`
         : undefined;

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { assertProviderName, assertSetName } from "../core/names.js";
+import { DAEMON_ID } from "./adminAuth.js";
 
 /**
  * The local credential service's wire format: JSON over HTTP on a Unix socket, every request and
@@ -60,7 +61,15 @@ export type CredentialInfoWire = z.infer<typeof CredentialInfo>;
 /** Where the daemon's credential proxy listens (its Unix socket, and a 127.0.0.1 URL when asked for one). */
 export const ProxyAddress = z.strictObject({ socket: z.string(), url: z.string().optional(), tlsUrl: z.string().optional(), caFile: z.string().optional() });
 export type ProxyAddress = z.infer<typeof ProxyAddress>;
-export const HealthResponse = z.strictObject({ ok: z.literal(true), protocol: z.number(), pid: z.number(), home: z.string(), proxy: ProxyAddress.optional() });
+/** `daemonId`: this daemon run's random id, which admin requests are signed for (new at every start). */
+export const HealthResponse = z.strictObject({
+  ok: z.literal(true),
+  protocol: z.number(),
+  pid: z.number(),
+  home: z.string(),
+  daemonId: z.string().regex(DAEMON_ID, "must be a daemon id (32 hex digits)"),
+  proxy: ProxyAddress.optional(),
+});
 export const ListResponse = z.strictObject({ credentials: z.array(CredentialInfo) });
 export const HeadResponse = z.strictObject({ credential: CredentialInfo });
 export const GetResponse = z.strictObject({ credential: CredentialInfo.extend({ payload: z.unknown() }) });

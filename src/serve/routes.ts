@@ -40,7 +40,7 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
   service.route("/v1/health", {
     handle: () => {
       const proxy = options.proxyAddress?.();
-      return { ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home, ...(proxy ? { proxy } : {}) };
+      return { ok: true, protocol: P.PROTOCOL_VERSION, pid: process.pid, home: context.home, daemonId: service.daemonId, ...(proxy ? { proxy } : {}) };
     },
   });
 

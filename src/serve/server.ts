@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { z } from "zod";
-import { ADMIN_KEY_LABEL, ADMIN_MAX_SKEW_MS, ADMIN_SCHEME, adminSignature } from "../access/adminAuth.js";
+import { ADMIN_KEY_LABEL, ADMIN_MAX_AGE_MS, ADMIN_MAX_AHEAD_MS, ADMIN_SCHEME, adminSignature, newDaemonId } from "../access/adminAuth.js";
 import * as P from "../access/protocol.js";
 import type { Authctl } from "../context.js";
 import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
@@ -29,6 +29,8 @@ export interface ServiceServer {
   audit: AuditLog;
   /** Whether callers' uids are checked (SO_PEERCRED), or why not. */
   peerCheck: PeerCheckState;
+  /** This run's random id, named by health: admin requests are signed for it. */
+  daemonId: string;
   /** Adds or replaces a route (`/v1/...`); the credential proxy mounts its own beside these. */
   route<B>(path: string, route: Route<B>): void;
   /** Milliseconds since the last request, for idle exit. */
@@ -64,6 +66,8 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const tokens = new TokenRegistry(now);
   const audit = new AuditLog(auditPath(context.home), now, { groupWrites: true });
   const routes = new Map<string, Route<never>>();
+  // Fresh at each start: admin signatures made for an earlier run, whose nonces are forgotten, fail.
+  const daemonId = newDaemonId();
   const seenNonces = new Map<string, number>();
   let adminKey: Buffer | undefined;
   let lastRequest = now();
@@ -74,6 +78,32 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   // Read once per connection, when it is accepted: keep-alive clients pay for it once.
   const peers = new WeakMap<object, PeerCredentials | undefined>();
 
+  /** `<daemon id>.<ms>.<nonce>.<hmac>`: good once, for this run, made at most seconds ago. */
+  const verifyAdmin = (credentials: string, path: string, body: string): Caller => {
+    const [id, ts, nonce, signature, ...rest] = credentials.split(".");
+    const at = Number(ts);
+    if (!id || !nonce || !signature || rest.length || !Number.isSafeInteger(at)) {
+      throw new HttpFailure(401, "unauthorized", `admin signature malformed: expected ${ADMIN_SCHEME} <daemon id>.<ms>.<nonce>.<hmac>`);
+    }
+    if (at - now() > ADMIN_MAX_AHEAD_MS) {
+      throw new HttpFailure(401, "unauthorized", `admin signature dated ${Math.round((at - now()) / 1000)} s in the future (more than ${ADMIN_MAX_AHEAD_MS / 1000} s): check the clock`);
+    }
+    if (now() - at > ADMIN_MAX_AGE_MS) {
+      throw new HttpFailure(401, "unauthorized", `admin signature too old (more than ${ADMIN_MAX_AGE_MS / 1000} s): check the clock, and sign each request just before sending it`);
+    }
+    if (id !== daemonId) {
+      throw new HttpFailure(401, "unauthorized", "admin signature made for another daemon run: read /v1/health again and sign for the daemon id it names");
+    }
+    adminKey ??= context.store().subkey(ADMIN_KEY_LABEL);
+    const expected = Buffer.from(adminSignature(adminKey, daemonId, at, nonce, path, body), "hex");
+    if (!digestsEqual(expected, Buffer.from(signature, "hex"))) throw new HttpFailure(401, "unauthorized", "admin signature does not match this store's key");
+    if (seenNonces.has(nonce)) throw new HttpFailure(401, "unauthorized", "admin signature already used (a replayed request): sign each request anew");
+    // A nonce older than the window cannot come back: its signature is refused as too old.
+    for (const [n, t] of seenNonces) if (now() - t > ADMIN_MAX_AGE_MS) seenNonces.delete(n);
+    seenNonces.set(nonce, at);
+    return { kind: "admin" };
+  };
+
   const callerOf = (req: IncomingMessage, path: string, body: string): Caller => {
     const header = req.headers.authorization ?? "";
     if (header.startsWith("Bearer ")) {
@@ -81,21 +111,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       if (!verdict.ok) throw new HttpFailure(401, "unauthorized", verdict.reason);
       return { kind: "token", token: verdict.token };
     }
-    if (header.startsWith(`${ADMIN_SCHEME} `)) {
-      const [ts, nonce, signature] = header.slice(ADMIN_SCHEME.length + 1).split(".");
-      const at = Number(ts);
-      if (!nonce || !signature || !Number.isSafeInteger(at) || Math.abs(now() - at) > ADMIN_MAX_SKEW_MS) {
-        throw new HttpFailure(401, "unauthorized", "admin signature malformed or too old (check the clock)");
-      }
-      adminKey ??= context.store().subkey(ADMIN_KEY_LABEL);
-      const expected = Buffer.from(adminSignature(adminKey, at, nonce, path, body), "hex");
-      if (!digestsEqual(expected, Buffer.from(signature, "hex")) || seenNonces.has(nonce)) {
-        throw new HttpFailure(401, "unauthorized", "admin signature does not match this store's key");
-      }
-      for (const [n, t] of seenNonces) if (Math.abs(now() - t) > ADMIN_MAX_SKEW_MS) seenNonces.delete(n);
-      seenNonces.set(nonce, at);
-      return { kind: "admin" };
-    }
+    if (header.startsWith(`${ADMIN_SCHEME} `)) return verifyAdmin(header.slice(ADMIN_SCHEME.length + 1), path, body);
     return { kind: "anonymous" };
   };
 
@@ -164,6 +180,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     tokens,
     audit,
     peerCheck,
+    daemonId,
     route: (path, route) => void routes.set(path, route as Route<never>),
     idleMs: () => now() - lastRequest,
     close: () =>

@@ -128,7 +128,8 @@ describe("the local credential service", () => {
     const s = await startService();
     const body = JSON.stringify({});
     const { adminAuthorization } = await import("../../src/access/adminAuth.js");
-    const authorization = adminAuthorization(s.context.store().subkey(ADMIN_KEY_LABEL), Date.now(), "/v1/list", body);
+    const { daemonId } = await new ServiceClient({ socketPath: s.socketPath }).health();
+    const authorization = adminAuthorization(s.context.store().subkey(ADMIN_KEY_LABEL), daemonId, Date.now(), "/v1/list", body);
     expect((await sendWire({ socketPath: s.socketPath, path: "/v1/list", body, authorization })).status).toBe(200);
     expect((await sendWire({ socketPath: s.socketPath, path: "/v1/list", body, authorization })).status).toBe(401);
   });
