@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -10,6 +11,7 @@ import {
   buildImage,
   buildRunArgv,
   containerExists,
+  containerUser,
   contentTag,
   detectEngine,
   ensureImage,
@@ -18,8 +20,11 @@ import {
   listContainers,
   prepareMountDir,
   resetEngineCache,
+  sandboxId,
+  SANDBOX_ID_BASE,
   type Engine,
 } from "../src/engine/index.js";
+import { hostIdDatabases } from "../src/engine/containerUser.js";
 import { EngineError, NoEngineError, UsageError } from "../src/core/errors.js";
 import { exitCodeOf } from "../src/cli/exitCodes.js";
 import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
@@ -183,6 +188,7 @@ describe("detectEngine", () => {
 
 describe("buildRunArgv", () => {
   const rootful: Engine = { name: "podman", binary: "/usr/bin/podman", rootless: false, env: {} };
+  const user = { args: ["--user", "1879048192:1879048192"], owner: 1879048192 };
   const opts = {
     image: "localhost/img:1",
     command: ["claude", "login"],
@@ -190,29 +196,13 @@ describe("buildRunArgv", () => {
     containerDir: "/home/dev/.claude",
     containerName: "p-auth-claude",
     extraRunArgs: ["--network", "host"],
-    containerUid: 1000,
+    user,
   };
   const tail = ["--network", "host", "-v", "/tmp/x:/home/dev/.claude:Z", "--name", "p-auth-claude", "localhost/img:1", "claude", "login"];
 
-  it("adds -t only with a terminal; rootful engines get no userns args", () => {
-    expect(buildRunArgv(rootful, { ...opts, tty: true })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", "-t", ...tail]);
-    expect(buildRunArgv(rootful, { ...opts, tty: false })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", ...tail]);
-    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: false, env: {} };
-    expect(buildRunArgv(docker, { ...opts, tty: false })).toEqual(["/usr/bin/docker", "run", "--rm", "-i", ...tail]);
-  });
-
-  it("rootless podman maps the host user onto the container user", () => {
-    expect(buildRunArgv({ ...rootful, rootless: true }, { ...opts, tty: false, containerUid: 1001 })).toEqual([
-      "/usr/bin/podman", "run", "--rm", "-i", "--userns=keep-id:uid=1001,gid=1001", ...tail,
-    ]);
-  });
-
-  it("rootless docker runs the login as the container's root, which is the calling host user", () => {
-    const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: true, env: {} };
-    expect(buildRunArgv(docker, { ...opts, tty: false })).toEqual(["/usr/bin/docker", "run", "--rm", "-i", "--user", "0:0", ...tail]);
-    const dir = mkdtempSync(join(scratch, "mount-"));
-    prepareMountDir(dir, docker, 1000);
-    expect(statSync(dir).uid).toBe(process.getuid!()); // never chowned to the subordinate uid
+  it("adds -t only with a terminal, then the container user's flags", () => {
+    expect(buildRunArgv(rootful, { ...opts, tty: true })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", "-t", ...user.args, ...tail]);
+    expect(buildRunArgv(rootful, { ...opts, tty: false })).toEqual(["/usr/bin/podman", "run", "--rm", "-i", ...user.args, ...tail]);
   });
 
   it("labels the container when asked", () => {
@@ -221,25 +211,70 @@ describe("buildRunArgv", () => {
   });
 
   it("passes env by name and rejects invalid names", () => {
-    const argv = buildRunArgv(rootful, { ...opts, tty: false, extraRunArgs: [], env: { NO_COLOR: "1", LANG: "C.UTF-8" } });
+    const argv = buildRunArgv(rootful, { ...opts, tty: false, extraRunArgs: [], user: { args: [], owner: null }, env: { NO_COLOR: "1", LANG: "C.UTF-8" } });
     expect(argv.slice(4, 8)).toEqual(["-e", "NO_COLOR=1", "-e", "LANG=C.UTF-8"]);
     expect(() => buildRunArgv(rootful, { ...opts, tty: false, env: { "A=B": "x" } })).toThrow(UsageError);
   });
 });
 
-describe("prepareMountDir", () => {
-  it("makes the dir private and, as root on a rootful engine, owned by the container user", () => {
-    const dir = mkdtempSync(join(scratch, "mount-"));
-    chmodSync(dir, 0o755);
-    prepareMountDir(dir, { name: "docker", binary: "/usr/bin/docker", rootless: false, env: {} }, 1000);
-    const st = statSync(dir);
-    expect(st.mode & 0o777).toBe(0o700);
-    expect(st.uid).toBe(isRoot ? 1000 : process.getuid!());
+describe("containerUser: containers run as a uid no host account owns (issue 18.1)", () => {
+  const podman: Engine = { name: "podman", binary: "/usr/bin/podman", rootless: false, env: {} };
+  const docker: Engine = { name: "docker", binary: "/usr/bin/docker", rootless: false, env: {} };
+  const image = { uid: 1000, home: "/home/dev" };
+  const empty = { passwd: "", group: "", subuid: "", subgid: "" };
+  const S = SANDBOX_ID_BASE;
+
+  it("root on a rootful engine: the first free sandbox id, a private HOME, mounts handed to it", () => {
+    expect(containerUser(podman, image, 0, 0, () => empty)).toEqual({ args: ["--user", `${S}:${S}`, "--tmpfs", "/home/dev:rw,exec,U"], owner: S });
+    expect(containerUser(docker, image, 0, 0, () => empty)).toEqual({
+      args: ["--user", `${S}:${S}`, "--tmpfs", `/home/dev:rw,exec,uid=${S},gid=${S},mode=0700`],
+      owner: S,
+    });
   });
 
-  it("leaves ownership alone for rootless podman (keep-id maps it)", () => {
+  it("skips ids that an account, a group, NSS or another user's subordinate range has", () => {
+    const db = {
+      passwd: `root:x:0:0::/root:/bin/sh\nu:x:${S}:100::/home/u:/bin/sh\n`,
+      group: `g:x:${S + 1}:\n`,
+      subuid: `alice:${S + 3}:65536\n`,
+      subgid: "",
+      lookup: (_db: "passwd" | "group", id: number) => id === S + 2,
+    };
+    expect(sandboxId(db)).toBe(S + 3 + 65536);
+  });
+
+  it("another caller on a rootful engine runs the container as itself: nothing is chowned", () => {
+    expect(containerUser(docker, image, 1234, 1234, () => empty)).toEqual({
+      args: ["--user", "1234:1234", "--tmpfs", "/home/dev:rw,exec,uid=1234,gid=1234,mode=0700"],
+      owner: null,
+    });
+  });
+
+  it("rootless engines keep the caller's own uids: podman maps it onto the image user, docker runs it as the container's root", () => {
+    expect(containerUser({ ...podman, rootless: true }, { ...image, uid: 1001 }, 1500, 1500)).toEqual({ args: ["--userns=keep-id:uid=1001,gid=1001"], owner: null });
+    expect(containerUser({ ...docker, rootless: true }, image, 1500, 1500)).toEqual({ args: ["--user", "0:0"], owner: null });
+  });
+
+  it("this machine's sandbox id is owned by nobody", () => {
+    const id = sandboxId(hostIdDatabases());
+    expect(id).toBeGreaterThanOrEqual(S);
+    for (const db of ["passwd", "group"]) expect(spawnSync("getent", [db, String(id)]).status).not.toBe(0);
+  });
+});
+
+describe("prepareMountDir", () => {
+  it("makes the dir private and, given an owner (root only), hands it to that uid", () => {
     const dir = mkdtempSync(join(scratch, "mount-"));
-    prepareMountDir(dir, { name: "podman", binary: "/usr/bin/podman", rootless: true, env: {} }, 1000);
+    chmodSync(dir, 0o755);
+    prepareMountDir(dir, isRoot ? SANDBOX_ID_BASE : null);
+    const st = statSync(dir);
+    expect(st.mode & 0o777).toBe(0o700);
+    expect(st.uid).toBe(isRoot ? SANDBOX_ID_BASE : process.getuid!());
+  });
+
+  it("leaves ownership alone without an owner (rootless engines)", () => {
+    const dir = mkdtempSync(join(scratch, "mount-"));
+    prepareMountDir(dir, null);
     expect(statSync(dir).uid).toBe(process.getuid!());
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });

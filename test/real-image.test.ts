@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildRunArgv, detectEngine, type Engine } from "../src/engine/index.js";
+import { buildRunArgv, containerUserFor, detectEngine, type Engine } from "../src/engine/index.js";
 import { apiKeyCommand } from "../src/logins/api-key/apiKeyCommand.js";
 import { prepareOAuthSession, type AuthSession } from "../src/logins/container/session.js";
 import { loadRoster } from "../src/roster/load.js";
+import { imageUserOf } from "../src/roster/schema.js";
 import { CredentialStore } from "../src/store/store.js";
 import { ctxOf } from "./helpers/context.js";
 import { authctl, canary, REPO, tempHome } from "./helpers/env.js";
@@ -34,6 +35,8 @@ let engine: Engine;
 const roster = loadRoster();
 /** What each CLI printed inside its session, for the issue's closing note (and a failing test's message). */
 const printed: Record<string, string> = {};
+/** The uid `id -u` shows inside a login container: the sandbox id on a rootful engine run by root. */
+const insideUid = () => containerUserFor(engine, imageUserOf(roster.get("claude"))).owner ?? 1000;
 
 beforeAll(async () => {
   if (!canRun) return;
@@ -105,12 +108,12 @@ describe.runIf(canRun)("the real vendor CLIs start in the real image, as dev, wi
     using store = CredentialStore.open({ home: t.home, env: {} });
     await using s = await session(provider, `real${provider}`, store);
     const mount = roster.get(provider).oauth!.container_mount;
-    const script = `id -un; touch ${mount}/.authctl-probe && echo "mount writable: ${mount}"; ${status} 2>&1; true`;
+    const script = `id -u; touch ${mount}/.authctl-probe && echo "mount writable: ${mount}"; ${status} 2>&1; true`;
     const run = await execa(s.argv[0]!, argvRunning(s, provider, script).slice(1), { reject: false, stdin: "ignore", all: true, timeout: 120_000 });
     printed[provider] = run.all.trim();
     expect(run.exitCode, run.all).toBe(0);
     const [user, mounted] = run.stdout.split("\n");
-    expect(user).toBe("dev");
+    expect(user).toBe(String(insideUid()));
     expect(mounted).toBe(`mount writable: ${mount}`);
     expect(run.stdout).toMatch(expected);
     // The probe landed in the session's host dir: the container saw the mount, not the image's dir.
@@ -138,7 +141,7 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
         containerName: name,
         extraRunArgs,
         tty: true,
-        containerUid: oauth.container_uid,
+        user: containerUserFor(engine, imageUserOf(roster.get("claude"))),
       });
 
     const withMountName = `onboard-real-${process.pid}`;
@@ -167,17 +170,17 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
     await s.cleanup();
     const argv = buildRunArgv(engine, {
       image,
-      command: ["sh", "-c", "id -un; test -r /home/dev/.claude/.credentials.json && echo credentials-readable; claude auth status"],
+      command: ["sh", "-c", "id -u; test -r /home/dev/.claude/.credentials.json && echo credentials-readable; claude auth status"],
       hostDir: sharedDir,
       containerDir: "/home/dev/.claude",
       containerName: `sharedperm-${process.pid}`,
       extraRunArgs: roster.get("claude").oauth!.extra_run_args,
       tty: false,
-      containerUid: 1000,
+      user: containerUserFor(engine, imageUserOf(roster.get("claude"))),
     });
     const run = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: "ignore", all: true, timeout: 120_000 });
     expect(run.all).not.toContain(token);
-    expect(run.stdout.split("\n").slice(0, 2)).toEqual(["dev", "credentials-readable"]);
+    expect(run.stdout.split("\n").slice(0, 2)).toEqual([String(insideUid()), "credentials-readable"]);
     // claude read the exposed credential (an unexpired canary, checked offline): logged in via claude.ai.
     expect(run.stdout).toMatch(/"loggedIn": true/);
     printed["claude auth status (exposed shared mount)"] = run.stdout.split("\n").slice(2).join(" ").replace(/\s+/g, " ");
@@ -250,7 +253,7 @@ describe.runIf(canRun)("vendor details with the real CLIs (issue 7.4)", () => {
       containerDir: "/home/dev/.config/gh",
       containerName: `twohosts-${process.pid}`,
       tty: false,
-      containerUid: 1000,
+      user: containerUserFor(engine, imageUserOf(roster.get("claude"))),
     });
     // No network in CI: gh cannot verify the tokens, but it must list both hosts it read.
     const status = await execa(argv[0]!, argv.slice(1), { reject: false, all: true, stdin: "ignore", timeout: 120_000 });

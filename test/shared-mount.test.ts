@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { CaptureError } from "../src/core/errors.js";
-import { detectEngine, usernsArgs } from "../src/engine/index.js";
+import { containerUserFor, detectEngine, type Engine } from "../src/engine/index.js";
 import { prepareOAuthSession } from "../src/logins/container/session.js";
 import { MAX_STATE_DEPTH, nestedDeeperThan } from "../src/logins/container/capture/index.js";
 import { loadRoster } from "../src/roster/load.js";
@@ -57,6 +57,9 @@ const captureError = (p: Promise<unknown>) =>
       return e as CaptureError;
     },
   );
+
+/** Who the test image's user (uid 1000, HOME /home/dev) runs as on this engine, as authctl starts it. */
+const imageUser = (engine: Engine) => containerUserFor(engine, { uid: 1000, home: "/home/dev" });
 
 describe("nestedDeeperThan", () => {
   it("measures depth without recursion, so any depth is safe to ask about", () => {
@@ -147,7 +150,7 @@ describe.runIf(hasEngine)("capture and the shared mount are one unit (issue 11 i
 
 describe.runIf(hasEngine)("shared-mount files: readable by the container's dev, by no other host account (issue 7.4)", () => {
   // CI runs as root (rootful podman, the case that was broken); a non-root run cannot chown or switch accounts.
-  it.runIf(isRoot || process.env.CI === "true")("after a capture, dev reads them inside a container; host uid 1000 and 1001 cannot", async () => {
+  it.runIf(isRoot || process.env.CI === "true")("after a capture, the container's user reads them inside a container; host uid 1000 and 1001 cannot", async () => {
     const { session, store, shared, mountsDir } = await claudeSession("perm");
     try {
       writeVendorCredential(session.authDir);
@@ -156,20 +159,21 @@ describe.runIf(hasEngine)("shared-mount files: readable by the container's dev, 
       const rootful = !(engine.name === "podman" && engine.rootless);
       expect(statSync(mountsDir).mode & 0o777).toBe(0o700);
       expect(statSync(mountsDir).uid).toBe(0);
+      const user = imageUser(engine);
       if (rootful) {
         for (const p of [shared, join(shared, ".claude.json"), join(shared, "authctl-phantom.json")]) {
-          expect(statSync(p).uid, p).toBe(1000);
+          expect(statSync(p).uid, p).toBe(user.owner);
           expect(statSync(p).mode & 0o077, p).toBe(0);
         }
       }
 
       const inside = await execa(
         ENGINE,
-        ["run", "--rm", ...usernsArgs(engine, 1000), "-v", `${shared}:/home/dev/.claude:Z`, TEST_IMAGE, "sh", "-c", "id -un; cat /home/dev/.claude/.claude.json /home/dev/.claude/authctl-phantom.json"],
+        ["run", "--rm", ...user.args, "-v", `${shared}:/home/dev/.claude:Z`, TEST_IMAGE, "sh", "-c", "id -u; cat /home/dev/.claude/.claude.json /home/dev/.claude/authctl-phantom.json"],
         { reject: false, stdin: "ignore" },
       );
       expect(inside.exitCode, inside.stderr).toBe(0);
-      expect(inside.stdout).toMatch(/^dev\n/);
+      expect(inside.stdout.split("\n")[0]).toBe(String(user.owner ?? 1000));
       expect(inside.stdout).toContain('"hasCompletedOnboarding": true');
       expect(inside.stdout).toContain('"provider": "claude"');
 
@@ -187,7 +191,7 @@ describe.runIf(hasEngine)("shared-mount files: readable by the container's dev, 
     }
   });
 
-  it.runIf(isRoot)("a mounts dir left group/world-readable is tightened to 0700 before files are handed to uid 1000", async () => {
+  it.runIf(isRoot)("a mounts dir left group/world-readable is tightened to 0700 before files are handed to the container's user", async () => {
     const { session, store, shared, mountsDir } = await claudeSession("loose");
     try {
       mkdirSync(mountsDir, { recursive: true });
@@ -217,7 +221,7 @@ describe.runIf(hasEngine)("shared-mount files: readable by the container's dev, 
       writeVendorCredential(session.authDir);
       await session.capture();
       const engine = await detectEngine(process.env);
-      if (!(engine.name === "podman" && engine.rootless)) expect(statSync(shared).uid).toBe(1000);
+      if (!(engine.name === "podman" && engine.rootless)) expect(statSync(shared).uid).toBe(imageUser(engine).owner);
     } finally {
       await session.cleanup();
       store.close();

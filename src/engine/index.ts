@@ -1,5 +1,6 @@
 export { detectEngine, resetEngineCache, type Engine, type EngineName } from "./detect.js";
-export { buildRunArgv, mountOwner, prepareMountDir, usernsArgs, type RunArgvOptions } from "./runArgs.js";
+export { buildRunArgv, prepareMountDir, type RunArgvOptions } from "./runArgs.js";
+export { containerUser, containerUserFor, sandboxId, SANDBOX_ID_BASE, type ContainerUser, type IdDatabases, type ImageUser } from "./containerUser.js";
 export { backendFor, type ContainerFilter, type EngineBackend } from "./backend.js";
 export { containerExists, forceRemoveContainer, imageExists, listContainers, removeLabelledContainers, SESSION_LABEL } from "./containers.js";
 export { buildImage, contentTag, ensureImage, type BuildImageOptions, type EnsureImageOptions } from "./build.js";

@@ -7,7 +7,8 @@ import { UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
 import { RemoveTreeError, removeTree } from "../core/removeTree.js";
 import { ensurePrivateDir } from "../core/paths.js";
-import { mountOwner, prepareMountDir, usernsArgs, type Engine } from "../engine/index.js";
+import { containerUserFor, prepareMountDir, type ContainerUser } from "../engine/index.js";
+import { imageUserOf } from "../roster/schema.js";
 import { runningProxy } from "../serve/daemon.js";
 import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
 import { localCa } from "./localCa.js";
@@ -101,7 +102,6 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
-  const containerUid = entry.oauth?.container_uid ?? 1000;
   const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
   if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
   const socketPath = options.socketPath ?? (await daemonProxySocket(context, options.startService));
@@ -116,8 +116,8 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
     throw new UsageError(`agent session ${sessionId} already exists: pick another id, or \`authctl proxy revoke ${sessionId}\` first`);
   }
   try {
-    const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid, ttlMs: options.ttlMs };
-    return writeSession(plan, await context.engine());
+    const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, ttlMs: options.ttlMs };
+    return writeSession(plan, containerUserFor(await context.engine(), imageUserOf(entry)));
   } catch (error) {
     removeTree(sessionDir);
     throw error;
@@ -133,12 +133,11 @@ interface SessionPlan {
   socketPath: string;
   port: number;
   configDir: string;
-  containerUid: number;
   ttlMs: number | undefined;
 }
 
-function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
-  const { context, sessionId, sessionDir, credentialSet, socketPath, port, configDir, containerUid } = plan;
+function writeSession(plan: SessionPlan, user: ContainerUser): AgentContainer {
+  const { context, sessionId, sessionDir, credentialSet, socketPath, port, configDir } = plan;
   const client = proxyClientConfig(plan.provider, {
     context,
     sessionId,
@@ -149,10 +148,10 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     caFile: AGENT_PATHS.caCert,
     socketPath: AGENT_PATHS.socket,
   });
-  const owner = mountOwner(engine, containerUid);
+  const { owner } = user;
   const hostConfig = join(sessionDir, "config");
   mkdirSync(hostConfig, { mode: 0o700 });
-  prepareMountDir(hostConfig, engine, containerUid);
+  prepareMountDir(hostConfig, owner);
   for (const [path, text] of Object.entries(client.files)) {
     const inside = relative(configDir, path);
     if (inside.startsWith("..")) throw new UsageError(`${plan.provider}: client file ${path} is outside its config dir ${configDir}`);
@@ -169,7 +168,7 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     writeFileSync(caCert, localCa({ context }).certificatePem);
     chmodSync(caCert, 0o644);
   }
-  // The container user must be able to connect; rootful engines map uids 1:1 (see mountOwner).
+  // The container user must be able to connect: the sandbox uid on a rootful engine (containerUser).
   if (owner !== null) chownSync(socketPath, owner, owner);
 
   const env = { ...client.env, AUTHCTL_PROXY_SOCKET: AGENT_PATHS.socket, AUTHCTL_PROXY_PORT: String(port), AUTHCTL_SESSION: sessionId };
@@ -183,7 +182,7 @@ function writeSession(plan: SessionPlan, engine: Engine): AgentContainer {
     ...(caCert ? [{ host: caCert, container: AGENT_PATHS.caCert, readOnly: true }] : []),
   ];
   const runArgs = [
-    ...usernsArgs(engine, containerUid),
+    ...user.args,
     "--env-file",
     envFile,
     ...mounts.flatMap((m) => ["-v", `${m.host}:${m.container}${m.readOnly ? ":ro" : ""}`]),

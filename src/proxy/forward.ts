@@ -1,7 +1,8 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { Socket } from "node:net";
-import { Transform, type TransformCallback } from "node:stream";
+import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
+import zlib from "node:zlib";
 import { credentialHeader, forwardableHeaders, type ResolvedRoute } from "./routes.js";
 
 /** A request body bigger than this is refused (413) and never fully read. */
@@ -43,9 +44,50 @@ export class BodyMeter extends Transform {
 }
 
 /**
+ * The real secret sent upstream and the phantom the client knows it by: whatever the proxy
+ * returns carries the phantom where an upstream echoed the secret (a debug endpoint, an error
+ * message quoting the header).
+ */
+export interface Scrub {
+  secret: Buffer;
+  phantom: Buffer;
+}
+
+export const scrubFor = (secret: string, phantom: string): Scrub | undefined =>
+  secret ? { secret: Buffer.from(secret), phantom: Buffer.from(phantom) } : undefined;
+
+export function scrubText(text: string, scrub: Scrub | undefined): string {
+  return scrub ? text.split(scrub.secret.toString()).join(scrub.phantom.toString()) : text;
+}
+
+/**
+ * Replaces every whole secret in `data`. Unless `final`, the longest tail that the next chunk could
+ * complete into the secret is held back as `carry`: a secret cut across two chunks is still found.
+ */
+export function scrubChunk(data: Buffer, scrub: Scrub, final: boolean): { out: Buffer; carry?: Buffer } {
+  const { secret, phantom } = scrub;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = data.indexOf(secret); at !== -1; at = data.indexOf(secret, from)) {
+    parts.push(data.subarray(from, at), phantom);
+    from = at + secret.length;
+  }
+  let keep = data.length;
+  for (let at = Math.max(from, data.length - secret.length + 1); !final && at < data.length; at++) {
+    if (data[at] === secret[0] && data.subarray(at).equals(secret.subarray(0, data.length - at))) {
+      keep = at;
+      break;
+    }
+  }
+  parts.push(data.subarray(from, keep));
+  return { out: parts.length === 1 ? parts[0]! : Buffer.concat(parts), ...(keep < data.length ? { carry: data.subarray(keep) } : {}) };
+}
+
+/**
  * Joins the chunks that one read of the upstream socket yields (an SSE stream arrives as many
  * small chunks) into one write to the client: one chunk header and one syscall instead of dozens.
- * Flushed before the next I/O turn, so no event waits; counts the bytes for the audit.
+ * Flushed before the next I/O turn, so no event waits (only a tail that may begin the secret
+ * waits for the next chunk); scrubs the secret; counts the bytes sent for the audit.
  */
 export class ChunkJoiner extends Transform {
   bytes = 0;
@@ -53,30 +95,91 @@ export class ChunkJoiner extends Transform {
   private pendingBytes = 0;
   private scheduled = false;
 
+  constructor(private readonly scrub?: Scrub) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (!this.scheduled) {
       this.scheduled = true;
-      process.nextTick(() => this.release());
+      process.nextTick(() => this.release(false));
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    this.release();
+    this.release(true);
     done();
   }
 
-  private release(): void {
+  private release(final: boolean): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
-    const joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    let joined = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    this.push(joined);
+    if (this.scrub) {
+      const { out, carry } = scrubChunk(joined, this.scrub, final);
+      joined = out;
+      if (carry) {
+        this.pending.push(carry);
+        this.pendingBytes = carry.length;
+      }
+    }
+    this.bytes += joined.length;
+    if (joined.length) this.push(joined);
   }
+}
+
+/**
+ * The upstream's body as plain bytes the scrubber can read (an upstream that ignored the request
+ * for identity gets decoded); undefined for an encoding the proxy cannot decode.
+ */
+export function decodedBody(res: IncomingMessage): Readable | undefined {
+  const encoding = String(res.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  if (encoding === "identity" || encoding === "") return res;
+  const decoder =
+    encoding === "gzip" || encoding === "x-gzip"
+      ? zlib.createGunzip()
+      : encoding === "deflate"
+        ? zlib.createInflate()
+        : encoding === "br"
+          ? zlib.createBrotliDecompress()
+          : undefined;
+  if (!decoder) return undefined;
+  res.once("error", (error) => decoder.destroy(error));
+  return res.pipe(decoder);
+}
+
+/** Answers without a body: their headers describe one (the content-length of a HEAD) and pass as they are. */
+const bodiless = (method: string | undefined, status: number) => method === "HEAD" || status === 204 || status === 304 || status < 200;
+
+/**
+ * Passes an upstream answer on with the secret scrubbed from its status line, headers and body.
+ * The body goes out decoded and without its content-length (the scrub may change it); one in an
+ * encoding the proxy cannot read is refused with 502. Returns what counts the bytes sent.
+ */
+export function sendScrubbed(method: string | undefined, upstreamRes: IncomingMessage, res: ServerResponse, scrub: Scrub | undefined, done: (status: number, bytes: number) => void): ChunkJoiner {
+  const status = upstreamRes.statusCode ?? 502;
+  const headers = responseHeaders(upstreamRes.headers, scrub);
+  const joiner = new ChunkJoiner(scrub);
+  const body = bodiless(method, status) ? undefined : decodedBody(upstreamRes);
+  if (!body && !bodiless(method, status)) {
+    upstreamRes.destroy();
+    sendJson(res, 502, { error: { type: "authctl_proxy", message: `authctl proxy: the upstream answered in an encoding the proxy cannot read (${String(upstreamRes.headers["content-encoding"]).slice(0, 32)})` } });
+    done(502, 0);
+    return joiner;
+  }
+  if (body) {
+    delete headers["content-length"];
+    delete headers["content-encoding"];
+  }
+  res.writeHead(status, scrubText(upstreamRes.statusMessage ?? "", scrub), headers);
+  res.flushHeaders();
+  pipeline(body ?? upstreamRes, joiner, res, () => done(status, joiner.bytes));
+  return joiner;
 }
 
 export function upstreamRequest(route: ResolvedRoute, method: string, path: string, headers: OutgoingHttpHeaders, limits: ForwardLimits): http.ClientRequest {
@@ -100,39 +203,57 @@ export function headersFor(route: ResolvedRoute, incoming: IncomingHttpHeaders, 
   const headers = forwardableHeaders(incoming, { dropCredentials: true, keepUpgrade: upgrade });
   const [name, value] = credentialHeader(route, secret);
   headers[name] = value;
+  // The answer must arrive in a form the proxy can read: a compressed body could hide an echoed secret.
+  headers["accept-encoding"] = "identity";
   return headers;
 }
 
-/** The upstream's response headers minus hop-by-hop ones; content-encoding and length pass untouched. */
-export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  return forwardableHeaders(headers);
+/** The upstream's response headers minus hop-by-hop ones, the secret replaced (in names too: they arrive lower-cased). */
+export function responseHeaders(headers: IncomingHttpHeaders, scrub?: Scrub): OutgoingHttpHeaders {
+  const out = forwardableHeaders(headers);
+  if (!scrub) return out;
+  const secretName = scrub.secret.toString().toLowerCase();
+  const scrubbed: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(out)) {
+    const safeName = name.split(secretName).join(scrub.phantom.toString().toLowerCase());
+    scrubbed[safeName] = Array.isArray(value) ? value.map((v) => scrubText(v, scrub)) : typeof value === "string" ? scrubText(value, scrub) : value;
+  }
+  return scrubbed;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), connection: "close" });
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text), connection: "close" });
   res.end(text);
 }
 
 /** The same refusal on a raw socket (an upgrade request has no ServerResponse). */
-export function refuseSocket(socket: Socket, status: number, reason: string, body: unknown): void {
+export function refuseSocket(socket: Socket, status: number, reason: string, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   if (!socket.writable) return void socket.destroy();
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${reason}\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   );
 }
 
-/** Writes an upstream's handshake answer (101 or a refusal) onto a raw client socket. */
-export function writeRawHead(socket: Socket, res: IncomingMessage, extra: string[] = []): void {
-  const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ""}`];
+/**
+ * Writes an upstream's handshake answer (101 or a refusal) onto a raw client socket. A refusal's
+ * body follows decoded and scrubbed, so its length is told by the connection's close.
+ */
+export function writeRawHead(socket: Socket, res: IncomingMessage, extra: string[] = [], scrub?: Scrub): void {
+  const lines = [`HTTP/1.1 ${res.statusCode} ${scrubText(res.statusMessage ?? "", scrub)}`];
   const keep = res.statusCode === 101 ? new Set(["connection", "upgrade"]) : new Set<string>();
-  const headers = { ...responseHeaders(res.headers) };
-  for (const [name, value] of Object.entries(res.headers)) if (keep.has(name) && value !== undefined) headers[name] = value;
+  const headers = { ...responseHeaders(res.headers, scrub) };
+  if (res.statusCode !== 101) {
+    delete headers["content-length"];
+    delete headers["content-encoding"];
+  }
+  for (const [name, value] of Object.entries(res.headers)) if (keep.has(name) && typeof value === "string") headers[name] = scrubText(value, scrub);
   for (const [name, value] of Object.entries(headers)) {
     for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
   }

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { pipeline } from "node:stream";
 import type { Authctl } from "../context.js";
 import { contextFrom, type WithContext } from "../context.js";
 import type { OAuthPayload } from "../logins/container/capture/index.js";
@@ -10,12 +9,15 @@ import type { StoredCredential } from "../store/store.js";
 import {
   BodyMeter,
   ChunkJoiner,
+  decodedBody,
   DEFAULT_MAX_REQUEST_BYTES,
   type ForwardLimits,
   headersFor,
   refuseSocket,
-  responseHeaders,
+  type Scrub,
+  scrubFor,
   sendJson,
+  sendScrubbed,
   upstreamRequest,
   writeRawHead,
 } from "./forward.js";
@@ -47,6 +49,10 @@ export interface CredentialProxyOptions extends WithContext {
   upstreams?: Record<string, UpstreamOverride>;
   maxRequestBytes?: number;
   upstreamIdleMs?: number;
+  /** A WebSocket bridge with no bytes either way for this long is closed (default 5 min). */
+  upgradeIdleMs?: number;
+  /** Connections one agent session may hold open at once (default 32): one session cannot take the whole listener. */
+  maxConnectionsPerSession?: number;
   /** Where OAuth clients send their refresh calls (Codex: CODEX_REFRESH_TOKEN_URL_OVERRIDE). */
   refreshPath?: string;
   onAudit?: (entry: ProxyAuditEntry) => void;
@@ -66,7 +72,8 @@ interface Target {
   credential: StoredCredential;
 }
 
-type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant };
+type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant; headers?: Record<string, string> };
+
 
 const secretOf = (credential: StoredCredential): string =>
   credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
@@ -85,6 +92,25 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
   };
+  const upgradeIdleMs = options.upgradeIdleMs ?? 300_000;
+  const maxPerSession = options.maxConnectionsPerSession ?? 32;
+  const sessionConnections = new Map<string, number>();
+  const counted = new WeakSet<Socket>();
+
+  /** Counts a connection against the session of the first phantom it carries, until it closes. */
+  function admit(grant: PhantomGrant, socket: Socket): boolean {
+    if (counted.has(socket)) return true;
+    const open = sessionConnections.get(grant.sessionId) ?? 0;
+    if (open >= maxPerSession) return false;
+    counted.add(socket);
+    sessionConnections.set(grant.sessionId, open + 1);
+    socket.once("close", () => {
+      const left = (sessionConnections.get(grant.sessionId) ?? 1) - 1;
+      if (left > 0) sessionConnections.set(grant.sessionId, left);
+      else sessionConnections.delete(grant.sessionId);
+    });
+    return true;
+  }
 
   // Kept until anything is committed to the store (a revocation or refresh, from any process).
   const grants = new StoreCache<PhantomGrant>(() => context.store());
@@ -103,8 +129,17 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     }
     const route = routeFor(context.roster(), grant.provider, mode, options.upstreams);
     if (!route) return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
+    if (!(route.methods as string[]).includes(req.method ?? "")) {
+      const allow = route.methods.join(", ");
+      const message = `authctl proxy: method ${(req.method ?? "").slice(0, 16)} is not allowed for ${grant.provider} (allowed: ${allow}; the roster's proxy.${mode}.methods)`;
+      return { grant, status: 405, reason: "Method Not Allowed", message, headers: { allow } };
+    }
     if (!pathAllowed(req.url ?? "", route.allow_paths)) {
       return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
+    }
+    if (!admit(grant, req.socket)) {
+      const message = `authctl proxy: session ${grant.sessionId} already holds ${maxPerSession} connections to the proxy; close some and retry`;
+      return { grant, status: 429, reason: "Too Many Requests", message };
     }
     return { grant, route, credential };
   }
@@ -144,7 +179,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const target = resolve(req);
     if ("status" in target) {
       req.resume();
-      sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } });
+      sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } }, target.headers);
       audit(target, req, target.status, 0, 0, started);
       return;
     }
@@ -153,11 +188,11 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
     const rewrites = rewritesFor(target.route, req.method ?? "GET", req.url ?? "/");
+    const phantom = phantomFrom(req.headers) ?? "";
 
     const attempt = async (secret: string, replay: Buffer | undefined, retried: boolean) => {
       const headers = headersFor(target.route, req.headers, secret);
-      // An answer the proxy edits must arrive in a form it can read.
-      if (rewrites.length) headers["accept-encoding"] = "identity";
+      const scrub = scrubFor(secret, phantom);
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headers, limits);
       res.once("close", () => {
         if (!res.writableFinished) upstream.destroy();
@@ -178,13 +213,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           return;
         }
         if (rewrites.length) {
-          sendRewritten(upstreamRes, res, rewrites, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
+          sendRewritten(upstreamRes, res, rewrites, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
           return;
         }
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders(upstreamRes.headers));
-        res.flushHeaders();
-        const sent = (joiner = new ChunkJoiner());
-        pipeline(upstreamRes, sent, res, () => audit(target, req, upstreamRes.statusCode ?? 502, meter.bytes, sent.bytes, started));
+        joiner = sendScrubbed(req.method, upstreamRes, res, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
       });
       if (replay) upstream.end(replay);
       else {
@@ -224,19 +256,28 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   async function proxyUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
     socket.on("error", () => socket.destroy());
-    const target = resolve(req);
+    const resolved = resolve(req);
+    const protocol = String(req.headers.upgrade ?? "").trim().toLowerCase();
+    // h2c and any other protocol would carry requests past every rule here: only WebSocket, where allowed.
+    const target: Target | Refusal =
+      "status" in resolved || (protocol === "websocket" && resolved.route.websocket && req.method === "GET")
+        ? resolved
+        : { grant: resolved.grant, status: 403, reason: "Forbidden", message: `authctl proxy: upgrade to "${protocol.slice(0, 32)}" is not allowed for ${resolved.grant.provider} (only a WebSocket GET, on a route with websocket: true)` };
     if ("status" in target) {
-      refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } });
+      refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } }, target.headers);
       return audit(target, req, target.status, 0, 0, started);
     }
+    const phantom = phantomFrom(req.headers) ?? "";
     const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
     const attempt = (secret: string, retried: boolean) => {
+      const scrub = scrubFor(secret, phantom);
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
       socket.once("close", () => upstream.destroy());
       upstream.on("error", () => refuseSocket(socket, 502, "Bad Gateway", { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } }));
       upstream.on("upgrade", (upstreamRes, upstreamSocket: Socket, upstreamHead: Buffer) => {
-        upstreamSocket.setTimeout(0);
-        writeRawHead(socket, upstreamRes);
+        // A bridge nobody uses still holds two sockets: closed after upgradeIdleMs without a byte either way.
+        for (const end of [socket, upstreamSocket]) end.setTimeout(upgradeIdleMs, () => (socket.destroy(), upstreamSocket.destroy()));
+        writeRawHead(socket, upstreamRes, [], scrub);
         if (upstreamHead.length) socket.write(upstreamHead);
         if (head.length) upstreamSocket.write(head);
         let bytesIn = head.length;
@@ -261,8 +302,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           );
           return;
         }
-        writeRawHead(socket, upstreamRes, ["connection: close"]);
-        upstreamRes.pipe(socket);
+        const body = decodedBody(upstreamRes);
+        if (!body) return void socket.destroy();
+        writeRawHead(socket, upstreamRes, ["connection: close"], scrub);
+        body.pipe(new ChunkJoiner(scrub)).pipe(socket);
         audit(target, req, upstreamRes.statusCode ?? 502, 0, 0, started);
       });
       upstream.end();

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import zlib from "node:zlib";
 import type { ProxyRoute } from "../roster/proxySchema.js";
-import { responseHeaders, sendJson } from "./forward.js";
+import { decodedBody, responseHeaders, type Scrub, scrubText, sendJson } from "./forward.js";
 
 export type ResponseRewrite = NonNullable<ProxyRoute["response_rewrites"]>[number];
 
@@ -12,13 +11,6 @@ const MAX_REWRITE_BYTES = 1024 * 1024;
 export function rewritesFor(route: ProxyRoute, method: string, url: string): ResponseRewrite[] {
   const path = url.split("?")[0];
   return method === "GET" ? (route.response_rewrites ?? []).filter((r) => r.path === path) : [];
-}
-
-function decoder(encoding: string | undefined): NodeJS.ReadWriteStream | undefined {
-  if (encoding === "gzip" || encoding === "x-gzip") return zlib.createGunzip();
-  if (encoding === "deflate") return zlib.createInflate();
-  if (encoding === "br") return zlib.createBrotliDecompress();
-  return undefined;
 }
 
 function replaceFields(value: unknown, rewrites: ResponseRewrite[]): unknown {
@@ -36,15 +28,21 @@ function replaceFields(value: unknown, rewrites: ResponseRewrite[]): unknown {
  * Reads the upstream's JSON answer whole (decoded when compressed), applies the rewrites and sends
  * it uncompressed. An answer that cannot be rewritten is not passed on as it is: 502.
  */
-export function sendRewritten(upstreamRes: IncomingMessage, res: ServerResponse, rewrites: ResponseRewrite[], done: (status: number, bytes: number) => void): void {
+export function sendRewritten(
+  upstreamRes: IncomingMessage,
+  res: ServerResponse,
+  rewrites: ResponseRewrite[],
+  scrub: Scrub | undefined,
+  done: (status: number, bytes: number) => void,
+): void {
   const status = upstreamRes.statusCode ?? 502;
   const fail = () => {
     upstreamRes.destroy();
     sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream's answer could not be rewritten" } });
     done(502, 0);
   };
-  const inflate = decoder(upstreamRes.headers["content-encoding"]);
-  const body = inflate ? upstreamRes.pipe(inflate) : upstreamRes;
+  const body = decodedBody(upstreamRes);
+  if (!body) return fail();
   const chunks: Buffer[] = [];
   let size = 0;
   body.on("error", fail);
@@ -59,14 +57,15 @@ export function sendRewritten(upstreamRes: IncomingMessage, res: ServerResponse,
   body.on("end", () => {
     let text: string;
     try {
-      text = status < 300 ? JSON.stringify(replaceFields(JSON.parse(Buffer.concat(chunks).toString("utf8")), rewrites)) : Buffer.concat(chunks).toString("utf8");
+      const raw = Buffer.concat(chunks).toString("utf8");
+      text = scrubText(status < 300 ? JSON.stringify(replaceFields(JSON.parse(raw), rewrites)) : raw, scrub);
     } catch {
       return fail();
     }
-    const headers = responseHeaders(upstreamRes.headers);
+    const headers = responseHeaders(upstreamRes.headers, scrub);
     delete headers["content-encoding"];
     headers["content-length"] = Buffer.byteLength(text);
-    res.writeHead(status, upstreamRes.statusMessage, headers);
+    res.writeHead(status, scrubText(upstreamRes.statusMessage ?? "", scrub), headers);
     res.end(text);
     done(status, Buffer.byteLength(text));
   });

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { Roster } from "../roster/load.js";
-import type { ProxyOAuthRoute, ProxyRoute } from "../roster/proxySchema.js";
+import { PROXY_METHODS, type ProxyMethod, type ProxyOAuthRoute, type ProxyRoute } from "../roster/proxySchema.js";
 import type { CredentialKind } from "../store/store.js";
 
 export type ProxyMode = "api_key" | "oauth";
@@ -13,6 +13,7 @@ export interface UpstreamOverride {
 
 export interface ResolvedRoute extends ProxyRoute {
   mode: ProxyMode;
+  methods: ProxyMethod[];
   refresh?: ProxyOAuthRoute["refresh"];
 }
 
@@ -32,18 +33,59 @@ export function routeFor(roster: Roster, provider: string, mode: ProxyMode, over
   if (mode === "oauth" && (declared as ProxyOAuthRoute | undefined)?.refresh && (override as ProxyOAuthRoute | undefined)?.refresh) {
     merged.refresh = { ...(declared as ProxyOAuthRoute).refresh!, ...(override as ProxyOAuthRoute).refresh! };
   }
-  return { ...merged, mode };
+  return { ...merged, methods: merged.methods ?? [...PROXY_METHODS], mode };
+}
+
+/** What a request path may hold as written: RFC 3986 path characters minus `;` (path parameters), `%` only in escapes. */
+const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/;
+const ESCAPE = /%[0-9A-Fa-f]{2}/;
+/** Escapes decoded again after this many rounds are refused: no client encodes a path that often. */
+const MAX_DECODE_ROUNDS = 3;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** What an escape must never stand for: path syntax a server acts on (`.` `/` `\` `;`) and controls. */
+const forbiddenByte = (b: number) => b < 0x20 || b === 0x7f || b === 0x2e || b === 0x2f || b === 0x5c || b === 0x3b;
+
+/** Decodes every run of escapes; undefined when one is not UTF-8 (overlong forms included) or stands for a forbidden byte. */
+function decodeEscapes(text: string): string | undefined {
+  let refused = false;
+  const decoded = text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    const bytes = Buffer.from(run.replace(/%/g, ""), "hex");
+    if (bytes.some(forbiddenByte)) refused = true;
+    else {
+      try {
+        return utf8.decode(bytes);
+      } catch {
+        refused = true;
+      }
+    }
+    return "";
+  });
+  return refused ? undefined : decoded;
 }
 
 /**
  * Whether a request path may be forwarded: it must start with an allowed prefix after the query
- * is cut off, and hold nothing a server might normalise into another path (`..`, `//`, `%2e`,
- * `%2f`, a backslash). Refusing such paths is cheaper than proving them harmless.
+ * is cut off, and hold nothing a server might normalise into another path: dot segments (also
+ * with whitespace, `..;`, or written as escapes, double escapes, `%u`, overlong UTF-8 or Unicode
+ * look-alikes), `//`, a backslash, `;`, controls. Refusing such paths is cheaper than proving them
+ * harmless, and no API a phantom reaches needs them.
  */
 export function pathAllowed(rawUrl: string, allow: readonly string[]): boolean {
   if (!rawUrl.startsWith("/") || rawUrl.startsWith("//")) return false;
   const path = rawUrl.split("?")[0]!;
-  if (/(^|\/)\.\.?(\/|$)|\/\/|\\|%2e|%2f|%5c|%00/i.test(path)) return false;
+  if (!PATH_CHARS.test(path) || /%(?![0-9A-Fa-f]{2})/.test(path)) return false;
+  let decoded = decodeEscapes(path);
+  for (let round = 1; decoded !== undefined && ESCAPE.test(decoded); round++) {
+    if (round > MAX_DECODE_ROUNDS) return false;
+    decoded = decodeEscapes(decoded);
+  }
+  if (decoded === undefined) return false;
+  const segments = path.split("/").length;
+  for (const form of [decoded, decoded.normalize("NFKC")]) {
+    if (/[\\;\u0000-\u001f\u007f-\u009f]/.test(form) || form.includes("//") || form.split("/").length !== segments) return false;
+    // ".", "..", "...", ".. ": a dot segment to some server, whitespace trimmed or not.
+    if (form.split("/").some((segment) => /^[.\s]*\.[.\s]*$/.test(segment))) return false;
+  }
   return allow.some((prefix) => path === prefix || path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`) || prefix === "/");
 }
 

@@ -7,6 +7,12 @@ import type { CredentialProxy } from "./proxy.js";
 
 /** A TLS record starts with the handshake content type; no HTTP method starts with this byte. */
 const TLS_HANDSHAKE = 0x16;
+/**
+ * Connections one listener accepts at once; more are closed as they arrive. Each may hold an
+ * upstream socket too, so two listeners stay well inside the usual 1024 open files and leave
+ * the daemon's service socket and store their own.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 128;
 /** Well within the certificates' one-day life (localCa.ts). */
 const RENEW_SERVER_CERT_MS = 6 * 60 * 60 * 1000;
 
@@ -19,6 +25,8 @@ export interface ListenOptions {
   signal?: AbortSignal;
   /** A client must finish its request headers within this (slowloris); 10 s by default. */
   headersTimeoutMs?: number;
+  /** Connections each listener holds at once (DEFAULT_MAX_CONNECTIONS); one more is closed at once. */
+  maxConnections?: number;
   /**
    * Also speak TLS on every listener (told apart from plain HTTP by the first byte), for clients
    * that accept only an HTTPS backend: `identity` is asked for a fresh certificate at start and
@@ -89,7 +97,8 @@ function acceptTlsToo(server: http.Server, secure: tls.Server, handshakeTimeoutM
   });
 }
 
-function removeStaleSocket(path: string): void {
+/** Removes a socket left at `path`; anything else there (a regular file, a link) is left alone. */
+export function removeStaleSocket(path: string): void {
   try {
     if (lstatSync(path).isSocket()) unlinkSync(path);
   } catch {
@@ -134,6 +143,7 @@ export async function listenProxy(proxy: CredentialProxy, options: ListenOptions
   }
   const serverFor = () => {
     const server = createProxyServer(proxy, headersTimeoutMs);
+    server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (tlsOptions) {
       const secure = tls.createServer({ ...tlsOptions.identity(), handshakeTimeout: headersTimeoutMs });
       secures.push(secure);

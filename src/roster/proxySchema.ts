@@ -6,6 +6,13 @@ const absolutePrefix = z
   .refine((p) => p.startsWith("/"), "must start with '/'")
   .refine((p) => !p.split("/").includes("..") && !p.includes("%"), "must not contain '..' or '%'");
 
+/**
+ * The methods a route may forward. TRACE (the upstream echoes the request, real credential
+ * included) and CONNECT (a tunnel past every rule here) are never forwarded.
+ */
+export const PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export type ProxyMethod = (typeof PROXY_METHODS)[number];
+
 export const ProxyRouteSchema = z.strictObject({
   /** Upstream origin (and optional path prefix) the proxy forwards to; the client never picks the host. */
   base_url: z.url({ protocol: /^https?$/ }),
@@ -13,6 +20,13 @@ export const ProxyRouteSchema = z.strictObject({
   header: z.enum(["authorization", "x-api-key", "x-goog-api-key"]).default("authorization"),
   /** Request paths (prefixes) a phantom may reach; anything else is refused before forwarding. */
   allow_paths: z.array(absolutePrefix).min(1, "must list at least one path prefix"),
+  /** The methods a phantom may use (all of PROXY_METHODS when absent); list only what the clients need. */
+  methods: z
+    .array(z.enum(PROXY_METHODS, { error: `must be one of ${PROXY_METHODS.join(", ")} (TRACE and CONNECT are never proxied)` }))
+    .min(1, "must list at least one method")
+    .optional(),
+  /** Whether a WebSocket upgrade (GET) may be bridged; no other upgrade protocol ever is. */
+  websocket: z.boolean().optional(),
   /**
    * JSON answers the proxy edits on their way back: every `field` in the answer to a GET of
    * `path` gets `value`. For a client that asks the upstream where to send its requests next

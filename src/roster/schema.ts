@@ -61,8 +61,10 @@ export const OAuthSchema = z
     capture: CaptureSchema,
     post_capture_state: z.record(relativePath, z.record(z.string(), z.unknown())).default({}),
     image: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/").default("auth"),
-    /** uid the image's login user runs as; the temp dir is handed to it. */
+    /** uid of the image's login user; rootless podman maps the caller onto it. */
     container_uid: z.number().int().nonnegative().default(1000),
+    /** HOME of the image's login user: a private tmpfs where the container runs as another uid. */
+    container_home: containerDir.default("/home/dev"),
   })
   .superRefine((o, ctx) => {
     const unsafe = o.allow_unsafe_run_args ? undefined : firstUnsafeRunArg(o.extra_run_args);
@@ -134,3 +136,6 @@ export type OAuthConfig = z.infer<typeof OAuthSchema>;
 export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
 export type CaptureSpec = z.infer<typeof CaptureSchema>;
 export type AuthMode = Provider["modes"][number];
+
+/** The image's login user as the roster states it (the defaults for providers without an oauth block). */
+export const imageUserOf = (entry: Provider): { uid: number; home: string } => ({ uid: entry.oauth?.container_uid ?? 1000, home: entry.oauth?.container_home ?? "/home/dev" });

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Env } from "../../context.js";
 import { RemoveTreeError, removeTree } from "../../core/removeTree.js";
 import { dir as tempDir } from "tmp-promise";
-import { prepareMountDir, type Engine } from "../../engine/index.js";
+import { prepareMountDir } from "../../engine/index.js";
 
 const MOUNT = "mount";
 const PREFIX = "authctl-";
@@ -14,18 +14,16 @@ export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() ||
 
 /**
  * A login's temp dir: `<temp root>/authctl-<container name>-<pid>-<random>/` (0700, the caller's) holding
- * `mount/`, the dir the container sees. On a rootful engine `mount/` belongs to the image's user
- * (uid 1000), and a host account with that same uid exists on many machines: the private parent is
- * what keeps that account from reading or replacing the captured token, for the login and while a
- * prepared session waits to be captured. The container name in it lets a sweep tell whether the
+ * `mount/`, the dir the container sees, owned by whoever the container runs as (`owner`, see
+ * containerUser). The private parent keeps every other account out of it on the host side. The container name in it lets a sweep tell whether the
  * login still runs. Returns the mount dir (the session's `authDir`).
  */
-export async function createLoginDir(containerName: string, engine: Engine, containerUid: number, tempRoot: string): Promise<string> {
+export async function createLoginDir(containerName: string, owner: number | null, tempRoot: string): Promise<string> {
   const { path: root } = await tempDir({ prefix: `${PREFIX}${containerName}-`, tmpdir: tempRoot, mode: 0o700 });
   try {
     const mount = join(root, MOUNT);
     await mkdir(mount, { mode: 0o700 });
-    prepareMountDir(mount, engine, containerUid);
+    prepareMountDir(mount, owner);
     return mount;
   } catch (err) {
     removeTree(root);

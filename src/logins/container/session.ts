@@ -1,9 +1,9 @@
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
 import { randomBytes } from "node:crypto";
-import { buildRunArgv, imageExists, mountOwner, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { buildRunArgv, containerUserFor, imageExists, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
 import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
-import type { Provider } from "../../roster/schema.js";
+import { imageUserOf, type Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
@@ -125,7 +125,7 @@ export class AuthSession implements AuthSessionState {
     const mount = await prepareSharedMount(this.mountsDir, oauth, payload, {
       exposeToken: this.exposeToken,
       credentialSet: this.credentialSet,
-      owner: mountOwner(this.engine, oauth.container_uid),
+      owner: containerUserFor(this.engine, imageUserOf(this.entry)).owner,
     });
     try {
       this.context.store().put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
@@ -226,7 +226,8 @@ export async function prepareOAuthSession(
     let authDir: string | undefined;
     try {
       throwIfAborted(signal);
-      authDir = await createLoginDir(containerName, engine, entry.oauth.container_uid, loginTempRoot(context.env));
+      const user = containerUserFor(engine, imageUserOf(entry));
+      authDir = await createLoginDir(containerName, user.owner, loginTempRoot(context.env));
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
         image: options.image,
@@ -236,7 +237,7 @@ export async function prepareOAuthSession(
         containerName,
         extraRunArgs: entry.oauth.extra_run_args,
         tty: options.tty ?? context.interactive,
-        containerUid: entry.oauth.container_uid,
+        user,
         labels: { [SESSION_LABEL]: containerName },
       });
       const { title, banner } = bannerFor(entry, projectId);

@@ -37,7 +37,7 @@ export const MAX_STATE_BYTES = 16 * 1024 * 1024;
 /** Deepest nesting merged and re-serialised: JSON.stringify recurses, and vendors nest a few levels. */
 export const MAX_STATE_DEPTH = 64;
 
-/** Who owns what authctl writes into a shared mount: null keeps the caller (see engine mountOwner). */
+/** Who owns what authctl writes into a shared mount: null keeps the caller (see containerUser in engine). */
 type Owner = number | null;
 
 /**
