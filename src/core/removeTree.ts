@@ -1,4 +1,5 @@
-import { closeSync, constants, existsSync, openSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, existsSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { AuthctlError } from "./errors.js";
 import { errnoCode } from "./regularFile.js";
@@ -26,8 +27,13 @@ const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOL
 const FD_DIR = "/proc/self/fd";
 /** A writer that keeps adding entries (a container still running) makes a directory refuse rmdir; retries across the whole removal. */
 const RETRIES = 16;
-/** One descriptor is open per level: a deeper tree is left (and said so) rather than exhausting them. */
+/**
+ * One descriptor is open per level: what lies deeper is moved up into the tree's own directory and
+ * removed from there on its next round, so any depth goes with a bounded number of descriptors.
+ */
 const MAX_DEPTH = 256;
+/** Rounds of the tree's own directory spent on what was moved up (about MAX_DEPTH levels each). */
+const DEEP_ROUNDS = 4096;
 
 const at = (fd: number, name?: Buffer): Buffer => Buffer.concat([Buffer.from(`${FD_DIR}/${fd}`), ...(name ? [Buffer.from("/"), name] : [])]);
 
@@ -44,6 +50,20 @@ function failure(shown: string, err: unknown): RemoveTreeError {
 
 interface Removal {
   retriesLeft: number;
+  deepRoundsLeft: number;
+  /** The tree's own directory while it is listed: where entries past MAX_DEPTH are moved. */
+  rootFd?: number;
+  /** Entries moved up since the tree's directory was last listed. */
+  movedUp: number;
+}
+
+function moveUp(fd: number, name: Buffer, shown: string, removal: Removal): void {
+  try {
+    renameSync(at(fd, name), at(removal.rootFd!, Buffer.from(`.authctl-deep-${randomBytes(8).toString("hex")}`)));
+    removal.movedUp++;
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw failure(shown, err);
+  }
 }
 
 function spendRetry(removal: Removal, shown: string, cause: unknown): void {
@@ -74,10 +94,12 @@ function removeEntry(parentFd: number, name: Buffer, shown: string, depth: numbe
       }
       continue;
     }
+    if (depth === 0) removal.rootFd = fd;
     try {
-      if (depth >= MAX_DEPTH) throw new RemoveTreeError(shown, `nests deeper than ${MAX_DEPTH} levels; left as it is: remove it by hand`);
       for (const child of readdirSync(at(fd), { encoding: "buffer" })) {
-        removeEntry(fd, child, `${shown}/${child.toString()}`, depth + 1, removal);
+        const childShown = `${shown}/${child.toString()}`;
+        if (depth >= MAX_DEPTH) moveUp(fd, child, childShown, removal);
+        else removeEntry(fd, child, childShown, depth + 1, removal);
       }
     } finally {
       closeSync(fd);
@@ -89,6 +111,10 @@ function removeEntry(parentFd: number, name: Buffer, shown: string, depth: numbe
       const code = errnoCode(err);
       if (code === "ENOENT") return true;
       if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw failure(shown, err);
+      if (depth === 0 && removal.movedUp > 0 && removal.deepRoundsLeft-- > 0) {
+        removal.movedUp = 0;
+        continue;
+      }
       // Refilled, or swapped for something else, since it was emptied.
       spendRetry(removal, shown, err);
     }
@@ -112,7 +138,7 @@ export function removeTree(path: string): boolean {
     throw failure(path, err);
   }
   try {
-    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES });
+    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES, deepRoundsLeft: DEEP_ROUNDS, movedUp: 0 });
   } finally {
     closeSync(parentFd);
   }
