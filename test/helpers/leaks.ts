@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { inject } from "vitest";
 
 /** A stack trace line in CLI output (`    at fn (file.js:1:2)`): the CLI must never print one. */
 export const STACK_TRACE = /\n\s+at /;
@@ -17,8 +18,16 @@ export function countOccurrences(haystack: Buffer | string, needle: string): num
 /**
  * Every regular file under `root` (symlinks are not followed, and listed as such) whose raw bytes
  * contain `needle`, as paths relative to root. `exclude` takes absolute dirs or files to skip.
+ * The machine's shared temp dir (or a dir above it) is refused: what other work left there makes
+ * the scan slow and its result not this test's; a test scans its home and tmpdir(), which
+ * test/setup/tmpdir.ts makes per file.
  */
 export function filesContaining(root: string, needle: string, exclude: string[] = []): string[] {
+  const shared = inject("sharedTmpdir");
+  const fromRoot = shared === undefined ? ".." : relative(resolve(root), resolve(shared));
+  if (fromRoot === "" || (!fromRoot.startsWith("..") && !isAbsolute(fromRoot))) {
+    throw new Error(`filesContaining: ${root} holds the machine's shared temp dir ${shared}; scan the test's home and tmpdir() (its own TMPDIR) instead`);
+  }
   const skip = new Set(exclude.map((p) => resolve(p)));
   const hits: string[] = [];
   const visit = (path: string) => {
