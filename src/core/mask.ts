@@ -8,6 +8,11 @@ export function withoutControlChars(text: string): string {
 
 /** A key's public kind, e.g. `sk-ant-api03-`, `sk_test_`, `ghp_`, `ya29.`: lowercase words with their separators. */
 const PUBLIC_PREFIX = /^(?:[a-z][a-z0-9]{0,5}[-_.]){1,3}/;
+/** The public kind at the start of a secret (`sk-ant-`), "" when it has none: it tells nothing about the key. */
+export function publicPrefix(secret: string): string {
+  return secret.match(PUBLIC_PREFIX)?.[0] ?? "";
+}
+
 const HEAD = 3;
 const TAIL = 4;
 
@@ -19,7 +24,7 @@ const TAIL = 4;
  * the budget, the public prefix being free. Control characters become "?" (see withoutControlChars).
  */
 export function maskSecret(secret: string): string {
-  const prefix = secret.match(PUBLIC_PREFIX)?.[0] ?? "";
+  const prefix = publicPrefix(secret);
   let budget = Math.floor((secret.length - prefix.length) / 3);
   const tail = Math.min(TAIL, budget);
   if (secret.length < 12 || tail === 0) return "****";

@@ -40,7 +40,8 @@ const fdOf = (stream: unknown) => (typeof (stream as { fd?: unknown } | undefine
 export async function runChild(options: RunChildOptions): Promise<number> {
   const { context, argv, grants } = options;
   const io = context.io;
-  const secrets = grants.map((g) => g.secret);
+  // The child's capability token reads the store as far as its grants go: concealed like them.
+  const secrets = [...grants.map((g) => g.secret), ...(options.extraEnv?.AUTHCTL_TOKEN ? [options.extraEnv.AUTHCTL_TOKEN] : [])];
   const masks = (stream: Writable & { isTTY?: boolean }) => options.mask !== false && secrets.length > 0 && !stream.isTTY;
   // A real file descriptor is handed over as is (no copy through authctl) unless its output is masked.
   const output = (stream: (Writable & { isTTY?: boolean }) | undefined) => (!stream ? "ignore" : !masks(stream) && fdOf(stream) !== undefined ? stream : "pipe");

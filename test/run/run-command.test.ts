@@ -110,7 +110,7 @@ describe("authctl run", () => {
   it("hands the child a token for the service it starts on demand, scoped to its grant and revoked at exit; nothing on disk", async () => {
     const h = await home();
     const script = `console.log(process.env.AUTHCTL_SOCKET + " " + process.env.AUTHCTL_TOKEN)`;
-    const r = await h.run(["--only", "anthropic", "--", "node", "-e", script]);
+    const r = await h.run(["--no-mask", "--only", "anthropic", "--", "node", "-e", script]); // the token is masked like the secrets
     expect(r.exitCode).toBe(0);
     const [socketPath, token] = r.stdout.trim().split(" ");
     expect(socketPath).toBe(join(h.home, "run", "authctl.sock"));

@@ -55,7 +55,7 @@ describe("authctl serve (the daemon)", () => {
     expect((await authctl(h.home, ["key", "anthropic", "--stdin"], { input: key })).exitCode).toBe(0);
     cleanups.push(() => authctl(h.home, ["serve", "stop"]));
     const sampler = startPsSampler(10);
-    const r = await authctl(h.home, ["run", "--", "sh", "-c", 'sleep 0.5; echo "$AUTHCTL_TOKEN"']);
+    const r = await authctl(h.home, ["run", "--no-mask", "--", "sh", "-c", 'sleep 0.5; echo "$AUTHCTL_TOKEN"']); // the token is masked like the secrets
     const { lines, samples } = await sampler.stop();
     expect(r.exitCode).toBe(0);
     const token = r.stdout.trim();
