@@ -47,7 +47,8 @@ export function secretForms(secrets: readonly string[]): SecretForm[] {
       const fragmentFrom = Math.ceil(((lead + prefix.length) * 8) / 6) - first;
       for (const encoding of ["base64", "base64url"] as const) {
         const encoded = Buffer.concat([Buffer.alloc(lead), bytes, Buffer.alloc(2)]).toString(encoding);
-        add(encoded.slice(first, end), fragmentFrom, Math.ceil((FRAGMENT_BYTES * 8) / 6), true);
+        // FRAGMENT_BYTES bytes give 10 characters of their own at any alignment.
+        add(encoded.slice(first, end), fragmentFrom, Math.floor((FRAGMENT_BYTES * 8 - 4) / 6), true);
       }
     }
   }

@@ -112,10 +112,16 @@ describe("run masking: encodings, control sequences, both streams, AUTHCTL_TOKEN
         process.stdout.write("\\n"); process.stderr.write("\\n");
         console.error(k.slice(0, h)); await wait(30); console.log(k.slice(h));
         process.stdout.write(k.slice(0, q)); process.stderr.write(k.slice(q, 2 * q)); process.stdout.write(k.slice(2 * q, 3 * q)); process.stderr.write(k.slice(3 * q) + "\\n");
+        console.log("b64 " + Buffer.from(k.slice(0, h)).toString("base64")); console.error("b64 " + Buffer.from(k.slice(h)).toString("base64"));
+        console.log("hex " + Buffer.from(k.slice(h)).toString("hex")); console.error("hex " + Buffer.from(k.slice(0, h)).toString("hex"));
       })();`;
     const r = await runNode(s, script);
     // Failures name what leaked (a half, an offset), never the secret itself.
-    const halves = { "first half": s.key.slice(0, s.key.length >> 1), "second half": s.key.slice(s.key.length >> 1) };
+    const [first, second] = [s.key.slice(0, s.key.length >> 1), s.key.slice(s.key.length >> 1)];
+    const encoded = (half: string) => ({ base64: Buffer.from(half).toString("base64").slice(0, -4), hex: Buffer.from(half).toString("hex") });
+    const halves = Object.fromEntries(
+      [["first half", first], ["second half", second]].flatMap(([name, half]) => [[name, half], ...Object.entries(encoded(half!)).map(([kind, form]) => [`${name} in ${kind}`, form])]),
+    ) as Record<string, string>;
     const secretPart = s.key.slice(7);
     for (const stream of [r.stdout, r.stderr]) {
       expect(Object.entries(halves).filter(([, half]) => stream.includes(half)).map(([name]) => name)).toEqual([]);
@@ -140,6 +146,32 @@ describe("run masking: encodings, control sequences, both streams, AUTHCTL_TOKEN
     expect(token).toMatch(/^act_/);
     expect(leaks(r.stdout + r.stderr, token).filter((name) => !name.startsWith("url") && name !== "form-urlencoded")).toEqual([]);
     expect(r.stdout.includes(`token ${CONCEALED}`)).toBe(true);
+  });
+
+  it("conceals every 8-byte piece of a secret past its prefix, as is, in hex, base64 and URL encoding", async () => {
+    const secret = `sk-ant-${canary()}/+=&${canary()}`;
+    const encodings: Record<string, (piece: string) => string> = {
+      raw: (piece) => piece,
+      hex: (piece) => Buffer.from(piece).toString("hex"),
+      HEX: (piece) => Buffer.from(piece).toString("hex").toUpperCase(),
+      base64: (piece) => Buffer.from(piece).toString("base64"),
+      base64url: (piece) => Buffer.from(piece).toString("base64url"),
+      url: (piece) => encodeURIComponent(piece),
+    };
+    const leaked: string[] = [];
+    for (let at = 7; at + 8 <= secret.length; at++) {
+      const piece = secret.slice(at, at + 8);
+      for (const [name, encode] of Object.entries(encodings)) {
+        const masker = new SecretMasker([secret]);
+        let out = "";
+        masker.on("data", (c: Buffer) => (out += c.toString("latin1")));
+        masker.end(`x ${encode(piece)} y\n`);
+        await new Promise((resolve) => masker.on("end", resolve));
+        // base64 of 8 bytes: 10 characters of their own, then one mixed with the padding
+        if (out.includes(name.startsWith("base64") ? encode(piece).slice(0, 10) : encode(piece))) leaked.push(`${name} at ${at}`);
+      }
+    }
+    expect(leaked).toEqual([]);
   });
 
   it("lets a quiet stream's tail that could only begin a fragment out after a short wait, and holds a secret's beginning", async () => {
