@@ -53,6 +53,9 @@ export interface ServiceServerOptions {
   proxyAddress?: () => P.ProxyAddress | undefined;
 }
 
+/** Connections the service socket holds at once; more are closed as they arrive. */
+const SERVICE_MAX_CONNECTIONS = 256;
+
 const actorOf = (caller: Caller) => (caller.kind === "token" ? `token:${caller.token.id}` : caller.kind);
 
 /**
@@ -174,6 +177,8 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   };
 
   const server = createServer((req, res) => void handle(req, res));
+  // Bounded like the proxy's listeners, whose bound leaves this socket (and the store) open files to work with under a flood.
+  server.maxConnections = SERVICE_MAX_CONNECTIONS;
   if ("read" in reader) server.on("connection", (socket) => peers.set(socket, reader.read(socket)));
   const service: ServiceServer = {
     server,
