@@ -9,6 +9,10 @@
 // suite makes its own) and no store. Output lines are prefixed with the engine; a per-engine
 // summary follows. A run whose engine does not answer is skipped with a reason, or fails when
 // CI=true. AUTHCTL_TEST_SUMMARY=<file> receives the totals as JSON (.ci/run prints them).
+//
+// When a chosen suite runs the real auth image, its build (scripts/build-auth-image.sh: minutes
+// on a fresh machine, built with podman and copied into docker) starts here, beside the suites;
+// they call the script themselves and wait on its lock, so whichever asks first finds it under way.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,6 +64,33 @@ const plans = [
 const scratch = mkdtempSync(join(tmpdir(), "authctl-test-engines-"));
 const vitest = join(REPO, "node_modules/vitest/vitest.mjs");
 
+/** The suites that run the real auth image call its build script (test/real-image.test.ts …). */
+const usesAuthImage = (file) => readFileSync(join(REPO, file), "utf8").includes("scripts/build-auth-image.sh");
+
+/**
+ * Builds the auth image for each engine whose chosen suites need it, one engine after the other
+ * (podman first: docker's copy comes from it). Resolves to undefined, or to why it failed; the
+ * suites then run the script again and fail with its message, so this only tells where to look.
+ * Needs root (debootstrap), as the suites' own build does; AUTHCTL_AUTH_IMAGE names a ready image.
+ */
+async function prebuildAuthImage() {
+  if (process.env.AUTHCTL_AUTH_IMAGE || process.getuid?.() !== 0) return undefined;
+  const engines = plans.filter((p) => p.files.some(usesAuthImage) && engineAnswers(p.engine)).map((p) => p.engine);
+  for (const engine of engines) {
+    const child = spawn("bash", [join(REPO, "scripts/build-auth-image.sh")], { cwd: REPO, env: engineEnv(engine), stdio: ["ignore", "pipe", "pipe"] });
+    const lines = [];
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+        lines.push(line);
+        if (line.startsWith("[build-auth-image]")) process.stdout.write(`[image] ${line}\n`);
+      });
+    }
+    const code = await new Promise((resolve) => child.once("close", resolve));
+    if (code !== 0) return `scripts/build-auth-image.sh for ${engine} exited ${code}; its last lines:\n${lines.slice(-30).join("\n")}`;
+  }
+  return undefined;
+}
+
 function run({ engine, files }) {
   if (files.length === 0) return Promise.resolve({ engine, skipped: "no container suite among the chosen files" });
   if (!engineAnswers(engine)) {
@@ -94,7 +125,9 @@ function run({ engine, files }) {
   });
 }
 
+const prebuild = prebuildAuthImage();
 const results = await Promise.all(plans.map(run));
+const prebuildFailure = await prebuild;
 rmSync(scratch, { recursive: true, force: true });
 
 const totals = { passed: 0, failed: 0, skipped: 0, engines: {} };
@@ -115,5 +148,6 @@ for (const r of results) {
   }
 }
 console.log(`  total   ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+if (prebuildFailure) console.log(`\nThe auth image build started before the suites failed: ${prebuildFailure}`);
 if (process.env.AUTHCTL_TEST_SUMMARY) writeFileSync(process.env.AUTHCTL_TEST_SUMMARY, JSON.stringify(totals));
 process.exit(totals.failed > 0 || results.some((r) => r.code !== undefined && r.code !== 0) ? 1 : 0);
