@@ -123,6 +123,7 @@ const API = [
   "TokenScope: type",
   "UnknownProviderError: class",
   "UnsafeDirectoryError: class",
+  "UntrustedServiceError: class",
   "UpstreamOverride: type",
   "UsageError: class",
   "WithContext: type",

@@ -1,21 +1,29 @@
 import { request as httpRequest } from "node:http";
 import type { z } from "zod";
-import { ServiceError } from "../core/errors.js";
+import { ServiceError, UntrustedServiceError } from "../core/errors.js";
+import type { PeerCredentials } from "../core/peerCredentials.js";
 import type { StoredCredential } from "../store/store.js";
 import { adminAuthorization } from "./adminAuth.js";
 import * as P from "./protocol.js";
-import { decodeResponse, httpOptions, type WireRequest, type WireResponse } from "./wire.js";
+import { decodeResponse, httpOptions, verifiedConnection, type WireRequest, type WireResponse } from "./wire.js";
 
-export function sendWire(request: WireRequest, signal?: AbortSignal): Promise<WireResponse> {
+export interface SendWireOptions {
+  signal?: AbortSignal;
+  /** Who serves the socket (SO_PEERCRED), verified before anything is sent; undefined where it cannot be read. */
+  onPeer?: (peer: PeerCredentials | undefined) => void;
+}
+
+export function sendWire(request: WireRequest, options: SendWireOptions = {}): Promise<WireResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ ...httpOptions(request), signal }, (res) => {
+    const connection = verifiedConnection(request.socketPath, options.onPeer);
+    const req = httpRequest({ ...httpOptions(request), signal: options.signal, createConnection: connection }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", reject);
     });
     req.on("error", (error: NodeJS.ErrnoException) =>
-      reject(error.name === "AbortError" ? error : new ServiceError(`cannot reach the authctl service at ${request.socketPath} (${error.code ?? error.message}): start it with \`authctl serve\``)),
+      reject(error.name === "AbortError" || error instanceof UntrustedServiceError ? error : new ServiceError(`cannot reach the authctl service at ${request.socketPath} (${error.code ?? error.message}): start it with \`authctl serve\``)),
     );
     req.end(request.body);
   });
@@ -30,8 +38,14 @@ export interface ServiceClientOptions {
   now?: () => number;
 }
 
-/** The local credential service, from any process: a token for reads, the admin key for the rest. */
+/**
+ * The local credential service, from any process: a token for reads, the admin key for the rest.
+ * Every request goes only to a daemon in a directory private to the user, run by the user or root.
+ */
 export class ServiceClient {
+  /** Who served the last request (pid, uid); undefined where peer credentials cannot be read. */
+  peer: PeerCredentials | undefined;
+
   constructor(private readonly options: ServiceClientOptions) {}
 
   private async call<T>(path: string, body: unknown, schema: z.ZodType<T>, ref?: { credentialSet: string; provider: string }): Promise<T> {
@@ -43,7 +57,8 @@ export class ServiceClient {
       : token
         ? `Bearer ${token}`
         : undefined;
-    return decodeResponse(path, await sendWire({ socketPath, path, body: text, authorization }), schema, ref);
+    const response = await sendWire({ socketPath, path, body: text, authorization }, { onPeer: (peer) => (this.peer = peer) });
+    return decodeResponse(path, response, schema, ref);
   }
 
   health() {

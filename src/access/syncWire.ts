@@ -1,6 +1,6 @@
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { ServiceError } from "../core/errors.js";
-import { httpOptions, type WireRequest, type WireResponse } from "./wire.js";
+import { httpOptions, verifyServiceDir, type WireRequest, type WireResponse } from "./wire.js";
 
 // A Unix socket cannot be read synchronously in Node, and `getCredentials` is synchronous: a
 // worker does the one request while this thread waits on an Atomics cell. The worker's code is
@@ -24,6 +24,8 @@ req.end(body);
 `;
 
 export function sendWireSync(request: WireRequest, timeoutMs = 10_000): WireResponse {
+  // The worker cannot read the listener's uid (koffi stays in this thread): the directory rule alone decides here.
+  verifyServiceDir(request.socketPath);
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(WORKER_SOURCE, {

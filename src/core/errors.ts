@@ -90,6 +90,9 @@ export class AccessDeniedError extends AuthctlError {}
 /** The local credential service could not be reached or answered something unexpected. */
 export class ServiceError extends AuthctlError {}
 
+/** A service socket authctl cannot prove is its user's own daemon (another account's directory or uid); nothing was sent to it. */
+export class UntrustedServiceError extends ServiceError {}
+
 /** The command of `authctl run` could not be started (not found, not executable); nothing was run. */
 export class CommandNotStartedError extends AuthctlError {}
 

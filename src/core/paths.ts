@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, statSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { UnsafeDirectoryError } from "./errors.js";
@@ -19,6 +19,30 @@ function statOrUndefined(path: string): Stats | undefined {
 }
 
 /**
+ * Why an existing directory is not private to the user (another account owns it or can write to
+ * it, so it could replace what authctl keeps there), or undefined when it is. A symbolic link is
+ * refused when the caller lstat'ed: it may be swapped for another target at any time.
+ */
+export function notPrivateBecause(stats: Stats): string | undefined {
+  if (stats.isSymbolicLink()) return "is a symbolic link";
+  if (!stats.isDirectory()) return "is not a directory";
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) return `belongs to uid ${stats.uid}, not to you (uid ${uid})`;
+  if ((stats.mode & 0o022) !== 0) return `is writable by other users (mode ${(stats.mode & 0o7777).toString(8)})`;
+  return undefined;
+}
+
+/** `notPrivateBecause` for `dir` itself, never following a link; undefined for a missing dir too. */
+export function privateDirProblem(dir: string): string | undefined {
+  try {
+    return notPrivateBecause(lstatSync(dir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/**
  * Creates `dir` (and missing parents) with mode 0700. An existing directory is used as it is —
  * authctl never changes the mode of a directory it did not create (`AUTHCTL_HOME=/tmp` must not
  * cost /tmp its sticky bit) — but it is refused when another account owns it or can write to it,
@@ -30,15 +54,10 @@ export function ensurePrivateDir(dir: string): string {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
-  if (!existing.isDirectory()) throw new UnsafeDirectoryError(`${dir} exists and is not a directory; point AUTHCTL_HOME at a directory`);
-  const uid = process.getuid?.();
-  if (uid !== undefined && existing.uid !== uid) {
-    throw new UnsafeDirectoryError(`${dir} belongs to uid ${existing.uid}, not to you (uid ${uid}): authctl keeps secrets only in a directory you own`);
-  }
-  if ((existing.mode & 0o022) !== 0) {
-    const mode = (existing.mode & 0o7777).toString(8);
+  const problem = notPrivateBecause(existing);
+  if (problem) {
     throw new UnsafeDirectoryError(
-      `${dir} is writable by other users (mode ${mode}), who could replace authctl's files: use a private directory (authctl creates a missing one with mode 0700) or run \`chmod go-w ${dir}\``,
+      `${dir} ${problem}: authctl keeps secrets only in a directory you own that no one else can write; point AUTHCTL_HOME at one (a missing one is created with mode 0700), or run \`chmod go-w ${dir}\` if it is yours`,
     );
   }
   return dir;

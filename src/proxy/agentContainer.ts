@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { chmodSync, chownSync, copyFileSync, lchownSync, lstatSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
-import { UsageError } from "../core/errors.js";
+import { UntrustedServiceError, UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
 import { RemoveTreeError, removeTree } from "../core/removeTree.js";
-import { ensurePrivateDir } from "../core/paths.js";
+import { ensurePrivateDir, privateDirProblem } from "../core/paths.js";
 import { containerUserFor, prepareMountDir, type ContainerUser } from "../engine/index.js";
 import { imageUserOf } from "../roster/schema.js";
 import { runningProxy } from "../serve/daemon.js";
@@ -32,7 +32,7 @@ export interface PrepareAgentContainerOptions extends WithContext {
   /** The project the agent works on; also the credential set unless `set` is given. */
   project?: string;
   set?: string;
-  /** The proxy's Unix socket on the host; default: the one the running `authctl serve` daemon reports. */
+  /** The proxy's Unix socket on the host: the one this home's running daemon reports (the default; any other is refused). */
   socketPath?: string;
   /**
    * Starts this home's daemon when none answers (the CLI spawns `authctl serve`, as `run` does);
@@ -64,7 +64,10 @@ export interface AgentContainer {
   sessionDir: string;
 }
 
-/** `sock` must be an existing Unix socket: a typo would otherwise mount an empty path into the container. */
+/**
+ * A proxy socket an agent container may be given: an existing socket (a typo would mount an empty
+ * path) in a directory private to the user, so no other account could have put it there or swap it.
+ */
 function assertSocket(path: string): void {
   let isSocket = false;
   try {
@@ -72,17 +75,33 @@ function assertSocket(path: string): void {
   } catch {
     // missing: reported below with what to do
   }
-  if (!isSocket) throw new UsageError(`${path} is not a proxy socket: start \`authctl proxy serve --socket ${path}\` first (or pass --socket)`);
+  if (!isSocket) throw new UsageError(`${path} is not a proxy socket: start \`authctl proxy serve --socket ${path}\` first`);
+  const dir = dirname(resolve(path));
+  const problem = privateDirProblem(dir);
+  if (problem) throw new UntrustedServiceError(`the proxy socket ${path} is in ${dir}, which ${problem}: authctl mounts into containers only its own daemon's socket, from a directory private to you`);
 }
 
-/** The running daemon's proxy socket, starting the daemon first when the caller can. */
-async function daemonProxySocket(context: Authctl, startService: (() => Promise<unknown>) | undefined): Promise<string> {
+/**
+ * The proxy socket of this home's verified daemon (started first when the caller can and named no
+ * socket). A `requested` socket must be that one: anything else (the engine's API socket, a socket
+ * in another account's directory) would be mounted into the container and handed to its user.
+ */
+async function daemonProxySocket(context: Authctl, requested: string | undefined, startService: (() => Promise<unknown>) | undefined): Promise<string> {
   let proxy = await runningProxy(context);
-  if (!proxy && startService) {
+  if (!proxy && startService && requested === undefined) {
     await startService();
     proxy = await runningProxy(context);
   }
-  if (!proxy) throw new UsageError("no authctl service is running for this home, and its credential proxy with it: start it with `authctl serve --detach` (or pass --socket)");
+  if (!proxy) {
+    const start = requested === undefined ? "`authctl serve --detach`" : `\`authctl proxy serve --socket ${requested}\``;
+    throw new UsageError(`no authctl service is running for this home, and its credential proxy with it: start it with ${start}`);
+  }
+  if (requested !== undefined && resolve(requested) !== resolve(proxy.socket)) {
+    throw new UsageError(
+      `${requested} is not the proxy socket of this home's authctl daemon (${proxy.socket}): authctl mounts into containers only its own daemon's socket; drop --socket, or start the daemon on that path with \`authctl proxy serve --socket ${requested}\``,
+    );
+  }
+  assertSocket(proxy.socket);
   return proxy.socket;
 }
 
@@ -104,8 +123,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
   const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
   if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
-  const socketPath = options.socketPath ?? (await daemonProxySocket(context, options.startService));
-  assertSocket(socketPath);
+  const socketPath = await daemonProxySocket(context, options.socketPath, options.startService);
 
   const sessionDir = join(ensurePrivateDir(context.paths.agentSessions), sessionId);
   try {
@@ -169,7 +187,7 @@ function writeSession(plan: SessionPlan, user: ContainerUser): AgentContainer {
     chmodSync(caCert, 0o644);
   }
   // The container user must be able to connect: the sandbox uid on a rootful engine (containerUser).
-  if (owner !== null) chownSync(socketPath, owner, owner);
+  if (owner !== null) lchownSync(socketPath, owner, owner); // verified above: our daemon's socket, in our private dir
 
   const env = { ...client.env, AUTHCTL_PROXY_SOCKET: AGENT_PATHS.socket, AUTHCTL_PROXY_PORT: String(port), AUTHCTL_SESSION: sessionId };
   const envFile = join(sessionDir, "env");

@@ -1,10 +1,12 @@
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, lstatSync, readFileSync, rmSync, writeFileSync, type Stats } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { ServiceClient } from "../access/client.js";
+import { servicePeerUnchecked, verifyServiceDir } from "../access/wire.js";
 import type { Authctl } from "../context.js";
 import { holdSignal } from "../core/abort.js";
-import { ServiceError } from "../core/errors.js";
-import { ensurePrivateDir } from "../core/paths.js";
+import { ServiceError, UnsafeDirectoryError, UntrustedServiceError } from "../core/errors.js";
+import { ensurePrivateDir, privateDirProblem } from "../core/paths.js";
+import { removeStaleSocket } from "../proxy/server.js";
 import type { ProxyAddress } from "../access/protocol.js";
 import type { PeerCheckState } from "./peer.js";
 import { mountProxy, type DaemonProxy, type DaemonProxyOptions } from "./proxyMount.js";
@@ -22,6 +24,29 @@ export function serviceLocation(context: Authctl): { dir: string; socketPath: st
 }
 
 const MAX_SOCKET_PATH = 107;
+
+/**
+ * Where the daemon may listen: a path a socket fits in, in a directory private to the user (the
+ * rule its clients check: a missing one is made 0700, a symlink is refused), and holding nothing
+ * but a socket, which a dead daemon left. Anything else there is refused, never deleted.
+ */
+function assertSocketPlace(path: string): void {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    throw new ServiceError(`the socket path ${path} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET (or the proxy socket) to a shorter path`);
+  }
+  const dir = ensurePrivateDir(dirname(resolve(path)));
+  const problem = privateDirProblem(dir);
+  if (problem) throw new UnsafeDirectoryError(`the socket ${path} would be in ${dir}, which ${problem}: clients trust only a daemon in a private directory of yours; set AUTHCTL_SOCKET (or --proxy-socket) to a path in one`);
+  let existing: Stats | undefined;
+  try {
+    existing = lstatSync(path);
+  } catch {
+    // absent: the usual case
+  }
+  if (existing && !existing.isSocket()) {
+    throw new ServiceError(`${path} exists and is not a socket: authctl does not delete it to listen there; set AUTHCTL_SOCKET (or --proxy-socket) to another path, or move the file away`);
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -83,22 +108,21 @@ export async function runService(options: StartServiceOptions): Promise<void> {
   const { context } = options;
   ensurePrivateDir(context.home);
   const { dir, socketPath, pidFile, proxySocketPath: defaultProxySocket } = serviceLocation(context);
-  const proxySocketPath = options.proxy?.socketPath ?? defaultProxySocket;
+  // Absolute: clients compare it with the socket they were told to mount.
+  const proxySocketPath = resolve(options.proxy?.socketPath ?? defaultProxySocket);
   ensurePrivateDir(dir);
+  for (const path of [socketPath, proxySocketPath]) assertSocketPlace(path);
   const release = acquireLock(pidFile);
   let service: ServiceServer | undefined;
   let proxy: DaemonProxy | undefined;
   try {
-    // We hold the lock, so socket files left here belong to a daemon that died (SIGKILL).
-    rmSync(socketPath, { force: true });
-    for (const path of [socketPath, proxySocketPath]) {
-      if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-        throw new ServiceError(`the socket path ${path} is longer than a Unix socket allows (${MAX_SOCKET_PATH} bytes): set AUTHCTL_SOCKET (or the proxy socket) to a shorter path`);
-      }
-    }
+    // We hold the lock, so a socket left here belongs to a daemon that died (SIGKILL).
+    removeStaleSocket(socketPath);
     let stop!: () => void;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    service = createServiceServer({ context, onShutdown: () => stop(), proxyAddress: () => proxy?.address, ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
+    // An admin's shutdown stops only after its answer went out (the answer waits on its audit line).
+    const onShutdown = () => service?.audit.whenWritten(() => setImmediate(stop));
+    service = createServiceServer({ context, onShutdown, proxyAddress: () => proxy?.address, ...(options.peerCheck ? { peerCheck: options.peerCheck } : {}) });
     options.configure?.(service);
     // The proxy first: a client that finds the service (health) finds the proxy listening too.
     proxy = await mountProxy(context, service.audit, proxySocketPath, options.proxy);
@@ -124,21 +148,28 @@ export async function runService(options: StartServiceOptions): Promise<void> {
   } finally {
     await proxy?.close();
     await service?.close();
-    rmSync(socketPath, { force: true });
-    if (proxy) rmSync(proxySocketPath, { force: true });
+    removeStaleSocket(socketPath);
+    if (proxy) removeStaleSocket(proxySocketPath);
     release();
   }
 }
 
-/** A client for this home's service if one answers, else undefined. */
+/**
+ * A client for this home's service if one answers, else undefined. A socket in a directory that is
+ * not the user's own, or served by another uid, throws UntrustedServiceError before anything is
+ * sent. `peer` is the verified daemon (pid, uid); `peerUnchecked` says why its uid was not read.
+ */
 export async function connectService(context: Authctl, client: Omit<ConstructorParameters<typeof ServiceClient>[0], "socketPath"> = {}) {
   const { socketPath } = serviceLocation(context);
+  verifyServiceDir(socketPath);
   if (!existsSync(socketPath)) return undefined;
   const service = new ServiceClient({ socketPath, ...client });
   try {
     const health = await service.health();
-    return { service, socketPath, health };
-  } catch {
+    const peerUnchecked = servicePeerUnchecked();
+    return { service, socketPath, health, peer: service.peer, ...(peerUnchecked ? { peerUnchecked } : {}) };
+  } catch (error) {
+    if (error instanceof UntrustedServiceError) throw error;
     return undefined;
   }
 }

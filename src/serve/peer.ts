@@ -1,67 +1,12 @@
-import { createRequire } from "node:module";
-import type { Socket } from "node:net";
-
-/** Who is at the other end of a Unix socket, as the kernel recorded it when they connected. */
-export interface PeerCredentials {
-  pid: number;
-  uid: number;
-  gid: number;
-}
+export { peerReader, type PeerCredentials, type PeerReader } from "../core/peerCredentials.js";
+import { sameUserOrRoot, type PeerCredentials } from "../core/peerCredentials.js";
 
 /** Whether the service checks callers' uids, and if not, why (told once at start). */
 export type PeerCheckState = { enabled: true } | { enabled: false; reason: string };
 
-export type PeerReader = (socket: Socket) => PeerCredentials | undefined;
-
-const SOL_SOCKET = 1;
-const SO_PEERCRED = 17;
-const UCRED_BYTES = 12;
-
-interface Koffi {
-  load(library: string): { func(signature: string): (...args: unknown[]) => number };
-  struct(name: string, fields: Record<string, string>): unknown;
-}
-
-let loaded: { read: PeerReader } | { reason: string } | undefined;
-
-/**
- * getsockopt(fd, SOL_SOCKET, SO_PEERCRED) through koffi, an optional dependency (Node has no API
- * for it), or why it cannot be had here. Loaded once: koffi registers the struct type by name.
- */
-export function peerReader(): { read: PeerReader } | { reason: string } {
-  loaded ??= loadPeerReader();
-  return loaded;
-}
-
-function loadPeerReader(): { read: PeerReader } | { reason: string } {
-  if (process.platform !== "linux") return { reason: `SO_PEERCRED is read on Linux only (this is ${process.platform})` };
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)("koffi") as Koffi;
-  } catch {
-    return { reason: "the optional native helper koffi is not installed (npm install koffi)" };
-  }
-  try {
-    koffi.struct("authctl_ucred", { pid: "int32", uid: "uint32", gid: "uint32" });
-    const getsockopt = koffi.load("libc.so.6").func("int getsockopt(int fd, int level, int name, _Out_ authctl_ucred *value, _Inout_ uint32_t *length)");
-    const read: PeerReader = (socket) => {
-      // An accepted Unix socket's libuv handle carries its file descriptor; nothing public exposes it.
-      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-      if (fd === undefined || fd < 0) return undefined;
-      const value: Partial<PeerCredentials> = {};
-      const length = [UCRED_BYTES];
-      if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, value, length) !== 0) return undefined;
-      return { pid: value.pid!, uid: value.uid!, gid: value.gid! };
-    };
-    return { read };
-  } catch (error) {
-    return { reason: `koffi could not call getsockopt in libc (${error instanceof Error ? error.message : String(error)})` };
-  }
-}
-
 /** Why a caller may not use the service (undefined when it may): only the service's own uid and root may. */
 export function foreignPeer(peer: PeerCredentials | undefined, ownUid: number): string | undefined {
   if (!peer) return "the caller's uid could not be read (SO_PEERCRED)";
-  if (peer.uid === ownUid || peer.uid === 0) return undefined;
+  if (sameUserOrRoot(peer, ownUid)) return undefined;
   return `the caller runs as uid ${peer.uid} (pid ${peer.pid}), neither the service's uid ${ownUid} nor root`;
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -169,7 +169,9 @@ describe("the local credential service", () => {
     expect(existsSync(where.pidFile)).toBe(false);
     // A daemon killed with SIGKILL leaves its socket and pid file: the next one takes over.
     writeFileSync(where.pidFile, "999999\n");
-    writeFileSync(s.socketPath, "");
+    const leaveSocket = `require("node:net").createServer().listen(process.argv[1], () => process.kill(process.pid, "SIGKILL"))`;
+    await promisify(execFile)(process.execPath, ["-e", leaveSocket, s.socketPath]).catch(() => {});
+    expect(lstatSync(s.socketPath).isSocket()).toBe(true);
     const controller = new AbortController();
     let up!: () => void;
     const ready = new Promise<void>((r) => (up = r));

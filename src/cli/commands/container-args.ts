@@ -53,7 +53,7 @@ export function containerArgsCommand(f: Factory): Command {
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the agent works on (also the credential set unless --set is given)")
     .option("--set <set>", "credential set (default: the project, else 'default')")
-    .option("--socket <path>", "the proxy's Unix socket (default: the running daemon's, which is started if none runs)")
+    .option("--socket <path>", "the proxy's Unix socket, which must be this home's running daemon's (default: that one; the daemon is started if none runs)")
     .option("--session <id>", "session id for the phantoms (default: agent-<set>-<random>)")
     .option("--port <n>", "port of the forwarder inside the container (default 8787)", port)
     .option("--json", "print everything as JSON: runArgs, command, mounts, env, sessionId, expiresAt")

@@ -98,25 +98,40 @@ export async function startDetachedService(f: Factory, idleExitMs?: number, extr
 
 export async function runServeStatus(f: Factory, opts: { json?: boolean }): Promise<void> {
   const context = await f.context();
-  const { connectService, serviceLocation, runningDaemonPid } = await import("../../serve/daemon.js");
+  const { connectService, serviceLocation } = await import("../../serve/daemon.js");
   const where = serviceLocation(context);
   const connected = await connectService(context);
-  const status = { running: Boolean(connected), socket: where.socketPath, pid: runningDaemonPid(where.pidFile) ?? null, proxy: connected?.health.proxy ?? null };
+  // The pid file is only a hint: the pid shown is the verified daemon's (its socket's peer, else what it reports).
+  const pid = connected ? (connected.peer?.pid ?? connected.health.pid) : null;
+  const status = { running: Boolean(connected), socket: where.socketPath, pid, proxy: connected?.health.proxy ?? null };
   if (opts.json) return printJson(f.io, status);
   const rows = [["service", status.running ? "running" : "not running"], ["socket", status.socket], ["pid", String(status.pid ?? "-")]];
   if (status.proxy) rows.push(["proxy", [status.proxy.socket, status.proxy.url].filter(Boolean).join(" and ")]);
+  if (connected?.peerUnchecked) rows.push(["verified", `by its directory only: the daemon's uid is not read (${connected.peerUnchecked})`]);
   for (const line of table(rows)) out(f.io, line);
   if (!status.running) f.exitCode = 1;
 }
 
+/**
+ * Stops this home's daemon, and nothing else: only a daemon that answers on the verified socket is
+ * stopped. It gets SIGTERM when its socket's peer is the pid its lock file names; otherwise (peer
+ * unreadable, or a pid file that names someone else) it is asked over the socket, with the admin key.
+ */
 export async function runServeStop(f: Factory): Promise<void> {
   const context = await f.context();
-  const { serviceLocation, runningDaemonPid } = await import("../../serve/daemon.js");
+  const { connectService, serviceLocation, runningDaemonPid } = await import("../../serve/daemon.js");
   const { pidFile } = serviceLocation(context);
-  const pid = runningDaemonPid(pidFile);
-  if (pid === undefined) return err(f.io, "authctl service is not running");
-  process.kill(pid, "SIGTERM");
-  for (let waited = 0; waited < 10_000 && runningDaemonPid(pidFile) === pid; waited += 50) await sleep(50);
+  const connected = await connectService(context);
+  if (!connected) return err(f.io, "authctl service is not running (nothing answers on its socket; a leftover pid file is ignored)");
+  const pid = connected.peer?.pid ?? connected.health.pid;
+  if (connected.peer && runningDaemonPid(pidFile) === connected.peer.pid) {
+    process.kill(connected.peer.pid, "SIGTERM");
+  } else {
+    const { ADMIN_KEY_LABEL } = await import("../../access/adminAuth.js");
+    const { ServiceClient } = await import("../../access/client.js");
+    await new ServiceClient({ socketPath: connected.socketPath, adminKey: (await f.unlockedStore()).subkey(ADMIN_KEY_LABEL) }).shutdown();
+  }
+  for (let waited = 0; waited < 10_000 && existsSync(connected.socketPath); waited += 50) await sleep(50);
   err(f.io, `stopped the authctl service (pid ${pid})`);
 }
 
