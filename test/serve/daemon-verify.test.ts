@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ServiceClient } from "../../src/access/client.js";
+import { getCredentials } from "../../src/access/credentials.js";
 import { Authctl } from "../../src/context.js";
 import { UntrustedServiceError } from "../../src/core/errors.js";
 import { CredentialStore } from "../../src/store/store.js";
@@ -83,11 +84,14 @@ async function fakeDaemon(dir: string, plant: { decoy: string; victim: number })
   for (const start = Date.now(); !out.includes("ready\n"); await new Promise((r) => setTimeout(r, 25))) {
     if (Date.now() - start > 15_000 || child.exitCode !== null) throw new Error(`the fake daemon did not start: ${out}`);
   }
-  const received = () =>
-    out
+  // After a pause: a line the attacker printed may still be on its way through the pipe.
+  const received = async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    return out
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Received);
+  };
   return { socket: join(dir, "authctl.sock"), received };
 }
 
@@ -162,7 +166,7 @@ describe("clients verify the daemon (finding 3)", () => {
       expect(args.stderr).toContain(`belongs to uid ${ATTACKER}`);
       expect(statSync(decoy).uid, "container-args chowned a socket the fake daemon named").toBe(0);
     }
-    expect(fake.received()).toEqual([]);
+    expect(await fake.received()).toEqual([]);
   }, 120_000);
 
   it("a listener of another uid behind a private directory (moved in after any directory check) is refused by its peer uid, before the token is sent", async () => {
@@ -175,7 +179,7 @@ describe("clients verify the daemon (finding 3)", () => {
     const client = new ServiceClient({ socketPath, token });
     await expect(client.get("default", "anthropic")).rejects.toThrow(UntrustedServiceError);
     await expect(client.health()).rejects.toThrow(new RegExp(`${socketPath} is served by uid ${ATTACKER} \\(pid \\d+\\)`));
-    expect(fake.received()).toEqual([]);
+    expect(await fake.received()).toEqual([]);
   });
 
   it("a ServiceClient pointed into another account's directory sends nothing there", async () => {
@@ -183,7 +187,20 @@ describe("clients verify the daemon (finding 3)", () => {
     const fake = await fakeDaemon(join(xdg, "authctl"), { decoy: "/nowhere", victim: 1 });
     const token = canary("act_");
     await expect(new ServiceClient({ socketPath: fake.socket, token }).get("default", "anthropic")).rejects.toThrow(/belongs to uid 1001/);
-    expect(fake.received()).toEqual([]);
+    expect(await fake.received()).toEqual([]);
+  });
+});
+
+describe("the sync client a child of run uses (finding 3)", () => {
+  it("getCredentials with AUTHCTL_SOCKET in another account's directory: refused, and its token goes nowhere", async () => {
+    const xdg = scratch("authctl-xdg-", 0o1777);
+    const fake = await fakeDaemon(join(xdg, "authctl"), { decoy: "/nowhere", victim: 1 });
+    const token = canary("act_");
+    const home = join(scratch("authctl-child-"), "home");
+    const context = new Authctl({ env: { ...testEnv(), AUTHCTL_HOME: home, AUTHCTL_SOCKET: fake.socket, AUTHCTL_TOKEN: token }, home });
+    cleanups.push(() => context.close());
+    expect(() => getCredentials("anthropic", { context })).toThrow(/belongs to uid 1001/);
+    expect(await fake.received()).toEqual([]);
   });
 });
 
