@@ -203,8 +203,10 @@ export function headersFor(route: ResolvedRoute, incoming: IncomingHttpHeaders, 
   const headers = forwardableHeaders(incoming, { dropCredentials: true, keepUpgrade: upgrade });
   const [name, value] = credentialHeader(route, secret);
   headers[name] = value;
-  // The answer must arrive in a form the proxy can read: a compressed body could hide an echoed secret.
+  // The answer must arrive in a form the proxy can read: a compressed body could hide an echoed secret
+  // (so could a compressed WebSocket frame: no extension is offered upstream).
   headers["accept-encoding"] = "identity";
+  delete headers["sec-websocket-extensions"];
   return headers;
 }
 

@@ -26,6 +26,7 @@ import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
+import { WebSocketScrubber } from "./websocket.js";
 import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
@@ -278,7 +279,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         // A bridge nobody uses still holds two sockets: closed after upgradeIdleMs without a byte either way.
         for (const end of [socket, upstreamSocket]) end.setTimeout(upgradeIdleMs, () => (socket.destroy(), upstreamSocket.destroy()));
         writeRawHead(socket, upstreamRes, [], scrub);
-        if (upstreamHead.length) socket.write(upstreamHead);
+        const fromUpstream = scrub ? new WebSocketScrubber(scrub) : undefined;
+        fromUpstream?.on("error", () => (socket.destroy(), upstreamSocket.destroy()));
+        if (upstreamHead.length) (fromUpstream ?? socket).write(upstreamHead);
         if (head.length) upstreamSocket.write(head);
         let bytesIn = head.length;
         let bytesOut = upstreamHead.length;
@@ -291,7 +294,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           upstreamSocket.destroy();
           audit(target, req, 101, bytesIn, bytesOut, started);
         });
-        upstreamSocket.pipe(socket).pipe(upstreamSocket);
+        if (fromUpstream) upstreamSocket.pipe(fromUpstream).pipe(socket);
+        else upstreamSocket.pipe(socket);
+        socket.pipe(upstreamSocket);
       });
       upstream.on("response", (upstreamRes) => {
         if (upstreamRes.statusCode === 401 && canRetry && !retried) {

@@ -56,5 +56,15 @@ export async function fakeUpstream(handler: FakeHandler, options: { acceptWebSoc
   };
 }
 
+/**
+ * A short WebSocket text frame as a server sends it (unmasked). The fake echoes raw bytes, and the
+ * proxy passes only whole frames back: a test writes these to see its bytes come back.
+ */
+export function wsFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([header, payload]);
+}
+
 /** One SSE event in the wire format. */
 export const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { connect, type Socket } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
@@ -9,7 +9,7 @@ import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome } from "../helpers/env.js";
-import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
 
 /** Sends a request on a raw socket (the path exactly as written) and reads the status line and the whole answer. */
@@ -28,10 +28,10 @@ function raw(port: number, lines: string[]): Promise<{ status: number; text: str
 const WS_HEADERS = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
 
 /** Opens an upgrade through the proxy; resolves with the upgraded socket, or the status of a refusal. */
-function upgrade(base: string, path: string, headers: Record<string, string>): Promise<{ socket?: Socket; status: number; body: string }> {
+function upgrade(base: string, path: string, headers: Record<string, string>): Promise<{ socket?: Socket; head?: Buffer; status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${base}${path}`, { headers, agent: false });
-    req.on("upgrade", (res, socket: Socket) => resolve({ socket, status: res.statusCode!, body: "" }));
+    req.on("upgrade", (res, socket: Socket, head: Buffer) => resolve({ socket, head, status: res.statusCode!, body: "" }));
     req.on("response", (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
@@ -204,6 +204,51 @@ describe("the credential proxy refuses what it should", () => {
     // Ordinary encoded characters still pass.
     for (const path of ["/v1/echo?beta=true&x=%2e%2e", "/v1/echo/a%2Bb", "/v1/echo/%E2%9C%93", "/v1/echo/v1.2:x@y"]) {
       expect((await request(listening.url!, path, h, undefined, "GET")).status, path).toBe(200);
+    }
+  });
+
+  it("returns the phantom, never the real key, in WebSocket frames an upstream echoes it in", async () => {
+    // A WebSocket upstream that answers the handshake with frames quoting the credential it got.
+    const offered: Array<string | undefined> = [];
+    const echo = http.createServer();
+    echo.on("upgrade", (req, socket: Socket) => {
+      const sent = String(req.headers.authorization);
+      offered.push(req.headers["sec-websocket-extensions"] as string | undefined);
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-echo: ${sent}\r\n\r\n`);
+      const long = wsFrame(`{"seen":"${sent}","pad":"${"x".repeat(300)}"}`);
+      const cut = long.length - 40;
+      socket.write(Buffer.concat([wsFrame("hello"), wsFrame(`you sent ${sent}`), long.subarray(0, cut)]));
+      setTimeout(() => socket.write(long.subarray(cut)), 100);
+      socket.on("error", () => {});
+      socket.on("end", () => socket.destroy());
+    });
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const wsProxy = createCredentialProxy({ context, upstreams: { openai: { api_key: { base_url: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, allow_paths: ["/v1"], websocket: true } } } });
+    const wsListening = await listenProxy(wsProxy, { port: 0 });
+    try {
+      const h = openai("ws-echo");
+      const phantom = h.authorization.slice("Bearer ".length);
+      const ws = await upgrade(wsListening.url!, "/v1/ws", { ...h, ...WS_HEADERS, "sec-websocket-extensions": "permessage-deflate" });
+      expect(ws.status).toBe(101);
+      const bytes = await new Promise<Buffer>((resolve) => {
+        const chunks: Buffer[] = [ws.head!];
+        ws.socket!.on("data", (d: Buffer) => chunks.push(d));
+        setTimeout(() => resolve(Buffer.concat(chunks)), 600);
+      });
+      ws.socket!.destroy();
+      const texts: string[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const short = bytes[at + 1]! & 0x7f;
+        const [start, length] = short === 126 ? [at + 4, bytes.readUInt16BE(at + 2)] : [at + 2, short];
+        texts.push(bytes.subarray(start, start + length).toString());
+        at = start + length;
+      }
+      expect(texts).toEqual(["hello", `you sent Bearer ${phantom}`, `{"seen":"Bearer ${phantom}","pad":"${"x".repeat(300)}"}`]);
+      expect(bytes.toString("latin1")).not.toContain(openaiKey);
+      expect(offered).toEqual([undefined]);
+    } finally {
+      await wsListening.close();
+      await new Promise((r) => echo.close(r));
     }
   });
 

@@ -11,7 +11,7 @@ import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome } from "../helpers/env.js";
-import { fakeUpstream, sse } from "../helpers/fake-upstream.js";
+import { fakeUpstream, sse, wsFrame } from "../helpers/fake-upstream.js";
 import { type Reply, request } from "../helpers/http-reply.js";
 
 const now = { t: Date.parse("2026-11-23T12:00:00Z") };
@@ -213,9 +213,9 @@ describe("credential proxy (library, against a local fake upstream)", () => {
         expect(res.headers["sec-websocket-accept"]).toBe("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         socket.once("data", (d: Buffer) => {
           socket.destroy();
-          resolve(d.toString());
+          resolve(d.subarray(2).toString());
         });
-        socket.write("ping-through-bridge");
+        socket.write(wsFrame("ping-through-bridge"));
       });
       req.on("response", (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
       req.on("error", reject);

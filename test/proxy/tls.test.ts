@@ -16,7 +16,7 @@ import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome } from "../helpers/env.js";
-import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const now = { t: Date.now() };
@@ -122,9 +122,9 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
           expect((socket as import("node:tls").TLSSocket).encrypted).toBe(true);
           socket.once("data", (d: Buffer) => {
             socket.destroy();
-            resolve(d.toString());
+            resolve(d.subarray(2).toString());
           });
-          socket.write(`ping-over-tls-${session}`);
+          socket.write(wsFrame(`ping-over-tls-${session}`));
         });
         req.on("response", (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
         req.on("error", reject);
