@@ -82,8 +82,9 @@ const secretOf = (credential: StoredCredential): string =>
 /**
  * The credential proxy as handlers, to mount in any node:http server (`authctl proxy serve`, later
  * the daemon): a client presents a phantom token; the proxy checks it, swaps in the real
- * credential of its (set, provider), forwards only to that provider's upstream and allowed
- * paths, pipes bodies both ways untouched, and is the one refresher of OAuth logins.
+ * credential of its (set, provider), forwards only that provider's allowed methods and paths to
+ * its upstream, pipes request bodies untouched, returns answers with the real secret replaced by
+ * the phantom, and is the one refresher of OAuth logins.
  */
 export function createCredentialProxy(options: CredentialProxyOptions = {}): CredentialProxy {
   const context = contextFrom(options);
