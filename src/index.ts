@@ -1,5 +1,5 @@
 /**
- * authctl's public API (SPEC §1, §4–§8): what a TypeScript caller needs, nothing that prints or
+ * authctl's public API (docs/using.md): what a TypeScript caller needs, nothing that prints or
  * exits. `test/public-api.test.ts` holds a snapshot of these names: an addition is a decision.
  *
  * The package entry is where the default context comes from: calls that are given no `context`

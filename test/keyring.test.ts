@@ -92,7 +92,7 @@ describe.runIf(keyringInstalled)("OS keyring (real gnome-keyring over Secret Ser
     expect(JSON.parse(String(status.stdout))).toMatchObject({ keyKind: "keyfile", unlockedBy: "key file" });
   });
 
-  it("a passphrase in the environment still wins over the keyring for a new store (SPEC §3 order)", async () => {
+  it("a passphrase in the environment still wins over the keyring for a new store", async () => {
     desktop.AUTHCTL_PASSPHRASE = "correct horse";
     const created = await inKeyringSession(["key", "openai", "--stdin"], canary("sk-"));
     expect(created.exitCode, printed(created)).toBe(0);

@@ -4,7 +4,7 @@ import { REPO } from "./helpers/env.js";
 import { importsOf, relativeTo, sourceFiles } from "./helpers/imports.js";
 
 /**
- * ARCHITECTURE.md's layer order, lowest first. A module may import its own layer and those below,
+ * The layer order (docs/development.md), lowest first. A module may import its own layer and those below,
  * never one above: core ← roster, store, engine, ui ← context ← logins, access ← run, serve,
  * proxy ← cli. The package entry (index.ts) sits beside cli but never imports it.
  */
@@ -23,11 +23,11 @@ const unitOf = (file: string) => relativeTo(SRC, file).split("/")[0]!;
 function layerOf(file: string): number {
   const unit = unitOf(file);
   const layer = LAYERS.findIndex((units) => units.includes(unit));
-  if (layer === -1) throw new Error(`src/${unit} is in no layer: add it to LAYERS in test/layers.test.ts (and ARCHITECTURE)`);
+  if (layer === -1) throw new Error(`src/${unit} is in no layer: add it to LAYERS in test/layers.test.ts (and docs/development.md)`);
   return layer;
 }
 
-describe("layers (ARCHITECTURE.md)", () => {
+describe("layers", () => {
   const files = sourceFiles(SRC);
 
   it("every import, static, dynamic or type-only, points down or across, never up", () => {

@@ -20,7 +20,7 @@ function exportedApi(): string[] {
   }).sort();
 }
 
-// An addition or removal here is a decision about the public API (SPEC §1, §4–§8), not an accident.
+// An addition or removal here is a decision about the public API (docs/using.md), not an accident.
 const API = [
   "AccessDeniedError: class",
   "AgentContainer: type",

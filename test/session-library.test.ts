@@ -21,7 +21,7 @@ const hasEngine = requireEngine();
 const t = tempHome();
 afterAll(() => t.cleanup());
 
-describe("mode choice (SPEC §5)", () => {
+describe("mode choice", () => {
   const roster = loadRoster();
   it("both modes are offered when the gate is open", () => {
     expect(effectiveModes(roster.get("claude"), {}).sort()).toEqual(["api_key", "oauth"]);

@@ -7,7 +7,7 @@ import { relativeTo, staticallyReachable } from "./helpers/imports.js";
 const HEAVY_SOURCES = /^(src|dist)\/(engine|logins|roster\/load|roster\/schema|context|store\/keyringChild)/;
 const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml", "@napi-rs/keyring", "koffi"];
 
-describe("read-only commands stay light (SPEC §9)", () => {
+describe("read-only commands stay light", () => {
   // main.ts only imports errors, io.js and program.js; program.js is what every command loads.
   const { files, packages } = staticallyReachable(join(REPO, "src/cli/program.ts"));
   const rel = [...files].map((f) => relativeTo(REPO, f));

@@ -12,7 +12,7 @@ import { FakeIdentityServer } from "./helpers/fake-identity.js";
 import { msgraphAt, oauth2At, writeUserRoster } from "./helpers/host-roster.js";
 import { auditPath, readAudit } from "../src/store/audit.js";
 
-describe("AuthStrategy, ApiKeyStrategy, resolveAuthStrategy (SPEC §8)", () => {
+describe("AuthStrategy, ApiKeyStrategy, resolveAuthStrategy", () => {
   let home: string;
   let cleanup: () => void;
   let server: FakeIdentityServer | undefined;

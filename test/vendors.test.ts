@@ -12,7 +12,7 @@ import { CredentialStore } from "../src/store/store.js";
 import { ctxOf } from "./helpers/context.js";
 import { authctl, canary, tempHome } from "./helpers/env.js";
 
-/** Issue 7.4: vendor details settled with the real CLIs and VENDORS.md, as the roster ships them. */
+/** Issue 7.4: vendor details settled with the real CLIs and docs/vendors.md, as the roster ships them. */
 const roster = loadRoster();
 const t = tempHome("authctl-vendors-");
 afterAll(() => t.cleanup());
@@ -78,7 +78,7 @@ describe("Gemini's personal Google login is legacy", () => {
   });
 });
 
-describe("roster: glab OAuth, opencode, qwen (VENDORS.md)", () => {
+describe("roster: glab OAuth, opencode, qwen", () => {
   it("ship with their mounts and extractors", () => {
     expect(roster.get("glab").modes).toEqual(["api_key", "oauth"]);
     expect(roster.get("glab").oauth).toMatchObject({

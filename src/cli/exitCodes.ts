@@ -11,7 +11,7 @@ import {
 
 export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, interrupted: 130 } as const;
 
-/** SPEC §9: the one place an error class becomes an exit code. */
+/** The one place an error class becomes an exit code (the codes: docs/cli.md). */
 const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, number]> = [
   [UsageError, EXIT.usage],
   [UnknownProviderError, EXIT.usage],

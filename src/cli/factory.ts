@@ -32,7 +32,7 @@ function firstRunOnTerminal(s: CredentialStore, io: IOStreams): boolean {
 }
 
 /**
- * SPEC §3 first run with no keyring: ask rather than silently write a key file. A passphrase
+ * First run with no keyring (docs/store.md): ask rather than silently write a key file. A passphrase
  * or the declined key file is chosen now, so the keyring is not asked twice.
  */
 async function offerPassphrase(s: CredentialStore, io: IOStreams): Promise<void> {

@@ -17,7 +17,7 @@ const HEAD = 3;
 const TAIL = 4;
 
 /**
- * First 3 + "…" + last 4 for secrets of 12+ chars, "****" otherwise (SPEC §3), but never more
+ * First 3 + "…" + last 4 for secrets of 12+ chars, "****" otherwise (docs/store.md), but never more
  * than a third (rounded down) of the secret part after the public prefix: a short key keeps its
  * prefix and fewer last characters (`sk-ant-ABCDE` → `sk-…E`), and "****" when not even one may
  * show. The last characters go first (they tell keys apart); the head then shows what is left of

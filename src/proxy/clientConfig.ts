@@ -71,7 +71,7 @@ function ghThroughSocket({ phantoms, dir, socketPath }: BuildInput): ReturnType<
   };
 }
 
-/** PROXY.md's table: how each vendor CLI is pointed at a proxy with phantom credentials. */
+/** How each vendor CLI is pointed at a proxy with phantom credentials (the table in docs/vendors.md). */
 const BUILDERS: Record<string, Partial<Record<ProxyMode, Builder>>> = {
   claude: {
     api_key: ({ base, phantoms: p }) => ({ env: { ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: p.accessToken }, files: {} }),

@@ -3,7 +3,7 @@ import * as z from "zod";
 /**
  * How a provider's secret may leave authctl. `runtime_env`: exported to a process (`authctl run`,
  * the local service). `proxy_only`: never handed out; only the credential proxy may use it —
- * for logins a vendor reserves for its own client (Claude's subscription OAuth, VENDORS.md).
+ * for logins a vendor reserves for its own client (Claude's subscription OAuth, docs/vendors.md).
  */
 export const DeliveryPolicySchema = z.enum(["runtime_env", "proxy_only"]);
 export type DeliveryPolicy = z.infer<typeof DeliveryPolicySchema>;

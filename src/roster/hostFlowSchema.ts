@@ -1,7 +1,7 @@
 import * as z from "zod";
 
 /**
- * Logins that run on the host instead of in a container (SPEC §8): Microsoft's device code via
+ * Logins that run on the host instead of in a container (docs/logging-in.md): Microsoft's device code via
  * MSAL, Google's installed-app PKCE, and generic OAuth 2.0 device code / PKCE for providers
  * declared only in YAML. Every endpoint is a field so a user roster file can point it at a
  * sovereign cloud or a test's local fake server.

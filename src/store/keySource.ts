@@ -35,7 +35,7 @@ function passphraseFromCommand(command: string, env: Env, timeoutMs: number): st
   return passphrase;
 }
 
-/** The passphrase from the environment, if one is configured (checked in SPEC §3 order). */
+/** The passphrase from the environment, if one is configured (checked in the order docs/store.md gives). */
 export function passphraseFromEnv(env: Env, commandTimeoutMs = COMMAND_TIMEOUT_MS): Passphrase | undefined {
   if (env.AUTHCTL_PASSPHRASE !== undefined) {
     if (!env.AUTHCTL_PASSPHRASE) throw new StoreLockedError("AUTHCTL_PASSPHRASE is set but empty");

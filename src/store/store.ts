@@ -364,7 +364,7 @@ export class CredentialStore {
   }
 
   /**
-   * First secret ever, in SPEC §3 order: a configured passphrase, else a random key kept in the OS
+   * First secret ever, in docs/store.md's order: a configured passphrase, else a random key kept in the OS
    * keyring if one answers, else the 0600 key file. Runs holding SQLite's write lock, so of two
    * processes initialising at once only one writes the keyring entry; the other sees its key check.
    */

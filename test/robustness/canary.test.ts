@@ -14,7 +14,7 @@ import { runInPty } from "../helpers/pty.js";
 import { useFakeVendor } from "../helpers/roster.js";
 
 /**
- * SPEC §10 "No secret in argv, logs, errors, the DB's plaintext or test output". ONE canary goes
+ * No secret in argv, logs, errors, the DB's plaintext or test output (docs/security.md). ONE canary goes
  * in through every path that stores a secret:
  *   1. API key via the CLI (`authctl key openai --stdin`),
  *   2. API key via the library (storeApiKey in a child process, key on its stdin),
@@ -32,7 +32,7 @@ const t = tempHome("authctl-canary-");
 const tmp = join(t.home, "..", "tmp");
 afterAll(() => t.cleanup());
 
-describe.runIf(hasEngine)("canary sweep (SPEC §10)", () => {
+describe.runIf(hasEngine)("canary sweep", () => {
   it("one canary stored through every path appears nowhere it should not", async () => {
     const secret = canary();
     const home = t.home;

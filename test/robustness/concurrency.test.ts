@@ -8,7 +8,7 @@ import { CredentialStore } from "../../src/store/store.js";
 import { authctl, childEnv, REPO, tempHome } from "../helpers/env.js";
 
 /**
- * SPEC §3 "WAL, busy timeout": many processes writing one fresh store at the same moment — the
+ * The store's WAL mode and busy timeout (docs/store.md): many processes writing one fresh store at the same moment — the
  * racing first open (schema migration, key-file creation, key check) included — lose nothing and
  * never surface SQLITE_BUSY.
  *
@@ -45,7 +45,7 @@ function waitForLine(child: ResultPromise, line: string): Promise<void> {
   });
 }
 
-describe("concurrent writers (SPEC §3)", () => {
+describe("concurrent writers", () => {
   it(`${LIB_WORKERS} library processes × ${LIB_WRITES} writes + ${CLI_LOOPS} CLI loops × ${CLI_WRITES}: no row lost, no busy error`, async () => {
     const tag = randomBytes(4).toString("hex");
     const env = childEnv(t.home);

@@ -7,7 +7,7 @@ import { rng, seedFromEnv } from "../helpers/prng.js";
 import { apiKeyFor, genOf, oauthFor } from "./workers/crash-payloads.mjs";
 
 /**
- * SPEC §3 "Writes are transactional: a crash leaves the previous credential". A writer process
+ * Writes are transactional: a crash leaves the previous credential (docs/store.md). A writer process
  * overwrites the same (set, provider) rows with large payloads — storeApiKey for crash:openai and
  * one putMany for crash:claude + crash:codex — and is SIGKILLed at seeded random moments (during
  * start-up, mid-transaction, mid-checkpoint: wherever it lands). After every kill:
@@ -32,7 +32,7 @@ interface Acks {
   o: number;
 }
 
-describe("crash safety (SPEC §3)", () => {
+describe("crash safety", () => {
   it(`SIGKILL at ${ROUNDS} random moments keeps the store intact and the last committed credential (seed ${SEED})`, async () => {
     const random = rng(SEED);
     const acked: Acks = { k: -1, o: -1 };

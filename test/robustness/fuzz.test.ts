@@ -17,7 +17,7 @@ import { ASCII_PRINTABLE, boundedLoop, boundedLoopAsync, NASTY, rng, seedFromEnv
 import { vendorFile, type ContainerProvider } from "../helpers/vendor-command.js";
 
 /**
- * SPEC §10 "Nothing lost on bad input", §2 roster errors, §5 capture validation, §9 exit codes.
+ * Nothing lost on bad input: roster errors (docs/roster.md), capture validation (docs/security.md), exit codes.
  * Seeded, reproducible fuzz loops, each bounded by a count AND a time budget. Every test name
  * carries its seed; replay a failure with `AUTHCTL_FUZZ_SEED=<seed> npx vitest run test/robustness/fuzz.test.ts`.
  * Each loop collects failures with the iteration and input that caused them, and reports the first few.
@@ -167,7 +167,7 @@ function report(name: string, seed: number, iterations: number, failures: string
 // ---------------------------------------------------------------------------------------------
 // 1. Roster YAML → parseProviderFile: a valid Provider, or RosterError "roster: <file>: …"
 
-describe("fuzz: roster files (SPEC §2)", () => {
+describe("fuzz: roster files", () => {
   const seed = SEED;
   const stream = 0x1;
   it(`parseProviderFile returns a valid provider or throws RosterError, never anything else (AUTHCTL_FUZZ_SEED=${seed})`, () => {
@@ -224,7 +224,7 @@ function codexFile(code: string): string {
   });
 }
 
-describe("fuzz: captured vendor files (SPEC §5)", () => {
+describe("fuzz: captured vendor files", () => {
   const seed = SEED;
   const stream = 0x2;
   it(`extract returns a token or throws CaptureError, never anything else, never quoting a secret (AUTHCTL_FUZZ_SEED=${seed})`, async () => {
@@ -303,7 +303,7 @@ describe("fuzz: captured vendor files (SPEC §5)", () => {
   });
 });
 
-describe("capture messages and warnings never quote the file (SPEC §3, §10; minimised from the loop above)", () => {
+describe("capture messages and warnings never quote the file (minimised from the loop above)", () => {
   const roster = loadRoster();
   const gh = roster.get("gh").oauth!.capture;
   const run = (text: string) => extract("gh", gh, [{ path: "hosts.yml", format: "yaml", text }]);
@@ -350,7 +350,7 @@ describe("capture messages and warnings never quote the file (SPEC §3, §10; mi
 // ---------------------------------------------------------------------------------------------
 // 3. Names and keys: pass, or the one typed error
 
-describe("fuzz: set/provider names and API keys (SPEC §3, §4)", () => {
+describe("fuzz: set/provider names and API keys", () => {
   const seed = SEED;
   const stream = 0x3;
   it(`parseCredentialRef / assertSetName / assertProviderName throw InvalidNameError or pass; validateApiKey throws InvalidApiKeyError or passes (AUTHCTL_FUZZ_SEED=${seed})`, () => {
@@ -418,7 +418,7 @@ async function pairwise(count: number, maxMs: number, job: (i: number) => Promis
   return done;
 }
 
-describe("fuzz: the CLI on bad input (SPEC §9)", () => {
+describe("fuzz: the CLI on bad input", () => {
   const seed = SEED;
   const stream = 0x4;
 

@@ -10,7 +10,7 @@ import { useFakeVendor } from "../helpers/roster.js";
 import { captureTarget, useContainerCommand, vendorFile, type ContainerProvider } from "../helpers/vendor-command.js";
 
 /**
- * SPEC §5 capture rules against a hostile (or just broken) container: whatever the login leaves
+ * The capture rules (docs/security.md) against a hostile (or just broken) container: whatever the login leaves
  * in the temp dir — a symlink to a host file, a FIFO, a 100 MiB file, invalid JSON/YAML, the
  * wrong shape, no file, a non-zero exit — authctl refuses it with a clear error, stores nothing
  * (a fresh set has no row, no shared mount is written), leaves no container or temp dir, and

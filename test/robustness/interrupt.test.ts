@@ -10,7 +10,7 @@ import { runInPty } from "../helpers/pty.js";
 import { useFakeVendor } from "../helpers/roster.js";
 
 /**
- * SPEC §5 "SIGINT/SIGTERM during a blocking run also cleans up", §9 exit 130 "interrupted".
+ * SIGINT/SIGTERM during a blocking run also cleans up, and exits 130 "interrupted" (docs/logging-in.md).
  * test/auth-container.test.ts covers SIGINT and SIGTERM once, at the paste-code prompt. Here:
  * every stop signal (SIGINT, SIGTERM, SIGHUP) at four moments of `authctl auth`, and the JSON
  * frontend path where the frontend's process running `session.argv` is the one that dies.
@@ -63,7 +63,7 @@ const MOMENTS = {
   prompt: async (run: ReturnType<typeof runInPty>) => run.waitFor(/Paste code here:\s*$/m),
 } as const;
 
-describe.runIf(hasEngine)("interrupting `authctl auth` (SPEC §5, §9)", () => {
+describe.runIf(hasEngine)("interrupting `authctl auth`", () => {
   for (const signal of SIGNALS) {
     for (const [moment, reach] of Object.entries(MOMENTS)) {
       it(`${signal} at ${moment}: ${moment === "start" ? "exit 130 (or 128+n)" : "exit 130"}, no container, no temp dir`, async () => {
@@ -111,7 +111,7 @@ describe.runIf(hasEngine)("Ctrl-C in the terminal: SIGINT to authctl and the eng
   }
 });
 
-describe.runIf(hasEngine)("interrupting a frontend's `session.argv`, then `session cleanup` (SPEC §6)", () => {
+describe.runIf(hasEngine)("interrupting a frontend's `session.argv`, then `session cleanup`", () => {
   // SIGKILL: the frontend's terminal tab is closed hard; the container outlives its client.
   for (const signal of [...SIGNALS, "SIGKILL"] as const) {
     it(`${signal} to the process running argv; cleanup leaves no container, temp dir or session file`, async () => {

@@ -28,7 +28,7 @@ export interface CapturedAccount {
 
 export interface Extracted {
   payload: OAuthPayload;
-  /** Masked access token (SPEC §3). */
+  /** Masked access token (the rule: maskSecret in src/core/mask.ts). */
   preview: string;
   expiresAt: Date | null;
   account?: string;
@@ -237,7 +237,7 @@ export function readExpiry(parsedFirstFile: unknown, expiry: CaptureSpec["expiry
 }
 
 // ---------------------------------------------------------------------------------------------
-// Vendor schemas (VENDORS.md). Unknown extra fields pass through: vendors add fields often.
+// Vendor schemas (docs/vendors.md). Unknown extra fields pass through: vendors add fields often.
 
 const nonEmpty = z.string().min(1, "must be a non-empty string");
 const optString = z.string().nullish();

@@ -114,7 +114,7 @@ function assertOpenedUnder(fd: number, baseDir: string, segments: string[], rel:
 }
 
 /**
- * Reads the roster's capture files from a login's temp dir (SPEC §5). Refuses symlinks (the file
+ * Reads the roster's capture files from a login's temp dir (docs/security.md). Refuses symlinks (the file
  * or any parent dir), FIFOs, sockets, devices and files over 1 MiB; a missing file means the
  * login did not finish. Errors name the provider-relative path and the reason, never contents.
  */
