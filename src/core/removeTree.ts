@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, existsSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, renameSync, rmdirSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { DIR_FLAGS, hasFdPaths, NotRealDirError, openDirBeneath, openDirNoFollow, pathAt } from "./dirHandles.js";
 import { AuthctlError } from "./errors.js";
 import { errnoCode } from "./regularFile.js";
 
@@ -15,16 +16,6 @@ export class RemoveTreeError extends AuthctlError {
   }
 }
 
-/**
- * Why the handles: a container (or another account) that can write somewhere in a tree can swap a
- * directory for a symlink between authctl listing it and unlinking what it listed, and a deletion
- * by path then lands in the symlink's target on the host. Node has no unlinkat/openat, but Linux
- * resolves `/proc/self/fd/<fd>/<name>` inside the directory the descriptor holds, whatever has been
- * renamed since; each directory is opened with O_NOFOLLOW, so a name that became a symlink is
- * unlinked, never entered.
- */
-const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
-const FD_DIR = "/proc/self/fd";
 /** A writer that keeps adding entries (a container still running) makes a directory refuse rmdir; retries across the whole removal. */
 const RETRIES = 16;
 /**
@@ -35,11 +26,12 @@ const MAX_DEPTH = 256;
 /** Rounds of the tree's own directory spent on what was moved up (about MAX_DEPTH levels each). */
 const DEEP_ROUNDS = 4096;
 
-const at = (fd: number, name?: Buffer): Buffer => Buffer.concat([Buffer.from(`${FD_DIR}/${fd}`), ...(name ? [Buffer.from("/"), name] : [])]);
+/** Every directory is entered through a handle (see dirHandles): a name that became a symlink is unlinked, never entered. */
+const at = (fd: number, name?: Buffer): Buffer => (name ? pathAt(fd, name) : Buffer.from(pathAt(fd)));
 
 function assertFdPaths(path: string): void {
-  if (!existsSync(FD_DIR)) {
-    throw new RemoveTreeError(path, `not removed: this system has no ${FD_DIR}, which authctl needs to delete without following symlinks a container may plant; remove it by hand once no container uses it`);
+  if (!hasFdPaths()) {
+    throw new RemoveTreeError(path, "not removed: this system has no /proc/self/fd, which authctl needs to delete without following symlinks a container may plant; remove it by hand once no container uses it");
   }
 }
 
@@ -151,31 +143,36 @@ export function removeTree(path: string): boolean {
  */
 export function unlinkBeneath(root: string, segments: readonly string[]): boolean {
   assertFdPaths(root);
-  const opened: number[] = [];
+  const dirs = segments.slice(0, -1);
+  const notReal = (shown: string) => new RemoveTreeError(shown, "is not a real directory (a symlink or a file is in its place); nothing under it was removed");
+  let fd: number | null;
   try {
-    let shown = root;
-    for (const dir of [root, ...segments.slice(0, -1)]) {
-      shown = opened.length === 0 ? root : `${shown}/${dir}`;
-      try {
-        opened.push(openSync(opened.length === 0 ? root : at(opened.at(-1)!, Buffer.from(dir)), DIR_FLAGS));
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code === "ENOENT") return false;
-        if (code === "ELOOP" || code === "ENOTDIR") throw new RemoveTreeError(shown, "is not a real directory (a symlink or a file is in its place); nothing under it was removed");
-        throw failure(shown, err);
-      }
-    }
-    const file = segments.at(-1)!;
+    const rootFd = openDirNoFollow(root);
+    if (rootFd === null) return false;
     try {
-      unlinkSync(at(opened.at(-1)!, Buffer.from(file)));
-      return true;
+      fd = openDirBeneath(rootFd, dirs);
     } catch (err) {
-      const code = errnoCode(err);
-      if (code === "ENOENT") return false;
-      if (code === "EISDIR") throw new RemoveTreeError(`${shown}/${file}`, "is a directory, not a file; left as it is");
-      throw failure(`${shown}/${file}`, err);
+      if (err instanceof NotRealDirError) throw notReal([root, ...dirs.slice(0, err.depth)].join("/"));
+      throw err;
+    } finally {
+      closeSync(rootFd);
     }
+  } catch (err) {
+    if (err instanceof RemoveTreeError) throw err;
+    if (err instanceof NotRealDirError) throw notReal(root);
+    throw failure(root, err);
+  }
+  if (fd === null) return false;
+  const shown = [root, ...segments].join("/");
+  try {
+    unlinkSync(at(fd, Buffer.from(segments.at(-1)!)));
+    return true;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT") return false;
+    if (code === "EISDIR") throw new RemoveTreeError(shown, "is a directory, not a file; left as it is");
+    throw failure(shown, err);
   } finally {
-    for (const fd of opened) closeSync(fd);
+    closeSync(fd);
   }
 }

@@ -1,23 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, chown, lstat, mkdir, open, rename, unlink } from "node:fs/promises";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { hasFdPaths, NotRealDirError, openDirAt, openDirBeneath, openDirNoFollow, pathAt } from "../../../core/dirHandles.js";
 import { CaptureError } from "../../../core/errors.js";
 import { RemoveTreeError, unlinkBeneath } from "../../../core/removeTree.js";
-import { errnoCode, fileKind } from "../../../core/regularFile.js";
+import { errnoCode, readRegularFileSync } from "../../../core/regularFile.js";
 import { assertSetName } from "../../../core/names.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
-import { readRegularFile, safeSegments } from "./readFiles.js";
+import { safeSegments } from "./readFiles.js";
 
 /** Name of the marker written into a shared mount when the real credential is not exposed. */
 export const PHANTOM_FILE = "authctl-phantom.json";
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
-async function lstatOrNull(path: string) {
+function lstatOrNull(path: string) {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return null;
     throw err;
@@ -41,98 +41,112 @@ export const MAX_STATE_DEPTH = 64;
 type Owner = number | null;
 
 /**
- * Makes sure `dir` exists as a real directory (0700, the container user's when `owner` is set),
- * refusing a symlink planted in its place: project containers can write into a shared mount.
+ * A shared mount open as a directory handle. Containers write into it, so everything below it is
+ * reached through handles that never follow a symlink (core/dirHandles): a directory swapped for a
+ * symlink to a host dir after a check is refused, never written, read, chowned or chmodded.
  */
-async function ensureRealDir(dir: string, shown: string, owner: Owner): Promise<void> {
-  const st = await lstatOrNull(dir);
-  if (!st) {
-    try {
-      await mkdir(dir, { mode: 0o700 });
-    } catch (err) {
-      if (errnoCode(err) !== "EEXIST") throw err;
-    }
-    return ensureRealDir(dir, shown, owner);
-  }
-  if (st.isSymbolicLink()) throw new CaptureError(`shared mount ${shown} is a symlink; refused`);
-  if (!st.isDirectory()) throw new CaptureError(`shared mount ${shown} is not a directory (${fileKind(st)}); move it away and log in again`);
-  if (owner !== null && (st.uid !== owner || st.gid !== owner)) await chown(dir, owner, owner);
-  if ((st.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+interface OpenMount {
+  fd: number;
+  /** `<set>/<host_dir_name>`, for messages. */
+  dirName: string;
 }
 
-/** Creates the parents of `rel` under `dir` (0700), refusing any symlinked component. */
-async function ensureParents(dir: string, dirName: string, segments: string[], owner: Owner): Promise<string> {
-  let current = dir;
-  for (let i = 0; i < segments.length - 1; i++) {
-    current = join(current, segments[i]!);
-    await ensureRealDir(current, `${dirName}/${segments.slice(0, i + 1).join("/")}`, owner);
+function assertFdPaths(): void {
+  if (!hasFdPaths()) throw new CaptureError("this system has no /proc/self/fd, which authctl needs to update shared mounts without following symlinks a container may plant");
+}
+
+function notRealDir(dirName: string, rel: string, symlink: boolean): CaptureError {
+  const shown = `shared mount ${rel ? `${dirName}/${rel}` : dirName}`;
+  return new CaptureError(symlink ? `${shown} is a symlink; refused` : `${shown} is not a directory; move it away and log in again`);
+}
+
+/** 0700 and the container user's when `owner` is set, fixed through the descriptor. */
+function makePrivate(fd: number, owner: Owner): void {
+  const st = fstatSync(fd);
+  if (owner !== null && (st.uid !== owner || st.gid !== owner)) fchownSync(fd, owner, owner);
+  if ((st.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
+}
+
+/**
+ * Opens the directory `dirs` below the mount; the caller closes it. Writing (`owner` given), missing
+ * levels are made and each is made private to the owner; reading, a missing level gives null.
+ */
+function openMountDir(mount: OpenMount, dirs: readonly string[], writing: { owner: Owner } | null): number | null {
+  try {
+    return openDirBeneath(mount.fd, dirs, writing ? { createMode: 0o700, onOpen: (fd) => makePrivate(fd, writing.owner) } : {});
+  } catch (err) {
+    if (err instanceof NotRealDirError) throw notRealDir(mount.dirName, dirs.slice(0, err.depth).join("/"), err.symlink);
+    throw err;
   }
-  return join(dir, ...segments);
 }
 
 /** A file written next to its target (0600, O_EXCL|O_NOFOLLOW, synced), waiting to be renamed over it. */
 interface StagedFile {
   rel: string;
+  /** The target's directory, held open until the rename. */
+  parentFd: number;
   tmp: string;
-  target: string;
+  name: string;
 }
 
-/**
- * Stages `text` for `dir/rel`: refuses a directory at the target (a rename cannot replace it, and
- * the user must decide what it holds); a symlink there is simply replaced by the rename.
- */
-async function stageFile(dir: string, dirName: string, rel: string, text: string, owner: Owner): Promise<StagedFile> {
-  const segments = safeSegments(rel);
+function unlinkQuietly(parentFd: number, name: string): void {
   try {
-    const target = await ensureParents(dir, dirName, segments, owner);
-    const existing = await lstatOrNull(target);
-    if (existing?.isDirectory()) {
-      throw new CaptureError(`shared mount ${dirName}/${rel} is a directory, not a file; move it away and log in again`);
-    }
-    const tmp = `${target}.authctl-${randomBytes(6).toString("hex")}.tmp`;
-    const handle = await open(tmp, WRITE_FLAGS, 0o600);
-    try {
-      try {
-        await handle.chmod(0o600);
-        if (owner !== null) await handle.chown(owner, owner);
-        await handle.writeFile(text, "utf8");
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    return { rel, tmp, target };
-  } catch (err) {
-    throw mountError(dirName, rel, err);
+    unlinkSync(pathAt(parentFd, name));
+  } catch {
+    // already gone, or the container took it: nothing of ours is left to remove
   }
 }
 
 /**
- * Checks that `dir/rel` can be removed (a file, a symlink or nothing, under real directories) and
- * returns its path, or null when there is nothing to remove. Never recurses or follows a symlinked parent.
+ * Stages `text` for `rel`: refuses a directory at the target (a rename cannot replace it, and
+ * the user must decide what it holds); a symlink there is simply replaced by the rename.
  */
-async function checkRemovable(dir: string, dirName: string, rel: string): Promise<string | null> {
+function stageFile(mount: OpenMount, rel: string, text: string, owner: Owner): StagedFile {
+  const segments = safeSegments(rel);
+  const name = segments.at(-1)!;
+  let parentFd: number | null = null;
+  try {
+    parentFd = openMountDir(mount, segments.slice(0, -1), { owner })!;
+    if (lstatOrNull(pathAt(parentFd, name))?.isDirectory()) {
+      throw new CaptureError(`shared mount ${mount.dirName}/${rel} is a directory, not a file; move it away and log in again`);
+    }
+    const tmp = `${name}.authctl-${randomBytes(6).toString("hex")}.tmp`;
+    const fd = openSync(pathAt(parentFd, tmp), WRITE_FLAGS, 0o600);
+    try {
+      try {
+        fchmodSync(fd, 0o600);
+        if (owner !== null) fchownSync(fd, owner, owner);
+        writeFileSync(fd, text, "utf8");
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      unlinkQuietly(parentFd, tmp);
+      throw err;
+    }
+    return { rel, parentFd, tmp, name };
+  } catch (err) {
+    if (parentFd !== null) closeSync(parentFd);
+    throw mountError(mount.dirName, rel, err);
+  }
+}
+
+/** True when `rel` holds something to remove: a file or a symlink (a directory there is refused). */
+function checkRemovable(mount: OpenMount, rel: string): boolean {
   const segments = safeSegments(rel);
   try {
-    let current = dir;
-    for (let i = 0; i < segments.length - 1; i++) {
-      current = join(current, segments[i]!);
-      const st = await lstatOrNull(current);
-      if (!st) return null;
-      if (!st.isDirectory() || st.isSymbolicLink()) {
-        throw new CaptureError(`shared mount ${dirName}/${segments.slice(0, i + 1).join("/")} is not a real directory; refused`);
-      }
+    const parentFd = openMountDir(mount, segments.slice(0, -1), null);
+    if (parentFd === null) return false;
+    try {
+      const st = lstatOrNull(pathAt(parentFd, segments.at(-1)!));
+      if (st?.isDirectory()) throw new CaptureError(`shared mount ${mount.dirName}/${rel} is a directory, not a file; move it away and log in again`);
+      return st !== null;
+    } finally {
+      closeSync(parentFd);
     }
-    const target = join(dir, ...segments);
-    const st = await lstatOrNull(target);
-    if (!st) return null;
-    if (st.isDirectory()) throw new CaptureError(`shared mount ${dirName}/${rel} is a directory, not a file; move it away and log in again`);
-    return target;
   } catch (err) {
-    throw mountError(dirName, rel, err);
+    throw mountError(mount.dirName, rel, err);
   }
 }
 
@@ -140,9 +154,8 @@ async function checkRemovable(dir: string, dirName: string, rel: string): Promis
  * Unlinks files checked by `checkRemovable`; one already gone is fine. The container can swap a
  * directory above a file for a symlink after the check, hence unlinkBeneath.
  */
-async function removeFiles(paths: readonly string[], dir: string, dirName: string): Promise<void> {
-  for (const path of paths) {
-    const rel = path.slice(dir.length + 1);
+async function removeFiles(rels: readonly string[], dir: string, dirName: string): Promise<void> {
+  for (const rel of rels) {
     try {
       unlinkBeneath(dir, safeSegments(rel));
     } catch (err) {
@@ -180,22 +193,40 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** A state file readRegularFileSync refused, with its words for why. */
+class StateRefusal extends Error {
+  constructor(readonly problem: string) {
+    super(problem);
+  }
+}
+
 /**
- * Existing JSON object at `dir/rel` to merge into. Missing, invalid JSON or not an object → {}; a
- * symlink or special file planted by a container → {} (never read; replaced by the rename).
+ * Existing JSON object at `rel` in the mount to merge into. Missing, invalid JSON or not an object → {};
+ * a symlink or special file planted by a container → {} (never read; replaced by the rename).
  * Over MAX_STATE_BYTES or MAX_STATE_DEPTH → refused: that is not a file a vendor writes, and
  * overwriting it could lose whatever the user keeps there.
  */
-async function readJsonObject(dir: string, dirName: string, rel: string): Promise<Record<string, unknown>> {
-  let text: string | null;
+function readJsonObject(mount: OpenMount, rel: string): Record<string, unknown> {
+  const segments = safeSegments(rel);
+  let text: string | null = null;
   try {
-    text = await readRegularFile(dir, rel, MAX_STATE_BYTES);
-  } catch (err) {
-    if (err instanceof CaptureError && /symlink|not a regular file|changed while|resolved outside|UTF-8/.test(err.message)) return {};
-    if (err instanceof CaptureError && /over the/.test(err.message)) {
-      throw new CaptureError(`shared mount ${dirName}/${rel} is over ${MAX_STATE_BYTES / 1024 / 1024} MiB; move it away and log in again`);
+    const parentFd = openMountDir(mount, segments.slice(0, -1), null);
+    if (parentFd !== null) {
+      try {
+        text = readRegularFileSync(pathAt(parentFd, segments.at(-1)!), {
+          limit: MAX_STATE_BYTES,
+          followSymlinks: false,
+          refuse: (problem) => new StateRefusal(problem),
+        });
+      } finally {
+        closeSync(parentFd);
+      }
     }
-    throw mountError(dirName, rel, err);
+  } catch (err) {
+    if (!(err instanceof StateRefusal)) throw mountError(mount.dirName, rel, err);
+    // The one refusal about the file's size rather than its kind (see regularFile's wording).
+    if (!/over the .* limit$/.test(err.problem)) return {};
+    throw new CaptureError(`shared mount ${mount.dirName}/${rel} is over ${MAX_STATE_BYTES / 1024 / 1024} MiB; move it away and log in again`);
   }
   if (text === null) return {};
   let parsed: unknown;
@@ -205,7 +236,7 @@ async function readJsonObject(dir: string, dirName: string, rel: string): Promis
     return {};
   }
   if (nestedDeeperThan(parsed, MAX_STATE_DEPTH)) {
-    throw new CaptureError(`shared mount ${dirName}/${rel} nests deeper than ${MAX_STATE_DEPTH} levels; move it away and log in again`);
+    throw new CaptureError(`shared mount ${mount.dirName}/${rel} nests deeper than ${MAX_STATE_DEPTH} levels; move it away and log in again`);
   }
   return isPlainObject(parsed) ? parsed : {};
 }
@@ -214,19 +245,49 @@ async function readJsonObject(dir: string, dirName: string, rel: string): Promis
  * The mounts dir is what keeps other host accounts out: the shared dirs inside may belong to the
  * container's uid (a real account on many hosts), so the dir above them must be 0700 and the
  * caller's. It is authctl's own dir, so a looser mode (an older authctl, a umask) is tightened;
- * one that is a symlink or someone else's is refused.
+ * one that is a symlink or someone else's is refused. Returns it open; the caller closes it.
  */
-async function ensurePrivateMountsDir(mountsDir: string, owner: Owner): Promise<void> {
+function openPrivateMountsDir(mountsDir: string, owner: Owner): number {
   try {
-    await mkdir(mountsDir, { recursive: true, mode: 0o700 });
-    const st = await lstat(mountsDir);
-    if (st.isSymbolicLink() || !st.isDirectory()) throw new CaptureError(`the mounts dir ${mountsDir} is not a real directory; refused`);
-    const me = process.getuid?.();
-    if (me !== undefined && st.uid !== me) throw new CaptureError(`the mounts dir ${mountsDir} belongs to uid ${st.uid}, not to you; refused`);
-    if (owner !== null && (st.mode & 0o077) !== 0) await chmod(mountsDir, 0o700);
+    mkdirSync(mountsDir, { recursive: true, mode: 0o700 });
+    const fd = openDirNoFollow(mountsDir);
+    if (fd === null) throw new CaptureError(`the mounts dir ${mountsDir} vanished while it was being created; try again`);
+    try {
+      const st = fstatSync(fd);
+      const me = process.getuid?.();
+      if (me !== undefined && st.uid !== me) throw new CaptureError(`the mounts dir ${mountsDir} belongs to uid ${st.uid}, not to you; refused`);
+      if (owner !== null && (st.mode & 0o077) !== 0) fchmodSync(fd, 0o700);
+      return fd;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
   } catch (err) {
     if (err instanceof CaptureError) throw err;
+    if (err instanceof NotRealDirError) throw new CaptureError(`the mounts dir ${mountsDir} is not a real directory; refused`);
     throw new CaptureError(`could not create the mounts dir ${mountsDir}: ${errnoCode(err) ?? "unknown error"}`, { cause: err });
+  }
+}
+
+/** Opens (making it when missing) the set's shared mount from a handle on the set's dir, private to `owner`. */
+function openMountForWriting(mountsDir: string, credentialSet: string, hostDirName: string, owner: Owner): OpenMount {
+  const dirName = `${credentialSet}/${hostDirName}`;
+  assertFdPaths();
+  // The set's dir is authctl's like the mounts dir above it: 0700 and the caller's, the shared
+  // dir inside may be the container user's.
+  closeSync(openPrivateMountsDir(mountsDir, owner));
+  const setFd = openPrivateMountsDir(dirname(sharedMountDir(mountsDir, credentialSet, hostDirName)), owner);
+  let fd: number | null = null;
+  try {
+    fd = openDirAt(setFd, hostDirName, 0o700)!;
+    makePrivate(fd, owner);
+    return { fd, dirName };
+  } catch (err) {
+    if (fd !== null) closeSync(fd);
+    if (err instanceof NotRealDirError) throw notRealDir(dirName, "", err.symlink);
+    throw mountError(dirName, "", err);
+  } finally {
+    closeSync(setFd);
   }
 }
 
@@ -271,16 +332,7 @@ export async function prepareSharedMount(
   const owner = opts.owner ?? null;
   if (safeSegments(oauth.host_dir_name).length !== 1) throw new CaptureError(`host_dir_name ${oauth.host_dir_name} must be one path segment`);
   const dir = sharedMountDir(mountsDir, opts.credentialSet, oauth.host_dir_name);
-  const dirName = `${opts.credentialSet}/${oauth.host_dir_name}`;
-  // The set's dir is authctl's like the mounts dir above it: 0700 and the caller's, the shared
-  // dir inside may be the container user's.
-  await ensurePrivateMountsDir(mountsDir, owner);
-  await ensurePrivateMountsDir(dirname(dir), owner);
-  try {
-    await ensureRealDir(dir, dirName, owner);
-  } catch (err) {
-    throw mountError(dirName, "", err);
-  }
+  const mount = openMountForWriting(mountsDir, opts.credentialSet, oauth.host_dir_name, owner);
 
   const credentialPaths = [...new Set([...oauth.capture.files.map((f) => f.path), ...Object.keys(payload.files)])];
   const writes: Array<[string, string]> = opts.exposeToken
@@ -289,40 +341,48 @@ export async function prepareSharedMount(
   const removals = opts.exposeToken ? [PHANTOM_FILE] : credentialPaths;
 
   const staged: StagedFile[] = [];
-  const discard = async () => {
-    await Promise.all(staged.splice(0).map((f) => unlink(f.tmp).catch(() => undefined)));
+  let open = true;
+  /** Removes what is still staged and closes every handle; safe to call again. */
+  const release = () => {
+    for (const f of staged.splice(0)) {
+      unlinkQuietly(f.parentFd, f.tmp);
+      closeSync(f.parentFd);
+    }
+    if (open) closeSync(mount.fd);
+    open = false;
   };
   try {
     for (const [rel, patch] of Object.entries(oauth.post_capture_state ?? {})) {
       if (credentialPaths.includes(rel)) continue; // never rewrite the vendor's credential file
-      const merged = deepMerge(await readJsonObject(dir, dirName, rel), patch);
+      const merged = deepMerge(readJsonObject(mount, rel), patch);
       writes.push([rel, JSON.stringify(merged, null, 2) + "\n"]);
     }
-    const toRemove: string[] = [];
-    for (const rel of removals) {
-      const path = await checkRemovable(dir, dirName, rel);
-      if (path) toRemove.push(path);
-    }
-    for (const [rel, text] of writes) staged.push(await stageFile(dir, dirName, rel, text, owner));
+    const toRemove = removals.filter((rel) => checkRemovable(mount, rel));
+    for (const [rel, text] of writes) staged.push(stageFile(mount, rel, text, owner));
 
     return {
       dir,
-      discard,
+      discard: async () => release(),
       async commit() {
-        for (const f of staged.splice(0)) {
-          try {
-            await rename(f.tmp, f.target);
-          } catch (err) {
-            await unlink(f.tmp).catch(() => undefined);
-            throw mountError(dirName, f.rel, err);
+        try {
+          for (let f = staged[0]; f !== undefined; f = staged[0]) {
+            try {
+              renameSync(pathAt(f.parentFd, f.tmp), pathAt(f.parentFd, f.name));
+            } catch (err) {
+              throw mountError(mount.dirName, f.rel, err);
+            }
+            staged.shift();
+            closeSync(f.parentFd);
           }
+        } finally {
+          release();
         }
-        await removeFiles(toRemove, dir, dirName);
+        await removeFiles(toRemove, dir, mount.dirName);
         return dir;
       },
     };
   } catch (err) {
-    await discard();
+    release();
     throw err;
   }
 }
@@ -340,17 +400,20 @@ export interface PlannedMountRemoval {
   commit(): Promise<void>;
 }
 
-/** True when `dir` is a real directory, false when it is missing; anything else is refused. */
-async function isRealDir(dir: string, shown: string): Promise<boolean> {
-  const st = await lstatOrNull(dir);
-  if (!st) return false;
-  if (st.isSymbolicLink() || !st.isDirectory()) throw new CaptureError(`shared mount ${shown} is not a real directory (${fileKind(st)}); refused`);
-  return true;
+/** The mount at `dir` open, or null when it is missing; anything but a real directory is refused. */
+function openExistingMount(dir: string, dirName: string): OpenMount | null {
+  try {
+    const fd = openDirNoFollow(dir);
+    return fd === null ? null : { fd, dirName };
+  } catch (err) {
+    if (err instanceof NotRealDirError) throw new CaptureError(`shared mount ${dirName} is not a real directory (${err.symlink ? "a symlink" : "a file"}); refused`);
+    throw mountError(dirName, "", err);
+  }
 }
 
-/** Whether the phantom marker in `dir` was written for this (set, provider). */
-async function markerNames(dir: string, dirName: string, credentialSet: string, provider: string): Promise<boolean> {
-  const { authctl } = (await readJsonObject(dir, dirName, PHANTOM_FILE)) as { authctl?: { provider?: unknown; credentialSet?: unknown } };
+/** Whether the phantom marker in the mount was written for this (set, provider). */
+function markerNames(mount: OpenMount, credentialSet: string, provider: string): boolean {
+  const { authctl } = readJsonObject(mount, PHANTOM_FILE) as { authctl?: { provider?: unknown; credentialSet?: unknown } };
   return authctl?.provider === provider && authctl.credentialSet === credentialSet;
 }
 
@@ -370,26 +433,27 @@ export async function planSharedMountRemoval(
   provider: string,
 ): Promise<PlannedMountRemoval> {
   if (safeSegments(oauth.host_dir_name).length !== 1) throw new CaptureError(`host_dir_name ${oauth.host_dir_name} must be one path segment`);
+  assertFdPaths();
   const credentialPaths = oauth.capture.files.map((f) => f.path);
   const mounts = [
     { dir: sharedMountDir(mountsDir, credentialSet, oauth.host_dir_name), dirName: `${credentialSet}/${oauth.host_dir_name}`, legacy: false },
     { dir: join(mountsDir, oauth.host_dir_name), dirName: oauth.host_dir_name, legacy: true },
   ];
-  const plans: Array<{ dir: string; dirName: string; files: string[] }> = [];
+  const plans: Array<{ dir: string; dirName: string; rels: string[] }> = [];
   for (const { dir, dirName, legacy } of mounts) {
-    if (!(await isRealDir(dir, dirName))) continue;
-    const removable = legacy && !(await markerNames(dir, dirName, credentialSet, provider)) ? credentialPaths : [...credentialPaths, PHANTOM_FILE];
-    const files: string[] = [];
-    for (const rel of removable) {
-      const path = await checkRemovable(dir, dirName, rel);
-      if (path) files.push(path);
+    const mount = openExistingMount(dir, dirName);
+    if (!mount) continue;
+    try {
+      const removable = legacy && !markerNames(mount, credentialSet, provider) ? credentialPaths : [...credentialPaths, PHANTOM_FILE];
+      plans.push({ dir, dirName, rels: removable.filter((rel) => checkRemovable(mount, rel)) });
+    } finally {
+      closeSync(mount.fd);
     }
-    plans.push({ dir, dirName, files });
   }
   return {
-    files: plans.flatMap((p) => p.files),
+    files: plans.flatMap((p) => p.rels.map((rel) => join(p.dir, rel))),
     async commit() {
-      for (const p of plans) await removeFiles(p.files, p.dir, p.dirName);
+      for (const p of plans) await removeFiles(p.rels, p.dir, p.dirName);
     },
   };
 }
