@@ -317,7 +317,7 @@ export interface SharedMountOptions {
 }
 
 /**
- * Validates and stages an update of `mountsDir/<set>/<host_dir_name>/` after a capture (SPEC §7),
+ * Validates and stages an update of `mountsDir/<set>/<host_dir_name>/` after a capture (docs/logging-in.md),
  * so the caller can store the credential only once nothing in the mount can refuse anymore.
  * Default: a phantom marker (no secret) and any previously exposed credential files removed.
  * `exposeToken`: the vendor's credential files verbatim (0600). Then `post_capture_state` is
