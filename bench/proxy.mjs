@@ -45,17 +45,19 @@ function benchHome(upstream) {
   writeFileSync(join(home, "agents/anthropic.yaml"), stringify(entry));
   const context = new Authctl({ env: { ...process.env, AUTHCTL_HOME: home, AUTHCTL_STORE_KEY: "file" }, home });
   storeApiKey("anthropic", `sk-ant-bench-${"k".repeat(40)}`, { context });
-  const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "bench" });
+  // Agents, not one: the proxy bounds the connections one session holds (32 by default), and 100 clients share these.
+  const phantoms = Array.from({ length: 4 }, (_, i) => mintPhantoms("anthropic", { context, sessionId: `bench-${i}` }).accessToken);
   context.close();
-  return { home, phantom: accessToken };
+  return { home, phantom: phantoms };
 }
 
 /** One way to the upstream: its base URL, a keep-alive agent (as a CLI keeps its connection) and the key header. */
 const route = (base, key) => ({ base, key, agent: new http.Agent({ keepAlive: true, maxSockets: Infinity }) });
+let sent = 0;
 
 function send(via, path, { method = "GET", body, onData } = {}) {
   return new Promise((resolve, reject) => {
-    const headers = { "x-api-key": via.key, ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}) };
+    const headers = { "x-api-key": Array.isArray(via.key) ? via.key[sent++ % via.key.length] : via.key, ...(body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {}) };
     const req = http.request(`${via.base}${path}`, { method, headers, agent: via.agent }, (res) => {
       let bytes = 0;
       res.on("data", (chunk) => {

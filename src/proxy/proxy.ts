@@ -14,7 +14,6 @@ import {
   type ForwardLimits,
   headersFor,
   refuseSocket,
-  type Scrub,
   scrubFor,
   sendJson,
   sendScrubbed,
@@ -74,7 +73,6 @@ interface Target {
 }
 
 type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant; headers?: Record<string, string> };
-
 
 const secretOf = (credential: StoredCredential): string =>
   credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
