@@ -21,7 +21,7 @@ export interface Engine {
 }
 
 const INSTALL_HINT =
-  "install one of them: `apt-get install podman` (Debian/Ubuntu; scripts/setup-container-engine.sh also configures it) " +
+  "install one of them: `apt-get install podman` (Debian/Ubuntu) " +
   "or Docker Engine (https://docs.docker.com/engine/install/)";
 
 const PING_TIMEOUT_MS = 300;

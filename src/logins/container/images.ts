@@ -7,6 +7,8 @@ import { assertImageReference } from "../../core/imageRef.js";
 
 /** `images/` in the package, resolved from dist/ or src/ alike. */
 export const IMAGES_DIR = fileURLToPath(new URL("../../../images/", import.meta.url));
+/** Makes a local base without a registry; the package ships it, so a message can name where it is. */
+const BASE_SCRIPT = fileURLToPath(new URL("../../../scripts/build-auth-image.sh", import.meta.url));
 
 export function imageKeys(): string[] {
   return readdirSync(IMAGES_DIR, { withFileTypes: true })
@@ -38,7 +40,7 @@ export async function ensureAuthImage(
   if (options.base !== undefined) assertImageReference(options.base, "--base");
   // A missing base would send the engine to a registry (unreachable, and never what a local base meant).
   if (options.base !== undefined && !(await imageExists(engine, options.base))) {
-    throw new UsageError(`base image ${options.base} is not in ${engine.binary}'s local images; build it first (scripts/build-auth-image.sh makes one)`);
+    throw new UsageError(`base image ${options.base} is not in ${engine.binary}'s local images; build it first (as root, \`bash ${BASE_SCRIPT}\` makes one with debootstrap)`);
   }
   const buildArgs: Record<string, string> = options.base === undefined ? {} : { BASE: options.base };
   return ensureImage(engine, { repo: `localhost/authctl-${key}`, contextDir, buildArgs, onProgress });
