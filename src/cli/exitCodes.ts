@@ -1,6 +1,7 @@
 import { CommanderError } from "commander";
 import {
   AuthctlError,
+  CommandNotStartedError,
   InterruptedError,
   InvalidNameError,
   MissingCredentialsError,
@@ -9,7 +10,7 @@ import {
   UsageError,
 } from "../core/errors.js";
 
-export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, interrupted: 130 } as const;
+export const EXIT = { ok: 0, error: 1, usage: 2, missing: 3, noEngine: 4, notStarted: 127, interrupted: 130 } as const;
 
 /** The one place an error class becomes an exit code (the codes: docs/cli.md). */
 const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, number]> = [
@@ -18,6 +19,8 @@ const BY_CLASS: ReadonlyArray<[new (...args: never[]) => Error, number]> = [
   [InvalidNameError, EXIT.usage],
   [MissingCredentialsError, EXIT.missing],
   [NoEngineError, EXIT.noEngine],
+  // What shells and env(1) answer for a command they cannot start.
+  [CommandNotStartedError, EXIT.notStarted],
   [InterruptedError, EXIT.interrupted],
 ];
 

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { CommandNotStartedError } from "../core/errors.js";
+import { CommandNotStartedError, UsageError } from "../core/errors.js";
 import type { Env } from "../context.js";
 
 const runnable = (path: string) => {
@@ -17,7 +17,7 @@ const runnable = (path: string) => {
  * token or starts a service for it; the spawn itself still reports anything this misses.
  */
 export function assertRunnable(command: string | undefined, env: Env): void {
-  if (!command) throw new CommandNotStartedError("run needs a command: authctl run [--set S] -- <command> [args…]");
+  if (!command) throw new UsageError("run needs a command: authctl run [--set S] -- <command> [args…]");
   if (command.includes("/")) {
     if (!runnable(command)) throw new CommandNotStartedError(`cannot run ${JSON.stringify(command)}: no such executable file`);
     return;

@@ -57,15 +57,17 @@ describe("authctl run", () => {
     expect(r.stderr).toBe("<concealed by authctl>");
   });
 
-  it("returns the child's exit code, 128+n when a signal ended it, 1 when it cannot start", async () => {
+  it("returns the child's exit code, 128+n when a signal ended it, 127 (as shells and env do) when it cannot start", async () => {
     const h = await home();
     expect((await h.run(["--no-token", "--", "sh", "-c", "exit 7"])).exitCode).toBe(7);
     expect((await h.run(["--no-token", "--", "sh", "-c", "kill -KILL $$"])).exitCode).toBe(137);
     const missing = await h.run(["--no-token", "--", "no-such-command-authctl"]);
-    expect(missing.exitCode).toBe(1);
+    expect(missing.exitCode).toBe(127);
     expect(missing.stderr).toMatch(/cannot run "no-such-command-authctl": command not found on PATH/);
     expect(existsSync(join(h.home, "run"))).toBe(false); // no service started for a command that cannot run
-    expect((await h.run(["--", "./nope"])).stderr).toMatch(/cannot run "\.\/nope": no such executable file/);
+    const nope = await h.run(["--", "./nope"]);
+    expect(nope.exitCode).toBe(127);
+    expect(nope.stderr).toMatch(/cannot run "\.\/nope": no such executable file/);
     expect((await h.run(["--no-token"])).exitCode).toBe(2);
   });
 
