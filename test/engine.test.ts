@@ -225,7 +225,7 @@ describe("containerUser: containers run as a uid no host account owns (issue 18.
   const S = SANDBOX_ID_BASE;
 
   it("root on a rootful engine: the first free sandbox id, a private HOME, mounts handed to it", () => {
-    expect(containerUser(podman, image, 0, 0, () => empty)).toEqual({ args: ["--user", `${S}:${S}`, "--tmpfs", "/home/dev:rw,exec,U"], owner: S });
+    expect(containerUser(podman, image, 0, 0, () => empty)).toEqual({ args: ["--user", `${S}:${S}`, "--tmpfs", "/home/dev:rw,exec,notmpcopyup,U"], owner: S });
     expect(containerUser(docker, image, 0, 0, () => empty)).toEqual({
       args: ["--user", `${S}:${S}`, "--tmpfs", `/home/dev:rw,exec,uid=${S},gid=${S},mode=0700`],
       owner: S,

@@ -80,10 +80,14 @@ export function sandboxId(db: IdDatabases): number {
   throw new Error(`no free id between ${SANDBOX_ID_BASE} and ${SANDBOX_ID_LIMIT} for authctl's containers`);
 }
 
-/** A private, writable HOME for a uid the image does not know; tmpfs syntax differs per engine. */
+/**
+ * A private, writable HOME for a uid the image does not know, empty on both engines: podman would
+ * copy the image's home in (its dirs owned by the image's user, 0700 in the auth image), hiding the
+ * mounts below them from the container's uid. podman refuses uid=/gid= but chowns to the container
+ * user with U; docker takes uid=/gid= and never copies.
+ */
 function homeTmpfs(engine: Engine, home: string, uid: number, gid: number): string[] {
-  // podman refuses uid=/gid= but chowns to the container user with U; docker takes uid=/gid=.
-  const options = engine.name === "podman" ? "rw,exec,U" : `rw,exec,uid=${uid},gid=${gid},mode=0700`;
+  const options = engine.name === "podman" ? "rw,exec,notmpcopyup,U" : `rw,exec,uid=${uid},gid=${gid},mode=0700`;
   return ["--tmpfs", `${home}:${options}`];
 }
 

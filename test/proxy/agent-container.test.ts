@@ -248,10 +248,14 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     const name = await startAgent(agent);
     const before = upstream.arrivals.length;
     // Only the wiring is checked: gemini-cli 0.61 wants more than this fake answers (it retries its
-    // JSON calls), so it is stopped after its first requests instead of awaiting a reply.
-    await inside(name, "cd /home/dev && timeout 15 gemini --skip-trust -p hi");
-    const arrived = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1beta/models/"));
-    expect(arrived.length).toBeGreaterThan(0);
+    // JSON calls), so it is stopped once its first request has arrived instead of awaiting a reply.
+    // Waiting for that request, not a fixed 15 s, keeps a slow start on a loaded machine from failing.
+    const geminiRequests = () => upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1beta/models/"));
+    const running = inside(name, "cd /home/dev && echo $$ > /tmp/gemini.pid && exec timeout 90 gemini --skip-trust -p hi");
+    await expect.poll(() => geminiRequests().length, { timeout: 90_000, interval: 250 }).toBeGreaterThan(0);
+    await inside(name, "kill $(cat /tmp/gemini.pid)"); // timeout passes the TERM on to gemini
+    await running;
+    const arrived = geminiRequests();
     for (const a of arrived) expect(a.headers["x-goog-api-key"]).toBe(secrets.geminiKey);
     await assertNoRealSecretInside(name, agent.env.GEMINI_API_KEY!);
   });
