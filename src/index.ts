@@ -12,6 +12,7 @@ setDefaultContext(() => new Authctl({ env: process.env, io: { stdin: process.std
 export { Authctl, type AuthctlOptions, type ContextStreams, type Env, type WithContext } from "./context.js";
 export type { Clock } from "./core/clock.js";
 export * from "./core/errors.js";
+export { recordCredential, type CredentialPayload, type CredentialSummary, type RecordCredentialOptions } from "./credentials/index.js";
 export { maskSecret, redact } from "./core/mask.js";
 export { DEFAULT_SET } from "./core/names.js";
 export type { Roster } from "./roster/load.js";

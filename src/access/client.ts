@@ -98,7 +98,7 @@ export function fromWire<T>(credential: z.infer<typeof P.GetResponse>["credentia
     kind: credential.kind,
     preview: credential.preview,
     expiresAt: credential.expiresAt === null ? null : new Date(credential.expiresAt),
-    createdAt: new Date(credential.updatedAt),
+    createdAt: new Date(credential.createdAt ?? credential.updatedAt),
     updatedAt: new Date(credential.updatedAt),
     payload: credential.payload as T,
   };

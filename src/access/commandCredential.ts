@@ -1,7 +1,8 @@
 import type { Authctl } from "../context.js";
 import type { StoredCredential } from "../store/store.js";
 import { maskSecret } from "../core/mask.js";
-import { commandPreview, runSecretCommand, runSecretCommandAsync, type CommandSecretPayload, type CommandSourcePayload, type CommandSourceSpec } from "./commandSource.js";
+import { recordCredential, type CredentialSummary } from "../credentials/index.js";
+import { runSecretCommand, runSecretCommandAsync, type CommandSecretPayload, type CommandSourcePayload, type CommandSourceSpec } from "./commandSource.js";
 
 const sameArgv = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((arg, i) => arg === b[i]);
 
@@ -19,12 +20,11 @@ export function freshCachedKey(now: number, spec: CommandSourceSpec, row: Stored
 
 /**
  * Keeps a command's fresh output in the (sealed) `command` row when the source asks to cache, and
- * logs the fill (`refreshed`, or `stored` for `key --command --cache`). False when it did not
+ * logs the fill (`refreshed`, or `stored` for `key --command --cache`) and sums it up. Undefined when it did not
  * cache: not asked, or a store opened read-only.
  */
-export function keepCached(context: Authctl, credentialSet: string, provider: string, spec: CommandSourceSpec, key: string, op: "stored" | "refreshed" = "refreshed"): boolean {
-  const store = context.store();
-  if (spec.cache_ttl_s === undefined || store.readOnlyReason) return false;
+export function keepCached(context: Authctl, credentialSet: string, provider: string, spec: CommandSourceSpec, key: string, op: "stored" | "refreshed" = "refreshed"): CredentialSummary | undefined {
+  if (spec.cache_ttl_s === undefined || context.store().readOnlyReason) return undefined;
   const until = context.clock.now() + spec.cache_ttl_s * 1000;
   const payload: CommandSourcePayload = {
     type: "command",
@@ -34,9 +34,7 @@ export function keepCached(context: Authctl, credentialSet: string, provider: st
     ...(spec.origin ? { origin: spec.origin } : {}),
     cached: { key, until },
   };
-  store.put(credentialSet, provider, "command", payload, { preview: commandPreview(spec.command, until), expiresAt: null });
-  store.audit(op, credentialSet, provider, "command");
-  return true;
+  return recordCredential(context, { credentialSet, provider, payload, op });
 }
 
 /**

@@ -3,25 +3,13 @@ import { runBoundedCommand, runBoundedCommandAsync, stderrNote, type BoundedComm
 import { AUTHCTL_SECRET_ENV, pickEnv } from "../core/env.js";
 import { SecretSourceError } from "../core/errors.js";
 import type { SecretSource } from "../roster/sourceSchema.js";
+import { describeCommand, type CommandSourcePayload } from "../credentials/commandSource.js";
 
 /** A key, token or password fits in far less; more means the command printed something else. */
 export const MAX_SOURCE_OUTPUT_BYTES = 64 * 1024;
 
 
-/**
- * What a `command` credential row holds: the argv is not secret, only what it prints is. With
- * `cache_ttl_s` the last output is kept in `cached` — inside the sealed payload, never in plaintext.
- */
-export interface CommandSourcePayload {
-  type: "command";
-  command: string[];
-  timeout_ms: number;
-  /** Asked to cache: how long an output may be reused. Absent: the command runs on every read. */
-  cache_ttl_s?: number;
-  /** "roster": the row only caches the roster's `source` and never stands in for it. */
-  origin?: "roster";
-  cached?: { key: string; until: number };
-}
+export { commandPreview, describeCommand, type CommandSourcePayload } from "../credentials/commandSource.js";
 
 /** How to run a command source and whether to cache it: a stored row's payload or the roster's `source`. */
 export type CommandSourceSpec = Pick<CommandSourcePayload, "command" | "timeout_ms" | "cache_ttl_s" | "origin">;
@@ -29,12 +17,6 @@ export type CommandSourceSpec = Pick<CommandSourcePayload, "command" | "timeout_
 /** A resolved command source: `key` is the command's trimmed stdout. */
 export interface CommandSecretPayload extends Pick<CommandSourcePayload, "type" | "command" | "timeout_ms"> {
   key: string;
-}
-
-/** How a command is shown in errors and listings: its argv, which is not secret, cut short. */
-export function describeCommand(command: readonly string[]): string {
-  const text = command.join(" ");
-  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
 }
 
 /**
@@ -74,8 +56,3 @@ function secretFrom(outcome: CommandOutcome, provider: string, source: Pick<Secr
   return secret;
 }
 
-/** A `command` row's preview: the argv and, when an output is cached, until when (never the output). */
-export function commandPreview(command: readonly string[], cachedUntil?: number): string {
-  const argv = `$(${describeCommand(command).slice(0, 40)})`;
-  return cachedUntil === undefined ? argv : `${argv} cached until ${new Date(cachedUntil).toISOString().replace(/\.\d+Z$/, "Z")}`;
-}

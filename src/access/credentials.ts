@@ -2,6 +2,7 @@ import { contextFrom, type Authctl, type WithContext } from "../context.js";
 import { MissingCredentialsError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
+import { typedCredential } from "../credentials/index.js";
 import type { StoredCredential } from "../store/store.js";
 import { fromWire } from "./client.js";
 import { commandCredential, commandCredentialAsync } from "./commandCredential.js";
@@ -75,6 +76,7 @@ function findCredential(
     if (!store.readOnlyReason) store.remove(credentialSet, provider);
     row = undefined;
   }
-  if (row) return { credential: row };
+  // An older row (its payload without `type`) is read as today's, and one of no known shape is an error naming it.
+  if (row) return { credential: typedCredential(row) };
   return source ? { spec: { ...source, origin: "roster" } } : undefined;
 }

@@ -3,22 +3,8 @@ import type { DeliveryPolicy } from "../roster/deliverySchema.js";
 import type { Provider } from "../roster/schema.js";
 import type { CredentialKind, StoredCredential } from "../store/store.js";
 
-/**
- * The one place that says which payload field is THE secret of a credential: an API key's `key`,
- * an OAuth login's access token (the extractors put it in `accessToken` for every vendor).
- */
-const SECRET_FIELD: Record<CredentialKind, string> = {
-  api_key: "key",
-  oauth: "accessToken",
-  device_flow: "accessToken",
-  google_oauth: "accessToken",
-  command: "key",
-};
-
-export function secretOf(credential: Pick<StoredCredential, "kind" | "payload">): string | undefined {
-  const value = (credential.payload as Record<string, unknown> | null)?.[SECRET_FIELD[credential.kind]];
-  return typeof value === "string" && value.length > 0 ? value : undefined;
-}
+/** The secret a credential delivers: its type says which value that is. */
+export { secretOf } from "../credentials/index.js";
 
 /** A command source stands in for an API key: same policy, same variable. */
 const modeOf = (kind: CredentialKind) => (kind === "api_key" || kind === "command" ? "api_key" : "oauth");

@@ -54,6 +54,8 @@ export const CredentialInfo = z.strictObject({
   kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth", "command"]),
   preview: z.string(),
   expiresAt: z.number().nullable(),
+  /** Absent from a daemon older than the field: read as `updatedAt`. */
+  createdAt: z.number().optional(),
   updatedAt: z.number(),
 });
 export type CredentialInfoWire = z.infer<typeof CredentialInfo>;

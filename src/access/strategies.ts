@@ -3,11 +3,10 @@ import { AuthctlError, MissingCredentialsError, UsageError } from "../core/error
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
-import type { OAuth2Payload } from "../logins/oauth2/client.js";
+import { credentialType, typedCredential } from "../credentials/index.js";
+import type { OAuth2Payload } from "../credentials/oauth2.js";
 import { withRefreshLease } from "./strategiesLease.js";
 import { readCredential } from "./credentials.js";
-import type { StoredCredential } from "../store/store.js";
 
 /** A ready credential: the secret to send, and where it came from. */
 export interface ResolvedCredential {
@@ -22,7 +21,7 @@ export interface ResolvedCredential {
 /** `command`: a secret source (a stored `command` row or the roster's `source`) printed it just now. */
 export type CredentialSource = "explicit" | "store" | "command" | "profile_env" | "fallback_env";
 
-/** SPEC §8: one way to get a usable credential, whatever kind it is. */
+/** One way to get a usable credential, whatever kind it is (docs/using.md). */
 export interface AuthStrategy {
   readonly provider: string;
   getCredentials(): Promise<ResolvedCredential>;
@@ -66,9 +65,12 @@ export class ApiKeyStrategy implements AuthStrategy {
     const found = (secret: string | undefined, source: CredentialSource) => (secret ? { provider: this.provider, secret, source, expiresAt: null } : undefined);
     const { env } = this.context;
     const stored = () => {
-      const credential = readCredential(this.context, this.credentialSet, this.provider) as StoredCredential<ApiKeyPayload> | undefined;
-      if (credential?.kind === "api_key") return found(credential.payload.key, "store");
-      return credential?.kind === "command" ? found(credential.payload.key, "command") : undefined;
+      const row = readCredential(this.context, this.credentialSet, this.provider);
+      if (!row) return undefined;
+      const { payload } = typedCredential(row);
+      const type = credentialType(payload);
+      if (type.mode !== "api_key") return undefined;
+      return found(type.secret(payload), payload.type === "command" ? "command" : "store");
     };
     return (
       found(this.profile.api_key, "explicit") ??
@@ -99,6 +101,8 @@ const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 /**
  * Access tokens from a host login (msal_device_code, google_pkce, oauth2_*): refreshed from the
  * stored refresh token when expired or close to it, by one process at a time per (set, provider).
+ * A provider without a host login (a vendor CLI's login captured in a container) gives its stored
+ * token as it is: the credential proxy is its one refresher.
  */
 export class HostTokenStrategy implements AuthStrategy {
   readonly provider: string;
@@ -109,7 +113,6 @@ export class HostTokenStrategy implements AuthStrategy {
   constructor(profile: AuthProfile, options: StrategyOptions = {}) {
     this.context = contextFrom(options);
     this.entry = this.context.roster().get(profile.provider);
-    if (!this.entry.host_flow) throw new UsageError(`${this.entry.name} has no host login (host_flow): use auth_type api_key, or getCredentials() for its stored login`);
     this.provider = this.entry.name;
     this.credentialSet = assertSetName(profile.credential_set ?? DEFAULT_SET);
   }
@@ -119,7 +122,8 @@ export class HostTokenStrategy implements AuthStrategy {
   }
 
   async getCredentials(): Promise<ResolvedCredential> {
-    const flow = this.entry.host_flow!.flow;
+    if (!this.entry.host_flow) return this.storedLogin();
+    const flow = this.entry.host_flow.flow;
     const options = { context: this.context, provider: this.provider };
     if (flow === "msal_device_code") {
       const { buildMsalApp } = await import("../logins/msal/app.js");
@@ -143,6 +147,16 @@ export class HostTokenStrategy implements AuthStrategy {
     return { provider: this.provider, secret: payload.access_token, source: "store", expiresAt: payload.expires_at ? new Date(payload.expires_at) : null };
   }
 
+  private storedLogin(): ResolvedCredential {
+    const row = readCredential(this.context, this.credentialSet, this.provider);
+    if (!row) throw this.missing();
+    const { payload, expiresAt } = typedCredential(row);
+    const type = credentialType(payload);
+    const secret = type.mode === "oauth" ? type.secret(payload) : undefined;
+    if (!secret) throw new UsageError(`${this.credentialSet}:${this.provider} holds a ${payload.type} credential, not a login's token: use auth_type api_key`);
+    return { provider: this.provider, secret, source: "store", expiresAt };
+  }
+
   private oauth2Payload(): OAuth2Payload {
     const row = this.context.store().get<OAuth2Payload>(this.credentialSet, this.provider);
     if (!row || row.payload.type !== "oauth2") throw this.missing();
@@ -155,7 +169,7 @@ export class HostTokenStrategy implements AuthStrategy {
 
   /** Generic OAuth 2.0 only: MSAL and google-auth-library refresh inside `getCredentials`. */
   async refreshIfNeeded(): Promise<boolean> {
-    const flow = this.entry.host_flow!.flow;
+    const flow = this.entry.host_flow?.flow;
     if (flow !== "oauth2_device" && flow !== "oauth2_pkce") return false;
     if (!this.expiring(this.oauth2Payload())) return false;
     return withRefreshLease(this.context, this.credentialSet, this.provider, async () => {

@@ -101,3 +101,6 @@ export class CredentialRefreshError extends AuthctlError {}
 
 /** A secret source (a `command` that prints the key) failed: names the provider and how, never its output. */
 export class SecretSourceError extends AuthctlError {}
+
+/** A credential payload that is none of the known types, or not of its type's shape: names the row and the field, never a value. */
+export class InvalidCredentialError extends AuthctlError {}

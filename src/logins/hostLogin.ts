@@ -5,20 +5,15 @@ import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
 import type { StoredCredential } from "../store/store.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
-import type { CredentialKind } from "../store/store.js";
+import type { CredentialSummary } from "../credentials/index.js";
 
 /** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
 export type HostPrompt =
   | { kind: "device_code"; userCode: string; verificationUri: string; message: string; expiresAt: string | null }
   | { kind: "auth_url"; authUrl: string; redirectUri: string };
 
-export interface HostLoginSummary {
-  provider: string;
-  credentialSet: string;
-  kind: CredentialKind;
-  preview: string;
-  expiresAt: Date | null;
-}
+/** @deprecated use `CredentialSummary`: the one summary every login returns. */
+export type HostLoginSummary = CredentialSummary;
 
 export interface HostCaptureOptions {
   /** Aborting stops the poll or the wait for the redirect: nothing is stored, `InterruptedError`. */

@@ -14,6 +14,7 @@ const wireInfo = (info: CredentialInfo): P.CredentialInfoWire => ({
   kind: info.kind,
   preview: info.preview,
   expiresAt: info.expiresAt ? info.expiresAt.getTime() : null,
+  createdAt: info.createdAt.getTime(),
   updatedAt: info.updatedAt.getTime(),
 });
 

@@ -28,9 +28,9 @@ describe("delivery policy (roster `delivery`)", () => {
     expect(() => parseProviderFile("/x/demo.yaml", `${base}delivery:\n  extra_env: [lower]\n`)).toThrow(/delivery\.extra_env\.0: must be an environment variable name/);
   });
 
-  it("names one secret field per credential kind", () => {
+  it("asks the payload's type for its secret; a payload of no known shape is an error naming the row", () => {
     expect(secretOf({ kind: "api_key", payload: { type: "api_key", key: "K" } })).toBe("K");
     expect(secretOf({ kind: "oauth", payload: { accessToken: "A", refreshToken: "R", files: {} } })).toBe("A");
-    expect(secretOf({ kind: "oauth", payload: { files: {} } })).toBeUndefined();
+    expect(() => secretOf({ credentialSet: "default", provider: "gh", kind: "oauth", payload: { files: {} } })).toThrow(/default:gh: the oauth payload is of no known type/);
   });
 });

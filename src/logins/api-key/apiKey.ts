@@ -1,21 +1,13 @@
 import { InvalidApiKeyError, ModeUnavailableError } from "../../core/errors.js";
 import { contextFrom, type WithContext } from "../../context.js";
 import type { Provider } from "../../roster/schema.js";
-import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
+import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
 
-export interface ApiKeyPayload {
-  type: "api_key";
-  key: string;
-}
+export type { ApiKeyPayload } from "../../credentials/apiKey.js";
 
-export interface StoredSummary {
-  provider: string;
-  credentialSet: string;
-  kind: string;
-  preview: string;
-  expiresAt: Date | null;
-}
+/** @deprecated use `CredentialSummary`: the one summary every login returns. */
+export type StoredSummary = CredentialSummary;
 
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
@@ -50,14 +42,10 @@ export interface StoreApiKeyOptions extends WithContext {
 }
 
 /** Validates and stores `{type:"api_key", key}` for (set, provider). The non-interactive path for CI. */
-export function storeApiKey(provider: string, key: string, options: StoreApiKeyOptions = {}): StoredSummary {
+export function storeApiKey(provider: string, key: string, options: StoreApiKeyOptions = {}): CredentialSummary {
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);
   validateApiKey(entry, key);
-  const preview = maskSecret(key);
-  const payload: ApiKeyPayload = { type: "api_key", key };
-  context.store().put(credentialSet, entry.name, "api_key", payload, { preview, expiresAt: null });
-  context.store().audit("stored", credentialSet, entry.name, "api_key");
-  return { provider: entry.name, credentialSet, kind: "api_key", preview, expiresAt: null };
+  return recordCredential(context, { credentialSet, provider: entry.name, payload: { type: "api_key", key } });
 }

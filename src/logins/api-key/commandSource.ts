@@ -1,10 +1,10 @@
 import { keepCached } from "../../access/commandCredential.js";
-import { commandPreview, runSecretCommand, type CommandSourcePayload } from "../../access/commandSource.js";
+import { runSecretCommand, type CommandSourcePayload } from "../../access/commandSource.js";
 import { contextFrom, type WithContext } from "../../context.js";
 import { UsageError } from "../../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { SourceSchema } from "../../roster/sourceSchema.js";
-import type { StoredSummary } from "./apiKey.js";
+import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
 
 export interface StoreCommandSourceOptions extends WithContext {
   credentialSet?: string;
@@ -18,7 +18,7 @@ export interface StoreCommandSourceOptions extends WithContext {
  * `op read …`), run once now to prove it works. Only the argv is stored, never what it prints —
  * unless `cacheTtlS` asks to cache: then this first output is kept, sealed, until it expires.
  */
-export function storeCommandSource(provider: string, command: readonly string[], options: StoreCommandSourceOptions = {}): StoredSummary {
+export function storeCommandSource(provider: string, command: readonly string[], options: StoreCommandSourceOptions = {}): CredentialSummary {
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);
@@ -34,11 +34,5 @@ export function storeCommandSource(provider: string, command: readonly string[],
   const { command: argv, timeout_ms, cache_ttl_s } = parsed.data;
   const payload: CommandSourcePayload = { type: "command", command: argv, timeout_ms, ...(cache_ttl_s === undefined ? {} : { cache_ttl_s }) };
   const key = runSecretCommand(context, entry.name, payload);
-  const store = context.store();
-  if (!keepCached(context, credentialSet, entry.name, payload, key, "stored")) {
-    store.put(credentialSet, entry.name, "command", payload, { preview: commandPreview(argv), expiresAt: null });
-    store.audit("stored", credentialSet, entry.name, "command");
-  }
-  const preview = store.info(credentialSet, entry.name)!.preview;
-  return { provider: entry.name, credentialSet, kind: "command", preview, expiresAt: null };
+  return keepCached(context, credentialSet, entry.name, payload, key, "stored") ?? recordCredential(context, { credentialSet, provider: entry.name, payload });
 }

@@ -9,13 +9,9 @@ import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
+import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
 
-export interface CaptureSummary {
-  provider: string;
-  credentialSet: string;
-  kind: "oauth";
-  preview: string;
-  expiresAt: Date | null;
+export interface CaptureSummary extends CredentialSummary {
   /** Where the shared mount (phantom marker or exposed files) was written. */
   sharedDir: string;
 }
@@ -127,13 +123,13 @@ export class AuthSession implements AuthSessionState {
       credentialSet: this.credentialSet,
       owner: containerUserFor(this.engine, imageUserOf(this.entry)).owner,
     });
+    let summary: CredentialSummary;
     try {
-      this.context.store().put(this.credentialSet, this.provider, "oauth", payload, { preview, expiresAt });
+      summary = recordCredential(this.context, { credentialSet: this.credentialSet, provider: this.provider, payload, preview, expiresAt, op: "captured" });
     } catch (err) {
       await mount.discard();
       throw err;
     }
-    this.context.store().audit("captured", this.credentialSet, this.provider, "oauth");
     let sharedDir: string;
     try {
       sharedDir = await mount.commit();
@@ -141,7 +137,7 @@ export class AuthSession implements AuthSessionState {
       const why = err instanceof Error ? err.message : String(err);
       throw new CaptureError(`the ${this.provider} credential is stored, but ${why}; log in again to update the shared mount`, { cause: err });
     }
-    this.captured = { provider: this.provider, credentialSet: this.credentialSet, kind: "oauth", preview, expiresAt, sharedDir };
+    this.captured = { ...summary, sharedDir };
     return this.captured;
   }
 

@@ -3,7 +3,6 @@ import type { Credentials, OAuth2Client } from "google-auth-library";
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError, ModeUnavailableError, UsageError } from "../../core/errors.js";
-import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
@@ -11,14 +10,10 @@ import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginS
 import { storedHostLogin } from "../hostLogin.js";
 import { LoopbackRedirect } from "../oauth2/loopback.js";
 
-/** What a Google login stores: the client (its installed-app secret is not confidential, but stays encrypted) and the tokens. */
-export interface GooglePayload {
-  type: "google_oauth";
-  clientId: string;
-  clientSecret?: string;
-  scopes: string[];
-  tokens: Credentials;
-}
+import { recordCredential } from "../../credentials/index.js";
+import type { GooglePayload } from "../../credentials/google.js";
+
+export type { GooglePayload } from "../../credentials/google.js";
 
 function googleFlow(entry: Provider): GooglePkceConfig {
   if (entry.host_flow?.flow !== "google_pkce") {
@@ -36,8 +31,6 @@ async function googleClient(flow: GooglePkceConfig, clientId: string, clientSecr
     endpoints: { oauth2AuthBaseUrl: flow.auth_endpoint, oauth2TokenUrl: flow.token_endpoint },
   });
 }
-
-const tokensExpiry = (tokens: Credentials) => (tokens.refresh_token ? null : tokens.expiry_date ? new Date(tokens.expiry_date) : null);
 
 /**
  * Google installed-app login with PKCE and `state`: prepare opens a loopback listener and builds
@@ -104,11 +97,7 @@ export function storeGoogleTokens(
   const { provider, credentialSet, clientId, clientSecret, scopes } = target;
   if (!tokens.access_token) throw new CaptureError(`${provider}: the token response has no access_token`);
   const payload: GooglePayload = { type: "google_oauth", clientId, ...(clientSecret ? { clientSecret } : {}), scopes, tokens };
-  const preview = maskSecret(tokens.access_token);
-  const expiresAt = tokensExpiry(tokens);
-  context.store().put(credentialSet, provider, "google_oauth", payload, { preview, expiresAt });
-  context.store().audit("captured", credentialSet, provider, "google_oauth");
-  return { provider, credentialSet, kind: "google_oauth", preview, expiresAt };
+  return recordCredential(context, { credentialSet, provider, payload, op: "captured" });
 }
 
 /** gaxios errors carry the request (with the code and verifier): keep only the status and OAuth error. */
@@ -141,11 +130,8 @@ export async function buildGoogleCredentials(account: string = DEFAULT_SET, opti
 }
 
 function persistGoogleTokens(context: Authctl, credentialSet: string, provider: string, fresh: Credentials): void {
-  const store = context.store();
-  const row = store.get<GooglePayload>(credentialSet, provider);
+  const row = context.store().get<GooglePayload>(credentialSet, provider);
   if (!row) return;
   const tokens: Credentials = { ...row.payload.tokens, ...fresh, refresh_token: fresh.refresh_token ?? row.payload.tokens.refresh_token ?? null };
-  const preview = tokens.access_token ? maskSecret(tokens.access_token) : row.preview;
-  store.put(credentialSet, provider, row.kind, { ...row.payload, tokens }, { preview, expiresAt: tokensExpiry(tokens) });
-  store.audit("refreshed", credentialSet, provider, row.kind);
+  recordCredential(context, { credentialSet, provider, payload: { ...row.payload, tokens }, op: "refreshed" });
 }

@@ -7,17 +7,10 @@ import { storedHostLogin } from "../hostLogin.js";
 import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 
-/** What a Microsoft login stores: the account it is for and MSAL's serialized token cache. */
-export interface MsalPayload {
-  type: "msal";
-  clientId: string;
-  tenantId: string;
-  scopes: string[];
-  homeAccountId: string;
-  username: string;
-  /** `TokenCache.serialize()`: access, refresh and id tokens, encrypted with the rest of the row (the name has "token": `creds show` redacts it). */
-  tokenCache: string;
-}
+import { recordCredential } from "../../credentials/index.js";
+import type { MsalPayload } from "../../credentials/msal.js";
+
+export type { MsalPayload } from "../../credentials/msal.js";
 
 export function msalFlow(entry: Provider): MsalDeviceCodeConfig {
   if (entry.host_flow?.flow !== "msal_device_code") {
@@ -60,8 +53,7 @@ export function storeCachePlugin(context: Authctl, credentialSet: string, provid
       const row = store.get<MsalPayload>(credentialSet, provider);
       if (!row) return;
       const payload: MsalPayload = { ...row.payload, tokenCache: cacheContext.tokenCache.serialize() };
-      store.put(credentialSet, provider, row.kind, payload, { preview: row.preview, expiresAt: row.expiresAt });
-      store.audit("refreshed", credentialSet, provider, row.kind);
+      recordCredential(context, { credentialSet, provider, payload, op: "refreshed" });
     },
   };
 }

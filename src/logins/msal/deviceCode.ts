@@ -2,10 +2,10 @@ import type { AuthenticationResult, DeviceCodeRequest } from "@azure/msal-node";
 import { contextFrom, type Authctl } from "../../context.js";
 import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError, UsageError } from "../../core/errors.js";
-import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary, HostPrompt } from "../hostLogin.js";
 import { msalConfiguration, msalFlow, type MsalPayload } from "./app.js";
+import { recordCredential } from "../../credentials/index.js";
 
 /**
  * Microsoft device code: prepare asks for the code (MSAL calls back with it, then polls through
@@ -92,11 +92,7 @@ function storeMsalLogin(context: Authctl, target: MsalLoginTarget, result: Authe
   if (!result.account) throw new CaptureError(`${target.provider}: the login finished without an account`);
   const { provider, credentialSet, clientId, tenantId, scopes } = target;
   const payload: MsalPayload = { type: "msal", clientId, tenantId, scopes, homeAccountId: result.account.homeAccountId, username: result.account.username, tokenCache: cache };
-  // A refresh token keeps the login usable past the access token's hour: no row expiry.
-  const preview = maskSecret(result.accessToken);
-  context.store().put(credentialSet, provider, "device_flow", payload, { preview, expiresAt: null });
-  context.store().audit("captured", credentialSet, provider, "device_flow");
-  return { provider, credentialSet, kind: "device_flow", preview, expiresAt: null };
+  return recordCredential(context, { credentialSet, provider, payload, op: "captured" });
 }
 
 /**

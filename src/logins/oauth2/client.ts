@@ -7,18 +7,9 @@ import type { HostLoginOptions } from "../hostLogin.js";
 
 export type OAuth2Flow = OAuth2DeviceConfig | OAuth2PkceConfig;
 
-/** What a generic OAuth 2.0 login stores (enough to refresh without the roster's secret source). */
-export interface OAuth2Payload {
-  type: "oauth2";
-  clientId: string;
-  clientSecret?: string;
-  access_token: string;
-  refresh_token?: string;
-  token_type?: string;
-  scope?: string;
-  /** Epoch ms, when the server said. */
-  expires_at?: number;
-}
+import { oauth2 as oauth2Type, type OAuth2Payload } from "../../credentials/oauth2.js";
+
+export type { OAuth2Payload } from "../../credentials/oauth2.js";
 
 export function oauth2Flow(entry: Provider): OAuth2Flow {
   const flow = entry.host_flow;
@@ -110,6 +101,7 @@ export function payloadFrom(tokens: TokenEndpointResponse, clientId: string, cli
   return {
     type: "oauth2",
     clientId,
+    ...(previous?.grant ? { grant: previous.grant } : {}),
     ...(clientSecret ? { clientSecret } : {}),
     access_token: tokens.access_token,
     ...(refresh ? { refresh_token: refresh } : {}),
@@ -120,7 +112,7 @@ export function payloadFrom(tokens: TokenEndpointResponse, clientId: string, cli
 }
 
 /** A refreshable login has no row expiry; otherwise the access token's. */
-export const rowExpiry = (p: OAuth2Payload) => (p.refresh_token || p.expires_at === undefined ? null : new Date(p.expires_at));
+export const rowExpiry = (p: OAuth2Payload) => oauth2Type.expiresAt(p);
 
 /** openid-client errors carry the OAuth `error` code; keep that, never a request body. */
 export function oauthFailure(e: unknown): string {

@@ -2,10 +2,10 @@ import type { TokenEndpointResponse } from "openid-client";
 import { contextFrom, type Authctl } from "../../context.js";
 import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError } from "../../core/errors.js";
-import { maskSecret } from "../../core/mask.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary, HostPrompt } from "../hostLogin.js";
-import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom, rowExpiry } from "./client.js";
+import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom } from "./client.js";
+import { recordCredential } from "../../credentials/index.js";
 import { LoopbackRedirect } from "./loopback.js";
 import type { HostFlowName } from "../../roster/hostFlowSchema.js";
 
@@ -166,11 +166,6 @@ function oauth2Session(state: OAuth2LoginState, options: HostLoginOptions, openL
 }
 
 function storeOAuth2Tokens(context: Authctl, state: OAuth2LoginState, tokens: TokenEndpointResponse, clientSecret: string | undefined): HostLoginSummary {
-  const payload = payloadFrom(tokens, state.clientId, clientSecret, context.clock.now());
-  const preview = maskSecret(payload.access_token);
-  const expiresAt = rowExpiry(payload);
-  const kind = state.method === "oauth2_pkce" ? "oauth" : "device_flow";
-  context.store().put(state.credentialSet, state.provider, kind, payload, { preview, expiresAt });
-  context.store().audit("captured", state.credentialSet, state.provider, kind);
-  return { provider: state.provider, credentialSet: state.credentialSet, kind, preview, expiresAt };
+  const payload = { ...payloadFrom(tokens, state.clientId, clientSecret, context.clock.now()), grant: state.pkce ? "authorization_code" : "device_code" };
+  return recordCredential(context, { credentialSet: state.credentialSet, provider: state.provider, payload, op: "captured" });
 }

@@ -5,26 +5,10 @@ import type { CaptureSpec } from "../../../roster/schema.js";
 import { maskSecret } from "../../../core/mask.js";
 import type { CapturedFile } from "./readFiles.js";
 
-/** The secret payload stored for an OAuth capture: the vendor files verbatim plus the tokens. */
-export interface OAuthPayload {
-  type: "oauth";
-  provider: string;
-  /** Roster-relative path → exact file text, so the vendor CLI can be handed its file back unchanged. */
-  files: Record<string, string>;
-  accessToken: string;
-  refreshToken?: string;
-  account?: string;
-  /** Every account the file holds when it holds several (gh/glab hosts, opencode providers); the first is `accessToken`'s. */
-  accounts?: CapturedAccount[];
-}
+import type { CapturedAccount, ContainerLoginPayload as OAuthPayload } from "../../../credentials/containerLogin.js";
 
-/** One of several logins in one vendor file: where (host or provider name), who, and its token. */
-export interface CapturedAccount {
-  name: string;
-  user?: string;
-  accessToken: string;
-  refreshToken?: string;
-}
+/** The stored payload of a container login: the vendor files verbatim plus the tokens. */
+export type { CapturedAccount, ContainerLoginPayload as OAuthPayload } from "../../../credentials/containerLogin.js";
 
 export interface Extracted {
   payload: OAuthPayload;

@@ -1,0 +1,45 @@
+import * as z from "zod";
+import { maskSecret } from "../core/mask.js";
+import type { CredentialType } from "./type.js";
+
+/**
+ * A `command` row: the argv of a command that prints the secret (not secret itself). With
+ * `cache_ttl_s` the last output is kept in `cached`, inside the sealed payload. Once resolved (the
+ * command run), `key` holds what it printed.
+ */
+export const CommandSourcePayloadSchema = z.looseObject({
+  type: z.literal("command"),
+  command: z.array(z.string().min(1)).min(1),
+  timeout_ms: z.number().int().positive(),
+  /** Asked to cache: how long an output may be reused. Absent: the command runs on every read. */
+  cache_ttl_s: z.number().int().positive().optional(),
+  /** "roster": the row only caches the roster's `source` and never stands in for it. */
+  origin: z.literal("roster").optional(),
+  cached: z.object({ key: z.string().min(1), until: z.number() }).optional(),
+  /** Set only on a resolved credential, never stored: the command's output. */
+  key: z.string().min(1).optional(),
+});
+export type CommandSourcePayload = z.infer<typeof CommandSourcePayloadSchema>;
+
+/** How a command is shown in errors and listings: its argv, which is not secret, cut short. */
+export function describeCommand(command: readonly string[]): string {
+  const text = command.join(" ");
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
+
+/** A command row's preview: the argv it runs, and until when its output is cached. */
+export function commandPreview(command: readonly string[], cachedUntil?: number): string {
+  const argv = `$(${describeCommand(command).slice(0, 40)})`;
+  return cachedUntil === undefined ? argv : `${argv} cached until ${new Date(cachedUntil).toISOString().replace(/\.\d+Z$/, "Z")}`;
+}
+
+export const commandSource: CredentialType<CommandSourcePayload> = {
+  type: "command",
+  mode: "api_key",
+  schema: CommandSourcePayloadSchema,
+  kind: () => "command",
+  // A stored row's cache is not its secret: whether it may still be used is decided where the command runs.
+  secret: (p) => p.key,
+  expiresAt: () => null,
+  preview: (p) => (p.key ? maskSecret(p.key) : commandPreview(p.command, p.cached?.until)),
+};

@@ -1,0 +1,45 @@
+import { assertProviderName, assertSetName } from "../core/names.js";
+import type { LifecycleOp } from "../store/audit.js";
+import type { CredentialKind, CredentialStore } from "../store/store.js";
+import { credentialType, parsePayload, type CredentialPayload, type PayloadType } from "./table.js";
+
+/** What storing a credential returns, whichever login stored it: never the secret. */
+export interface CredentialSummary {
+  provider: string;
+  credentialSet: string;
+  kind: CredentialKind;
+  type: PayloadType;
+  preview: string;
+  expiresAt: Date | null;
+}
+
+export interface RecordCredentialOptions {
+  credentialSet: string;
+  provider: string;
+  payload: unknown;
+  /** How the audit log names the write; default `stored`. */
+  op?: Extract<LifecycleOp, "stored" | "captured" | "refreshed">;
+  /** When the secret expires, where the payload cannot tell (a vendor file's field); default the type's. */
+  expiresAt?: Date | null;
+  /** Where the caller shows more than the type would (several accounts); default the type's. */
+  preview?: string;
+}
+
+/**
+ * The one way a credential is written: the payload checked against its type (an invalid one is
+ * refused before anything is stored), sealed, audited, summed up. Takes anything with a store
+ * (an `Authctl` context).
+ */
+export function recordCredential(context: { store(): CredentialStore }, options: RecordCredentialOptions): CredentialSummary {
+  const credentialSet = assertSetName(options.credentialSet);
+  const provider = assertProviderName(options.provider);
+  const payload: CredentialPayload = parsePayload(`${credentialSet}:${provider}`, undefined, options.payload);
+  const type = credentialType(payload);
+  const kind = type.kind(payload);
+  const preview = options.preview ?? type.preview(payload);
+  const expiresAt = options.expiresAt !== undefined ? options.expiresAt : type.expiresAt(payload);
+  const store = context.store();
+  store.put(credentialSet, provider, kind, payload, { preview, expiresAt });
+  store.audit(options.op ?? "stored", credentialSet, provider, kind);
+  return { provider, credentialSet, kind, type: payload.type, preview, expiresAt };
+}
