@@ -3,7 +3,7 @@ import { AuthctlError, MissingCredentialsError, UsageError } from "../core/error
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { credentialType, typedCredential } from "../credentials/index.js";
+import { credentialType, recordCredential, typedCredential } from "../credentials/index.js";
 import type { OAuth2Payload } from "../credentials/oauth2.js";
 import { withRefreshLease } from "./strategiesLease.js";
 import { readCredential } from "./credentials.js";
@@ -176,17 +176,14 @@ export class HostTokenStrategy implements AuthStrategy {
       const current = this.oauth2Payload(); // re-read: another process may have refreshed while we waited
       if (!this.expiring(current)) return false;
       if (!current.refresh_token) throw this.missing();
-      const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom, rowExpiry } = await import("../logins/oauth2/client.js");
+      const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom } = await import("../logins/oauth2/client.js");
       const { refreshTokenGrant } = await import("openid-client");
       const config = await oauth2Configuration(oauth2Flow(this.entry), current.clientId, current.clientSecret);
       const tokens = await refreshTokenGrant(config, current.refresh_token).catch((e: unknown) => {
         throw new AuthctlError(`${this.provider}: the token refresh failed (${oauthFailure(e)}); log in again: ${fixCommandFor(this.entry, this.credentialSet)}`);
       });
-      const next = payloadFrom(tokens, current.clientId, current.clientSecret, this.context.clock.now(), current);
-      const { maskSecret } = await import("../core/mask.js");
-      const row = this.context.store().info(this.credentialSet, this.provider)!;
-      this.context.store().put(this.credentialSet, this.provider, row.kind, next, { preview: maskSecret(next.access_token), expiresAt: rowExpiry(next) });
-      this.context.store().audit("refreshed", this.credentialSet, this.provider, row.kind);
+      const payload = payloadFrom(tokens, current.clientId, current.clientSecret, this.context.clock.now(), current);
+      recordCredential(this.context, { credentialSet: this.credentialSet, provider: this.provider, payload, op: "refreshed" });
       return true;
     });
   }

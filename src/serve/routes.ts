@@ -2,6 +2,7 @@ import * as P from "../access/protocol.js";
 import { readCredentialAsync } from "../access/credentials.js";
 import { assertDeliverable } from "../access/delivery.js";
 import { MissingCredentialsError } from "../core/errors.js";
+import { credentialType, parsePayload, recordCredential } from "../credentials/index.js";
 import { removeCredential } from "../logins/removeCredential.js";
 import { fixCommandIn } from "../roster/fixCommand.js";
 import type { CredentialInfo } from "../store/store.js";
@@ -87,7 +88,11 @@ export function mountCredentialRoutes(service: ServiceServer, options: ServiceSe
       setTarget(`${body.credentialSet}:${body.provider}`);
       authorize(caller, "admin");
       const expiresAt = body.expiresAt === null ? null : new Date(body.expiresAt);
-      context.store().put(body.credentialSet, body.provider, body.kind, body.payload, { preview: body.preview, expiresAt });
+      // Only payloads of a known type (an older shape upgraded), of its shape, under the kind that type is stored as.
+      const payload = parsePayload(`${body.credentialSet}:${body.provider}`, body.kind, body.payload);
+      const kind = credentialType(payload).kind(payload);
+      if (kind !== body.kind) throw new HttpFailure(400, "bad_request", `${body.credentialSet}:${body.provider}: an ${payload.type} payload is stored as kind ${kind}, not ${body.kind}`);
+      recordCredential(context, { credentialSet: body.credentialSet, provider: body.provider, payload, preview: body.preview, expiresAt });
       return { ok: true };
     },
   });
