@@ -3,8 +3,9 @@ import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Authctl } from "../context.js";
 import { contextFrom, type WithContext } from "../context.js";
-import type { OAuthPayload } from "../logins/container/capture/index.js";
-import type { ApiKeyPayload } from "../logins/api-key/apiKey.js";
+import { readCredentialAsync } from "../access/credentials.js";
+import { CredentialRefreshError } from "../core/errors.js";
+import { credentialType, typedCredential, type CredentialPayload } from "../credentials/index.js";
 import type { StoredCredential } from "../store/store.js";
 import {
   BodyMeter,
@@ -26,7 +27,7 @@ import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { WebSocketScrubber } from "./websocket.js";
-import { modeOf, pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
+import { pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
 export interface ProxyAuditEntry {
@@ -69,13 +70,22 @@ export interface CredentialProxy {
 interface Target {
   grant: PhantomGrant;
   route: ResolvedRoute;
-  credential: StoredCredential;
+  credential: StoredCredential<CredentialPayload>;
 }
 
 type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant; headers?: Record<string, string> };
 
-const secretOf = (credential: StoredCredential): string =>
-  credential.kind === "api_key" ? (credential.payload as ApiKeyPayload).key : (credential.payload as OAuthPayload).accessToken;
+/** A container login with a refresh route: the proxy is its one refresher (and retries after a 401). */
+const refreshable = (target: Target) => target.credential.payload.type === "oauth" && Boolean(target.route.refresh);
+
+/** The stored row as a typed credential; undefined for none, or for one of no known shape (refused, not guessed at). */
+function typedOrNone(row: StoredCredential | undefined): StoredCredential<CredentialPayload> | undefined {
+  try {
+    return row && typedCredential(row);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The credential proxy as handlers, to mount in any node:http server (`authctl proxy serve`, later
@@ -114,7 +124,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
 
   // Kept until anything is committed to the store (a revocation or refresh, from any process).
   const grants = new StoreCache<PhantomGrant>(() => context.store());
-  const credentials = new StoreCache<StoredCredential>(() => context.store());
+  const credentials = new StoreCache<StoredCredential<CredentialPayload>>(() => context.store());
 
   function resolve(req: IncomingMessage): Target | Refusal {
     const phantom = phantomFrom(req.headers);
@@ -122,8 +132,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if (!grant || grant.purpose !== "access" || grant.expiresAt.getTime() <= context.clock.now()) {
       return { status: 401, reason: "Unauthorized", message: "authctl proxy: unknown, revoked or expired phantom token" };
     }
-    const credential = credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => context.store().get(grant.credentialSet, grant.provider));
-    const mode = credential && modeOf(credential.kind);
+    const credential = credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => typedOrNone(context.store().get(grant.credentialSet, grant.provider)));
+    const mode = credential && credentialType(credential.payload).mode;
     if (!credential || !mode) {
       return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
     }
@@ -144,13 +154,19 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return { grant, route, credential };
   }
 
-  /** The secret to send: an OAuth token is refreshed first when it expires soon (or was just rejected). */
+  /**
+   * The secret to send, as its type says: a container login's token refreshed first when it expires
+   * soon (or was just rejected); a command source's output as the service would give it (cached or run now).
+   */
   async function secretFor(target: Target, rejected?: string): Promise<string> {
+    const { credentialSet, provider } = target.grant;
     const refresh = target.route.refresh;
-    if (target.credential.kind !== "oauth" || !refresh) return secretOf(target.credential);
-    const fresh = await refresher.fresh(target.grant.credentialSet, target.grant.provider, refresh, rejected);
-    target.credential = fresh;
-    return fresh.payload.accessToken;
+    if (refreshable(target)) target.credential = await refresher.fresh(credentialSet, provider, refresh!, rejected);
+    let { payload } = target.credential;
+    if (payload.type === "command") payload = (await readCredentialAsync(context, credentialSet, provider))?.payload as CredentialPayload;
+    const secret = payload && credentialType(payload).secret(payload);
+    if (!secret) throw new CredentialRefreshError(`authctl proxy: ${credentialSet}:${provider} holds no secret to send now; log in again (authctl auth ${provider})`);
+    return secret;
   }
 
   function audit(target: Pick<Target, "grant"> | Refusal, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
@@ -185,7 +201,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
     let joiner: ChunkJoiner | undefined;
-    const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
+    const canRetry = refreshable(target);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
     const rewrites = rewritesFor(target.route, req.method ?? "GET", req.url ?? "/");
     const phantom = phantomFrom(req.headers) ?? "";
@@ -268,7 +284,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       return audit(target, req, target.status, 0, 0, started);
     }
     const phantom = phantomFrom(req.headers) ?? "";
-    const canRetry = target.credential.kind === "oauth" && Boolean(target.route.refresh);
+    const canRetry = refreshable(target);
     const attempt = (secret: string, retried: boolean) => {
       const scrub = scrubFor(secret, phantom);
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);

@@ -3,7 +3,8 @@ import http from "node:http";
 import https from "node:https";
 import type { Authctl } from "../context.js";
 import { CredentialRefreshError } from "../core/errors.js";
-import type { OAuthPayload } from "../logins/container/capture/index.js";
+import { recordCredential } from "../credentials/index.js";
+import type { ContainerLoginPayload as OAuthPayload } from "../credentials/containerLogin.js";
 import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
 import type { StoredCredential } from "../store/store.js";
 
@@ -139,8 +140,7 @@ export class RefreshOwner {
       const payload = rotated(locked.payload, tokens as TokenResponse);
       const expiresAt = typeof tokens.expires_in === "number" ? new Date(this.context.clock.now() + tokens.expires_in * 1000) : null;
       return store.exclusive((db) => {
-        store.put(credentialSet, provider, locked.kind, payload, { preview: locked.preview, expiresAt });
-        store.audit("refreshed", credentialSet, provider, locked.kind);
+        recordCredential(this.context, { credentialSet, provider, payload, preview: locked.preview, expiresAt, op: "refreshed" });
         db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder);
         return store.get<OAuthPayload>(credentialSet, provider)!;
       });

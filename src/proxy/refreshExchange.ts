@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authctl } from "../context.js";
+import { typedCredential } from "../credentials/index.js";
 import { sendJson } from "./forward.js";
 import { mintPhantoms, revokePhantom, verifyPhantom, type PhantomGrant } from "./phantoms.js";
 import type { RefreshOwner } from "./refresh.js";
@@ -62,11 +63,12 @@ export async function exchangeRefreshPhantom(
     return refuse(res, 401, "invalid_grant", "authctl proxy: unknown, used, revoked or expired refresh phantom");
   }
   const target = `${grant.credentialSet}:${grant.provider}`;
-  const credential = context.store().info(grant.credentialSet, grant.provider);
+  const row = context.store().get(grant.credentialSet, grant.provider);
+  const type = row && typedCredential(row).payload.type;
   const route = routeFor(context.roster(), grant.provider, "oauth", deps.upstreams);
-  // An API key has no refresh flow: a fresh pair would only be a way to outlive the grant.
-  if (credential?.kind !== "oauth" || !route) {
-    const held = credential ? `an ${credential.kind} credential` : "nothing stored";
+  // Only a container login is refreshed here; an API key has no refresh flow: a fresh pair would only be a way to outlive the grant.
+  if (type !== "oauth" || !route) {
+    const held = type ? `an ${type} credential` : "nothing stored";
     return refuse(res, 400, "unsupported_grant_type", `authctl proxy: ${target} has no OAuth refresh through the proxy (${held}); its phantoms last as granted, start a new session for more time`, grant);
   }
   revokePhantom(presented!, { context });
