@@ -47,6 +47,33 @@ describe("layers", () => {
     expect(upward).toEqual([]);
   });
 
+  it("folders of one layer never import each other in a circle (through any number of folders)", () => {
+    const edges = new Map<string, Map<string, string>>();
+    for (const file of files) {
+      for (const edge of importsOf(file)) {
+        if (!edge.file) continue;
+        const [from, to] = [unitOf(file), unitOf(edge.file)];
+        if (from === to || layerOf(file) !== layerOf(edge.file)) continue;
+        if (!edges.has(from)) edges.set(from, new Map());
+        if (!edges.get(from)!.has(to)) edges.get(from)!.set(to, `${relativeTo(REPO, file)} → ${relativeTo(REPO, edge.file)}`);
+      }
+    }
+    const cycles: string[] = [];
+    const reported = new Set<string>();
+    const walk = (start: string, at: string, path: string[]) => {
+      for (const [next, why] of edges.get(at) ?? []) {
+        const steps = [...path, why];
+        if (next === start) {
+          const units = steps.map((s) => s.split("/")[1]!).sort().join(",");
+          if (!reported.has(units)) cycles.push(steps.join("; "));
+          reported.add(units);
+        } else if (!steps.slice(0, -1).some((s) => s.startsWith(`src/${next}`)) && steps.length < 8) walk(start, next, steps);
+      }
+    };
+    for (const unit of edges.keys()) walk(unit, unit, []);
+    expect(cycles).toEqual([]);
+  });
+
   it("only the entry points read process.env / process.stdin or install signal handlers", async () => {
     const { readFileSync } = await import("node:fs");
     const offenders = files

@@ -9,7 +9,7 @@ import { RemoveTreeError, removeTree } from "../core/removeTree.js";
 import { ensurePrivateDir, privateDirProblem } from "../core/paths.js";
 import { containerUserFor, prepareMountDir, type ContainerUser } from "../engine/index.js";
 import { imageUserOf } from "../roster/schema.js";
-import { runningProxy } from "../serve/daemon.js";
+import { runningProxy } from "../access/connect.js";
 import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
 import { localCa } from "./localCa.js";
 import type { ProxyMode } from "./routes.js";

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
-import { storeCommandSource } from "../../src/logins/api-key/commandSource.js";
+import { storeCommandSource } from "../../src/access/storeCommandSource.js";
 import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { canary } from "../helpers/env.js";
 import { googleAt, msgraphAt, oauth2At, type useHostLoginFixture } from "../helpers/host-roster.js";

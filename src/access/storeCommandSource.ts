@@ -1,10 +1,10 @@
-import { keepCached } from "../../access/commandCredential.js";
-import { runSecretCommand, type CommandSourcePayload } from "../../access/commandSource.js";
-import { contextFrom, type WithContext } from "../../context.js";
-import { UsageError } from "../../core/errors.js";
-import { assertSetName, DEFAULT_SET } from "../../core/names.js";
-import { SourceSchema } from "../../roster/sourceSchema.js";
-import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
+import { keepCached } from "./commandCredential.js";
+import { runSecretCommand, type CommandSourcePayload } from "./commandSource.js";
+import { contextFrom, type WithContext } from "../context.js";
+import { UsageError } from "../core/errors.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import { SourceSchema } from "../roster/sourceSchema.js";
+import { recordCredential, type CredentialSummary } from "../credentials/index.js";
 
 export interface StoreCommandSourceOptions extends WithContext {
   credentialSet?: string;
