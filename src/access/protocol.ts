@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { assertProviderName, assertSetName } from "../core/names.js";
 import { DAEMON_ID } from "./adminAuth.js";
+import { CREDENTIAL_KINDS } from "../store/kinds.js";
 
 /**
  * The local credential service's wire format: JSON over HTTP on a Unix socket, every request and
@@ -39,7 +40,7 @@ export const RefRequest = z.strictObject({ credentialSet: SetName, provider: Pro
 export const PutRequest = z.strictObject({
   credentialSet: SetName,
   provider: ProviderName,
-  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth", "command"]),
+  kind: z.enum(CREDENTIAL_KINDS),
   payload: z.record(z.string(), z.unknown()),
   preview: z.string().max(64),
   expiresAt: z.number().int().nullable().default(null),
@@ -51,7 +52,7 @@ export const EmptyRequest = z.strictObject({});
 export const CredentialInfo = z.strictObject({
   credentialSet: z.string(),
   provider: z.string(),
-  kind: z.enum(["api_key", "oauth", "device_flow", "google_oauth", "command"]),
+  kind: z.enum(CREDENTIAL_KINDS),
   preview: z.string(),
   expiresAt: z.number().nullable(),
   /** Absent from a daemon older than the field: read as `updatedAt`. */

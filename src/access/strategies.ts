@@ -4,7 +4,7 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
 import { credentialType, recordCredential, typedCredential } from "../credentials/index.js";
-import type { OAuth2Payload } from "../credentials/oauth2.js";
+import { accessTokenExpiry, oauth2, type OAuth2Payload } from "../credentials/oauth2.js";
 import { withRefreshLease } from "./strategiesLease.js";
 import { readCredential } from "./credentials.js";
 
@@ -144,7 +144,7 @@ export class HostTokenStrategy implements AuthStrategy {
     }
     await this.refreshIfNeeded();
     const payload = this.oauth2Payload();
-    return { provider: this.provider, secret: payload.access_token, source: "store", expiresAt: payload.expires_at ? new Date(payload.expires_at) : null };
+    return { provider: this.provider, secret: oauth2.secret(payload)!, source: "store", expiresAt: accessTokenExpiry(payload) };
   }
 
   private storedLogin(): ResolvedCredential {
@@ -164,7 +164,8 @@ export class HostTokenStrategy implements AuthStrategy {
   }
 
   private expiring(payload: OAuth2Payload): boolean {
-    return payload.expires_at !== undefined && payload.expires_at - REFRESH_MARGIN_MS <= this.context.clock.now();
+    const expiry = accessTokenExpiry(payload);
+    return expiry !== null && expiry.getTime() - REFRESH_MARGIN_MS <= this.context.clock.now();
   }
 
   /** Generic OAuth 2.0 only: MSAL and google-auth-library refresh inside `getCredentials`. */
@@ -175,11 +176,12 @@ export class HostTokenStrategy implements AuthStrategy {
     return withRefreshLease(this.context, this.credentialSet, this.provider, async () => {
       const current = this.oauth2Payload(); // re-read: another process may have refreshed while we waited
       if (!this.expiring(current)) return false;
-      if (!current.refresh_token) throw this.missing();
+      const refreshToken = oauth2.refreshToken!(current);
+      if (!refreshToken) throw this.missing();
       const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom } = await import("../logins/oauth2/client.js");
       const { refreshTokenGrant } = await import("openid-client");
       const config = await oauth2Configuration(oauth2Flow(this.entry), current.clientId, current.clientSecret);
-      const tokens = await refreshTokenGrant(config, current.refresh_token).catch((e: unknown) => {
+      const tokens = await refreshTokenGrant(config, refreshToken).catch((e: unknown) => {
         throw new AuthctlError(`${this.provider}: the token refresh failed (${oauthFailure(e)}); log in again: ${fixCommandFor(this.entry, this.credentialSet)}`);
       });
       const payload = payloadFrom(tokens, current.clientId, current.clientSecret, this.context.clock.now(), current);

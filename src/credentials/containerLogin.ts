@@ -40,3 +40,21 @@ export const containerLogin: CredentialType<ContainerLoginPayload> = {
   preview: (p) => maskSecret(p.accessToken),
   refreshToken: (p) => p.refreshToken,
 };
+
+function replaceAll(text: string, from: string | undefined, to: string | undefined): string {
+  return from && to && from !== to ? text.split(from).join(to) : text;
+}
+
+/** Its refresh: the rotated tokens, also written into the vendor files kept with the login (same text, new tokens). */
+export function rotatedLogin(payload: ContainerLoginPayload, tokens: { access_token: string; refresh_token?: string }): ContainerLoginPayload {
+  const files: Record<string, string> = {};
+  for (const [path, text] of Object.entries(payload.files)) {
+    files[path] = replaceAll(replaceAll(text, payload.accessToken, tokens.access_token), payload.refreshToken, tokens.refresh_token);
+  }
+  return {
+    ...payload,
+    files,
+    accessToken: tokens.access_token,
+    ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+  };
+}

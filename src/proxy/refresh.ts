@@ -4,7 +4,7 @@ import https from "node:https";
 import type { Authctl } from "../context.js";
 import { CredentialRefreshError } from "../core/errors.js";
 import { recordCredential } from "../credentials/index.js";
-import type { ContainerLoginPayload as OAuthPayload } from "../credentials/containerLogin.js";
+import { containerLogin, rotatedLogin, type ContainerLoginPayload as OAuthPayload } from "../credentials/containerLogin.js";
 import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
 import type { StoredCredential } from "../store/store.js";
 
@@ -59,24 +59,6 @@ export function postJson(url: string, body: unknown, timeoutMs: number, signal?:
   });
 }
 
-function replaceAll(text: string, from: string | undefined, to: string | undefined): string {
-  return from && to && from !== to ? text.split(from).join(to) : text;
-}
-
-/** The rotated tokens, also written into the vendor files kept with the login (same text, new tokens). */
-function rotated(payload: OAuthPayload, tokens: TokenResponse): OAuthPayload {
-  const files: Record<string, string> = {};
-  for (const [path, text] of Object.entries(payload.files)) {
-    files[path] = replaceAll(replaceAll(text, payload.accessToken, tokens.access_token), payload.refreshToken, tokens.refresh_token);
-  }
-  return {
-    ...payload,
-    files,
-    accessToken: tokens.access_token,
-    ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
-  };
-}
-
 /**
  * The one refresher of each OAuth login. Vendors' refresh tokens are single-use: two refreshers
  * of one login log the user out. In this process one flight per (set, provider); across processes
@@ -111,7 +93,7 @@ export class RefreshOwner {
   }
 
   private needsRefresh(credential: StoredCredential<OAuthPayload>, rejected: string | undefined): boolean {
-    if (rejected !== undefined) return credential.payload.accessToken === rejected;
+    if (rejected !== undefined) return containerLogin.secret(credential.payload) === rejected;
     return credential.expiresAt !== null && credential.expiresAt.getTime() - EXPIRY_SKEW_MS <= this.context.clock.now();
   }
 
@@ -121,7 +103,7 @@ export class RefreshOwner {
     try {
       if (!locked) throw new CredentialRefreshError(`no credentials for ${credentialSet}:${provider} to refresh`);
       if (!this.needsRefresh(locked, rejected)) return locked;
-      const refreshToken = locked.payload.refreshToken;
+      const refreshToken = containerLogin.refreshToken!(locked.payload);
       if (!refreshToken) throw new CredentialRefreshError(`${credentialSet}:${provider} has no refresh token: log in again (authctl auth ${provider})`);
       this.refreshCalls++;
       const { status, json } = await postJson(
@@ -137,7 +119,7 @@ export class RefreshOwner {
         const code = typeof (json as { error?: unknown })?.error === "string" ? ` (${String((json as { error: string }).error).slice(0, 60)})` : "";
         throw new CredentialRefreshError(`the vendor refused to refresh ${credentialSet}:${provider}: HTTP ${status}${code}; log in again (authctl auth ${provider})`);
       }
-      const payload = rotated(locked.payload, tokens as TokenResponse);
+      const payload = rotatedLogin(locked.payload, tokens as TokenResponse);
       const expiresAt = typeof tokens.expires_in === "number" ? new Date(this.context.clock.now() + tokens.expires_in * 1000) : null;
       return store.exclusive((db) => {
         recordCredential(this.context, { credentialSet, provider, payload, preview: locked.preview, expiresAt, op: "refreshed" });

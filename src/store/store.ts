@@ -11,8 +11,9 @@ import { StoreCache } from "./storeCache.js";
 import { authctlHome, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
-/** `command`: no secret stored, only the argv of a command that prints it (src/access/commandSource.ts). */
-export type CredentialKind = "api_key" | "oauth" | "device_flow" | "google_oauth" | "command";
+import type { CredentialKind } from "./kinds.js";
+
+export { CREDENTIAL_KINDS, type CredentialKind } from "./kinds.js";
 
 /** What `list` and `show` see: everything but the secret. */
 export interface CredentialInfo {
