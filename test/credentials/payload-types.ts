@@ -5,7 +5,8 @@ import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { storeCommandSource } from "../../src/access/storeCommandSource.js";
 import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { canary } from "../helpers/env.js";
-import { googleAt, msgraphAt, oauth2At, type useHostLoginFixture } from "../helpers/host-roster.js";
+import { afterEach } from "vitest";
+import { googleAt, msgraphAt, oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
 
 export type Host = ReturnType<typeof useHostLoginFixture>;
 
@@ -62,3 +63,18 @@ export const TYPES: Record<string, (host: Host, context: () => Authctl) => Promi
   },
 };
 
+
+/** A home per test (and a fake identity server on demand), and contexts on it closed after each test. */
+export function useTypedFixture(tag: string) {
+  const host = useHostLoginFixture(tag);
+  const contexts: Authctl[] = [];
+  afterEach(() => {
+    for (const c of contexts.splice(0)) c.close();
+  });
+  const context = () => {
+    const made = host.context();
+    contexts.push(made);
+    return made;
+  };
+  return { host, context };
+}

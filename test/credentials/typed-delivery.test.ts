@@ -1,27 +1,17 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ADMIN_KEY_LABEL } from "../../src/access/adminAuth.js";
 import { ServiceClient } from "../../src/access/client.js";
 import { secretOf } from "../../src/access/delivery.js";
 import { resolveAuthStrategy } from "../../src/access/strategies.js";
-import type { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { resolveGrants } from "../../src/run/grants.js";
 import { canary } from "../helpers/env.js";
-import { useHostLoginFixture } from "../helpers/host-roster.js";
 import { listeningService } from "../helpers/service.js";
-import { TYPES } from "./payload-types.js";
+import { useHostLoginFixture } from "../helpers/host-roster.js";
+import { TYPES, useTypedFixture } from "./payload-types.js";
 
 describe("every payload type round-trips store → run's env, the service's get, a strategy", () => {
-  const host = useHostLoginFixture("ty");
-  const contexts: Authctl[] = [];
-  const context = () => {
-    const made = host.context();
-    contexts.push(made);
-    return made;
-  };
-  afterEach(() => {
-    for (const c of contexts.splice(0)) c.close();
-  });
+  const { host, context } = useTypedFixture("ty");
 
   for (const [type, store] of Object.entries(TYPES)) {
     it(`${type}: run's env, the service's get and a strategy all deliver its secret`, async () => {

@@ -1,24 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { Authctl } from "../../src/context.js";
+import { describe, expect, it } from "vitest";
 import { mintPhantoms } from "../../src/proxy/phantoms.js";
 import { createCredentialProxy } from "../../src/proxy/proxy.js";
 import { listenProxy } from "../../src/proxy/server.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
-import { useHostLoginFixture } from "../helpers/host-roster.js";
 import { request } from "../helpers/http-reply.js";
-import { TYPES } from "./payload-types.js";
+import { TYPES, useTypedFixture } from "./payload-types.js";
 
 describe("every payload type round-trips store → the proxy's header", () => {
-  const host = useHostLoginFixture("tp");
-  const contexts: Authctl[] = [];
-  const context = () => {
-    const made = host.context();
-    contexts.push(made);
-    return made;
-  };
-  afterEach(() => {
-    for (const c of contexts.splice(0)) c.close();
-  });
+  const { host, context } = useTypedFixture("tp");
 
   for (const [type, store] of Object.entries(TYPES)) {
     it(`${type}: the proxy sends its secret upstream in the route's header, and never back`, async () => {
