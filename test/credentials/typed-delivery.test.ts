@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ADMIN_KEY_LABEL } from "../../src/access/adminAuth.js";
 import { ServiceClient } from "../../src/access/client.js";
@@ -5,7 +6,7 @@ import { secretOf } from "../../src/access/delivery.js";
 import { resolveAuthStrategy } from "../../src/access/strategies.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { resolveGrants } from "../../src/run/grants.js";
-import { canary } from "../helpers/env.js";
+import { authctl, canary } from "../helpers/env.js";
 import { listeningService } from "../helpers/service.js";
 import { useHostLoginFixture } from "../helpers/host-roster.js";
 import { TYPES, useTypedFixture } from "./payload-types.js";
@@ -35,6 +36,20 @@ describe("every payload type round-trips store → run's env, the service's get,
     }, 30_000);
 
   }
+});
+
+describe("`authctl run` exports a host login's token (the issue's reproduction)", () => {
+  const { host, context } = useTypedFixture("rn");
+
+  it("with delivery.oauth_env_var: GITHUB_TOKEN, `run --only github-oauth` gives the child the OAuth 2.0 access token", async () => {
+    const stored = await TYPES.oauth2_token_set!(host, context);
+    const printHash = `console.log("sha=" + require("node:crypto").createHash("sha256").update(process.env.GITHUB_TOKEN ?? "").digest("hex"))`;
+    const r = await authctl(host.home, ["run", "--no-token", "--only", "github-oauth", "--", "node", "-e", printHash]);
+    expect(r.stderr).not.toMatch(/holds no secret field/);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`sha=${createHash("sha256").update(stored.secret).digest("hex")}`);
+    expect(r.stdout + r.stderr).not.toContain(stored.secret);
+  }, 60_000);
 });
 
 describe("ServiceClient", () => {
