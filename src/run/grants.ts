@@ -1,7 +1,7 @@
 import { getCredentials } from "../access/credentials.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
 import type { Authctl } from "../context.js";
-import { AuthctlError } from "../core/errors.js";
+import { AuthctlError, InvalidCredentialError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 
 /** One provider's secret as a child process will get it. */
@@ -56,11 +56,19 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
         continue;
       }
     }
-    const credential = getCredentials(name, { context, credentialSet });
+    let credential;
+    try {
+      credential = getCredentials(name, { context, credentialSet });
+    } catch (error) {
+      // A row of no known shape stops a run that names it; a run of the whole set leaves it out and says why.
+      if (explicit || !(error instanceof InvalidCredentialError)) throw error;
+      skipped.push({ provider: name, reason: error.message });
+      continue;
+    }
     assertDeliverable(provider, credential);
     const envNames = envNamesOf(provider, credential.kind);
     const secret = secretOf(credential);
-    const problem = envNames.length === 0 ? "its roster entry names no environment variable" : !secret ? `its ${credential.kind} payload holds no secret field` : undefined;
+    const problem = envNames.length === 0 ? "its roster entry names no environment variable" : !secret ? `its ${credential.kind} credential holds no secret to export now` : undefined;
     if (problem) {
       if (explicit) throw new AuthctlError(`cannot export ${credentialSet}:${name}: ${problem}`);
       skipped.push({ provider: name, reason: problem });

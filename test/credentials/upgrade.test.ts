@@ -46,6 +46,9 @@ describe("credentials as typed values: older rows, recordCredential", () => {
     expect(() => getCredentials("stripe", { context })).toThrow(InvalidCredentialError);
     expect(() => getCredentials("stripe", { context })).toThrow(/default:stripe: the api_key payload is of no known type .*store it again/);
     expect(context.store().info("default", "stripe")).toBeDefined();
+    // `run` of the whole set leaves it out and says why; `run --only` it stops.
+    expect(resolveGrants(context).skipped).toContainEqual({ provider: "stripe", reason: expect.stringMatching(/default:stripe: the api_key payload is of no known type/) });
+    expect(() => resolveGrants(context, { only: ["stripe"] })).toThrow(InvalidCredentialError);
   });
 
   it("recordCredential validates, seals, audits and returns one summary; an invalid payload stores nothing", () => {
