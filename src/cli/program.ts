@@ -13,7 +13,9 @@ import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
 import { createFactory, type Factory } from "./factory.js";
-import { type IOStreams, err } from "./io.js";
+import { type IOStreams, err, out } from "./io.js";
+
+const VERSION = "0.1.0";
 
 /**
  * Each command file builds its commander command and calls its `run<Name>`; commands that touch
@@ -38,7 +40,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
 export function buildProgram(f: Factory): Command {
   const program = new Command("authctl")
     .description("One place for every login of your stack: vendor CLIs in containers, API keys, device flows.")
-    .version("0.1.0")
+    .version(VERSION, "-v, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -47,6 +49,7 @@ export function buildProgram(f: Factory): Command {
     });
   program.configureHelp({ sortSubcommands: false });
   for (const build of COMMANDS) program.addCommand(build(f));
+  program.command("version").description("print the version").action(() => out(f.io, VERSION));
   // addCommand does not pass these down as .command() does.
   const inherit = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => f.io.stdout.write(s), writeErr: (s) => f.io.stderr.write(s) });
