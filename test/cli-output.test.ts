@@ -18,4 +18,11 @@ describe("authctl output (in-process)", () => {
       expect(r.stderr).toBe("");
     }
   });
+
+  it("no arguments: the root help on stdout, exit 0", async () => {
+    const r = await run([]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("Usage: authctl");
+    expect(r.exitCode).toBe(0);
+  });
 });

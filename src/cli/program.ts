@@ -67,7 +67,8 @@ export function buildProgram(f: Factory): Command {
 export async function runCli(argv: string[], io: IOStreams, signal: AbortSignal = new AbortController().signal): Promise<number> {
   const f = createFactory(io, signal);
   try {
-    await buildProgram(f).parseAsync(argv, { from: "user" });
+    // Bare `authctl` asked for nothing wrong: its help is the answer, on stdout.
+    await buildProgram(f).parseAsync(argv.length === 0 ? ["--help"] : argv, { from: "user" });
     return f.exitCode;
   } catch (error) {
     const message = messageOf(error);
