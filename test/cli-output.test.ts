@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { childEnv, tempHome } from "./helpers/env.js";
-import { runInProcess } from "./helpers/memory-io.js";
+import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { memoryIO, runInProcess } from "./helpers/memory-io.js";
+import { runCli } from "../src/cli/program.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
@@ -24,5 +25,17 @@ describe("authctl output (in-process)", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain("Usage: authctl");
     expect(r.exitCode).toBe(0);
+  });
+
+  it("the key prompt on a terminal names the key once: \"Anthropic API key\", not \"Anthropic API API key\"", async () => {
+    const key = canary("sk-ant-api03-");
+    const m = memoryIO(childEnv(t.home), `${key}\r`);
+    // A terminal as far as the prompt can tell (isTTY), so `key` asks instead of reading a pipe.
+    Object.assign(m.io.stdin, { isTTY: true, setRawMode: () => m.io.stdin });
+    const code = await runCli(["key", "anthropic", "--set", "prompted"], m.io);
+    expect(code, m.stderr()).toBe(0);
+    expect(m.stderr()).toContain("Paste the Anthropic API key");
+    expect(m.stderr()).not.toMatch(/API API/);
+    expect(m.stdout() + m.stderr()).not.toContain(key);
   });
 });

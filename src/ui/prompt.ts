@@ -43,7 +43,9 @@ export function promptHidden(io: PromptStreams, question: string): Promise<strin
 /** The hidden prompt for a provider's API key, hint included (so it is written after echo is off). */
 export function apiKeyQuestion(entry: Pick<Provider, "label" | "api_key">): string {
   const hint = entry.api_key?.key_url ? ` (get one at ${entry.api_key.key_url})` : "";
-  return `Paste the ${entry.label} API key${hint}; it will not be shown.\n${entry.api_key?.env_var ?? "API key"}: `;
+  // Labels of API services already end in "API" ("Anthropic API").
+  const what = /\bAPI$/.test(entry.label) ? `${entry.label} key` : `${entry.label} API key`;
+  return `Paste the ${what}${hint}; it will not be shown.\n${entry.api_key?.env_var ?? "API key"}: `;
 }
 
 /** Reads all of stdin (for `--stdin`); drops one trailing newline, as `echo` adds it. */
