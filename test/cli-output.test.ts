@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { canary, childEnv, tempHome } from "./helpers/env.js";
 import { memoryIO, runInProcess } from "./helpers/memory-io.js";
@@ -37,5 +38,17 @@ describe("authctl output (in-process)", () => {
     expect(m.stderr()).toContain("Paste the Anthropic API key");
     expect(m.stderr()).not.toMatch(/API API/);
     expect(m.stdout() + m.stderr()).not.toContain(key);
+  });
+
+  it("proxy revoke of a session that never was: an error naming it and where sessions are listed, exit 1", async () => {
+    const r = await run(["proxy", "revoke", "typo"]);
+    expect(r.stdout).not.toMatch(/revoked 0/);
+    expect(r.stderr).toContain(`authctl: no proxy session "typo"`);
+    expect(r.stderr).toContain(join(t.home, "agent-sessions"));
+    expect(r.exitCode).toBe(1);
+    const pasted = canary("sk-ant-api03-") + " x";
+    const odd = await run(["proxy", "revoke", pasted]);
+    expect(odd.exitCode).toBe(1);
+    expect(odd.stderr).not.toContain(pasted.slice(0, -2));
   });
 });

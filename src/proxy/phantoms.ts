@@ -118,6 +118,13 @@ export function revokeSession(sessionId: string, options: WithContext = {}): num
   );
 }
 
+/** Whether phantoms were ever minted for the session (revoked or not): a second revoke is not a typo. */
+export function sessionKnown(sessionId: string, options: WithContext = {}): boolean {
+  if (!SESSION_ID.test(sessionId)) return false;
+  const row = contextFrom(options).store().exclusive((db) => db.prepare("SELECT 1 FROM phantom_tokens WHERE session_id = ? LIMIT 1").get(sessionId));
+  return row !== undefined;
+}
+
 /** Revokes one phantom (a refresh phantom once exchanged: they are single-use like the real ones). */
 export function revokePhantom(token: string, options: WithContext = {}): void {
   const context = contextFrom(options);

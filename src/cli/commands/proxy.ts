@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { AuthctlError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson } from "../io.js";
@@ -44,11 +45,25 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   }
 }
 
+function unknownSession(session: string, agentSessions: string): AuthctlError {
+  // An id that is not a session id may be a token pasted in the wrong place: not echoed.
+  const shown = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(session) ? `"${session}"` : `(${session.length} characters that are not a session id; not shown)`;
+  return new AuthctlError(`no proxy session ${shown}: no phantom token was minted for it and it has no agent container files; the agent sessions are the directories in ${agentSessions} (each \`authctl container-args\` prints its own)`);
+}
+
 export async function runProxyRevoke(f: Factory, session: string): Promise<void> {
   const context = await f.context();
-  const [{ revokeSession }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
-  out(f.io, `revoked ${revokeSession(session, { context })} phantom token(s) of session ${session}`);
-  if (removeAgentSessionFiles(session, { context })) out(f.io, `removed its agent container files`);
+  const [{ revokeSession, sessionKnown }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
+  const known = sessionKnown(session, { context });
+  const revoked = `revoked ${revokeSession(session, { context })} phantom token(s) of session ${session}`;
+  // Said before the files go: their removal can fail, and the revocation stands anyway.
+  if (known) out(f.io, revoked);
+  const filesRemoved = removeAgentSessionFiles(session, { context });
+  if (!known) {
+    if (!filesRemoved) throw unknownSession(session, context.paths.agentSessions);
+    out(f.io, revoked);
+  }
+  if (filesRemoved) out(f.io, `removed its agent container files`);
 }
 
 export function proxyCommand(f: Factory): Command {
