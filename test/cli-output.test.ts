@@ -51,4 +51,34 @@ describe("authctl output (in-process)", () => {
     expect(odd.exitCode).toBe(1);
     expect(odd.stderr).not.toContain(pasted.slice(0, -2));
   });
+
+  it("with --json, an error is one JSON object on stderr: code, message and the fixing command; exit codes unchanged", async () => {
+    const missing = await run(["creds", "show", "ci:stripe", "--json"]);
+    expect(missing.exitCode).toBe(3);
+    expect(missing.stdout).toBe("");
+    expect(JSON.parse(missing.stderr)).toEqual({
+      error: { code: "missing_credentials", message: expect.stringContaining("no credentials for ci:stripe"), fix: "authctl key stripe --set ci" },
+    });
+
+    const usage = await run(["creds", "show", "bad set:anthropic", "--json"]);
+    expect(usage.exitCode).toBe(2);
+    const parsed = JSON.parse(usage.stderr);
+    expect(parsed.error.code).toBe("usage");
+    expect(parsed.error).not.toHaveProperty("fix");
+
+    const unknownOption = await run(["creds", "list", "--json", "--frobnicate"]);
+    expect(unknownOption.exitCode).toBe(2);
+    expect(JSON.parse(unknownOption.stderr).error).toEqual({ code: "usage", message: expect.stringContaining("--frobnicate") });
+
+    const badKey = canary("xx_");
+    const invalid = await run(["key", "stripe", "--stdin", "--json"], badKey);
+    expect(invalid.exitCode).toBe(1);
+    expect(JSON.parse(invalid.stderr).error).toEqual({ code: "error", message: expect.stringContaining("the stripe API key does not look right") });
+    expect(invalid.stderr).not.toContain(badKey);
+
+    // `--json` meant for the command run after `--` is not authctl's.
+    const plain = await run(["creds", "show", "ci:stripe", "--", "--json"]);
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/^error: too many arguments/);
+  });
 });

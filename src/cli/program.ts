@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
+import { MissingCredentialsError } from "../core/errors.js";
 import { auditCommand } from "./commands/audit.js";
 import { authCommand } from "./commands/auth.js";
 import { containerArgsCommand } from "./commands/container-args.js";
@@ -37,7 +38,8 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   containerArgsCommand,
 ];
 
-export function buildProgram(f: Factory): Command {
+/** `writeErr`: where commander's own messages go (under --json they are held back for the JSON error). */
+export function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => f.io.stderr.write(s)): Command {
   const program = new Command("authctl")
     .description("One place for every login of your stack: vendor CLIs in containers, API keys, device flows.")
     .version(VERSION, "-v, --version", "print the version")
@@ -45,14 +47,14 @@ export function buildProgram(f: Factory): Command {
     .exitOverride()
     .configureOutput({
       writeOut: (s) => f.io.stdout.write(s),
-      writeErr: (s) => f.io.stderr.write(s),
+      writeErr,
     });
   program.configureHelp({ sortSubcommands: false });
   for (const build of COMMANDS) program.addCommand(build(f));
   program.command("version").description("print the version").action(() => out(f.io, VERSION));
   // addCommand does not pass these down as .command() does.
   const inherit = (cmd: Command) => {
-    cmd.exitOverride().configureOutput({ writeOut: (s) => f.io.stdout.write(s), writeErr: (s) => f.io.stderr.write(s) });
+    cmd.exitOverride().configureOutput({ writeOut: (s) => f.io.stdout.write(s), writeErr });
     cmd.showHelpAfterError("(run with --help for usage)");
     cmd.commands.forEach(inherit);
   };
@@ -66,17 +68,40 @@ export function buildProgram(f: Factory): Command {
  */
 export async function runCli(argv: string[], io: IOStreams, signal: AbortSignal = new AbortController().signal): Promise<number> {
   const f = createFactory(io, signal);
+  // Only authctl's own arguments: a `--json` after `--` belongs to the command `run` starts.
+  const json = argv.slice(0, argv.includes("--") ? argv.indexOf("--") : undefined).includes("--json");
+  let held = "";
+  const writeErr = json ? (s: string) => void (held += s) : undefined;
   try {
     // Bare `authctl` asked for nothing wrong: its help is the answer, on stdout.
-    await buildProgram(f).parseAsync(argv.length === 0 ? ["--help"] : argv, { from: "user" });
+    await buildProgram(f, writeErr).parseAsync(argv.length === 0 ? ["--help"] : argv, { from: "user" });
     return f.exitCode;
   } catch (error) {
-    const message = messageOf(error);
-    if (message !== undefined) err(io, `authctl: ${message}`);
     const code = exitCodeOf(error);
+    if (json && code !== EXIT.ok) io.stderr.write(JSON.stringify({ error: jsonError(error, code) }) + "\n");
+    else {
+      io.stderr.write(held);
+      const message = messageOf(error);
+      if (message !== undefined) err(io, `authctl: ${message}`);
+    }
     if (code === EXIT.error && io.env.AUTHCTL_DEBUG === "1" && error instanceof Error) err(io, error.stack ?? "");
     return code;
   } finally {
     f.close();
   }
+}
+
+/** Stable codes for scripts, one per exit code (the class decides the exit code). */
+const ERROR_CODES: Record<number, string> = {
+  [EXIT.usage]: "usage",
+  [EXIT.missing]: "missing_credentials",
+  [EXIT.noEngine]: "no_engine",
+  [EXIT.notStarted]: "not_started",
+  [EXIT.interrupted]: "interrupted",
+};
+
+function jsonError(error: unknown, exitCode: number): { code: string; message: string; fix?: string } {
+  const message = error instanceof CommanderError ? error.message.replace(/^error: /, "") : (messageOf(error) ?? String(error));
+  const fix = error instanceof MissingCredentialsError ? { fix: error.fixCommand } : {};
+  return { code: ERROR_CODES[exitCode] ?? "error", message, ...fix };
 }
