@@ -58,8 +58,10 @@ export class MissingCredentialsError extends AuthctlError {
     readonly credentialSet: string,
     /** The exact command that stores the missing credential. */
     readonly fixCommand: string,
+    /** When storing is not the fix (nothing to remove, a whole set missing): the message, which names the fix itself. */
+    message = `no credentials for ${credentialSet}:${provider}; run: ${fixCommand}`,
   ) {
-    super(`no credentials for ${credentialSet}:${provider}; run: ${fixCommand}`);
+    super(message);
   }
 }
 

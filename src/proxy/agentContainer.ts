@@ -117,7 +117,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   if (options.project !== undefined && !options.project.trim()) throw new UsageError("--project needs a name");
   const credentialSet = options.set ?? options.project ?? DEFAULT_SET;
   // What the caller asked for is checked first; only then is a proxy looked for (or started).
-  const { entry } = proxyClientFor(provider, { context, credentialSet });
+  const { entry } = proxyClientFor(provider, { context, credentialSet, project: options.set === undefined ? options.project : undefined });
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;

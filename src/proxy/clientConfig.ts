@@ -1,6 +1,8 @@
 import { contextFrom, type WithContext } from "../context.js";
-import { UsageError } from "../core/errors.js";
+import { MissingCredentialsError, UsageError } from "../core/errors.js";
 import { DEFAULT_SET } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { Provider } from "../roster/schema.js";
 import { decodeJwtClaims, type OAuthPayload } from "../logins/container/capture/index.js";
 import { localCa } from "./localCa.js";
 import { mintPhantoms, type MintedPhantoms } from "./phantoms.js";
@@ -135,21 +137,37 @@ export interface ProxyClientOptions extends WithContext {
   socketPath?: string;
 }
 
+/** The command that stores a credential the proxy can use; `auth` takes the project (its set), `key` does not. */
+function proxyFixCommand(entry: Provider, modes: readonly ProxyMode[], credentialSet: string, project: string | undefined): string {
+  const fix = fixCommandFor(modes.includes(entry.modes[0]!) ? entry : { ...entry, modes: [...modes] }, credentialSet);
+  const byProject = project !== undefined && project === credentialSet && fix.startsWith("authctl auth ");
+  return byProject ? fix.replace(` --set ${credentialSet}`, ` --project ${project}`) : fix;
+}
+
 /**
  * The checks before anything is minted: a known provider (else the roster's error naming it), a
  * credential stored in the set, and client settings for its kind.
+ * @throws MissingCredentialsError when the set holds no credential the provider's proxy client can use
  */
-export function proxyClientFor(provider: string, options: WithContext & { credentialSet?: string | undefined }) {
+export function proxyClientFor(provider: string, options: WithContext & { credentialSet?: string | undefined; project?: string | undefined }) {
   const context = contextFrom(options);
   const entry = context.roster().get(provider);
   const credentialSet = options.credentialSet ?? DEFAULT_SET;
+  const builders = BUILDERS[entry.name];
+  if (!builders) {
+    const others = Object.keys(BUILDERS).filter((name) => name !== entry.name);
+    throw new UsageError(`${entry.name} has no proxy client; proxy clients exist for ${others.join(", ")} (for ${entry.name}, use \`authctl run\`)`);
+  }
+  const modes = Object.keys(builders) as ProxyMode[];
   const stored = context.store().get<OAuthPayload>(credentialSet, entry.name);
   const mode = stored ? modeOf(stored.kind) : undefined;
-  const build = mode && BUILDERS[entry.name]?.[mode];
+  const build = mode && builders[mode];
   if (!stored || !mode || !build) {
-    throw new UsageError(
-      `${entry.name}: ${stored ? `no proxy client settings for its ${stored.kind} credential` : `nothing stored in ${credentialSet}`}; proxy clients exist for ${Object.keys(BUILDERS).join(", ")}`,
-    );
+    const fix = proxyFixCommand(entry, modes, credentialSet, options.project);
+    const why = stored
+      ? `${credentialSet}:${entry.name} is a ${stored.kind} credential, but its proxy client takes ${modes.join(" or ")}; run: ${fix}`
+      : `no credentials for ${credentialSet}:${entry.name}; run: ${fix}`;
+    throw new MissingCredentialsError(entry.name, credentialSet, fix, why);
   }
   return { entry, stored, mode, build };
 }

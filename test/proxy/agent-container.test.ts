@@ -304,7 +304,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(String(noSocket.stderr)).toContain("authctl proxy serve --socket");
     const nothing = await authctl(home, ["container-args", "claude", "--project", "empty", "--socket", socket, "--session", "box-empty"]);
     expect(nothing.exitCode).not.toBe(0);
-    expect(String(nothing.stderr)).toContain("nothing stored in empty");
+    expect(String(nothing.stderr)).toContain("no credentials for empty:claude; run: authctl auth claude --project empty");
     expect(existsSync(join(home, "agent-sessions", "box-empty"))).toBe(false);
     const reused = await authctl(home, ["container-args", "claude", "--project", "foo", "--socket", socket, "--session", "box-text-1"]);
     expect(reused.exitCode).not.toBe(0);

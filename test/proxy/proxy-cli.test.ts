@@ -9,10 +9,10 @@ describe("authctl proxy: usage errors and the roster's proxy block", () => {
   const { home, cleanup } = tempHome("authctl-proxy-usage-");
   afterAll(cleanup);
 
-  it("`proxy client` for a login that is not stored names the set and mints nothing (exit 2)", async () => {
+  it("`proxy client` for a login that is not stored names the set and the fix, and mints nothing (exit 3)", async () => {
     const r = await authctl(home, ["proxy", "client", "gemini", "--session", "s1", "--base-url", "http://127.0.0.1:1"]);
-    expect(r.exitCode).toBe(2);
-    expect(String(r.stderr)).toContain("gemini: nothing stored in default");
+    expect(r.exitCode).toBe(3);
+    expect(String(r.stderr)).toContain("no credentials for default:gemini; run: authctl key gemini");
     expect(String(r.stdout)).not.toContain("authctl-phantom-");
   });
 

@@ -1,0 +1,43 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
+
+const t = tempHome();
+afterAll(() => t.cleanup());
+const seen: string[] = [];
+const keys: string[] = [];
+async function run(args: string[], input?: string) {
+  const r = await runInProcess(childEnv(t.home), args, input);
+  seen.push(r.stdout, r.stderr);
+  return r;
+}
+async function storeKey(provider: string, set: string, key: string, ...extra: string[]) {
+  keys.push(key);
+  return run(["key", provider, "--set", set, "--stdin", ...extra], key);
+}
+
+afterAll(() => {
+  for (const key of keys) expect(seen.join("\n")).not.toContain(key);
+});
+
+describe("a missing credential is exit 3 with the exact fix", () => {
+  it("proxy client: exit 3, the fix command, and the refused provider is not offered", async () => {
+    const r = await run(["proxy", "client", "anthropic", "--set", "nokeys", "--session", "s1", "--base-url", "http://127.0.0.1:9"]);
+    expect(r.stderr).toContain("run: authctl key anthropic --set nokeys");
+    expect(r.stderr).not.toMatch(/proxy clients exist for .*anthropic/);
+    expect(r.exitCode).toBe(3);
+  });
+
+  it("container-args --project: exit 3 with the project's login command", async () => {
+    const r = await run(["container-args", "claude", "--project", "foo"]);
+    expect(r.stderr).toContain("run: authctl auth claude --project foo");
+    expect(r.stderr).not.toMatch(/proxy clients exist for .*claude/);
+    expect(r.exitCode).toBe(3);
+  });
+
+  it("container-args --set with an API-key provider: exit 3 with `authctl key … --set`", async () => {
+    const r = await run(["container-args", "anthropic", "--set", "x"]);
+    expect(r.stderr).toContain("run: authctl key anthropic --set x");
+    expect(r.exitCode).toBe(3);
+  });
+});
