@@ -41,3 +41,17 @@ describe("a missing credential is exit 3 with the exact fix", () => {
     expect(r.exitCode).toBe(3);
   });
 });
+
+describe("creds rm of a credential that is not stored", () => {
+  it("says there is nothing to remove and what the set holds, never suggests adding a key", async () => {
+    expect((await storeKey("anthropic", "nope", canary("sk-ant-api03-"))).exitCode).toBe(0);
+    const r = await run(["creds", "rm", "nope:openai"]);
+    expect(r.stderr).not.toContain("authctl key");
+    expect(r.stderr).toContain("nothing to remove");
+    expect(r.stderr).toMatch(/nope holds: anthropic/);
+    expect(r.exitCode).toBe(3);
+    const empty = await run(["creds", "rm", "gone:anthropic"]);
+    expect(empty.stderr).toContain("authctl creds list");
+    expect(empty.exitCode).toBe(3);
+  });
+});

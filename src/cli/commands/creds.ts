@@ -71,7 +71,14 @@ export async function runCredsRm(f: Factory, ref: string): Promise<void> {
   if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
   const { credentialSet, provider } = parseCredentialRef(ref);
   const { removeCredential } = await import("../../logins/removeCredential.js");
-  const removed = await removeCredential(provider, { credentialSet, context: await f.context() });
+  const context = await f.context();
+  const removed = await removeCredential(provider, { credentialSet, context }).catch((error: unknown) => {
+    if (!(error instanceof MissingCredentialsError)) throw error;
+    // Storing is not the fix for a removal of nothing: say so, and what there is to remove instead.
+    const held = context.store().list({ credentialSet }).map((c) => c.provider);
+    const instead = held.length > 0 ? `${credentialSet} holds: ${held.join(", ")}` : `nothing is stored in ${credentialSet}; see \`authctl creds list\``;
+    throw new MissingCredentialsError(provider, credentialSet, "authctl creds list", `nothing to remove: ${credentialSet}:${provider} is not stored (${instead})`);
+  });
   out(f.io, removed.kind ? `Removed ${credentialSet}:${provider}` : `${credentialSet}:${provider} was not stored`);
   for (const file of removed.removedFiles) out(f.io, `Removed its copy ${file}`);
 }
