@@ -55,3 +55,20 @@ describe("creds rm of a credential that is not stored", () => {
     expect(empty.exitCode).toBe(3);
   });
 });
+
+describe("run --set of a set that does not exist", () => {
+  it("refuses before starting the command, naming the set, the sets that exist and the fix", async () => {
+    await storeKey("openai", "ci", canary("sk-proj-"));
+    const r = await run(["run", "--set", "typo", "--", process.execPath, "-e", "console.log('RAN-IT')"]);
+    expect(r.stdout).not.toContain("RAN-IT");
+    expect(r.stderr).toContain('"typo"');
+    expect(r.stderr).toMatch(/sets that exist: .*ci/);
+    expect(r.stderr).toContain("--set typo");
+    expect(r.exitCode).toBe(3);
+  });
+
+  it("a set that exists still runs", async () => {
+    const r = await run(["run", "--set", "ci", "--", process.execPath, "-e", "console.log('RAN-IT', !!process.env.OPENAI_API_KEY)"]);
+    expect(r.exitCode).toBe(0);
+  });
+});

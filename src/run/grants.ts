@@ -1,7 +1,7 @@
 import { getCredentials } from "../access/credentials.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
 import type { Authctl } from "../context.js";
-import { AuthctlError, InvalidCredentialError } from "../core/errors.js";
+import { AuthctlError, InvalidCredentialError, MissingCredentialsError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 
 /** One provider's secret as a child process will get it. */
@@ -34,6 +34,18 @@ function storedOrSourced(context: Authctl, credentialSet: string): string[] {
 }
 
 /**
+ * A named set with no rows is a typo far more often than an intent: running the command without
+ * its credentials would fail later and further from the cause.
+ */
+function assertSetExists(context: Authctl, credentialSet: string): void {
+  const sets = [...new Set(context.store().list().map((c) => c.credentialSet))];
+  if (sets.includes(credentialSet)) return;
+  const fix = `authctl key <provider> --set ${credentialSet}`;
+  const existing = sets.length > 0 ? `sets that exist: ${sets.join(", ")}` : "no set holds a credential yet";
+  throw new MissingCredentialsError("", credentialSet, fix, `no credential set "${credentialSet}" (${existing}); pick one of those with --set, or store a credential in it: ${fix}`);
+}
+
+/**
  * Reads every credential a `run` will export, before anything starts: a missing one throws
  * `MissingCredentialsError` (with its fix command) and an explicitly named `proxy_only` one
  * `DeliveryRefusedError`; with no `only`, such credentials are skipped and reported instead.
@@ -42,6 +54,7 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const roster = context.roster();
   const explicit = options.only !== undefined;
+  if (!explicit && credentialSet !== DEFAULT_SET) assertSetExists(context, credentialSet);
   const providers = explicit
     ? [...new Set(options.only)].map((p) => roster.get(p).name)
     : storedOrSourced(context, credentialSet);
