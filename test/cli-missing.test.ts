@@ -72,3 +72,37 @@ describe("run --set of a set that does not exist", () => {
     expect(r.exitCode).toBe(0);
   });
 });
+
+describe("key formats per vendor", () => {
+  it.each(["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"])("key gh accepts %s", async (prefix) => {
+    const r = await storeKey("gh", "gh", canary(prefix));
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("key openai refuses an Anthropic key, naming anthropic; --force stores it anyway", async () => {
+    const key = canary("sk-ant-api03-");
+    const r = await storeKey("openai", "fmt", key);
+    expect(r.stderr).toMatch(/looks like an? .*anthropic/i);
+    expect(r.stderr).toContain("--force");
+    expect(r.exitCode).toBe(1);
+    expect((await run(["creds", "show", "fmt:openai"])).exitCode).toBe(3);
+    const forced = await storeKey("openai", "fmt", key, "--force");
+    expect(forced.exitCode).toBe(0);
+    expect((await run(["creds", "show", "fmt:openai"])).exitCode).toBe(0);
+  });
+
+  it("key openai still takes an OpenAI key, and --force stores a key of no known prefix", async () => {
+    expect((await storeKey("openai", "fmt2", canary("sk-proj-"))).exitCode).toBe(0);
+    expect((await storeKey("stripe", "fmt2", canary("xx-"))).exitCode).toBe(1);
+    expect((await storeKey("stripe", "fmt2", canary("xx-"), "--force")).exitCode).toBe(0);
+  });
+
+  it("key --command: its output is checked the same way when stored", async () => {
+    const key = canary("sk-ant-api03-");
+    keys.push(key);
+    const r = await run(["key", "openai", "--set", "cmd", "--command", "--", process.execPath, "-e", `process.stdout.write('${key}')`]);
+    expect(r.stderr).toMatch(/anthropic/i);
+    expect(r.exitCode).toBe(1);
+  });
+});

@@ -3,6 +3,7 @@ import { runSecretCommand, type CommandSourcePayload } from "./commandSource.js"
 import { contextFrom, type WithContext } from "../context.js";
 import { UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import { checkKeyFormat } from "../logins/api-key/apiKey.js";
 import { SourceSchema } from "../roster/sourceSchema.js";
 import { recordCredential, type CredentialSummary } from "../credentials/index.js";
 
@@ -11,6 +12,8 @@ export interface StoreCommandSourceOptions extends WithContext {
   timeoutMs?: number;
   /** Keep the command's output (sealed in the store) this many seconds, at most a day; absent: never cached. */
   cacheTtlS?: number;
+  /** Store it even when its first output does not look like the provider's key. */
+  force?: boolean;
 }
 
 /**
@@ -34,5 +37,6 @@ export function storeCommandSource(provider: string, command: readonly string[],
   const { command: argv, timeout_ms, cache_ttl_s } = parsed.data;
   const payload: CommandSourcePayload = { type: "command", command: argv, timeout_ms, ...(cache_ttl_s === undefined ? {} : { cache_ttl_s }) };
   const key = runSecretCommand(context, entry.name, payload);
+  if (!options.force) checkKeyFormat(entry, key, context.roster().list());
   return keepCached(context, credentialSet, entry.name, payload, key, "stored") ?? recordCredential(context, { credentialSet, provider: entry.name, payload });
 }

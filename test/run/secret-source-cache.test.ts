@@ -40,7 +40,7 @@ function setup() {
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "vault"), FAKE_VAULT);
   chmodSync(join(bin, "vault"), 0o755);
-  const secret = canary("hvs.");
+  const secret = canary("sk-ant-api03-");
   const runsFile = join(root, "runs");
   const downFile = join(root, "down");
   const extraEnv = { AUTHCTL_PASSPHRASE: canary("pass"), FAKE_VAULT_SECRET: secret, FAKE_VAULT_RUNS: runsFile, FAKE_VAULT_DOWN: downFile, PATH: `${bin}:${process.env.PATH}` };

@@ -39,7 +39,7 @@ function setup() {
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, "vault"), FAKE_VAULT);
   chmodSync(join(bin, "vault"), 0o755);
-  const secret = canary("hvs.");
+  const secret = canary("sk-ant-api03-");
   const passphrase = canary("pass");
   const extraEnv = { AUTHCTL_PASSPHRASE: passphrase, FAKE_VAULT_SECRET: secret, PATH: `${bin}:${process.env.PATH}` };
   cleanups.push(t.cleanup);

@@ -15,6 +15,7 @@ export interface KeyOptions {
   command?: boolean;
   timeout?: string;
   cache?: string;
+  force?: boolean;
 }
 
 /** Reads the key from stdin or a hidden prompt: never from argv, where `ps` would show it. */
@@ -37,7 +38,7 @@ export async function runKey(f: Factory, provider: string, opts: KeyOptions, arg
   const key = await readKey(f.io, context.roster(), provider, opts);
   await f.unlockedStore();
   const { storeApiKey } = await import("../../logins/api-key/apiKey.js");
-  const summary = storeApiKey(provider, key, { context, credentialSet: opts.set });
+  const summary = storeApiKey(provider, key, { context, credentialSet: opts.set, force: opts.force === true });
   if (opts.json) printJson(f.io, summary);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);
   return summary;
@@ -53,7 +54,7 @@ async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, arg
   const context = await f.context();
   await f.unlockedStore();
   const { storeCommandSource } = await import("../../access/storeCommandSource.js");
-  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
+  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, force: opts.force === true, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
   if (opts.json) printJson(f.io, summary);
   else if (cacheTtlS !== undefined) out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; its output is kept encrypted for ${cacheTtlS} s, then it runs again)`);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; run on each use, its output never stored)`);
@@ -71,6 +72,7 @@ export function keyCommand(f: Factory): Command {
     .option("--command", "store a command that prints the key (vault, op, bw …) instead of the key; it runs on each use")
     .option("--timeout <ms>", "with --command: kill the command after this many milliseconds (default 10000)")
     .option("--cache <seconds>", "with --command: keep its output, encrypted in the store, this many seconds (at most 86400) instead of running it on each use")
+    .option("--force", "store a key that does not look like the provider's (another prefix, or another provider's)")
     .option("--json", "print JSON")
     .action(async (provider: string, argv: string[], opts: KeyOptions) => void (await runKey(f, provider, opts, argv)));
 }

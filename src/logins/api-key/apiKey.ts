@@ -14,7 +14,7 @@ const FORBIDDEN = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]/;
 const MAX_KEY_LENGTH = 4096;
 
 /** Throws an error that names the provider and what is wrong, never the key itself. */
-export function validateApiKey(provider: Provider, key: string): string {
+export function validateApiKey(provider: Provider, key: string, options: KeyFormatOptions = {}): string {
   const label = `${provider.name} API key`;
   if (!provider.api_key || !provider.modes.includes("api_key")) {
     throw new ModeUnavailableError(`${provider.name} does not take an API key (modes: ${provider.modes.join(", ")})`);
@@ -27,18 +27,49 @@ export function validateApiKey(provider: Provider, key: string): string {
     );
   }
   if (key.length > MAX_KEY_LENGTH) throw new InvalidApiKeyError(`the ${label} is longer than ${MAX_KEY_LENGTH} characters`);
-  const prefixes = provider.api_key.prefixes;
-  if (prefixes?.length && !prefixes.some((p) => key.startsWith(p))) {
-    const where = provider.api_key.key_url ? `; get one at ${provider.api_key.key_url}` : "";
+  if (!options.force) checkKeyFormat(provider, key, options.roster ?? []);
+  return key;
+}
+
+export interface KeyFormatOptions {
+  /** The providers a key of the wrong vendor is recognised by (their `api_key.prefixes`). */
+  roster?: readonly Provider[];
+  /** Store an unusual key anyway: only the checks that protect the store (empty, whitespace, length) apply. */
+  force?: boolean;
+}
+
+const longestMatch = (prefixes: readonly string[] | undefined, key: string) =>
+  Math.max(-1, ...(prefixes ?? []).filter((p) => key.startsWith(p)).map((p) => p.length));
+
+/**
+ * A key must start with one of the provider's roster prefixes, and no other provider may claim it
+ * by a more specific one (`sk-ant-` is Anthropic's, though OpenAI's `sk-` matches it too).
+ * Names the provider and the prefixes, never the key.
+ */
+export function checkKeyFormat(provider: Provider, key: string, roster: readonly Provider[]): void {
+  const label = `${provider.name} API key`;
+  const prefixes = provider.api_key?.prefixes;
+  if (!prefixes?.length) return;
+  const own = longestMatch(prefixes, key);
+  const owners = roster.filter((p) => p.name !== provider.name && longestMatch(p.api_key?.prefixes, key) > own);
+  if (owners.length > 0) {
+    const names = owners.map((p) => p.name);
     throw new InvalidApiKeyError(
-      `the ${label} does not look right: expected it to start with ${prefixes.map((p) => `"${p}"`).join(" or ")}${where}`,
+      `the ${label} looks like a key of ${names.join(" or ")} (a more specific prefix of theirs): store it with \`authctl key ${names[0]}\`, or add --force to store it for ${provider.name} anyway`,
     );
   }
-  return key;
+  if (own < 0) {
+    const where = provider.api_key?.key_url ? `; get one at ${provider.api_key.key_url}` : "";
+    throw new InvalidApiKeyError(
+      `the ${label} does not look right: expected it to start with ${prefixes.map((p) => `"${p}"`).join(" or ")}${where} (add --force to store it anyway)`,
+    );
+  }
 }
 
 export interface StoreApiKeyOptions extends WithContext {
   credentialSet?: string;
+  /** Store a key that does not look like the provider's (see `checkKeyFormat`). */
+  force?: boolean;
 }
 
 /** Validates and stores `{type:"api_key", key}` for (set, provider). The non-interactive path for CI. */
@@ -46,6 +77,6 @@ export function storeApiKey(provider: string, key: string, options: StoreApiKeyO
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);
-  validateApiKey(entry, key);
+  validateApiKey(entry, key, { roster: context.roster().list(), force: options.force === true });
   return recordCredential(context, { credentialSet, provider: entry.name, payload: { type: "api_key", key } });
 }
