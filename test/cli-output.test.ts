@@ -81,4 +81,19 @@ describe("authctl output (in-process)", () => {
     expect(plain.exitCode).toBe(2);
     expect(plain.stderr).toMatch(/^error: too many arguments/);
   });
+
+  it("--json on proxy revoke and serve stop: what was done, as JSON on stdout", async () => {
+    expect((await run(["key", "anthropic", "--set", "rv", "--stdin"], canary("sk-ant-api03-"))).exitCode).toBe(0);
+    const client = await run(["proxy", "client", "anthropic", "--set", "rv", "--session", "rv-1", "--base-url", "http://127.0.0.1:9", "--json"]);
+    expect(client.exitCode, client.stderr).toBe(0);
+    const revoke = await run(["proxy", "revoke", "rv-1", "--json"]);
+    expect(revoke.exitCode, revoke.stderr).toBe(0);
+    expect(JSON.parse(revoke.stdout)).toEqual({ sessionId: "rv-1", revoked: 2, filesRemoved: false });
+    const again = await run(["proxy", "revoke", "rv-1", "--json"]);
+    expect(JSON.parse(again.stdout)).toEqual({ sessionId: "rv-1", revoked: 0, filesRemoved: false });
+
+    const stop = await run(["serve", "stop", "--json"]);
+    expect(stop.exitCode, stop.stderr).toBe(0);
+    expect(JSON.parse(stop.stdout)).toEqual({ stopped: false });
+  });
 });

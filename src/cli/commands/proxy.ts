@@ -51,18 +51,18 @@ function unknownSession(session: string, agentSessions: string): AuthctlError {
   return new AuthctlError(`no proxy session ${shown}: no phantom token was minted for it and it has no agent container files; the agent sessions are the directories in ${agentSessions} (each \`authctl container-args\` prints its own)`);
 }
 
-export async function runProxyRevoke(f: Factory, session: string): Promise<void> {
+export async function runProxyRevoke(f: Factory, session: string, opts: { json?: boolean } = {}): Promise<void> {
   const context = await f.context();
   const [{ revokeSession, sessionKnown }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
   const known = sessionKnown(session, { context });
-  const revoked = `revoked ${revokeSession(session, { context })} phantom token(s) of session ${session}`;
+  const revoked = revokeSession(session, { context });
+  const say = () => out(f.io, `revoked ${revoked} phantom token(s) of session ${session}`);
   // Said before the files go: their removal can fail, and the revocation stands anyway.
-  if (known) out(f.io, revoked);
+  if (known && !opts.json) say();
   const filesRemoved = removeAgentSessionFiles(session, { context });
-  if (!known) {
-    if (!filesRemoved) throw unknownSession(session, context.paths.agentSessions);
-    out(f.io, revoked);
-  }
+  if (!known && !filesRemoved) throw unknownSession(session, context.paths.agentSessions);
+  if (opts.json) return printJson(f.io, { sessionId: session, revoked, filesRemoved });
+  if (!known) say();
   if (filesRemoved) out(f.io, `removed its agent container files`);
 }
 
@@ -92,6 +92,7 @@ export function proxyCommand(f: Factory): Command {
     .command("revoke")
     .description("revoke every phantom token of a session (its container ended)")
     .argument("<session>", "session id")
-    .action(async (session: string) => runProxyRevoke(f, session));
+    .option("--json", "print JSON: sessionId, revoked (how many phantoms), filesRemoved")
+    .action(async (session: string, opts: { json?: boolean }) => runProxyRevoke(f, session, opts));
   return proxy;
 }

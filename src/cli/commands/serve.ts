@@ -117,12 +117,15 @@ export async function runServeStatus(f: Factory, opts: { json?: boolean }): Prom
  * stopped. It gets SIGTERM when its socket's peer is the pid its lock file names; otherwise (peer
  * unreadable, or a pid file that names someone else) it is asked over the socket, with the admin key.
  */
-export async function runServeStop(f: Factory): Promise<void> {
+export async function runServeStop(f: Factory, opts: { json?: boolean } = {}): Promise<void> {
   const context = await f.context();
   const { connectService, serviceLocation, runningDaemonPid } = await import("../../serve/daemon.js");
   const { pidFile } = serviceLocation(context);
   const connected = await connectService(context);
-  if (!connected) return err(f.io, "authctl service is not running (nothing answers on its socket; a leftover pid file is ignored)");
+  if (!connected) {
+    if (opts.json) return printJson(f.io, { stopped: false });
+    return err(f.io, "authctl service is not running (nothing answers on its socket; a leftover pid file is ignored)");
+  }
   const pid = connected.peer?.pid ?? connected.health.pid;
   if (connected.peer && runningDaemonPid(pidFile) === connected.peer.pid) {
     process.kill(connected.peer.pid, "SIGTERM");
@@ -132,7 +135,8 @@ export async function runServeStop(f: Factory): Promise<void> {
     await new ServiceClient({ socketPath: connected.socketPath, adminKey: (await f.unlockedStore()).subkey(ADMIN_KEY_LABEL) }).shutdown();
   }
   for (let waited = 0; waited < 10_000 && existsSync(connected.socketPath); waited += 50) await sleep(50);
-  err(f.io, `stopped the authctl service (pid ${pid})`);
+  if (opts.json) printJson(f.io, { stopped: true, pid });
+  else err(f.io, `stopped the authctl service (pid ${pid})`);
 }
 
 export function serveCommand(f: Factory): Command {
@@ -151,7 +155,11 @@ export function serveCommand(f: Factory): Command {
     .description("whether the service runs, its socket and its proxy's")
     .option("--json", "print JSON")
     .action((_opts, cmd: Command) => runServeStatus(f, cmd.optsWithGlobals()));
-  serve.command("stop").description("stop the service of this home").action(() => runServeStop(f));
+  serve
+    .command("stop")
+    .description("stop the service of this home")
+    .option("--json", "print JSON: stopped (and the pid it stopped)")
+    .action((_opts, cmd: Command) => runServeStop(f, cmd.optsWithGlobals()));
   auditOptions(serve.command("log").description("the audit log (same as `authctl audit`)")).action((_opts, cmd: Command) => runAudit(f, cmd.optsWithGlobals()));
   return serve;
 }
