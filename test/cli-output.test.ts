@@ -96,4 +96,15 @@ describe("authctl output (in-process)", () => {
     expect(stop.exitCode, stop.stderr).toBe(0);
     expect(JSON.parse(stop.stdout)).toEqual({ stopped: false });
   });
+
+  it("--json on creds rm: what was removed, as JSON on stdout", async () => {
+    expect((await run(["key", "stripe", "--set", "rmj", "--stdin"], canary("sk_test_"))).exitCode).toBe(0);
+    const rm = await run(["creds", "rm", "rmj:stripe", "--json"]);
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect(JSON.parse(rm.stdout)).toEqual({ removed: "rmj:stripe", kind: "api_key", removedFiles: [] });
+    const again = await run(["creds", "rm", "rmj:stripe", "--json"]);
+    expect(again.exitCode).toBe(3);
+    expect(again.stdout).toBe("");
+    expect(JSON.parse(again.stderr).error.code).toBe("missing_credentials");
+  });
 });

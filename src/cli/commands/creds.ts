@@ -67,7 +67,7 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
 }
 
 /** Removes the credential and every copy a container login exposed of it (the library's removeCredential). */
-export async function runCredsRm(f: Factory, ref: string): Promise<void> {
+export async function runCredsRm(f: Factory, ref: string, opts: { json?: boolean } = {}): Promise<void> {
   if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
   const { credentialSet, provider } = parseCredentialRef(ref);
   const { removeCredential } = await import("../../logins/removeCredential.js");
@@ -79,6 +79,7 @@ export async function runCredsRm(f: Factory, ref: string): Promise<void> {
     const instead = held.length > 0 ? `${credentialSet} holds: ${held.join(", ")}` : `nothing is stored in ${credentialSet}; see \`authctl creds list\``;
     throw new MissingCredentialsError(provider, credentialSet, "authctl creds list", `nothing to remove: ${credentialSet}:${provider} is not stored (${instead})`);
   });
+  if (opts.json) return printJson(f.io, { removed: `${credentialSet}:${provider}`, kind: removed.kind, removedFiles: removed.removedFiles });
   out(f.io, removed.kind ? `Removed ${credentialSet}:${provider}` : `${credentialSet}:${provider} was not stored`);
   for (const file of removed.removedFiles) out(f.io, `Removed its copy ${file}`);
 }
@@ -101,6 +102,7 @@ export function credsCommand(f: Factory): Command {
     .command("rm")
     .description("remove one credential")
     .argument("<set:provider>", "e.g. ci:anthropic")
-    .action((ref: string) => runCredsRm(f, ref));
+    .option("--json", "print JSON: removed, kind (null when only a container login's copies were left), removedFiles")
+    .action((ref: string, opts: { json?: boolean }) => runCredsRm(f, ref, opts));
   return creds;
 }
