@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { canary, childEnv, tempHome } from "./helpers/env.js";
 import { memoryIO, runInProcess } from "./helpers/memory-io.js";
 import { runCli } from "../src/cli/program.js";
+import { startProxyServe } from "./helpers/proxy-serve.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
@@ -106,5 +107,16 @@ describe("authctl output (in-process)", () => {
     expect(again.exitCode).toBe(3);
     expect(again.stdout).toBe("");
     expect(JSON.parse(again.stderr).error.code).toBe("missing_credentials");
+  });
+
+  it("serve stop --json names the daemon it stopped (the built CLI's daemon, stopped in-process)", async () => {
+    const daemon = await startProxyServe(t.home, []);
+    try {
+      const stop = await run(["serve", "stop", "--json"]);
+      expect(stop.exitCode, stop.stderr).toBe(0);
+      expect(JSON.parse(stop.stdout)).toEqual({ stopped: true, pid: expect.any(Number) });
+    } finally {
+      await daemon.stop();
+    }
   });
 });
