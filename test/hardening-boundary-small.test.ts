@@ -136,7 +136,10 @@ describe("13: a session id is a plain name: no ':' to split a -v argument", () =
     for (const id of ["a:b", "x:/etc:rw", "a,b"]) {
       const r = await runInProcess(childEnv(home), ["container-args", "claude", "--project", "foo", "--socket", socket, "--session", id, "--json"]);
       expect(r.exitCode, `${id}: ${r.stdout}`).toBe(2);
-      expect(r.stderr).toMatch(/session id ".*" must be 1-128 of A-Z a-z 0-9 \. _ -/);
+      // With --json the error is one JSON object on stderr.
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; message: string } };
+      expect(error.code).toBe("usage");
+      expect(error.message).toMatch(/session id ".*" must be 1-128 of A-Z a-z 0-9 \. _ -/);
       expect(existsSync(join(home, "agent-sessions", id)), id).toBe(false);
     }
     const r = await runInProcess(childEnv(home), ["proxy", "client", "claude", "--set", "foo", "--session", "a:b", "--base-url", "http://127.0.0.1:1"]);

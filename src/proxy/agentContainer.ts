@@ -12,6 +12,7 @@ import { imageUserOf } from "../roster/schema.js";
 import { runningProxy } from "../access/connect.js";
 import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
 import { localCa } from "./localCa.js";
+import { isSessionId } from "./phantoms.js";
 import type { ProxyMode } from "./routes.js";
 
 /** Where the session's pieces appear inside the agent container. */
@@ -19,8 +20,6 @@ export const AGENT_PATHS = { socket: "/run/authctl/proxy.sock", forwarder: "/opt
 const DEFAULT_PORT = 8787;
 /** The in-container TCP → Unix socket forwarder (plain node), copied into each session. */
 const FORWARDER = fileURLToPath(new URL("../../resources/agent/forward.mjs", import.meta.url));
-/** A session id names a directory that `-v host:container` arguments carry: a ':' or ',' would split them. */
-const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface AgentMount {
   host: string;
@@ -122,7 +121,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;
   const sessionId = options.sessionId ?? `agent-${credentialSet}-${randomBytes(4).toString("hex")}`;
-  if (!SESSION_ID.test(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+  if (!isSessionId(sessionId)) throw new UsageError(`session id "${sessionId.slice(0, 40)}" must be 1-128 of A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
   const socketPath = await daemonProxySocket(context, options.socketPath, options.startService);
 
   const sessionDir = join(ensurePrivateDir(context.paths.agentSessions), sessionId);
@@ -227,7 +226,7 @@ function writeSession(plan: SessionPlan, user: ContainerUser): AgentContainer {
  * @throws RemoveTreeError when the container keeps changing the dir: the rest goes on a later call
  */
 export function removeAgentSessionFiles(sessionId: string, options: WithContext = {}): boolean {
-  if (!SESSION_ID.test(sessionId)) return false;
+  if (!isSessionId(sessionId)) return false;
   const dir = join(contextFrom(options).paths.agentSessions, sessionId);
   try {
     return removeTree(dir);

@@ -6,8 +6,12 @@ import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js
 /** Recognisable in a leak search, random enough (256 bits) that guessing is hopeless. */
 const PREFIX = "authctl-phantom-";
 const DEFAULT_TTL_MS = 12 * 60 * 60 * 1000;
-/** The agent container's grammar (its session dir goes into `-v` arguments): no ':' or ','. */
+/**
+ * The one session id grammar: an agent container's session dir goes into `-v host:container`
+ * arguments, where a ':' or ',' would split them.
+ */
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const isSessionId = (id: string): boolean => SESSION_ID.test(id);
 
 export type PhantomPurpose = "access" | "refresh";
 

@@ -45,22 +45,22 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   }
 }
 
-function unknownSession(session: string, agentSessions: string): AuthctlError {
+function unknownSession(session: string, validId: boolean, agentSessions: string): AuthctlError {
   // An id that is not a session id may be a token pasted in the wrong place: not echoed.
-  const shown = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(session) ? `"${session}"` : `(${session.length} characters that are not a session id; not shown)`;
+  const shown = validId ? `"${session}"` : `(${session.length} characters that are not a session id; not shown)`;
   return new AuthctlError(`no proxy session ${shown}: no phantom token was minted for it and it has no agent container files; the agent sessions are the directories in ${agentSessions} (each \`authctl container-args\` prints its own)`);
 }
 
 export async function runProxyRevoke(f: Factory, session: string, opts: { json?: boolean } = {}): Promise<void> {
   const context = await f.context();
-  const [{ revokeSession, sessionKnown }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
+  const [{ revokeSession, sessionKnown, isSessionId }, { removeAgentSessionFiles }] = await Promise.all([import("../../proxy/phantoms.js"), import("../../proxy/agentContainer.js")]);
   const known = sessionKnown(session, { context });
   const revoked = revokeSession(session, { context });
   const say = () => out(f.io, `revoked ${revoked} phantom token(s) of session ${session}`);
   // Said before the files go: their removal can fail, and the revocation stands anyway.
   if (known && !opts.json) say();
   const filesRemoved = removeAgentSessionFiles(session, { context });
-  if (!known && !filesRemoved) throw unknownSession(session, context.paths.agentSessions);
+  if (!known && !filesRemoved) throw unknownSession(session, isSessionId(session), context.paths.agentSessions);
   if (opts.json) return printJson(f.io, { sessionId: session, revoked, filesRemoved });
   if (!known) say();
   if (filesRemoved) out(f.io, `removed its agent container files`);
