@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountWithUid, idIsOwned, runAs } from "../helpers/accounts.js";
 import { authctl, canary, childEnv, tempHome } from "../helpers/env.js";
-import { ENGINE, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
 import { startProxyServe } from "../helpers/proxy-serve.js";
 import { runInPty } from "../helpers/pty.js";
 import { useFakeVendor } from "../helpers/roster.js";
@@ -22,12 +22,10 @@ if (!isRoot && process.env.CI === "true") throw new Error("CI=true: the containe
 const t = tempHome("authctl-uid-");
 const containers: string[] = [];
 afterAll(() => {
-  for (const name of containers) removeContainer(name);
+  removeContainers(...containers);
   t.cleanup();
 });
 
-/** podman waits 10 s for a PID 1 that ignores SIGTERM unless told not to; docker kills at once. */
-const removeContainer = (name: string) => spawnSync(ENGINE, ENGINE === "podman" ? ["rm", "-f", "-t", "0", name] : ["rm", "-f", name], { stdio: "ignore" });
 const pidOf = (name: string) => Number(spawnSync(ENGINE, ["inspect", "--format", "{{.State.Pid}}", name], { encoding: "utf8" }).stdout.trim());
 const hostUidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
@@ -90,7 +88,7 @@ describe.runIf(hasEngine && isRoot)("containers authctl starts belong to no host
       const uid = hostUidOf(pid);
       expect(uid).not.toBe(IMAGE_UID);
       expect(idIsOwned(uid), `host uid ${uid} belongs to an account or a subordinate range`).toBe(false);
-      removeContainer(name);
+      removeContainers(name);
       expect((await authctl(t.home, ["proxy", "revoke", agent.sessionId])).exitCode).toBe(0);
     } finally {
       await proxy.stop();

@@ -17,6 +17,14 @@ export function requireEngine(): boolean {
   return false;
 }
 
+/**
+ * Force-removes containers at once: podman waits 10 s for a PID 1 that ignores SIGTERM unless
+ * told `-t 0`, which docker's `rm` does not take (it kills at once), so a shared line would fail there.
+ */
+export function removeContainers(...names: string[]): void {
+  if (names.length) spawnSync(ENGINE, ["rm", "-f", ...(ENGINE.includes("podman") ? ["-t", "0"] : []), ...names], { stdio: "ignore", timeout: 60_000 });
+}
+
 /** Names of containers (running or not) whose name starts with the prefix. */
 export function containersNamed(prefix: string): string[] {
   const r = spawnSync(ENGINE, ["ps", "-a", "--format", "{{.Names}}"], { encoding: "utf8" });

@@ -11,7 +11,7 @@ import { prepareAgentContainer, removeAgentSessionFiles } from "../../src/proxy/
 import { verifyPhantom } from "../../src/proxy/phantoms.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, childEnv, tempHome } from "../helpers/env.js";
-import { ENGINE, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
 import { runInProcess } from "../helpers/memory-io.js";
 import { listeningService } from "../helpers/service.js";
 
@@ -65,7 +65,7 @@ describe.runIf(hasEngine)(`a hostile container swaps a dir for a symlink while a
   });
 
   afterAll(async () => {
-    await Promise.all(started.map((name) => execa(ENGINE, ["rm", "-f", "-t", "0", name], { reject: false })));
+    removeContainers(...started);
     await service?.stop();
     context.store().close();
     t.cleanup();
@@ -97,7 +97,7 @@ describe.runIf(hasEngine)(`a hostile container swaps a dir for a symlink while a
   /** What the deletion did to the host, once the attacker is gone. */
   async function stopAttacker(name: string): Promise<string> {
     const logs = await execa(ENGINE, ["logs", name], { reject: false, all: true });
-    await execa(ENGINE, ["rm", "-f", "-t", "0", name], { reject: false });
+    removeContainers(name);
     return String(logs.all);
   }
 

@@ -10,7 +10,7 @@ import { containerUserFor } from "../../src/engine/index.js";
 import { prepareOAuthSession, restoreSession } from "../../src/logins/container/session.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome } from "../helpers/env.js";
-import { ENGINE, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine, TEST_IMAGE } from "../helpers/engine.js";
 import { useFakeVendor } from "../helpers/roster.js";
 
 /**
@@ -79,7 +79,7 @@ describe.runIf(hasEngine)(`a hostile container swaps a dir of the shared mount f
   const context = new Authctl({ env: { ...baseEnv(), AUTHCTL_HOME: t.home, TMPDIR: join(root, "tmp") } });
 
   afterAll(async () => {
-    await execa(ENGINE, ["rm", "-f", "-t", "0", NAME], { reject: false });
+    removeContainers(NAME);
     context.store().close();
     t.cleanup();
   }, 60_000);
@@ -149,7 +149,7 @@ describe.runIf(hasEngine)(`a hostile container swaps a dir of the shared mount f
       }
       expect(snapshot(victim)).toEqual(before);
     } finally {
-      await execa(ENGINE, ["rm", "-f", "-t", "0", NAME], { reject: false });
+      removeContainers(NAME);
       await session.cleanup();
     }
   }, 180_000);
