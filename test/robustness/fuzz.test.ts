@@ -167,6 +167,16 @@ function report(name: string, seed: number, iterations: number, failures: string
 // ---------------------------------------------------------------------------------------------
 // 1. Roster YAML → parseProviderFile: a valid Provider, or RosterError "roster: <file>: …"
 
+/** The message of a `--json` error (`{"error":{"message":…}}` alone on stderr), or undefined when stderr is not one. */
+function jsonErrorMessage(stderr: string): string | undefined {
+  try {
+    const message = (JSON.parse(stderr) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === "string" ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 describe("fuzz: roster files", () => {
   const seed = SEED;
   const stream = 0x1;
@@ -481,9 +491,11 @@ describe("fuzz: the CLI on bad input", () => {
       const res = await authctl(home, ["session", "capture", id, "--json"], { timeout: 30_000 });
       const stderr = String(res.stderr);
       const seen = `#${i} exit ${res.exitCode} stderr ${JSON.stringify(stderr.slice(0, 400))} for ${describeInput(Buffer.isBuffer(content) ? content.toString("latin1") : content)}`;
+      // Under --json an error is one JSON object on stderr: {"error":{code,message,fix}}.
+      const message = jsonErrorMessage(stderr);
       if (STACK_TRACE.test(stderr) || STACK_TRACE.test(String(res.stdout))) failures.push(`stack trace: ${seen}`);
-      else if (!/^authctl: \S/.test(stderr)) failures.push(`no message: ${seen}`);
-      else if (damaged && (res.exitCode !== 2 || !/is damaged/.test(stderr))) failures.push(`damaged file not exit 2: ${seen}`);
+      else if (!message || !/\S/.test(message)) failures.push(`no message: ${seen}`);
+      else if (damaged && (res.exitCode !== 2 || !/is damaged/.test(message))) failures.push(`damaged file not exit 2: ${seen}`);
       // A file that still parses as a session gets as far as capture: a clear failure, never success.
       else if (!damaged && ![1, 2, 3, 4].includes(res.exitCode ?? -1)) failures.push(`unexpected exit: ${seen}`);
       rmSync(join(sessions, `${id}.json`), { force: true });
