@@ -14,7 +14,7 @@ describe("authctl output (in-process)", () => {
     const long = await run(["--version"]);
     expect(long.exitCode).toBe(0);
     expect(long.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
-    for (const args of [["version"], ["-v"]]) {
+    for (const args of [["version"], ["-v"], ["-V"]]) {
       const r = await run(args);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stdout).toBe(long.stdout);

@@ -42,7 +42,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
 export function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => f.io.stderr.write(s)): Command {
   const program = new Command("authctl")
     .description("One place for every login of your stack: vendor CLIs in containers, API keys, device flows.")
-    .version(VERSION, "-v, --version", "print the version")
+    .version(VERSION, "-V, --version", "print the version (also: authctl -v, authctl version)")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
@@ -63,6 +63,16 @@ export function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => 
 }
 
 /**
+ * No arguments is a request for help; a lone `-v` asks for the version. `-v` is not a root option:
+ * commander would then read it inside a subcommand's option value too (`--image -v/:/host` printed
+ * the version and exited 0 instead of refusing the image).
+ */
+function rootArgv(argv: string[]): string[] {
+  if (argv.length === 0) return ["--help"];
+  return argv.length === 1 && argv[0] === "-v" ? ["--version"] : argv;
+}
+
+/**
  * Runs one authctl command line with the given streams and stop signal and returns the exit
  * code; never a stack trace unless AUTHCTL_DEBUG=1. Tests call this in-process.
  */
@@ -74,7 +84,7 @@ export async function runCli(argv: string[], io: IOStreams, signal: AbortSignal 
   const writeErr = json ? (s: string) => void (held += s) : undefined;
   try {
     // Bare `authctl` asked for nothing wrong: its help is the answer, on stdout.
-    await buildProgram(f, writeErr).parseAsync(argv.length === 0 ? ["--help"] : argv, { from: "user" });
+    await buildProgram(f, writeErr).parseAsync(rootArgv(argv), { from: "user" });
     return f.exitCode;
   } catch (error) {
     const code = exitCodeOf(error);
