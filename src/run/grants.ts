@@ -1,7 +1,7 @@
 import { getCredentials } from "../access/credentials.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
 import type { Authctl } from "../context.js";
-import { AuthctlError, InvalidCredentialError, MissingCredentialsError } from "../core/errors.js";
+import { AuthctlError, InvalidCredentialError, MissingCredentialsError, UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 
 /** One provider's secret as a child process will get it. */
@@ -89,5 +89,28 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
     }
     grants.push({ provider: name, kind: credential.kind, envNames, secret: secret! });
   }
+  assertNoCollision(credentialSet, grants);
   return { credentialSet, grants, skipped };
+}
+
+/**
+ * Two providers exporting one variable (claude and anthropic both set ANTHROPIC_API_KEY) with
+ * different secrets: whichever wins, the child talks to a vendor with a key the user did not
+ * choose, so the user chooses. The same secret under both names chooses nothing and passes.
+ */
+function assertNoCollision(credentialSet: string, grants: readonly Grant[]): void {
+  const owner = new Map<string, Grant>();
+  for (const grant of grants) {
+    for (const name of grant.envNames) {
+      const first = owner.get(name);
+      if (first && first.secret !== grant.secret) {
+        const set = credentialSet === DEFAULT_SET ? "" : ` --set ${credentialSet}`;
+        throw new UsageError(
+          `${first.provider} and ${grant.provider} would both set ${name} (with different secrets) in ${credentialSet}; ` +
+            `choose one: authctl run${set} --only ${first.provider} -- … or authctl run${set} --only ${grant.provider} -- …`,
+        );
+      }
+      owner.set(name, first ?? grant);
+    }
+  }
 }
