@@ -12,6 +12,7 @@ import { serveCommand } from "./commands/serve.js";
 import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
+import { tokenCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
 import { createFactory, type Factory } from "./factory.js";
 import { type IOStreams, err, out } from "./io.js";
@@ -36,6 +37,7 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   proxyCommand,
   auditCommand,
   containerArgsCommand,
+  tokenCommand,
 ];
 
 /** `writeErr`: where commander's own messages go (under --json they are held back for the JSON error). */

@@ -1,0 +1,42 @@
+import type { Authctl } from "../context.js";
+import { AuthctlError } from "../core/errors.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import { getCredentials } from "./credentials.js";
+import { assertDeliverable, secretOf } from "./delivery.js";
+
+export interface SecretForOptions {
+  credentialSet?: string;
+}
+
+/** One credential's secret as a helper hands it to another program (`authctl token`, git, docker). */
+export interface ProviderSecret {
+  credentialSet: string;
+  provider: string;
+  kind: string;
+  secret: string;
+  /** When the secret stops working, if the credential says; null when unknown or never. */
+  expiresAt: Date | null;
+}
+
+/** The set a helper reads when none is named: `AUTHCTL_SET` in the context's environment, else the default set. */
+export function chosenSet(context: Authctl, explicit?: string): string {
+  return assertSetName(explicit ?? (context.env.AUTHCTL_SET || DEFAULT_SET));
+}
+
+/**
+ * The secret of (set, provider) for a program that asks for it: `MissingCredentialsError` (with its
+ * fix) when none is stored, `DeliveryRefusedError` when the roster keeps it for the proxy alone.
+ * The same read as `authctl run` (the local service inside a run, secret sources included).
+ */
+export function secretFor(context: Authctl, provider: string, options: SecretForOptions = {}): ProviderSecret {
+  const credentialSet = chosenSet(context, options.credentialSet);
+  const entry = context.roster().get(provider);
+  const credential = getCredentials(entry.name, { context, credentialSet });
+  assertDeliverable(entry, credential);
+  const secret = secretOf(credential);
+  if (!secret) {
+    throw new AuthctlError(`${credentialSet}:${entry.name} (${credential.kind}) holds no secret to hand out now; log in again: ${fixCommandFor(entry, credentialSet)}`);
+  }
+  return { credentialSet, provider: entry.name, kind: credential.kind, secret, expiresAt: credential.expiresAt ?? null };
+}

@@ -1,0 +1,35 @@
+import { Command } from "commander";
+import type { Factory } from "../factory.js";
+import { printJson } from "../io.js";
+
+export interface TokenOpts {
+  set?: string;
+  json?: boolean;
+}
+
+/**
+ * `authctl token <provider>`: one credential's secret on stdout, for scripts and other tools'
+ * helpers (like `gh auth token`). The roster and the credential model load only here.
+ */
+export async function runToken(f: Factory, provider: string, opts: TokenOpts): Promise<void> {
+  const context = await f.context();
+  const { serviceGrant } = await import("../../access/credentials.js");
+  // Inside `authctl run` the service answers with the run's token; no store key is needed.
+  if (!serviceGrant(context)) await f.unlockedStore();
+  const { secretFor } = await import("../../access/secret.js");
+  const found = secretFor(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set });
+  if (opts.json) {
+    const { credentialSet, kind, secret, expiresAt } = found;
+    return printJson(f.io, { credentialSet, provider: found.provider, kind, token: secret, expiresAt: expiresAt?.toISOString() ?? null });
+  }
+  f.io.stdout.write(`${found.secret}\n`);
+}
+
+export function tokenCommand(f: Factory): Command {
+  return new Command("token")
+    .description("print one credential's secret on stdout, for scripts and other tools' credential helpers")
+    .argument("<provider>", "e.g. gh, anthropic (see `authctl providers`)")
+    .option("--set <set>", "credential set (default: $AUTHCTL_SET, else 'default')")
+    .option("--json", "print JSON: credentialSet, provider, kind, token, expiresAt")
+    .action((provider: string, opts: TokenOpts) => runToken(f, provider, opts));
+}
