@@ -1,11 +1,11 @@
-import { request as httpRequest } from "node:http";
 import type { z } from "zod";
-import { ServiceError, UntrustedServiceError } from "../core/errors.js";
+import { HttpExchangeError, ServiceError, UntrustedServiceError } from "../core/errors.js";
+import { httpCall } from "../core/http.js";
 import type { PeerCredentials } from "../core/peerCredentials.js";
 import type { StoredCredential } from "../store/store.js";
 import { adminAuthorization } from "./adminAuth.js";
 import * as P from "./protocol.js";
-import { decodeResponse, httpOptions, verifiedConnection, type WireRequest, type WireResponse } from "./wire.js";
+import { decodeResponse, httpOptions, verifiedConnection, WIRE_LIMITS, type WireRequest, type WireResponse } from "./wire.js";
 
 export interface SendWireOptions {
   signal?: AbortSignal;
@@ -13,20 +13,17 @@ export interface SendWireOptions {
   onPeer?: (peer: PeerCredentials | undefined) => void;
 }
 
-export function sendWire(request: WireRequest, options: SendWireOptions = {}): Promise<WireResponse> {
-  return new Promise((resolve, reject) => {
-    const connection = verifiedConnection(request.socketPath, options.onPeer);
-    const req = httpRequest({ ...httpOptions(request), signal: options.signal, createConnection: connection }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("error", (error: NodeJS.ErrnoException) =>
-      reject(error.name === "AbortError" || error instanceof UntrustedServiceError ? error : new ServiceError(`cannot reach the authctl service at ${request.socketPath} (${error.code ?? error.message}): start it with \`authctl serve\``)),
-    );
-    req.end(request.body);
-  });
+export async function sendWire(request: WireRequest, options: SendWireOptions = {}): Promise<WireResponse> {
+  const { body, ...http } = httpOptions(request);
+  try {
+    const reply = await httpCall({ ...http, ...(body === undefined ? {} : { body }), ...WIRE_LIMITS, signal: options.signal, createConnection: verifiedConnection(request.socketPath, options.onPeer) });
+    return { status: reply.status, body: reply.body };
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.name === "AbortError" || e instanceof UntrustedServiceError) throw e;
+    if (e instanceof HttpExchangeError) throw new ServiceError(`the authctl service at ${request.socketPath}: ${e.message}; restart it with \`authctl serve stop\` and \`authctl serve\``);
+    throw new ServiceError(`cannot reach the authctl service at ${request.socketPath} (${e.code ?? e.message}): start it with \`authctl serve\``);
+  }
 }
 
 export interface ServiceClientOptions {

@@ -42,12 +42,18 @@ export function decodeResponse<T>(path: string, response: WireResponse, schema: 
   throw new ServiceError(`authctl service: ${message}`);
 }
 
+/**
+ * How long and how much a client waits for and reads of an answer (both clients). The wait covers
+ * a secret command the service runs for a `get` (its own timeout_ms bounds it first).
+ */
+export const WIRE_LIMITS = { timeoutMs: 15 * 60_000, maxBytes: 32 * 1024 * 1024 } as const;
+
 /** The request options node:http needs for a wire request (shared by both clients). */
 export function httpOptions(request: WireRequest) {
   const headers: Record<string, string> = { accept: "application/json" };
   if (request.body !== undefined) headers["content-type"] = "application/json";
   if (request.authorization) headers.authorization = request.authorization;
-  return { socketPath: request.socketPath, path: request.path, method: request.body === undefined ? "GET" : "POST", headers };
+  return { socketPath: request.socketPath, path: request.path, method: request.body === undefined ? "GET" : "POST", headers, body: request.body };
 }
 
 /**

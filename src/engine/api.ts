@@ -1,33 +1,20 @@
-import { request } from "node:http";
 import { EngineError } from "../core/errors.js";
+import { httpCall, type HttpReply } from "../core/http.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
 const TIMEOUT_MS = 60_000;
+/** A container list of thousands fits many times over; an engine (or whatever listens there) sending more is cut off. */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /**
  * One Docker-compatible API call over the unix socket. Plain node:http rather than dockerode:
  * these four calls are all authctl needs, and dockerode costs ~185 ms to import on every login.
  */
-function call(socketPath: string, method: string, path: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, method, path, timeout: TIMEOUT_MS, headers: { "Content-Length": 0 } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`timed out after ${TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
-    req.on("error", reject);
-    req.end();
-  });
+function call(socketPath: string, method: string, path: string): Promise<HttpReply> {
+  return httpCall({ socketPath, method, path, body: "", timeoutMs: TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES });
 }
 
-const messageOf = (reply: Reply) => {
+const messageOf = (reply: HttpReply) => {
   try {
     return String((JSON.parse(reply.body) as { message?: string }).message ?? reply.body).trim();
   } catch {
@@ -39,7 +26,7 @@ const messageOf = (reply: Reply) => {
 export function apiBackend(socketPath: string): EngineBackend {
   const failure = (what: string, detail: string, cause?: unknown) =>
     new EngineError(`container engine API (${socketPath}): ${what}: ${detail}`, { cause });
-  const send = async (what: string, method: string, path: string): Promise<Reply> => {
+  const send = async (what: string, method: string, path: string): Promise<HttpReply> => {
     try {
       return await call(socketPath, method, path);
     } catch (err) {

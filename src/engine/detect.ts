@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
 import type { Env } from "../core/env.js";
 import { NoEngineError } from "../core/errors.js";
+import { httpCall } from "../core/http.js";
 import { engineEnv } from "./env.js";
 
 export type EngineName = "podman" | "docker";
@@ -116,31 +117,13 @@ function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
 }
 
 /** `GET <path>` on the socket, parsed as JSON; undefined on any failure or after `timeoutMs`. */
-function getJson(socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
-  return new Promise((done) => {
-    const req = request({ socketPath, path, method: "GET" }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => {
-        clearTimeout(timer);
-        try {
-          done(res.statusCode === 200 ? JSON.parse(body) : undefined);
-        } catch {
-          done(undefined);
-        }
-      });
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      done(undefined);
-    }, timeoutMs);
-    req.on("error", () => {
-      clearTimeout(timer);
-      done(undefined);
-    });
-    req.end();
-  });
+async function getJson(socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
+  try {
+    const reply = await httpCall({ socketPath, path, timeoutMs, maxBytes: 1024 * 1024 });
+    return reply.status === 200 ? JSON.parse(reply.body) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const INFO_TIMEOUT_MS = 3_000;

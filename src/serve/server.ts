@@ -3,8 +3,9 @@ import type { z } from "zod";
 import { ADMIN_KEY_LABEL, ADMIN_MAX_AGE_MS, ADMIN_MAX_AHEAD_MS, ADMIN_SCHEME, adminSignature, newDaemonId } from "../access/adminAuth.js";
 import * as P from "../access/protocol.js";
 import type { Authctl } from "../context.js";
+import { readBody } from "../core/body.js";
 import { AuthctlError, DeliveryRefusedError } from "../core/errors.js";
-import { AuditLog, auditPath } from "../store/audit.js";
+import { AuditLog, auditMaxBytes, auditPath } from "../store/audit.js";
 import { HttpFailure, type Caller } from "./failure.js";
 import { foreignPeer, peerReader, type PeerCheckState, type PeerCredentials } from "./peer.js";
 import { mountCredentialRoutes } from "./routes.js";
@@ -67,7 +68,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const { context } = options;
   const now = () => context.clock.now();
   const tokens = new TokenRegistry(now);
-  const audit = new AuditLog(auditPath(context.home), now, { groupWrites: true });
+  const audit = new AuditLog(auditPath(context.home), now, { groupWrites: true, keeper: () => context.store().auditKeeper(), maxBytes: auditMaxBytes(context.env) });
   const routes = new Map<string, Route<never>>();
   // Fresh at each start: admin signatures made for an earlier run, whose nonces are forgotten, fail.
   const daemonId = newDaemonId();
@@ -137,7 +138,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       if (!route) throw new HttpFailure(404, "not_found", `no such operation ${path}`);
       const expectsBody = route.schema !== undefined;
       if (expectsBody !== (req.method === "POST")) throw new HttpFailure(400, "bad_request", `${path} takes ${expectsBody ? "POST with a JSON body" : "GET"}`);
-      const text = await readBody(req, maxBody);
+      const text = (await readBody(req, maxBody, (limit) => new HttpFailure(400, "bad_request", `the body is larger than ${limit} bytes`))).toString("utf8");
       let body: unknown = undefined;
       if (route.schema) {
         let json: unknown;
@@ -197,22 +198,6 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   };
   mountCredentialRoutes(service, options);
   return service;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new HttpFailure(400, "bad_request", `the body is larger than ${limit} bytes`));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 export { HttpFailure, type Caller } from "./failure.js";

@@ -1,0 +1,65 @@
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { readBody } from "./body.js";
+import { HttpExchangeError } from "./errors.js";
+
+export interface HttpCall {
+  /** A Unix socket (with `path`), or … */
+  socketPath?: string;
+  /** … an http(s) URL. */
+  url?: string;
+  /** The request path on the socket (default "/"). */
+  path?: string;
+  method?: string;
+  headers?: OutgoingHttpHeaders;
+  body?: string | Buffer;
+  /** The whole exchange, connect to the body's last byte: a peer that trickles an endless body is cut off too. */
+  timeoutMs: number;
+  /** The largest response body read. */
+  maxBytes: number;
+  signal?: AbortSignal;
+  /** node:http's `createConnection`, for a connection verified before anything is sent. */
+  createConnection?: RequestOptions["createConnection"];
+}
+
+export interface HttpReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One HTTP exchange, bounded in time and in what it reads. A timeout or an oversized body is an
+ * `HttpExchangeError` (its `reason` says which); connection errors and aborts reject as node:http
+ * gives them (their `code`), for the caller to name the peer and the fix.
+ */
+export function httpCall(call: HttpCall): Promise<HttpReply> {
+  const { url, socketPath, timeoutMs, maxBytes } = call;
+  const peer = url ?? `${socketPath}${call.path ?? "/"}`;
+  const headers = { ...(call.body === undefined ? {} : { "content-length": Buffer.byteLength(call.body) }), ...call.headers };
+  const options: RequestOptions = { method: call.method ?? "GET", headers, signal: call.signal, createConnection: call.createConnection };
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const onResponse = (res: import("node:http").IncomingMessage) => {
+      readBody(res, maxBytes, (max) => new HttpExchangeError("too_large", `${peer} answered with a body over ${max} bytes; it was not read further`)).then(
+        (body) => settle(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.toString("utf8") })),
+        (error: unknown) => settle(() => reject(error)),
+      );
+    };
+    const req = url
+      ? (url.startsWith("https:") ? httpsRequest : httpRequest)(url, options, onResponse)
+      : httpRequest({ ...options, socketPath, path: call.path ?? "/" }, onResponse);
+    const timer = setTimeout(() => {
+      settle(() => reject(new HttpExchangeError("timeout", `${peer} did not answer within ${timeoutMs} ms`)));
+      req.destroy();
+    }, timeoutMs);
+    req.on("error", (error) => settle(() => reject(error)));
+    req.end(call.body);
+  });
+}
