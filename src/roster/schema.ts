@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema, envVarName } from "./deliverySchema.js";
+import { ProbesSchema } from "./probeSchema.js";
 import { ProxySchema } from "./proxySchema.js";
 import { firstUnsafeRunArg } from "./runArgsPolicy.js";
 import { SourceSchema } from "./sourceSchema.js";
@@ -119,6 +120,8 @@ export const ProviderSchema = z
     host_flow: HostFlowSchema.optional(),
     delivery: DeliverySchema.optional(),
     proxy: ProxySchema.optional(),
+    /** `status --check`'s live probe per mode: src/roster/probeSchema.ts. */
+    probe: ProbesSchema.optional(),
     /** A command that prints the key on demand (Vault, 1Password, Bitwarden): src/roster/sourceSchema.ts. */
     source: SourceSchema.optional(),
   })
@@ -128,6 +131,11 @@ export const ProviderSchema = z
     }
     if (p.modes.includes("api_key") && !p.api_key) {
       ctx.addIssue({ code: "custom", path: ["api_key"], message: "is required when modes lists api_key" });
+    }
+    for (const mode of ["api_key", "oauth"] as const) {
+      if (p.probe?.[mode] && !p.probe[mode].base_url && !p.proxy?.[mode]) {
+        ctx.addIssue({ code: "custom", path: ["probe", mode, "base_url"], message: `is required: there is no proxy.${mode} route to take the upstream from` });
+      }
     }
   });
 
