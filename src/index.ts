@@ -24,6 +24,9 @@ export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, ty
 export { storeCommandSource, type StoreCommandSourceOptions } from "./access/storeCommandSource.js";
 export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
 export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
+export { listCredentials, status, type ListCredentialsOptions, type StatusOptions } from "./access/inventory.js";
+export type { CredentialListing } from "./access/listCredentials.js";
+export type { AuthctlStatus, LoginState, LoginStatus } from "./access/status.js";
 export { removeCredential, type RemoveCredentialOptions, type RemovedCredential } from "./logins/removeCredential.js";
 export {
   ApiKeyStrategy,

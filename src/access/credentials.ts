@@ -1,4 +1,5 @@
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
+import { ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
 import { MissingCredentialsError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
@@ -28,6 +29,7 @@ export function serviceGrant(context: Authctl): { socketPath: string; token: str
  * key needed, only what the token grants); otherwise it reads the store.
  */
 export function getCredentials<T = unknown>(provider: string, options: GetCredentialsOptions = {}): StoredCredential<T> {
+  validateArguments("getCredentials", { provider: [ProviderArgument, provider], options: [SetOptions, options] });
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const grant = serviceGrant(context);

@@ -3,23 +3,12 @@ import { MissingCredentialsError, UsageError } from "../../core/errors.js";
 import { fixCommandIn } from "../../roster/fixCommand.js";
 import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo } from "../../store/store.js";
+import { credentialListing, listingOf } from "../../access/listCredentials.js";
 import type { Factory } from "../factory.js";
 import { out, printJson, table } from "../io.js";
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-export function infoJson(info: CredentialInfo) {
-  return {
-    credentialSet: info.credentialSet,
-    provider: info.provider,
-    kind: info.kind,
-    preview: info.preview,
-    expiresAt: iso(info.expiresAt),
-    expired: info.expiresAt ? info.expiresAt.getTime() <= Date.now() : false,
-    createdAt: iso(info.createdAt),
-    updatedAt: iso(info.updatedAt),
-  };
-}
+/** One credential as `creds list --json` and the library's `listCredentials()` give it. */
+export const infoJson = (info: CredentialInfo) => listingOf(info, Date.now());
 
 function expiryText(info: CredentialInfo): string {
   if (!info.expiresAt) return "-";
@@ -30,8 +19,8 @@ function expiryText(info: CredentialInfo): string {
 export function runCredsList(f: Factory, opts: { set?: string; json?: boolean }): void {
   const { io } = f;
   if (opts.set) assertSetName(opts.set);
+  if (opts.json) return printJson(io, credentialListing(f.store(), Date.now(), opts.set));
   const rows = f.store().list({ credentialSet: opts.set });
-  if (opts.json) return printJson(io, rows.map(infoJson));
   if (rows.length === 0) {
     io.stderr.write(`No credentials stored${opts.set ? ` in set "${opts.set}"` : ""}. Add one with \`authctl key <provider>\` or \`authctl auth <provider>\`.\n`);
     return;

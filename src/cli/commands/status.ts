@@ -1,28 +1,13 @@
 import { Command } from "commander";
 import { systemClock, type Clock } from "../../core/clock.js";
-import { AuthctlError, UsageError } from "../../core/errors.js";
-import type { CredentialInfo } from "../../store/store.js";
+import { UsageError } from "../../core/errors.js";
+import { gatherStatus } from "../../access/status.js";
 import type { Factory } from "../factory.js";
 import { EXIT } from "../exitCodes.js";
-import { fixCommandFor } from "../../roster/fixCommand.js";
 import { out, printJson, table } from "../io.js";
 
-export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
-
-export type LoginState = "valid" | "expiring" | "expired" | "missing";
-
-export interface StatusRow {
-  credentialSet: string;
-  provider: string;
-  state: LoginState;
-  /** `store`, or `env VAR` when a required provider is missing from the store but its env var is set. */
-  source: string | null;
-  kind: string | null;
-  preview: string | null;
-  expiresAt: string | null;
-  /** Missing rows: the exact command that adds the login. */
-  fix?: string;
-}
+// The gathering is the library's (`status()`), so the CLI's --json and the library's result are one.
+export { EXPIRING_WITHIN_MS, stateOf, type LoginState, type LoginStatus as StatusRow } from "../../access/status.js";
 
 export interface StatusOptions {
   set?: string;
@@ -39,38 +24,6 @@ const KEY_KIND_LABELS: Record<string, string> = {
   none: "not created yet (first secret creates it)",
 };
 
-export function stateOf(expiresAt: Date | null, now: number): LoginState {
-  if (!expiresAt) return "valid";
-  const left = expiresAt.getTime() - now;
-  return left <= 0 ? "expired" : left <= EXPIRING_WITHIN_MS ? "expiring" : "valid";
-}
-
-function rowOf(info: CredentialInfo, now: number): StatusRow {
-  return {
-    credentialSet: info.credentialSet,
-    provider: info.provider,
-    state: stateOf(info.expiresAt, now),
-    source: "store",
-    kind: info.kind,
-    preview: info.preview,
-    expiresAt: info.expiresAt?.toISOString() ?? null,
-  };
-}
-
-/** Required providers with no row: found in the environment (the roster's env var), or missing. */
-async function requiredRows(f: Factory, names: string[], set: string, have: ReadonlySet<string>): Promise<StatusRow[]> {
-  const wanted = names.filter((n) => !have.has(n));
-  if (wanted.length === 0) return [];
-  // Only here does status read the roster (zod, yaml): plain `authctl status` stays light.
-  const roster = await f.roster();
-  return wanted.map((provider): StatusRow => {
-    const entry = roster.get(provider);
-    const envVar = entry.api_key?.env_var;
-    if (envVar && f.io.env[envVar]) return { credentialSet: set, provider, state: "valid", source: `env ${envVar}`, kind: "api_key", preview: null, expiresAt: null };
-    return { credentialSet: set, provider, state: "missing", source: null, kind: null, preview: null, expiresAt: null, fix: fixCommandFor(entry, set) };
-  });
-}
-
 /**
  * Which logins work, at a glance: one row per (set, provider) — valid, expiring (within 24 h),
  * expired, missing — under a header with the store's facts (home, what unlocks it). Only metadata
@@ -78,38 +31,12 @@ async function requiredRows(f: Factory, names: string[], set: string, have: Read
  */
 export async function runStatus(f: Factory, opts: StatusOptions): Promise<number> {
   const { io } = f;
-  const now = (opts.clock ?? systemClock).now();
-  const store = f.store();
-  let unlockedBy: string | null = null;
-  let lockProblem: string | null = null;
-  if (store.keyKind) {
-    try {
-      await f.unlockedStore();
-      store.verifyKey();
-      unlockedBy = store.keySource ?? null;
-    } catch (e) {
-      if (!(e instanceof AuthctlError)) throw e;
-      lockProblem = e.message;
-    }
-  }
   const required = opts.require?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
   if (opts.require !== undefined && required.length === 0) throw new UsageError("--require needs provider names, comma-separated (e.g. claude,stripe)");
-  const set = opts.set ?? "default";
-  const rows = store.list(opts.set ? { credentialSet: opts.set } : {}).map((info) => rowOf(info, now));
-  const inSet = new Set(rows.filter((r) => r.credentialSet === set).map((r) => r.provider));
-  rows.push(...(await requiredRows(f, required, set, inSet)));
+  const sources = { store: f.store(), env: io.env, now: (opts.clock ?? systemClock).now(), roster: () => f.roster(), unlock: () => f.unlockedStore() };
+  const status = await gatherStatus(sources, { credentialSet: opts.set, require: required });
+  const { unlockedBy, lockProblem, logins: rows, missing } = status;
   const missingRows = rows.filter((r) => r.state === "missing");
-  const missing = missingRows.map((r) => r.provider);
-  const status = {
-    home: store.home,
-    database: store.path,
-    keyKind: store.keyKind ?? null,
-    readOnly: store.readOnlyReason ?? null,
-    unlockedBy,
-    lockProblem,
-    logins: rows,
-    missing,
-  };
   if (opts.json) printJson(io, status);
   else {
     const header = [

@@ -1,3 +1,5 @@
+import * as z from "zod";
+import { ProviderArgument, SetOptions, validateArguments } from "../../core/arguments.js";
 import { InvalidApiKeyError, ModeUnavailableError } from "../../core/errors.js";
 import { contextFrom, type WithContext } from "../../context.js";
 import type { Provider } from "../../roster/schema.js";
@@ -66,6 +68,8 @@ export function checkKeyFormat(provider: Provider, key: string, roster: readonly
   }
 }
 
+const StoreApiKeyArgs = SetOptions.extend({ force: z.boolean().optional() });
+
 export interface StoreApiKeyOptions extends WithContext {
   credentialSet?: string;
   /** Store a key that does not look like the provider's (see `checkKeyFormat`). */
@@ -74,6 +78,8 @@ export interface StoreApiKeyOptions extends WithContext {
 
 /** Validates and stores `{type:"api_key", key}` for (set, provider). The non-interactive path for CI. */
 export function storeApiKey(provider: string, key: string, options: StoreApiKeyOptions = {}): CredentialSummary {
+  validateArguments("storeApiKey", { provider: [ProviderArgument, provider], options: [StoreApiKeyArgs, options] });
+  validateArguments("storeApiKey", { key: [z.string(), key] }, InvalidApiKeyError);
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);

@@ -1,0 +1,126 @@
+import { AuthctlError } from "../core/errors.js";
+import type { Env } from "../core/env.js";
+import { assertSetName, DEFAULT_SET } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { Roster } from "../roster/load.js";
+import type { CredentialInfo, CredentialStore } from "../store/store.js";
+
+export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
+
+export type LoginState = "valid" | "expiring" | "expired" | "missing";
+
+/** One (set, provider) as `authctl status --json` prints it. */
+export interface LoginStatus {
+  credentialSet: string;
+  provider: string;
+  state: LoginState;
+  /** `store`, or `env VAR` when a required provider is missing from the store but its env var is set. */
+  source: string | null;
+  kind: string | null;
+  preview: string | null;
+  expiresAt: string | null;
+  /** Missing rows: the exact command that adds the login. */
+  fix?: string;
+}
+
+/** What `authctl status --json` prints: the store's facts and one row per login. JSON-safe. */
+export interface AuthctlStatus {
+  home: string;
+  database: string;
+  /** What the store key is kept in: `keyring`, `keyfile` or `scrypt` (a passphrase); null before the first secret. */
+  keyKind: NonNullable<CredentialStore["keyKind"]> | null;
+  /** Why the store can only be read; null when it can be written. */
+  readOnly: string | null;
+  /** Which key source unlocked the store; null when it has no key yet or is locked. */
+  unlockedBy: string | null;
+  /** Why the store could not be unlocked; null when it could (or has no key yet). */
+  lockProblem: string | null;
+  logins: LoginStatus[];
+  /** The required providers that are neither stored nor in the environment. */
+  missing: string[];
+}
+
+export interface StatusQuery {
+  /** Only this set; also the set `require` checks (default `default`). */
+  credentialSet?: string;
+  /** Providers that must be present: each missing one is a `missing` row with its fix. */
+  require?: readonly string[];
+}
+
+/** Where status reads from; the CLI passes its light parts so plain `authctl status` never loads the roster. */
+export interface StatusSources {
+  store: CredentialStore;
+  env: Env;
+  now: number;
+  /** Read only when a required provider has no row. */
+  roster: () => Roster | Promise<Roster>;
+  /** Runs before the key is checked (the CLI asks a terminal for the passphrase here); its errors count as a lock problem. */
+  unlock?: () => unknown;
+}
+
+export function stateOf(expiresAt: Date | null, now: number): LoginState {
+  if (!expiresAt) return "valid";
+  const left = expiresAt.getTime() - now;
+  return left <= 0 ? "expired" : left <= EXPIRING_WITHIN_MS ? "expiring" : "valid";
+}
+
+function rowOf(info: CredentialInfo, now: number): LoginStatus {
+  return {
+    credentialSet: info.credentialSet,
+    provider: info.provider,
+    state: stateOf(info.expiresAt, now),
+    source: "store",
+    kind: info.kind,
+    preview: info.preview,
+    expiresAt: info.expiresAt?.toISOString() ?? null,
+  };
+}
+
+/** Required providers with no row: found in the environment (the roster's env var), or missing. */
+async function requiredRows(sources: StatusSources, names: readonly string[], set: string, have: ReadonlySet<string>): Promise<LoginStatus[]> {
+  const wanted = names.filter((n) => !have.has(n));
+  if (wanted.length === 0) return [];
+  const roster = await sources.roster();
+  return wanted.map((provider): LoginStatus => {
+    const entry = roster.get(provider);
+    const envVar = entry.api_key?.env_var;
+    if (envVar && sources.env[envVar]) return { credentialSet: set, provider, state: "valid", source: `env ${envVar}`, kind: "api_key", preview: null, expiresAt: null };
+    return { credentialSet: set, provider, state: "missing", source: null, kind: null, preview: null, expiresAt: null, fix: fixCommandFor(entry, set) };
+  });
+}
+
+/**
+ * Which logins work: one row per (set, provider) — valid, expiring (within 24 h), expired,
+ * missing — and the store's facts (home, what unlocks it). Only metadata is read: no secret is
+ * decrypted. A store that cannot be unlocked is reported in `lockProblem`, not thrown.
+ */
+export async function gatherStatus(sources: StatusSources, query: StatusQuery = {}): Promise<AuthctlStatus> {
+  const { store, now } = sources;
+  if (query.credentialSet !== undefined) assertSetName(query.credentialSet);
+  let unlockedBy: string | null = null;
+  let lockProblem: string | null = null;
+  if (store.keyKind) {
+    try {
+      await sources.unlock?.();
+      store.verifyKey();
+      unlockedBy = store.keySource ?? null;
+    } catch (e) {
+      if (!(e instanceof AuthctlError)) throw e;
+      lockProblem = e.message;
+    }
+  }
+  const set = query.credentialSet ?? DEFAULT_SET;
+  const rows = store.list(query.credentialSet ? { credentialSet: query.credentialSet } : {}).map((info) => rowOf(info, now));
+  const inSet = new Set(rows.filter((r) => r.credentialSet === set).map((r) => r.provider));
+  rows.push(...(await requiredRows(sources, query.require ?? [], set, inSet)));
+  return {
+    home: store.home,
+    database: store.path,
+    keyKind: store.keyKind ?? null,
+    readOnly: store.readOnlyReason ?? null,
+    unlockedBy,
+    lockProblem,
+    logins: rows,
+    missing: rows.filter((r) => r.state === "missing").map((r) => r.provider),
+  };
+}
