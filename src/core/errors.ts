@@ -107,5 +107,18 @@ export class CredentialRefreshError extends AuthctlError {}
 /** A secret source (a `command` that prints the key) failed: names the provider and how, never its output. */
 export class SecretSourceError extends AuthctlError {}
 
+/**
+ * An HTTP exchange authctl started did not complete: `reason` says how, and callers decide by it,
+ * never by the message. The message names the peer, the limit and nothing of the body.
+ */
+export class HttpExchangeError extends AuthctlError {
+  constructor(
+    readonly reason: "timeout" | "too_large",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A credential payload that is none of the known types, or not of its type's shape: names the row and the field, never a value. */
 export class InvalidCredentialError extends AuthctlError {}
