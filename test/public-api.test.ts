@@ -75,6 +75,7 @@ const API = [
   "HostLoginSummary: type",
   "HostPrompt: type",
   "HostTokenStrategy: class",
+  "HttpExchangeError: class",
   "ImageSource: type",
   "InterruptedError: class",
   "InvalidApiKeyError: class",
