@@ -13,6 +13,7 @@ import { runningProxy } from "../access/connect.js";
 import { proxyClientConfig, proxyClientFor } from "./clientConfig.js";
 import { localCa } from "./localCa.js";
 import { isSessionId } from "./phantoms.js";
+import type { SessionPolicy } from "./policy.js";
 import type { ProxyMode } from "./routes.js";
 
 /** Where the session's pieces appear inside the agent container. */
@@ -43,6 +44,8 @@ export interface PrepareAgentContainerOptions extends WithContext {
   /** The port the forwarder listens on inside the container (its own network namespace). */
   port?: number;
   ttlMs?: number;
+  /** Narrows the session below the roster's proxy route (stored with its phantoms). */
+  policy?: SessionPolicy;
 }
 
 export interface AgentContainer {
@@ -133,7 +136,7 @@ export async function prepareAgentContainer(provider: string, options: PrepareAg
     throw new UsageError(`agent session ${sessionId} already exists: pick another id, or \`authctl proxy revoke ${sessionId}\` first`);
   }
   try {
-    const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, ttlMs: options.ttlMs };
+    const plan = { context, provider: entry.name, sessionId, sessionDir, credentialSet, socketPath, port, configDir, ttlMs: options.ttlMs, policy: options.policy };
     return writeSession(plan, containerUserFor(await context.engine(), imageUserOf(entry)));
   } catch (error) {
     removeTree(sessionDir);
@@ -151,6 +154,7 @@ interface SessionPlan {
   port: number;
   configDir: string;
   ttlMs: number | undefined;
+  policy: SessionPolicy | undefined;
 }
 
 function writeSession(plan: SessionPlan, user: ContainerUser): AgentContainer {
@@ -162,6 +166,7 @@ function writeSession(plan: SessionPlan, user: ContainerUser): AgentContainer {
     baseUrl: `http://127.0.0.1:${port}`,
     configDir,
     ttlMs: plan.ttlMs,
+    ...(plan.policy ? { policy: plan.policy } : {}),
     caFile: AGENT_PATHS.caCert,
     socketPath: AGENT_PATHS.socket,
   });

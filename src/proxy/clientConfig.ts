@@ -6,6 +6,7 @@ import type { Provider } from "../roster/schema.js";
 import { decodeJwtClaims, type OAuthPayload } from "../logins/container/capture/index.js";
 import { localCa } from "./localCa.js";
 import { mintPhantoms, type MintedPhantoms } from "./phantoms.js";
+import type { SessionPolicy } from "./policy.js";
 import { modeOf, type ProxyMode } from "./routes.js";
 
 /** What a client process or container needs to reach the proxy: env vars and files in its config dir. */
@@ -135,6 +136,8 @@ export interface ProxyClientOptions extends WithContext {
   caFile?: string;
   /** The proxy's Unix socket as the client sees it (gh needs it). */
   socketPath?: string;
+  /** Narrows the session below the roster's proxy route (stored with its phantoms). */
+  policy?: SessionPolicy;
 }
 
 /** The command that stores a credential the proxy can use; `auth` takes the project (its set), `key` does not. */

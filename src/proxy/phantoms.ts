@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { contextFrom, type WithContext } from "../context.js";
 import { UsageError } from "../core/errors.js";
 import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js";
+import { checkSessionPolicy, parseStoredPolicy, type SessionPolicy } from "./policy.js";
 
 /** Recognisable in a leak search, random enough (256 bits) that guessing is hopeless. */
 const PREFIX = "authctl-phantom-";
@@ -22,6 +23,8 @@ export interface PhantomGrant {
   provider: string;
   purpose: PhantomPurpose;
   expiresAt: Date;
+  /** What the session was narrowed to at mint time; absent: the roster's route alone decides. */
+  policy?: SessionPolicy;
 }
 
 export interface MintPhantomsOptions extends WithContext {
@@ -35,6 +38,11 @@ export interface MintPhantomsOptions extends WithContext {
    * bounds them, so exchanging can never stretch a session beyond what was granted.
    */
   notAfter?: Date;
+  /**
+   * Narrows the session (for this provider) below the roster's route; replaces what an earlier mint
+   * for the session gave. Without it, a session keeps the policy it has.
+   */
+  policy?: SessionPolicy;
 }
 
 export interface MintedPhantoms {
@@ -68,6 +76,10 @@ export function mintPhantoms(provider: string, options: MintPhantomsOptions): Mi
   const now = context.clock.now();
   const expiresAt = Math.min(now + (options.ttlMs ?? DEFAULT_TTL_MS), options.notAfter?.getTime() ?? Infinity);
   if (expiresAt <= now) throw new UsageError(`session "${options.sessionId}": its grant has ended; mint phantoms for a new session instead`);
+  if (options.policy) {
+    const routes = Object.values(context.roster().get(provider).proxy ?? {});
+    checkSessionPolicy(provider, options.policy, routes);
+  }
   const accessToken = PREFIX + randomBytes(32).toString("base64url");
   const refreshToken = PREFIX + randomBytes(32).toString("base64url");
   context.store().exclusive((db) => {
@@ -77,6 +89,14 @@ export function mintPhantoms(provider: string, options: MintPhantomsOptions): Mi
     );
     insert.run(hashOf(accessToken), options.sessionId, credentialSet, provider, "access", expiresAt, now);
     insert.run(hashOf(refreshToken), options.sessionId, credentialSet, provider, "refresh", expiresAt, now);
+    if (options.policy) {
+      db.prepare("INSERT OR REPLACE INTO session_policies (session_id, provider, policy, created_at) VALUES (?, ?, ?, ?)").run(
+        options.sessionId,
+        provider,
+        JSON.stringify(options.policy),
+        now,
+      );
+    }
   });
   return { sessionId: options.sessionId, credentialSet, provider, accessToken, refreshToken, expiresAt: new Date(expiresAt) };
 }
@@ -100,7 +120,10 @@ export function verifyPhantom(token: string, options: WithContext = {}): Phantom
   const context = contextFrom(options);
   const presented = hashOf(token);
   const row = context.store().exclusive(
-    (db) => db.prepare("SELECT * FROM phantom_tokens WHERE token_hash = ?").get(presented) as PhantomRow | undefined,
+    (db) =>
+      db
+        .prepare("SELECT t.*, p.policy FROM phantom_tokens t LEFT JOIN session_policies p ON p.session_id = t.session_id AND p.provider = t.provider WHERE t.token_hash = ?")
+        .get(presented) as (PhantomRow & { policy: string | null }) | undefined,
   );
   if (!row || !timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(presented, "hex"))) return undefined;
   if (row.revoked_at !== null || row.expires_at <= context.clock.now()) return undefined;
@@ -110,6 +133,7 @@ export function verifyPhantom(token: string, options: WithContext = {}): Phantom
     provider: row.provider,
     purpose: row.purpose,
     expiresAt: new Date(row.expires_at),
+    ...(row.policy === null ? {} : { policy: parseStoredPolicy(row.policy, row.session_id) }),
   };
 }
 

@@ -23,6 +23,7 @@ import {
 } from "./forward.js";
 import { StoreCache } from "../store/storeCache.js";
 import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "./phantoms.js";
+import { CompiledPolicy, SessionMeters } from "./policy.js";
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
@@ -37,6 +38,8 @@ export interface ProxyAuditEntry {
   sessionId?: string;
   /** Why the proxy answered itself and forwarded nothing (an unknown phantom, a path off the allow-list …). */
   refused?: string;
+  /** The policy rule that refused it (`session.max_requests`, `proxy.oauth.deny_by_default.user-keys` …). */
+  rule?: string;
   method: string;
   path: string;
   status: number;
@@ -73,7 +76,12 @@ interface Target {
   credential: StoredCredential<CredentialPayload>;
 }
 
-type Refusal = { status: number; reason: string; message: string; grant?: PhantomGrant; headers?: Record<string, string> };
+type Refusal = { status: number; reason: string; message: string; rule?: string; grant?: PhantomGrant; headers?: Record<string, string> };
+
+const REASONS: Record<number, string> = { 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" };
+
+/** The JSON body of a refusal: the rule that refused, when a rule did, so a client (and its user) can tell. */
+const refusalBody = (refusal: Refusal) => ({ error: { type: "authctl_proxy", ...(refusal.rule ? { rule: refusal.rule } : {}), message: refusal.message } });
 
 /** A container login with a refresh route: the proxy is its one refresher (and retries after a 401). */
 const refreshable = (target: Target) => target.credential.payload.type === "oauth" && Boolean(target.route.refresh);
@@ -126,7 +134,27 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   const grants = new StoreCache<PhantomGrant>(() => context.store());
   const credentials = new StoreCache<StoredCredential<CredentialPayload>>(() => context.store());
 
+  const meters = new SessionMeters();
+  const meterKey = (grant: PhantomGrant) => `${grant.sessionId}\0${grant.provider}`;
+  const compiled = new WeakMap<PhantomGrant, CompiledPolicy>();
+  /** Compiled once per grant (the grant cache keeps it until the store changes), then a few regex tests a request. */
+  function policyFor(grant: PhantomGrant, route: ResolvedRoute): CompiledPolicy {
+    let policy = compiled.get(grant);
+    if (!policy || policy.where !== `proxy.${route.mode}`) compiled.set(grant, (policy = new CompiledPolicy(grant.provider, `proxy.${route.mode}`, route, grant.policy)));
+    return policy;
+  }
+
+  /** Fails closed: when the store or a stored policy cannot answer, nothing is forwarded and the answer says why. */
   function resolve(req: IncomingMessage): Target | Refusal {
+    try {
+      return decide(req);
+    } catch (error) {
+      const message = `authctl proxy: no decision could be made, so nothing was forwarded (${(error as Error).message.slice(0, 300)})`;
+      return { status: 503, reason: "Service Unavailable", rule: "fail_closed", message };
+    }
+  }
+
+  function decide(req: IncomingMessage): Target | Refusal {
     const phantom = phantomFrom(req.headers);
     const grant = phantom === undefined || !looksLikePhantom(phantom) ? undefined : grants.get(phantomKey(phantom), () => verifyPhantom(phantom, { context }));
     if (!grant || grant.purpose !== "access" || grant.expiresAt.getTime() <= context.clock.now()) {
@@ -147,10 +175,14 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if (!pathAllowed(req.url ?? "", route.allow_paths)) {
       return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
     }
+    const refused = policyFor(grant, route).check(req.method ?? "", req.url ?? "");
+    if (refused) return { grant, reason: REASONS[refused.status]!, ...refused };
     if (!admit(grant, req.socket)) {
       const message = `authctl proxy: session ${grant.sessionId} already holds ${maxPerSession} connections to the proxy; close some and retry`;
       return { grant, status: 429, reason: "Too Many Requests", message };
     }
+    const over = meters.take(meterKey(grant), grant.policy ?? {}, context.clock.now());
+    if (over) return { grant, reason: REASONS[over.status]!, ...over };
     return { grant, route, credential };
   }
 
@@ -170,11 +202,13 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   }
 
   function audit(target: Pick<Target, "grant"> | Refusal, req: IncomingMessage, status: number, bytesIn: number, bytesOut: number, started: number): void {
-    if (!options.onAudit) return;
     const grant = target.grant;
+    if (grant) meters.addBytes(meterKey(grant), bytesIn + bytesOut);
+    if (!options.onAudit) return;
     options.onAudit({
       ...(grant ? { provider: grant.provider, credentialSet: grant.credentialSet, sessionId: grant.sessionId } : {}),
       ...("message" in target ? { refused: target.message } : {}),
+      ...("rule" in target && target.rule ? { rule: target.rule } : {}),
       method: req.method ?? "GET",
       // The query is cut off: some APIs take a key there (`?key=`), and the path is all the audit needs.
       path: (req.url ?? "").split("?")[0]!.slice(0, 512),
@@ -195,7 +229,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const target = resolve(req);
     if ("status" in target) {
       req.resume();
-      sendJson(res, target.status, { error: { type: "authctl_proxy", message: target.message } }, target.headers);
+      sendJson(res, target.status, refusalBody(target), target.headers);
       audit(target, req, target.status, 0, 0, started);
       return;
     }
@@ -280,7 +314,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         ? resolved
         : { grant: resolved.grant, status: 403, reason: "Forbidden", message: `authctl proxy: upgrade to "${protocol.slice(0, 32)}" is not allowed for ${resolved.grant.provider} (only a WebSocket GET, on a route with websocket: true)` };
     if ("status" in target) {
-      refuseSocket(socket, target.status, target.reason, { error: { type: "authctl_proxy", message: target.message } }, target.headers);
+      refuseSocket(socket, target.status, target.reason, refusalBody(target), target.headers);
       return audit(target, req, target.status, 0, 0, started);
     }
     const phantom = phantomFrom(req.headers) ?? "";

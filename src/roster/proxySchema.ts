@@ -13,6 +13,18 @@ const absolutePrefix = z
 export const PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type ProxyMethod = (typeof PROXY_METHODS)[number];
 
+/**
+ * An endpoint rule: `METHOD /path` (`GET`, several as `GET,HEAD`, or `*` for any). A path segment
+ * `*` matches one segment, `**` any number (none included); `*` inside a segment matches within it.
+ */
+export const ENDPOINT_RULE = /^(\*|[A-Z]+(?:,[A-Z]+)*) (\/[^\s?#]*)$/;
+const endpointRule = z
+  .string()
+  .regex(ENDPOINT_RULE, "must be 'METHOD /path' (METHOD: GET, GET,HEAD or *; path segments * and ** match one and any number)");
+
+/** Names a session grants with `--grant`: lower-case words joined by '-'. */
+export const ENDPOINT_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
 export const ProxyRouteSchema = z.strictObject({
   /** Upstream origin (and optional path prefix) the proxy forwards to; the client never picks the host. */
   base_url: z.url({ protocol: /^https?$/ }),
@@ -24,6 +36,18 @@ export const ProxyRouteSchema = z.strictObject({
   methods: z
     .array(z.enum(PROXY_METHODS, { error: `must be one of ${PROXY_METHODS.join(", ")} (TRACE and CONNECT are never proxied)` }))
     .min(1, "must list at least one method")
+    .optional(),
+  /**
+   * Path rules per method on top of `allow_paths` and `methods`: when `allow` lists any, a request
+   * must match one of them; a request matching a `deny` rule is refused.
+   */
+  rules: z.strictObject({ allow: z.array(endpointRule).optional(), deny: z.array(endpointRule).optional() }).optional(),
+  /**
+   * Endpoints refused unless a session is granted them by name (`--grant <name>`): those that mint
+   * durable credentials or destroy data, which an agent must never reach with the user's login unasked.
+   */
+  deny_by_default: z
+    .record(z.string().regex(ENDPOINT_NAME, "must be lower-case words joined by '-'"), z.array(endpointRule).min(1, "must list at least one endpoint"))
     .optional(),
   /** Whether a WebSocket upgrade (GET) may be bridged; no other upgrade protocol ever is. */
   websocket: z.boolean().optional(),

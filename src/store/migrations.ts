@@ -46,6 +46,19 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  (db) => {
+    // Proxy policy per agent session (issue 23): what the session was narrowed to at mint time,
+    // per provider, kept apart from the phantoms so exchanged ones keep it.
+    db.exec(`
+      CREATE TABLE session_policies (
+        session_id TEXT    NOT NULL,
+        provider   TEXT    NOT NULL,
+        policy     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (session_id, provider)
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

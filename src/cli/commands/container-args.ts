@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { Factory } from "../factory.js";
 import { err, out, printJson } from "../io.js";
+import { addPolicyFlags, policyFromFlags, type PolicyFlags } from "./proxy.js";
 
-export interface ContainerArgsOptions {
+export interface ContainerArgsOptions extends PolicyFlags {
   project?: string;
   set?: string;
   socket?: string;
@@ -29,8 +30,10 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
   await f.unlockedStore();
   const { prepareAgentContainer } = await import("../../proxy/agentContainer.js");
   const { startDetachedService, ON_DEMAND_IDLE_EXIT_MS } = await import("./serve.js");
+  const policy = await policyFromFlags(opts);
   const agent = await prepareAgentContainer(provider, {
     context,
+    ...(policy ? { policy } : {}),
     project: opts.project,
     set: opts.set,
     socketPath: opts.socket,
@@ -48,7 +51,7 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
 }
 
 export function containerArgsCommand(f: Factory): Command {
-  return new Command("container-args")
+  const command = new Command("container-args")
     .description("engine run flags for an agent container that uses a login through the credential proxy of `authctl serve` (phantom tokens only; started on demand)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the agent works on (also the credential set unless --set is given)")
@@ -56,6 +59,6 @@ export function containerArgsCommand(f: Factory): Command {
     .option("--socket <path>", "the proxy's Unix socket, which must be this home's running daemon's (default: that one; the daemon is started if none runs)")
     .option("--session <id>", "session id for the phantoms (default: agent-<set>-<random>)")
     .option("--port <n>", "port of the forwarder inside the container (default 8787)", port)
-    .option("--json", "print everything as JSON: runArgs, command, mounts, env, sessionId, expiresAt")
-    .action(async (provider: string, opts: ContainerArgsOptions) => runContainerArgs(f, provider, opts));
+    .option("--json", "print everything as JSON: runArgs, command, mounts, env, sessionId, expiresAt");
+  return addPolicyFlags(command).action(async (provider: string, opts: ContainerArgsOptions) => runContainerArgs(f, provider, opts));
 }

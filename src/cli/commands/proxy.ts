@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { AuthctlError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
@@ -13,7 +13,43 @@ export interface ProxyServeOptions {
   json?: boolean;
 }
 
-export interface ProxyClientOptions {
+/** What the session-policy flags give, as commander collects them. */
+export interface PolicyFlags {
+  allow?: string[];
+  deny?: string[];
+  methods?: string;
+  grant?: string[];
+  maxRequests?: number;
+  maxBytes?: number;
+  rate?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const count = (value: string): number => {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a whole number of at least 1");
+  return n;
+};
+
+/** The flags that narrow a session below the roster's proxy route (docs/proxy-policy.md), for proxy client and container-args. */
+export function addPolicyFlags(command: Command): Command {
+  return command
+    .option("--allow <rule>", "only requests matching this 'METHOD /path' rule (repeatable; e.g. 'GET /repos/**')", collect)
+    .option("--deny <rule>", "refuse requests matching this 'METHOD /path' rule (repeatable)", collect)
+    .option("--methods <list>", "only these methods, e.g. GET,HEAD")
+    .option("--grant <endpoint>", "let the session reach a denied-by-default endpoint of the provider (repeatable; names in docs/proxy-policy.md)", collect)
+    .option("--max-requests <n>", "refuse requests after this many", count)
+    .option("--max-bytes <n>", "refuse requests once this many request and response bytes went through", count)
+    .option("--rate <n/unit>", "at most N requests per s, m or h, e.g. 5/s");
+}
+
+/** The session policy the flags ask for (undefined for none), checked later against the provider's roster. */
+export async function policyFromFlags(flags: PolicyFlags) {
+  const { sessionPolicyFromFlags } = await import("../../proxy/policy.js");
+  return sessionPolicyFromFlags(flags);
+}
+
+export interface ProxyClientOptions extends PolicyFlags {
   session: string;
   set: string;
   baseUrl: string;
@@ -36,7 +72,8 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   const context = await f.context();
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
-  const config = proxyClientConfig(provider, { context, sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
+  const policy = await policyFromFlags(opts);
+  const config = proxyClientConfig(provider, { context, ...(policy ? { policy } : {}), sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
@@ -76,7 +113,7 @@ export function proxyCommand(f: Factory): Command {
     .option("--no-tls", "plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the listening address as JSON")
     .action(async (opts: ProxyServeOptions) => runProxyServe(f, opts));
-  proxy
+  const client = proxy
     .command("client")
     .description("mint phantom tokens for a session and print the env/config its client needs")
     .argument("<provider>", "provider name, see `authctl providers`")
@@ -86,8 +123,8 @@ export function proxyCommand(f: Factory): Command {
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
     .option("--socket <path>", "the proxy's Unix socket as the client sees it (gh talks to the proxy only through it)")
     .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
-    .option("--json", "print JSON (env and file contents)")
-    .action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
+    .option("--json", "print JSON (env and file contents)");
+  addPolicyFlags(client).action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
   proxy
     .command("revoke")
     .description("revoke every phantom token of a session (its container ended)")
