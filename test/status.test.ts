@@ -18,11 +18,13 @@ describe("authctl status: which logins work, at a glance", () => {
     ({ home, cleanup } = tempHome());
     env = { ...baseEnv(), AUTHCTL_HOME: home, NO_COLOR: "1" };
     using store = CredentialStore.open({ home, env });
-    const secret = { key: canary("sk_") };
+    const secret = { type: "api_key", key: canary("sk_") };
+    // Captured logins without a refresh token: expiring and expired mean a new login is needed.
+    const login = { type: "oauth", files: {}, accessToken: canary() };
     store.put("default", "stripe", "api_key", secret, { preview: "sk_…abcd" });
-    store.put("default", "claude", "oauth", secret, { preview: "sk-…1111", expiresAt: new Date(NOW + 2 * HOUR) });
-    store.put("default", "codex", "oauth", secret, { preview: "eyJ…2222", expiresAt: new Date(NOW - HOUR) });
-    store.put("default", "gemini", "oauth", secret, { preview: "ya2…3333", expiresAt: new Date(NOW + 72 * HOUR) });
+    store.put("default", "claude", "oauth", login, { preview: "sk-…1111", expiresAt: new Date(NOW + 2 * HOUR) });
+    store.put("default", "codex", "oauth", login, { preview: "eyJ…2222", expiresAt: new Date(NOW - HOUR) });
+    store.put("default", "gemini", "oauth", login, { preview: "ya2…3333", expiresAt: new Date(NOW + 72 * HOUR) });
     store.put("ci", "anthropic", "api_key", secret, { preview: "sk-…4444" });
   });
   afterEach(() => cleanup());

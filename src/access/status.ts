@@ -4,10 +4,12 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Roster } from "../roster/load.js";
 import type { CredentialInfo, CredentialStore } from "../store/store.js";
+import { withLoginStates, type LoginState } from "./statusStates.js";
+import { checkLogins, type ProbeOutcome } from "./statusProbe.js";
 
 export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
 
-export type LoginState = "valid" | "expiring" | "expired" | "missing";
+export type { LoginState } from "./statusStates.js";
 
 /** One (set, provider) as `authctl status --json` prints it. */
 export interface LoginStatus {
@@ -21,6 +23,12 @@ export interface LoginStatus {
   expiresAt: string | null;
   /** Missing rows: the exact command that adds the login. */
   fix?: string;
+  /** The state in words, with how long (`expiring in 3h, will refresh`); set on every row `gatherStatus` returns. */
+  label?: string;
+  /** A refresh token and its refresher exist; set on every row `gatherStatus` returns. */
+  refreshable?: boolean;
+  /** `check`: the live probe's result and the account it names, never the secret. */
+  check?: ProbeOutcome;
 }
 
 /** What `authctl status --json` prints: the store's facts and one row per login. JSON-safe. */
@@ -45,6 +53,9 @@ export interface StatusQuery {
   credentialSet?: string;
   /** Providers that must be present: each missing one is a `missing` row with its fix. */
   require?: readonly string[];
+  /** Probe each stored login at its vendor's cheapest authenticated endpoint (the roster's `probe`). */
+  check?: boolean;
+  signal?: AbortSignal;
 }
 
 /** Where status reads from; the CLI passes its light parts so plain `authctl status` never loads the roster. */
@@ -90,9 +101,10 @@ async function requiredRows(sources: StatusSources, names: readonly string[], se
 }
 
 /**
- * Which logins work: one row per (set, provider) — valid, expiring (within 24 h), expired,
- * missing — and the store's facts (home, what unlocks it). Only metadata is read: no secret is
- * decrypted. A store that cannot be unlocked is reported in `lockProblem`, not thrown.
+ * Which logins work: one row per (set, provider) with its state (statusStates.ts: whether an
+ * expiring login refreshes is read from its decrypted payload, never returned) and the store's
+ * facts (home, what unlocks it); `check` probes each login live. A store that cannot be unlocked
+ * is reported in `lockProblem` (its rows `locked`), not thrown.
  */
 export async function gatherStatus(sources: StatusSources, query: StatusQuery = {}): Promise<AuthctlStatus> {
   const { store, now } = sources;
@@ -113,6 +125,8 @@ export async function gatherStatus(sources: StatusSources, query: StatusQuery = 
   const rows = store.list(query.credentialSet ? { credentialSet: query.credentialSet } : {}).map((info) => rowOf(info, now));
   const inSet = new Set(rows.filter((r) => r.credentialSet === set).map((r) => r.provider));
   rows.push(...(await requiredRows(sources, query.require ?? [], set, inSet)));
+  const stated = await withLoginStates(sources, rows, lockProblem !== null);
+  const logins = query.check ? await checkLogins(sources, stated, query.signal) : stated;
   return {
     home: store.home,
     database: store.path,
@@ -120,7 +134,7 @@ export async function gatherStatus(sources: StatusSources, query: StatusQuery = 
     readOnly: store.readOnlyReason ?? null,
     unlockedBy,
     lockProblem,
-    logins: rows,
-    missing: rows.filter((r) => r.state === "missing").map((r) => r.provider),
+    logins,
+    missing: logins.filter((r) => r.state === "missing").map((r) => r.provider),
   };
 }

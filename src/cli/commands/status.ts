@@ -13,6 +13,8 @@ export interface StatusOptions {
   set?: string;
   require?: string;
   json?: boolean;
+  /** Probe each stored login against its vendor's cheapest authenticated endpoint. */
+  check?: boolean;
   /** Tests inject a clock; the CLI uses the system's. */
   clock?: Clock;
 }
@@ -25,16 +27,17 @@ const KEY_KIND_LABELS: Record<string, string> = {
 };
 
 /**
- * Which logins work, at a glance: one row per (set, provider) — valid, expiring (within 24 h),
- * expired, missing — under a header with the store's facts (home, what unlocks it). Only metadata
- * is read: no secret is decrypted. Exit 3 when a `--require`d provider is missing.
+ * Which logins work, at a glance: one row per (set, provider) with its state (docs/status.md)
+ * under a header with the store's facts (home, what unlocks it). Secrets are read to tell a
+ * refreshing login from one that needs a new login, and by `--check` to probe, never shown.
+ * Exit 3 when a `--require`d provider is missing, 1 when the store is locked or a probe fails.
  */
 export async function runStatus(f: Factory, opts: StatusOptions): Promise<number> {
   const { io } = f;
   const required = opts.require?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
   if (opts.require !== undefined && required.length === 0) throw new UsageError("--require needs provider names, comma-separated (e.g. claude,stripe)");
   const sources = { store: f.store(), env: io.env, now: (opts.clock ?? systemClock).now(), roster: () => f.roster(), unlock: () => f.unlockedStore() };
-  const status = await gatherStatus(sources, { credentialSet: opts.set, require: required });
+  const status = await gatherStatus(sources, { credentialSet: opts.set, require: required, check: opts.check === true, signal: f.signal });
   const { unlockedBy, lockProblem, logins: rows, missing } = status;
   const missingRows = rows.filter((r) => r.state === "missing");
   if (opts.json) printJson(io, status);
@@ -50,21 +53,26 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
     out(io);
     if (rows.length === 0) out(io, "no logins yet: `authctl auth <provider>` or `authctl key <provider>`");
     else {
-      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES"]];
-      for (const r of rows) lines.push([r.credentialSet, r.provider, r.state, r.kind ?? "-", r.source ?? "-", r.preview ?? "-", r.expiresAt ?? "-"]);
+      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES", ...(opts.check ? ["CHECK"] : [])]];
+      for (const r of rows) {
+        const check = r.check ? [r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`] : opts.check ? ["-"] : [];
+        lines.push([r.credentialSet, r.provider, r.label ?? r.state, r.kind ?? "-", r.source ?? "-", r.preview ?? "-", r.expiresAt ?? "-", ...check]);
+      }
       for (const line of table(lines)) out(io, line);
     }
     for (const r of missingRows) io.stderr.write(`authctl: missing ${r.credentialSet}:${r.provider}; run: ${r.fix}\n`);
   }
   if (lockProblem) return EXIT.error;
-  return missing.length ? EXIT.missing : EXIT.ok;
+  if (missing.length) return EXIT.missing;
+  return rows.some((r) => r.check?.result === "rejected" || r.check?.result === "failed") ? EXIT.error : EXIT.ok;
 }
 
 export function statusCommand(f: Factory): Command {
   return new Command("status")
-    .description("show which logins work (valid, expiring, expired, missing), the store, and what unlocks it")
+    .description("show which logins work (valid, expiring or expired and whether they refresh, missing, locked), the store, and what unlocks it")
     .option("--set <set>", "only this credential set (and the set --require checks; default 'default')")
     .option("--require <providers>", "comma-separated providers that must be present: exit 3 if one is missing (for CI)")
+    .option("--check", "probe each stored login at its vendor (the roster's probe) and show the account: exit 1 if one is rejected or fails")
     .option("--json", "print JSON")
     .action(async (opts: StatusOptions) => {
       f.exitCode = await runStatus(f, opts);
