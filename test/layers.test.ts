@@ -6,7 +6,7 @@ import { importsOf, relativeTo, sourceFiles } from "./helpers/imports.js";
 /**
  * The layer order (docs/development.md), lowest first. A module may import its own layer and those below,
  * never one above: core ← roster, store, engine, ui ← credentials ← context ← logins, access ←
- * run, serve, proxy ← cli. credentials (what each payload type is) sits right above the store it
+ * run, serve, proxy, helpers ← cli. credentials (what each payload type is) sits right above the store it
  * writes to, below every login that writes and every path that delivers. The package entry (index.ts) sits beside cli but never imports it.
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
@@ -15,7 +15,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ["credentials"],
   ["context.ts"],
   ["logins", "access"],
-  ["run", "serve", "proxy"],
+  ["run", "serve", "proxy", "helpers"],
   ["cli", "index.ts"],
 ];
 

@@ -13,6 +13,8 @@ import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
+import { gitCredentialCommand } from "./commands/git-credential.js";
+import { setupGitCommand } from "./commands/setup-git.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
 import { createFactory, type Factory } from "./factory.js";
 import { type IOStreams, err, out } from "./io.js";
@@ -38,6 +40,8 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   auditCommand,
   containerArgsCommand,
   tokenCommand,
+  gitCredentialCommand,
+  setupGitCommand,
 ];
 
 /** `writeErr`: where commander's own messages go (under --json they are held back for the JSON error). */

@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import * as z from "zod";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema, envVarName } from "./deliverySchema.js";
+import { GitSchema } from "./gitSchema.js";
 import { ProbesSchema } from "./probeSchema.js";
 import { ProxySchema } from "./proxySchema.js";
 import { firstUnsafeRunArg } from "./runArgsPolicy.js";
@@ -120,6 +121,8 @@ export const ProviderSchema = z
     host_flow: HostFlowSchema.optional(),
     delivery: DeliverySchema.optional(),
     proxy: ProxySchema.optional(),
+    /** The git hosts this credential answers for `authctl git-credential`: src/roster/gitSchema.ts. */
+    git: GitSchema.optional(),
     /** `status --check`'s live probe per mode: src/roster/probeSchema.ts. */
     probe: ProbesSchema.optional(),
     /** A command that prints the key on demand (Vault, 1Password, Bitwarden): src/roster/sourceSchema.ts. */

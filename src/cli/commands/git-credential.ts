@@ -1,0 +1,57 @@
+import { Command } from "commander";
+import { UsageError } from "../../core/errors.js";
+import type { Factory } from "../factory.js";
+import type { IOStreams } from "../io.js";
+
+export interface GitCredentialOpts {
+  provider?: string;
+  host?: string;
+  set?: string;
+}
+
+const OPERATIONS = ["get", "store", "erase"] as const;
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** git's request: up to a blank line (a person typing it) or the end of stdin (git closes it). */
+async function readRequest(io: IOStreams): Promise<string> {
+  let text = "";
+  for await (const chunk of io.stdin) {
+    text += Buffer.isBuffer(chunk) ? chunk.toString("utf8") : String(chunk);
+    if (text.length > MAX_REQUEST_BYTES) throw new UsageError(`git credential request larger than ${MAX_REQUEST_BYTES} bytes`);
+    if (/(^|\n)\r?\n/.test(text)) break;
+  }
+  return text;
+}
+
+/**
+ * `authctl git-credential <get|store|erase>`, the helper git runs. `get` answers the hosts the
+ * roster (or the helper entry's --provider/--host) gives a provider, and prints nothing for any
+ * other so git asks its next helper. `store` and `erase` change nothing: authctl is the source of
+ * the credential, and git erases after any refused push, a reason to log in again, not to forget.
+ */
+export async function runGitCredential(f: Factory, operation: string, opts: GitCredentialOpts): Promise<void> {
+  if (!(OPERATIONS as readonly string[]).includes(operation)) throw new UsageError(`git-credential takes get, store or erase (git passes it), got ${JSON.stringify(operation.slice(0, 20))}`);
+  if (opts.host && !opts.provider) throw new UsageError("git-credential --host needs --provider: the provider whose credential that host gets");
+  const text = await readRequest(f.io);
+  if (operation !== "get") return;
+  const { parseCredentialRequest, formatCredentialResponse } = await import("../../helpers/gitCredential.js");
+  const request = parseCredentialRequest(text);
+  const context = await f.context();
+  const { gitProviderFor } = await import("../../helpers/gitHosts.js");
+  const provider = gitProviderFor(context.roster(), request, { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}) });
+  if (!provider) return;
+  const { serviceGrant } = await import("../../access/credentials.js");
+  if (!serviceGrant(context)) await f.unlockedStore();
+  const { gitAnswer } = await import("../../helpers/gitAnswer.js");
+  f.io.stdout.write(formatCredentialResponse(gitAnswer(context, provider, request, opts.set ? { credentialSet: opts.set } : {})));
+}
+
+export function gitCredentialCommand(f: Factory): Command {
+  return new Command("git-credential")
+    .description("git's credential helper: answers git with a stored token for the hosts a provider declares (see setup-git)")
+    .argument("<operation>", "get, store or erase (git passes it)")
+    .option("--provider <provider>", "answer with this provider's credential (its roster hosts, and --host)")
+    .option("--host <host>", "one more host --provider answers (setup-git writes it)")
+    .option("--set <set>", "credential set (default: a set named by the request's user name, else $AUTHCTL_SET, else 'default')")
+    .action((operation: string, opts: GitCredentialOpts) => runGitCredential(f, operation, opts));
+}
