@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import module from "node:module";
-import { getEventListeners } from "node:events";
+import { isSignalHeld } from "../core/abort.js";
 
 // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
@@ -14,7 +14,7 @@ const controller = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (controller.signal.aborted) return; // already unwinding
-    if (getEventListeners(controller.signal, "abort").length > 0) return controller.abort(new InterruptedError(signal));
+    if (isSignalHeld(controller.signal)) return controller.abort(new InterruptedError(signal));
     process.stderr.write("authctl: interrupted\n");
     process.exit(130);
   });

@@ -17,13 +17,28 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw interruption(signal);
 }
 
-/** Marks the signal as handled by the caller until the returned release runs; `onAbort` may act at once. */
+/** How many calls hold each signal now. Listeners are no measure: node adds its own for a timer, a fetch or a question. */
+const holds = new WeakMap<AbortSignal, number>();
+
+/** True while a call holds `signal` (see holdSignal): the entry point then aborts it and waits instead of exiting. */
+export function isSignalHeld(signal: AbortSignal): boolean {
+  return (holds.get(signal) ?? 0) > 0;
+}
+
+/** Marks the signal as handled by the caller until the returned release runs (once); `onAbort` may act at once. */
 export function holdSignal(signal: AbortSignal | undefined, onAbort: () => void = () => {}): () => void {
   if (!signal) return () => {};
   if (signal.aborted) {
     onAbort();
     return () => {};
   }
+  holds.set(signal, (holds.get(signal) ?? 0) + 1);
   signal.addEventListener("abort", onAbort, { once: true });
-  return () => signal.removeEventListener("abort", onAbort);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holds.set(signal, (holds.get(signal) ?? 1) - 1);
+    signal.removeEventListener("abort", onAbort);
+  };
 }

@@ -23,6 +23,9 @@ function limitText(limit: number): string {
   return `${limit}-byte`;
 }
 
+/** Why a file was refused, for callers that treat some refusals differently (the wording is for people). */
+export type FileRefusal = "symlink" | "not_regular" | "too_large" | "changed" | "not_utf8";
+
 export interface ReadRegularFileOptions {
   /** Largest size read; a bigger file is refused without reading more than `limit` + 1 bytes. */
   limit: number;
@@ -31,8 +34,8 @@ export interface ReadRegularFileOptions {
    * true (files the user keeps, e.g. a dotfiles checkout): a symlink to a regular file is read.
    */
   followSymlinks: boolean;
-  /** Builds the caller's error from a problem ("is a symlink", "is not a regular file (fifo)", …). */
-  refuse: (problem: string) => Error;
+  /** Builds the caller's error from a problem ("is a symlink", "is not a regular file (fifo)", …); `code` is what to decide by. */
+  refuse: (problem: string, code: FileRefusal) => Error;
   /** Extra checks on the opened descriptor before it is read (e.g. where it really is). */
   verifyOpened?: (fd: number) => void;
 }
@@ -53,9 +56,9 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
     if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return null;
     throw err;
   }
-  const overLimit = (size: number) => refuse(`is ${size} bytes, over the ${limitText(limit)} limit`);
-  if (before.isSymbolicLink()) throw refuse("is a symlink");
-  if (!before.isFile()) throw refuse(`is not a regular file (${fileKind(before)})`);
+  const overLimit = (size: number) => refuse(`is ${size} bytes, over the ${limitText(limit)} limit`, "too_large");
+  if (before.isSymbolicLink()) throw refuse("is a symlink", "symlink");
+  if (!before.isFile()) throw refuse(`is not a regular file (${fileKind(before)})`, "not_regular");
   if (before.size > limit) throw overLimit(before.size);
 
   const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (followSymlinks ? 0 : (constants.O_NOFOLLOW ?? 0));
@@ -65,15 +68,15 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
   } catch (err) {
     const code = errnoCode(err);
     if (code === "ENOENT") return null;
-    if (code === "ELOOP" || code === "EMLINK") throw refuse("is a symlink");
-    if (code === "ENXIO") throw refuse("is not a regular file (socket or fifo)");
+    if (code === "ELOOP" || code === "EMLINK") throw refuse("is a symlink", "symlink");
+    if (code === "ENXIO") throw refuse("is not a regular file (socket or fifo)", "not_regular");
     throw err;
   }
   try {
     const opened = fstatSync(fd);
-    if (!opened.isFile()) throw refuse(`is not a regular file (${fileKind(opened)})`);
+    if (!opened.isFile()) throw refuse(`is not a regular file (${fileKind(opened)})`, "not_regular");
     if (opened.size > limit) throw overLimit(opened.size);
-    if (opened.dev !== before.dev || opened.ino !== before.ino) throw refuse("changed while it was being read");
+    if (opened.dev !== before.dev || opened.ino !== before.ino) throw refuse("changed while it was being read", "changed");
     options.verifyOpened?.(fd);
 
     const buf = Buffer.alloc(limit + 1);
@@ -87,7 +90,7 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, total));
     } catch {
-      throw refuse("is not valid UTF-8 text");
+      throw refuse("is not valid UTF-8 text", "not_utf8");
     }
   } finally {
     closeSync(fd);

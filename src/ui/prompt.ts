@@ -1,4 +1,4 @@
-import { UsageError } from "../core/errors.js";
+import { InterruptedError, UsageError } from "../core/errors.js";
 import type { Provider } from "../roster/schema.js";
 
 /** The streams a prompt needs; the CLI's IOStreams and process streams both fit. */
@@ -9,7 +9,7 @@ export interface PromptStreams {
 
 /**
  * Reads one line from a terminal with echo off. Raw mode, so the secret is never drawn on
- * screen nor kept in a readline history; Ctrl-C rejects with SIGINT semantics. Echo goes off
+ * screen nor kept in a readline history; Ctrl-C rejects with InterruptedError (SIGINT). Echo goes off
  * before the question (which may span lines: put any "paste the key" hint in it) is written:
  * a paste that starts on the first line shown must find echo already off.
  */
@@ -30,7 +30,7 @@ export function promptHidden(io: PromptStreams, question: string): Promise<strin
     const onData = (chunk: Buffer) => {
       for (const ch of chunk.toString("utf8")) {
         if (ch === "\r" || ch === "\n" || ch === "\u0004") return finish();
-        if (ch === "\u0003") return finish(Object.assign(new Error("interrupted"), { signal: "SIGINT" }));
+        if (ch === "\u0003") return finish(new InterruptedError("SIGINT"));
         if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
         else value += ch;
       }
@@ -71,9 +71,11 @@ export async function readAllStdin(io: PromptStreams, limitBytes = 64 * 1024): P
 export async function promptLine(io: PromptStreams, question: string): Promise<string> {
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: Boolean(io.stdin.isTTY) });
-  const ended = new Promise<never>((_, reject) =>
-    rl.once("close", () => reject(new UsageError("no answer: stdin ended before a choice was made (pass --mode oauth or --mode api-key)"))),
-  );
+  const ended = new Promise<never>((_, reject) => {
+    rl.once("close", () => reject(new UsageError("no answer: stdin ended before a choice was made (pass --mode oauth or --mode api-key)")));
+    // On a terminal readline reads Ctrl-C as a key (no process signal); left alone it would only pause.
+    rl.once("SIGINT", () => reject(new InterruptedError("SIGINT")));
+  });
   ended.catch(() => {});
   try {
     return (await Promise.race([rl.question(question), ended])).trim();

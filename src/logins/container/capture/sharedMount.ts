@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { hasFdPaths, NotRealDirError, openDirAt, openDirBeneath, openDirNoFollow, pathAt } from "../../../core/dirHandles.js";
 import { CaptureError } from "../../../core/errors.js";
 import { RemoveTreeError, unlinkBeneath } from "../../../core/removeTree.js";
-import { errnoCode, readRegularFileSync } from "../../../core/regularFile.js";
+import { errnoCode, readRegularFileSync, type FileRefusal } from "../../../core/regularFile.js";
 import { assertSetName } from "../../../core/names.js";
 import type { OAuthConfig } from "../../../roster/schema.js";
 import { phantomMarker, type OAuthPayload } from "./extractors.js";
@@ -193,10 +193,10 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** A state file readRegularFileSync refused, with its words for why. */
+/** A state file readRegularFileSync refused, with its code for why. */
 class StateRefusal extends Error {
-  constructor(readonly problem: string) {
-    super(problem);
+  constructor(readonly code: FileRefusal) {
+    super(code);
   }
 }
 
@@ -216,7 +216,7 @@ function readJsonObject(mount: OpenMount, rel: string): Record<string, unknown> 
         text = readRegularFileSync(pathAt(parentFd, segments.at(-1)!), {
           limit: MAX_STATE_BYTES,
           followSymlinks: false,
-          refuse: (problem) => new StateRefusal(problem),
+          refuse: (_problem, code) => new StateRefusal(code),
         });
       } finally {
         closeSync(parentFd);
@@ -224,8 +224,8 @@ function readJsonObject(mount: OpenMount, rel: string): Record<string, unknown> 
     }
   } catch (err) {
     if (!(err instanceof StateRefusal)) throw mountError(mount.dirName, rel, err);
-    // The one refusal about the file's size rather than its kind (see regularFile's wording).
-    if (!/over the .* limit$/.test(err.problem)) return {};
+    // A planted symlink or special file is replaced by the rename; only a file too big to merge stops the login.
+    if (err.code !== "too_large") return {};
     throw new CaptureError(`shared mount ${mount.dirName}/${rel} is over ${MAX_STATE_BYTES / 1024 / 1024} MiB; move it away and log in again`);
   }
   if (text === null) return {};
