@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import https from "node:https";
-import type { Socket } from "node:net";
+import type { LookupFunction, Socket } from "node:net";
 import { pipeline, type Readable, Transform, type TransformCallback } from "node:stream";
 import zlib from "node:zlib";
 import { credentialHeader, forwardableHeaders, type ResolvedRoute } from "./routes.js";
@@ -14,6 +14,8 @@ export interface ForwardLimits {
   maxRequestBytes: number;
   /** An upstream silent for this long (no bytes either way) is cut off. */
   upstreamIdleMs: number;
+  /** Resolves and checks the upstream name once per connection (upstreamGuard.ts). */
+  lookup?: LookupFunction;
 }
 
 /** Counts the request body, refuses it past the limit, and keeps a copy for one replay. */
@@ -194,6 +196,8 @@ export function upstreamRequest(route: ResolvedRoute, method: string, path: stri
     path: base + path,
     headers: { ...headers, host: target.host },
     timeout: limits.upstreamIdleMs,
+    // The name stays the request's host (TLS verifies it); only the address comes from the guard.
+    ...(limits.lookup ? { lookup: limits.lookup } : {}),
   });
   req.on("timeout", () => req.destroy(new Error("upstream timed out")));
   return req;

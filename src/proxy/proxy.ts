@@ -24,6 +24,7 @@ import {
 import { StoreCache } from "../store/storeCache.js";
 import { looksLikePhantom, type PhantomGrant, phantomKey, verifyPhantom } from "./phantoms.js";
 import { CompiledPolicy, SessionMeters } from "./policy.js";
+import { guardedLookup, type ResolveUpstream, UpstreamRefusedError } from "./upstreamGuard.js";
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
@@ -60,6 +61,8 @@ export interface CredentialProxyOptions extends WithContext {
   /** Where OAuth clients send their refresh calls (Codex: CODEX_REFRESH_TOKEN_URL_OVERRIDE). */
   refreshPath?: string;
   onAudit?: (entry: ProxyAuditEntry) => void;
+  /** How upstream names resolve (the system resolver by default); every address is checked by the upstream guard. */
+  resolveUpstream?: ResolveUpstream;
 }
 
 export interface CredentialProxy {
@@ -109,6 +112,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   const limits: ForwardLimits = {
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
+    lookup: guardedLookup(options.resolveUpstream),
   };
   const upgradeIdleMs = options.upgradeIdleMs ?? 300_000;
   const maxPerSession = options.maxConnectionsPerSession ?? 32;
@@ -248,9 +252,13 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         if (!res.writableFinished) upstream.destroy();
       });
       upstream.on("socket", (s: Socket) => s.setNoDelay(true));
-      upstream.on("error", () => {
+      upstream.on("error", (error) => {
         if (meter.tooLarge) sendJson(res, 413, { error: { type: "authctl_proxy", message: `authctl proxy: request body larger than ${limits.maxRequestBytes} bytes` } });
-        else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
+        else if (error instanceof UpstreamRefusedError) {
+          const refusal = { grant: target.grant, status: 502, reason: "Bad Gateway", rule: "upstream_guard", message: error.message };
+          sendJson(res, 502, refusalBody(refusal));
+          return audit(refusal, req, 502, meter.bytes, 0, started);
+        } else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
         audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
       upstream.on("response", (upstreamRes) => {
@@ -323,7 +331,10 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       const scrub = scrubFor(secret, phantom);
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
       socket.once("close", () => upstream.destroy());
-      upstream.on("error", () => refuseSocket(socket, 502, "Bad Gateway", { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } }));
+      upstream.on("error", (error) => {
+        const guarded = error instanceof UpstreamRefusedError;
+        refuseSocket(socket, 502, "Bad Gateway", { error: { type: "authctl_proxy", ...(guarded ? { rule: "upstream_guard" } : {}), message: guarded ? error.message : "authctl proxy: the upstream did not answer" } });
+      });
       upstream.on("upgrade", (upstreamRes, upstreamSocket: Socket, upstreamHead: Buffer) => {
         // A bridge nobody uses still holds two sockets: closed after upgradeIdleMs without a byte either way.
         for (const end of [socket, upstreamSocket]) end.setTimeout(upgradeIdleMs, () => (socket.destroy(), upstreamSocket.destroy()));
