@@ -1,8 +1,14 @@
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { StoreError } from "../core/errors.js";
+import type { Env } from "../core/env.js";
+import { auditFiles, chainFields, checkpointMac, headOfFile, headOfRotated, lineHash, nextRotatedPath, splitLines} from "./auditChain.js";
 
 /** One access or lifecycle event; never a secret or a token, only the token's id. */
 export interface AuditEvent {
+  /** Place in the hash chain: the line's number, and the SHA-256 of the line before it (absent on lines older than the chain). */
+  seq?: number;
+  prev?: string;
   time: string;
   /** "admin", "token:<id>" or "anonymous" (the service); "session:<id>" (the proxy); "local" (a library call or the CLI). */
   actor: string;
@@ -30,28 +36,60 @@ export type LifecycleOp = "stored" | "captured" | "refreshed" | "removed";
 
 export const auditPath = (home: string) => join(home, "audit.jsonl");
 
+const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
+
+/** When the live file rotates: `AUTHCTL_AUDIT_MAX_BYTES` (bytes), 8 MiB by default. */
+export function auditMaxBytes(env: Env): number {
+  const text = env.AUTHCTL_AUDIT_MAX_BYTES;
+  if (text === undefined || text === "") return DEFAULT_MAX_BYTES;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new StoreError(`AUTHCTL_AUDIT_MAX_BYTES must be a size in bytes (e.g. 8388608), got ${JSON.stringify(text)}: fix or unset it`);
+  return Number(text);
+}
+
+/** What the log needs from the store: a lock, the checkpoint key, and a copy of the newest checkpoint out of the log's reach. */
+export interface AuditKeeper {
+  /** Runs `fn` holding the lock every writer of this home takes: each line hashes the one before, whoever wrote it. */
+  exclusive<T>(fn: () => T): T;
+  /** The checkpoint key, or undefined when the store key is not at hand (then no checkpoint is written). */
+  checkpointKey(): Buffer | undefined;
+  /** Called under the lock with each checkpoint written: a log cut back to an older checkpoint then shows. */
+  saveCheckpoint(line: string): void;
+}
+
+export interface AuditLogOptions {
+  groupWrites?: boolean;
+  /** Without one (tests of the writing itself) lines are chained but not locked, and no checkpoint is written. */
+  keeper?: () => AuditKeeper;
+  maxBytes?: number;
+}
+
+type Entry = Omit<AuditEvent, "seq" | "prev">;
+
 /**
- * Append-only JSONL (0600) under `$AUTHCTL_HOME`: one line per event. With `groupWrites` (the
- * service) the lines recorded in one turn of the event loop go to the file in one write, in order,
- * and whatever waits on them (`whenWritten`: the service's responses) runs only after that write —
- * so no caller ever holds an answer whose audit line is not in the file. `close` writes what is left.
+ * Append-only JSONL (0600) under `$AUTHCTL_HOME`, hash-chained: every line starts with its `seq` and
+ * the SHA-256 (`prev`) of the line before it, across rotated files; rotation and `close` add a
+ * checkpoint signed with a key derived from the store key. With `groupWrites` (the service) the
+ * lines recorded in one turn of the event loop go to the file in one write, in order, and whatever
+ * waits on them (`whenWritten`: the service's responses) runs only after that write — so no caller
+ * ever holds an answer whose audit line is not in the file. `close` writes what is left.
  */
 export class AuditLog {
-  private fd: number | undefined;
-  private pending: string[] = [];
+  private pending: Entry[] = [];
   private waiting: Array<() => void> = [];
   private flushScheduled = false;
+  /** Lines this writer added since its last checkpoint: a clean stop signs them. */
+  private unsigned = 0;
 
   constructor(
     readonly path: string,
     private readonly now: () => number,
-    private readonly options: { groupWrites?: boolean } = {},
+    private readonly options: AuditLogOptions = {},
   ) {}
 
-  record(event: Omit<AuditEvent, "time">): void {
-    const line = JSON.stringify({ time: new Date(this.now()).toISOString(), ...event }) + "\n";
-    if (!this.options.groupWrites) return this.write(line);
-    this.pending.push(line);
+  record(event: Omit<AuditEvent, "time" | "seq" | "prev">): void {
+    const entry = { time: new Date(this.now()).toISOString(), ...event };
+    if (!this.options.groupWrites) return this.append([entry]);
+    this.pending.push(entry);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -67,50 +105,93 @@ export class AuditLog {
   /** Writes the pending lines in one append, then releases what waited on them. */
   flush(): void {
     this.flushScheduled = false;
-    const lines = this.pending;
+    const entries = this.pending;
     const waiting = this.waiting;
     this.pending = [];
     this.waiting = [];
-    if (lines.length > 0) this.write(lines.join(""));
+    if (entries.length > 0) this.append(entries);
     for (const then of waiting) then();
   }
 
-  private write(text: string): void {
-    this.fd ??= openSync(this.path, "a", 0o600);
-    writeSync(this.fd, text);
-  }
-
+  /** Writes what is pending, then a checkpoint over this writer's lines (when the store key is at hand). */
   close(): void {
     this.flush();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    if (this.unsigned === 0 || !this.options.keeper) return;
+    try {
+      this.append([], { checkpoint: true });
+    } catch (error) {
+      // The home was removed under a running writer (a daemon whose temp home is gone): nothing left to sign.
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+
+  private append(entries: Entry[], { checkpoint = false } = {}): void {
+    const keeper = this.options.keeper?.();
+    const write = () => this.appendHoldingLock(entries, checkpoint, keeper);
+    if (keeper) keeper.exclusive(write);
+    else write();
+  }
+
+  private appendHoldingLock(entries: Entry[], checkpoint: boolean, keeper: AuditKeeper | undefined): void {
+    let fd = openSync(this.path, "a+", 0o600);
+    try {
+      let head = headOfFile(fd, () => headOfRotated(this.path));
+      // A line cut short by a crash is ended, so it stays a line of its own in the chain.
+      let text = head.terminated ? "" : "\n";
+      const chain = (value: object) => {
+        const line = JSON.stringify({ seq: head.seq + 1, prev: head.hash, ...value });
+        head = { seq: head.seq + 1, hash: lineHash(line), terminated: true };
+        text += line + "\n";
+        return line;
+      };
+      const sign = () => {
+        const key = keeper?.checkpointKey();
+        if (!key) return;
+        const time = new Date(this.now()).toISOString();
+        keeper!.saveCheckpoint(chain({ type: "checkpoint", time, mac: checkpointMac(key, head.seq + 1, head.hash, time) }));
+        this.unsigned = 0;
+      };
+      const size = fstatSync(fd).size;
+      const estimate = entries.reduce((n, e) => n + JSON.stringify(e).length + 100, 0);
+      if (size > 0 && entries.length > 0 && size + estimate > (this.options.maxBytes ?? DEFAULT_MAX_BYTES)) {
+        sign();
+        if (text) writeSync(fd, text);
+        text = "";
+        closeSync(fd);
+        renameSync(this.path, nextRotatedPath(this.path));
+        fd = openSync(this.path, "a+", 0o600);
+      }
+      for (const entry of entries) chain(entry);
+      this.unsigned += entries.length;
+      if (checkpoint) sign();
+      if (text) writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
 /**
- * Appends one event and closes the file again: for the CLI and library, which write an event now
- * and then. O_APPEND keeps lines from concurrent processes whole (each is one small write).
+ * Appends one event: for callers that write an event now and then. The keeper's lock keeps the
+ * chain whole when several processes append.
  */
-export function appendAudit(path: string, now: number, event: Omit<AuditEvent, "time">): void {
-  const log = new AuditLog(path, () => now);
-  try {
-    log.record(event);
-  } finally {
-    log.close();
-  }
+export function appendAudit(path: string, now: number, event: Omit<AuditEvent, "time" | "seq" | "prev">, options: AuditLogOptions = {}): void {
+  new AuditLog(path, () => now, options).record(event);
 }
 
-/** The events recorded since `sinceMs` (all when undefined); a torn last line is skipped. */
+/** The events recorded since `sinceMs` (all when undefined), across rotated files; checkpoints and torn lines are skipped. */
 export function readAudit(path: string, sinceMs?: number): AuditEvent[] {
-  if (!existsSync(path)) return [];
   const events: AuditEvent[] = [];
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    if (!line) continue;
-    try {
-      const event = JSON.parse(line) as AuditEvent;
-      if (sinceMs === undefined || Date.parse(event.time) >= sinceMs) events.push(event);
-    } catch {
-      // a line cut short by a crash: the rest of the log is still good
+  for (const file of auditFiles(path)) {
+    if (!existsSync(file)) continue;
+    for (const line of splitLines(readFileSync(file)).lines) {
+      if (line.length === 0 || chainFields(line)?.type === "checkpoint") continue;
+      try {
+        const event = JSON.parse(line.toString("utf8")) as AuditEvent;
+        if (sinceMs === undefined || Date.parse(event.time) >= sinceMs) events.push(event);
+      } catch {
+        // a line cut short by a crash: the rest of the log is still good
+      }
     }
   }
   return events;

@@ -6,7 +6,8 @@ import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
 import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
 import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
 import { diskFault, openDatabase } from "./openDatabase.js";
-import { appendAudit, auditPath, type LifecycleOp } from "./audit.js";
+import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
+import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
 import { StoreCache } from "./storeCache.js";
 import { authctlHome, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -96,6 +97,9 @@ export class CredentialStore {
    * second, and decrypting and selecting each time was most of its own work.
    */
   private readonly opened = new StoreCache<{ row: Row; json: string }>(() => this);
+
+  /** This store's writer of the audit log, opened at its first event: `close` signs what it wrote. */
+  private auditLog: AuditLog | undefined;
 
   /** Set when the home could not be written at open (read-only mount, full disk): why writes are refused. */
   private readonly readOnly: StoreError | undefined;
@@ -246,7 +250,34 @@ export class CredentialStore {
    * audit log: names and kind only, never the payload.
    */
   audit(op: LifecycleOp, credentialSet: string, provider: string, kind?: string): void {
-    appendAudit(auditPath(this.home), this.clock.now(), { actor: "local", op, target: `${credentialSet}:${provider}`, allowed: true, ...(kind ? { kind } : {}), pid: process.pid });
+    this.auditLog ??= new AuditLog(auditPath(this.home), () => this.clock.now(), { keeper: () => this.auditKeeper(), maxBytes: auditMaxBytes(this.env) });
+    this.auditLog.record({ actor: "local", op, target: `${credentialSet}:${provider}`, allowed: true, ...(kind ? { kind } : {}), pid: process.pid });
+  }
+
+  /**
+   * What this home's audit log needs from the store: its write lock (SQLite's, released even by a
+   * process that dies), the checkpoint key, and the newest checkpoint kept in `meta`.
+   */
+  auditKeeper(): AuditKeeper {
+    return {
+      exclusive: (fn) => this.exclusive(() => fn()),
+      checkpointKey: () => {
+        // Never creates a store key just to sign; a store that stays locked leaves the lines unsigned.
+        if (this.keyKind === undefined) return undefined;
+        try {
+          return this.subkey(CHECKPOINT_KEY_LABEL);
+        } catch (error) {
+          if (error instanceof StoreLockedError) return undefined;
+          throw error;
+        }
+      },
+      saveCheckpoint: (line) => void this.db.prepare("INSERT INTO meta (key, value) VALUES ('audit_checkpoint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(line),
+    };
+  }
+
+  /** The newest checkpoint line the audit log's writers signed, for `audit verify`. */
+  lastAuditCheckpoint(): string | undefined {
+    return this.meta("audit_checkpoint");
   }
 
   /**
@@ -281,7 +312,12 @@ export class CredentialStore {
 
   close(): void {
     this.opened.clear();
-    if (this.db.open) this.db.close();
+    try {
+      if (this.db.open) this.auditLog?.close();
+    } finally {
+      this.auditLog = undefined;
+      if (this.db.open) this.db.close();
+    }
   }
 
   [Symbol.dispose](): void {
