@@ -84,6 +84,15 @@ type Refusal = { status: number; reason: string; message: string; rule?: string;
 const REASONS: Record<number, string> = { 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" };
 
 /** The JSON body of a refusal: the rule that refused, when a rule did, so a client (and its user) can tell. */
+/** The credential could not be made ready (a refresh that failed or did not answer): a 502 saying so, never a forwarded request. */
+const notReady = (target: Target, error: unknown): Refusal => ({
+  grant: target.grant,
+  status: 502,
+  reason: "Bad Gateway",
+  rule: "fail_closed",
+  message: `authctl proxy: the credential for ${target.grant.credentialSet}:${target.grant.provider} could not be made ready, so nothing was forwarded: ${(error as Error).message.slice(0, 300)}`,
+});
+
 const refusalBody = (refusal: Refusal) => ({ error: { type: "authctl_proxy", ...(refusal.rule ? { rule: refusal.rule } : {}), message: refusal.message } });
 
 /** A container login with a refresh route: the proxy is its one refresher (and retries after a 401). */
@@ -306,8 +315,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       await attempt(await secretFor(target), undefined, false);
     } catch (error) {
       req.resume();
-      sendJson(res, 401, { error: { type: "authctl_proxy", message: (error as Error).message } });
-      audit(target, req, 401, meter.bytes, 0, started);
+      const refusal = notReady(target, error);
+      sendJson(res, refusal.status, refusalBody(refusal));
+      audit(refusal, req, refusal.status, meter.bytes, 0, started);
     }
   }
 
@@ -378,7 +388,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     try {
       attempt(await secretFor(target), false);
     } catch (error) {
-      refuseSocket(socket, 401, "Unauthorized", { error: { type: "authctl_proxy", message: (error as Error).message } });
+      const refusal = notReady(target, error);
+      refuseSocket(socket, refusal.status, refusal.reason, refusalBody(refusal));
+      audit(refusal, req, refusal.status, 0, 0, started);
     }
   }
 

@@ -167,3 +167,57 @@ describe("the upstream guard", () => {
     expect(upstream.arrivals.length).toBe(before);
   });
 });
+
+/**
+ * Issue 23 item 2, "fail closed": when the store or a refresh cannot answer, the request gets a 5xx
+ * naming why, and nothing is forwarded without a decision.
+ */
+describe("the proxy fails closed", () => {
+  const { home, cleanup } = tempHome("authctl-closed-");
+  const access = canary("claude-access-");
+  const refresh = canary("claude-refresh-");
+  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
+  let store: CredentialStore;
+  let context: Authctl;
+  let listening: ListeningProxy;
+
+  beforeAll(async () => {
+    upstream = await fakeUpstream((_req, res) => res.writeHead(200).end("{}"));
+    store = CredentialStore.open({ home, env: baseEnv() });
+    context = new Authctl({ env: baseEnv(), store });
+    // Expired: the proxy must refresh first, and the refresh endpoint does not answer (nothing listens on port 9).
+    store.put("default", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: access, refreshToken: refresh }, { preview: "…", expiresAt: new Date(Date.now() - 60_000) });
+    const proxy = createCredentialProxy({
+      context,
+      upstreams: { claude: { oauth: { base_url: upstream.url, allow_paths: ["/v1"], refresh: { token_url: "http://127.0.0.1:9/v1/oauth/token", client_id: "c" } } } },
+    });
+    listening = await listenProxy(proxy, { port: 0 });
+  });
+
+  afterAll(async () => {
+    await listening?.close();
+    await upstream?.close();
+    store?.close();
+    cleanup();
+  });
+
+  it("a refresh that cannot answer: 502 naming the credential and why, nothing forwarded", async () => {
+    const phantom = mintPhantoms("claude", { context, sessionId: "closed-refresh" }).accessToken;
+    const r = await request(listening.url!, "/v1/messages", { authorization: `Bearer ${phantom}` }, "{}");
+    expect(r.status, String(r.body)).toBe(502);
+    const body = JSON.parse(String(r.body)) as { error: { rule: string; message: string } };
+    expect(body.error.rule).toBe("fail_closed");
+    expect(body.error.message).toContain("default:claude could not be made ready");
+    for (const secret of [access, refresh]) expect(String(r.body)).not.toContain(secret);
+    expect(upstream.arrivals).toEqual([]);
+  });
+
+  it("a store that cannot answer: 503 naming it, nothing forwarded", async () => {
+    const phantom = mintPhantoms("claude", { context, sessionId: "closed-store" }).accessToken;
+    store.close();
+    const r = await request(listening.url!, "/v1/messages", { authorization: `Bearer ${phantom}` }, "{}");
+    expect(r.status, String(r.body)).toBe(503);
+    expect(String(r.body)).toContain("no decision could be made, so nothing was forwarded");
+    expect(upstream.arrivals).toEqual([]);
+  });
+});
