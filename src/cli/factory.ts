@@ -49,6 +49,16 @@ async function offerPassphrase(s: CredentialStore, io: IOStreams): Promise<void>
   }
 }
 
+/** The key of an unlock session (`authctl unlock`) from this home's verified daemon, if one holds it. */
+async function keyFromSession(f: Factory, s: CredentialStore): Promise<void> {
+  const { keyFromUnlockSession } = await import("../access/unlockSession.js");
+  // No daemon, an untrusted one or none holding a session: the passphrase is asked as before.
+  const key = await keyFromUnlockSession(await f.context()).catch(() => undefined);
+  if (!key) return;
+  s.unlockWithKey(key);
+  key.fill(0);
+}
+
 export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
   const home = authctlHome(io.env);
   let store: CredentialStore | undefined;
@@ -73,6 +83,7 @@ export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
     async unlockedStore() {
       const s = f.store();
       if (firstRunOnTerminal(s, io) && !s.createKeyInKeyring()) await offerPassphrase(s, io);
+      if (s.needsPassphrasePrompt()) await keyFromSession(f, s);
       if (s.needsPassphrasePrompt() && stdinIsTTY(io)) s.unlockWithPassphrase(await promptHidden(io, "authctl store passphrase: "));
       return s;
     },

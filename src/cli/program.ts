@@ -13,6 +13,7 @@ import { proxyCommand } from "./commands/proxy.js";
 import { sessionCommand } from "./commands/session.js";
 import { statusCommand } from "./commands/status.js";
 import { tokenCommand } from "./commands/token.js";
+import { lockCommand, unlockCommand } from "./commands/unlock.js";
 import { gitCredentialCommand } from "./commands/git-credential.js";
 import { setupGitCommand } from "./commands/setup-git.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
@@ -40,6 +41,8 @@ const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
   auditCommand,
   containerArgsCommand,
   tokenCommand,
+  unlockCommand,
+  lockCommand,
   gitCredentialCommand,
   setupGitCommand,
 ];

@@ -9,6 +9,7 @@ import { AuditLog, auditMaxBytes, auditPath } from "../store/audit.js";
 import { HttpFailure, type Caller } from "./failure.js";
 import { foreignPeer, peerReader, type PeerCheckState, type PeerCredentials } from "./peer.js";
 import { mountCredentialRoutes } from "./routes.js";
+import { mountUnlockRoutes } from "./unlockRoutes.js";
 import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";
 
 export interface RouteContext<B> {
@@ -197,6 +198,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       }),
   };
   mountCredentialRoutes(service, options);
+  mountUnlockRoutes(service, options);
   return service;
 }
 

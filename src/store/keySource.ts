@@ -5,7 +5,7 @@ import { AUTHCTL_SECRET_ENV, pickEnv, type Env } from "../core/env.js";
 import { StoreLockedError } from "../core/errors.js";
 import { KEY_BYTES } from "./crypto.js";
 
-export type KeySourceName = "AUTHCTL_PASSPHRASE" | "AUTHCTL_PASSPHRASE_COMMAND" | "keyring" | "tty passphrase" | "key file";
+export type KeySourceName = "AUTHCTL_PASSPHRASE" | "AUTHCTL_PASSPHRASE_COMMAND" | "keyring" | "tty passphrase" | "key file" | "unlock session";
 
 export interface Passphrase {
   passphrase: string;

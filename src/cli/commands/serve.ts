@@ -23,6 +23,8 @@ export interface ServeOptions {
   tls?: boolean;
   /** Print where the proxy listens as JSON on stdout once it does. */
   json?: boolean;
+  /** Start without the store key, which `authctl unlock` hands over next (it starts the daemon this way). */
+  awaitUnlock?: boolean;
 }
 
 /** A daemon `run` or `container-args` started stops on its own after this long idle (no token, no live phantom). */
@@ -43,7 +45,7 @@ export async function runServe(f: Factory, opts: ServeOptions): Promise<void> {
   }
   const context = await f.context();
   // Unlock now (a terminal may be asked for the passphrase), not at the first request.
-  (await f.unlockedStore()).verifyKey();
+  if (!opts.awaitUnlock) (await f.unlockedStore()).verifyKey();
   const [{ runService }, { auditPath }] = await Promise.all([import("../../serve/daemon.js"), import("../../store/audit.js")]);
   await runService({
     context,
@@ -77,11 +79,11 @@ function seconds(text: string, flag: string): number {
  * Starts `authctl serve` as a detached daemon (same env, so the same key sources) and waits until
  * it answers; returns its socket. Used by `serve --detach` and on demand by `run`.
  */
-export async function startDetachedService(f: Factory, idleExitMs?: number, extraArgs: string[] = []): Promise<string> {
+export async function startDetachedService(f: Factory, idleExitMs?: number, extraArgs: string[] = [], env = f.io.env): Promise<string> {
   const context = await f.context();
   const { connectService, serviceLocation } = await import("../../serve/daemon.js");
   const args = [CLI_MAIN, "serve", ...(idleExitMs ? ["--idle-exit", String(Math.ceil(idleExitMs / 1000))] : []), ...extraArgs];
-  const daemon = spawn(process.execPath, args, { detached: true, stdio: "ignore", env: f.io.env });
+  const daemon = spawn(process.execPath, args, { detached: true, stdio: "ignore", env });
   daemon.unref();
   let exited: number | null = null;
   daemon.once("exit", (code) => (exited = code ?? 1));
@@ -148,6 +150,7 @@ export function serveCommand(f: Factory): Command {
     .option("--proxy-socket <path>", "the proxy's Unix socket (default: proxy.sock beside the service socket)")
     .option("--no-tls", "the proxy speaks plain HTTP only (Codex in ChatGPT mode needs TLS: the proxy's local CA, $AUTHCTL_HOME/proxy-ca)")
     .option("--json", "print the proxy's socket and URL as JSON once listening")
+    .addOption(new Option("--await-unlock").hideHelp())
     .action((opts: ServeOptions) => runServe(f, opts));
   // `serve` has a --json of its own, which commander hands to it even after a subcommand: merge it back.
   serve
