@@ -160,6 +160,11 @@ export class SessionMeters {
     return undefined;
   }
 
+  /** What the byte budget still allows (Infinity without one). */
+  bytesLeft(key: string, policy: SessionPolicy): number {
+    return policy.maxBytes === undefined ? Infinity : policy.maxBytes - (this.meters.get(key)?.bytes ?? 0);
+  }
+
   addBytes(key: string, bytes: number): void {
     if (this.meters.has(key)) this.meter(key).bytes += bytes;
   }

@@ -157,6 +157,16 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return policy;
   }
 
+  /** A session's byte budget holds within an answer too: one that runs past it is cut off, not delivered whole. */
+  function capBytes(grant: PhantomGrant, upstreamRes: IncomingMessage, res: ServerResponse, sent: number): void {
+    let left = meters.bytesLeft(meterKey(grant), grant.policy ?? {}) - sent;
+    if (left === Infinity) return;
+    upstreamRes.on("data", (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) (upstreamRes.destroy(), res.destroy());
+    });
+  }
+
   /** Fails closed: when the store or a stored policy cannot answer, nothing is forwarded and the answer says why. */
   function resolve(req: IncomingMessage): Target | Refusal {
     try {
@@ -279,6 +289,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           void retryAfterRefresh(secret);
           return;
         }
+        capBytes(target.grant, upstreamRes, res, meter.bytes);
         if (rewrites.length) {
           sendRewritten(upstreamRes, res, rewrites, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
           return;

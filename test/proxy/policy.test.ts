@@ -138,9 +138,12 @@ describe.skipIf(!canRun)("proxy policy: gh in a container through the real proxy
     expectRefused(await gh(token, ["/user"]), 403, "session.max_requests", "pol-requests");
   });
 
-  it("byte budget: --max-bytes 3000 lets one 4 kB answer through, then refuses by session.max_bytes", async () => {
+  it("byte budget: --max-bytes 3000 lets a small answer through, cuts off a 4 kB one, then refuses by session.max_bytes", async () => {
     const token = await session("pol-bytes", ["--max-bytes", "3000"]);
-    expectForwarded(await gh(token, ["/big"]), "/big");
+    expectForwarded(await gh(token, ["/user"]), "/user");
+    const big = await gh(token, ["/big"]);
+    expect(big.exitCode).not.toBe(0);
+    expect(big.text).not.toContain(BIG.slice(0, 3000));
     expectRefused(await gh(token, ["/user"]), 403, "session.max_bytes", "pol-bytes");
   });
 
