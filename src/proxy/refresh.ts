@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { Authctl } from "../context.js";
@@ -7,6 +6,7 @@ import { recordCredential } from "../credentials/index.js";
 import { containerLogin, rotatedLogin, type ContainerLoginPayload as OAuthPayload } from "../credentials/containerLogin.js";
 import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
 import type { StoredCredential } from "../store/store.js";
+import { refreshLeaseKey } from "../store/lease.js";
 
 type RefreshConfig = NonNullable<ProxyOAuthRoute["refresh"]>;
 
@@ -62,12 +62,10 @@ export function postJson(url: string, body: unknown, timeoutMs: number, signal?:
 /**
  * The one refresher of each OAuth login. Vendors' refresh tokens are single-use: two refreshers
  * of one login log the user out. In this process one flight per (set, provider); across processes
- * a lease row taken in a BEGIN IMMEDIATE transaction, under which the credential row is re-read,
- * and the rotated pair is written together with the lease's release in one transaction.
+ * the store's lease on the login, under which the credential row is re-read before refreshing.
  */
 export class RefreshOwner {
   private readonly inflight = new Map<string, Promise<StoredCredential<OAuthPayload>>>();
-  private readonly holder = randomUUID();
   /** How many refresh calls this owner sent (the tests' and the audit's view of "exactly one"). */
   refreshCalls = 0;
 
@@ -97,10 +95,10 @@ export class RefreshOwner {
     return credential.expiresAt !== null && credential.expiresAt.getTime() - EXPIRY_SKEW_MS <= this.context.clock.now();
   }
 
-  private async refresh(credentialSet: string, provider: string, config: RefreshConfig, rejected: string | undefined, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload>> {
-    const locked = await this.takeLease(credentialSet, provider, signal);
+  private refresh(credentialSet: string, provider: string, config: RefreshConfig, rejected: string | undefined, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload>> {
     const store = this.context.store();
-    try {
+    return store.lease(refreshLeaseKey(credentialSet, provider), LEASE_MS, async () => {
+      const locked = store.get<OAuthPayload>(credentialSet, provider);
       if (!locked) throw new CredentialRefreshError(`no credentials for ${credentialSet}:${provider} to refresh`);
       if (!this.needsRefresh(locked, rejected)) return locked;
       const refreshToken = containerLogin.refreshToken!(locked.payload);
@@ -121,36 +119,8 @@ export class RefreshOwner {
       }
       const payload = rotatedLogin(locked.payload, tokens as TokenResponse);
       const expiresAt = typeof tokens.expires_in === "number" ? new Date(this.context.clock.now() + tokens.expires_in * 1000) : null;
-      return store.exclusive((db) => {
-        recordCredential(this.context, { credentialSet, provider, payload, preview: locked.preview, expiresAt, op: "refreshed" });
-        db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder);
-        return store.get<OAuthPayload>(credentialSet, provider)!;
-      });
-    } finally {
-      store.exclusive((db) =>
-        db.prepare("DELETE FROM refresh_leases WHERE credential_set = ? AND provider = ? AND holder = ?").run(credentialSet, provider, this.holder),
-      );
-    }
-  }
-
-  /** Waits for the lease on (set, provider) and returns the credential row re-read under it. */
-  private async takeLease(credentialSet: string, provider: string, signal?: AbortSignal): Promise<StoredCredential<OAuthPayload> | undefined> {
-    const store = this.context.store();
-    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
-      const now = this.context.clock.now();
-      const got = store.exclusive((db) => {
-        const lease = db.prepare("SELECT holder, expires_at FROM refresh_leases WHERE credential_set = ? AND provider = ?").get(credentialSet, provider) as
-          | { holder: string; expires_at: number }
-          | undefined;
-        if (lease && lease.holder !== this.holder && lease.expires_at > now) return false;
-        db.prepare("INSERT OR REPLACE INTO refresh_leases (credential_set, provider, holder, expires_at) VALUES (?, ?, ?, ?)").run(
-          credentialSet, provider, this.holder, now + LEASE_MS,
-        );
-        return true;
-      });
-      if (got) return store.get<OAuthPayload>(credentialSet, provider);
-      if (signal?.aborted) throw new CredentialRefreshError(`stopped while waiting for another refresher of ${credentialSet}:${provider}`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+      recordCredential(this.context, { credentialSet, provider, payload, preview: locked.preview, expiresAt, op: "refreshed" });
+      return store.get<OAuthPayload>(credentialSet, provider)!;
+    }, { waitMs: this.timeoutMs + LEASE_MS, ...(signal ? { signal } : {}) });
   }
 }

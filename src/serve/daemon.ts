@@ -6,6 +6,7 @@ import { holdSignal } from "../core/abort.js";
 import { ServiceError, UnsafeDirectoryError } from "../core/errors.js";
 import { ensurePrivateDir, privateDirProblem } from "../core/paths.js";
 import { removeStaleSocket } from "../proxy/server.js";
+import { processAlive } from "../store/lease.js";
 import type { ProxyAddress } from "../access/protocol.js";
 import type { PeerCheckState } from "./peer.js";
 import { mountProxy, type DaemonProxy, type DaemonProxyOptions } from "./proxyMount.js";
@@ -40,20 +41,11 @@ function assertSocketPlace(path: string): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The pid of the daemon serving this home, if one is running. */
 export function runningDaemonPid(pidFile: string): number | undefined {
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, "utf8").trim());
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  return Number.isSafeInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
 }
 
 /** Takes the one-daemon-per-home lock (a pid file created exclusively); a dead holder's is taken over. */

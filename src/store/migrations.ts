@@ -59,6 +59,20 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  (db) => {
+    // One lease primitive (store.lease) for every "one holder at a time": keyed by any string, with
+    // the holder's pid and host so a dead holder's lease ends with it. Replaces refresh_leases.
+    db.exec(`
+      DROP TABLE refresh_leases;
+      CREATE TABLE leases (
+        key        TEXT    PRIMARY KEY,
+        holder     TEXT    NOT NULL,
+        pid        INTEGER NOT NULL,
+        host       TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ import { diskFault, openDatabase } from "./openDatabase.js";
 import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
 import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
 import { StoreCache } from "./storeCache.js";
+import { withLease, type LeaseOptions } from "./lease.js";
 import { authctlHome, storePaths } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
@@ -179,26 +180,6 @@ export class CredentialStore {
     this.unlock({ passphrase, source: "tty passphrase" });
   }
 
-  /** Unlocks a passphrase store with its derived key, handed over by this home's daemon during an unlock session. */
-  unlockWithKey(key: Buffer): void {
-    if (this.keyKind !== "scrypt") throw new StoreLockedError(`the store ${this.path} is not protected by a passphrase: an unlock session has nothing to unlock`);
-    if (!this.keyMatches(key)) throw new StoreLockedError(`the unlock session's key does not match the store ${this.path}: run \`authctl lock\`, then \`authctl unlock\``);
-    this.key = Buffer.from(key);
-    this.unlockedBy = "unlock session";
-  }
-
-  /** The store key, to hand to this home's daemon for an unlock session; undefined while locked. */
-  get unlockedKey(): Buffer | undefined {
-    return this.key && Buffer.from(this.key);
-  }
-
-  /** Forgets the key and every decrypted row (an unlock session's end); the next read needs a key source again. */
-  lock(): void {
-    this.key = undefined;
-    this.unlockedBy = undefined;
-    this.opened.clear();
-  }
-
   /** Resolves and checks the key without touching any credential (for `authctl status`). */
   verifyKey(): void {
     this.requireKey();
@@ -326,6 +307,14 @@ export class CredentialStore {
     return this.writing(() => this.db.transaction(() => fn(this.db)).immediate());
   }
 
+  /**
+   * Runs `fn` as the one holder of `key` among all processes on this store (one refresher per
+   * login); a holder that died or outlived `ttlMs` is taken over.
+   */
+  lease<T>(key: string, ttlMs: number, fn: () => Promise<T>, options?: LeaseOptions): Promise<T> {
+    return withLease({ exclusive: (run) => this.exclusive(run), now: () => this.clock.now() }, key, ttlMs, fn, options);
+  }
+
   integrityCheck(): string {
     return this.db.pragma("integrity_check", { simple: true }) as string;
   }
@@ -392,7 +381,9 @@ export class CredentialStore {
       key = kind === "keyring" ? this.keyFromKeyring() : readKeyFile(paths.keyFile);
       source = kind === "keyring" ? "keyring" : "key file";
     }
-    if (!this.keyMatches(key)) {
+    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
+    const ok = open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD);
+    if (!ok) {
       throw new StoreLockedError(
         kind === "scrypt"
           ? `wrong passphrase (from ${source}) for the store ${this.path}; nothing was read or changed`
@@ -403,11 +394,6 @@ export class CredentialStore {
     }
     this.key = key;
     this.unlockedBy = source;
-  }
-
-  private keyMatches(key: Buffer): boolean {
-    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
-    return open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD) !== undefined;
   }
 
   private keyFromKeyring(): Buffer {

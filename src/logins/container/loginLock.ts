@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { LoginInProgressError } from "../../core/errors.js";
 import { ensurePrivateDir } from "../../core/paths.js";
 import { listContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { processAlive } from "../../store/lease.js";
 
 /**
  * One container login per (set, provider) at a time: `$AUTHCTL_HOME/locks/<set>.<provider>.lock`,
@@ -35,15 +36,6 @@ function readHolder(path: string): { holder?: Holder; text: string } | undefined
     return Number.isInteger(holder.pid) && typeof holder.containerName === "string" ? { holder, text } : { text };
   } catch {
     return { text };
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
