@@ -180,6 +180,26 @@ export class CredentialStore {
     this.unlock({ passphrase, source: "tty passphrase" });
   }
 
+  /** Unlocks a passphrase store with its derived key, handed over by this home's daemon during an unlock session. */
+  unlockWithKey(key: Buffer): void {
+    if (this.keyKind !== "scrypt") throw new StoreLockedError(`the store ${this.path} is not protected by a passphrase: an unlock session has nothing to unlock`);
+    if (!this.keyMatches(key)) throw new StoreLockedError(`the unlock session's key does not match the store ${this.path}: run \`authctl lock\`, then \`authctl unlock\``);
+    this.key = Buffer.from(key);
+    this.unlockedBy = "unlock session";
+  }
+
+  /** The store key, to hand to this home's daemon for an unlock session; undefined while locked. */
+  get unlockedKey(): Buffer | undefined {
+    return this.key && Buffer.from(this.key);
+  }
+
+  /** Forgets the key and every decrypted row (an unlock session's end); the next read needs a key source again. */
+  lock(): void {
+    this.key = undefined;
+    this.unlockedBy = undefined;
+    this.opened.clear();
+  }
+
   /** Resolves and checks the key without touching any credential (for `authctl status`). */
   verifyKey(): void {
     this.requireKey();
@@ -381,9 +401,7 @@ export class CredentialStore {
       key = kind === "keyring" ? this.keyFromKeyring() : readKeyFile(paths.keyFile);
       source = kind === "keyring" ? "keyring" : "key file";
     }
-    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
-    const ok = open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD);
-    if (!ok) {
+    if (!this.keyMatches(key)) {
       throw new StoreLockedError(
         kind === "scrypt"
           ? `wrong passphrase (from ${source}) for the store ${this.path}; nothing was read or changed`
@@ -394,6 +412,11 @@ export class CredentialStore {
     }
     this.key = key;
     this.unlockedBy = source;
+  }
+
+  private keyMatches(key: Buffer): boolean {
+    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
+    return open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD) !== undefined;
   }
 
   private keyFromKeyring(): Buffer {
