@@ -1,11 +1,10 @@
 import { contextFrom, type Authctl, type WithContext } from "../context.js";
-import { AuthctlError, MissingCredentialsError, UsageError } from "../core/errors.js";
+import { MissingCredentialsError, UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { credentialType, recordCredential, typedCredential } from "../credentials/index.js";
-import { accessTokenExpiry, oauth2, type OAuth2Payload } from "../credentials/oauth2.js";
-import { withRefreshLease } from "./strategiesLease.js";
+import { credentialType, secretOf, typedCredential } from "../credentials/index.js";
+import { accessExpiry, freshCredential } from "./fresh.js";
 import { readCredential } from "./credentials.js";
 
 /** A ready credential: the secret to send, and where it came from. */
@@ -123,28 +122,17 @@ export class HostTokenStrategy implements AuthStrategy {
 
   async getCredentials(): Promise<ResolvedCredential> {
     if (!this.entry.host_flow) return this.storedLogin();
-    const flow = this.entry.host_flow.flow;
-    const options = { context: this.context, provider: this.provider };
-    if (flow === "msal_device_code") {
-      const { buildMsalApp } = await import("../logins/msal/app.js");
-      const app = await buildMsalApp(this.credentialSet, options);
-      const [account] = await app.getTokenCache().getAllAccounts();
-      if (!account) throw this.missing();
-      const scopes = this.entry.host_flow!.scopes;
-      const result = await withRefreshLease(this.context, this.credentialSet, this.provider, () => app.acquireTokenSilent({ account, scopes }));
-      return { provider: this.provider, secret: result.accessToken, source: "store", expiresAt: result.expiresOn };
-    }
-    if (flow === "google_pkce") {
-      const { buildGoogleCredentials } = await import("../logins/google/pkce.js");
-      const client = await buildGoogleCredentials(this.credentialSet, options);
-      const { token } = await withRefreshLease(this.context, this.credentialSet, this.provider, () => client.getAccessToken());
-      if (!token) throw this.missing();
-      const expiry = client.credentials.expiry_date;
-      return { provider: this.provider, secret: token, source: "store", expiresAt: expiry ? new Date(expiry) : null };
-    }
-    await this.refreshIfNeeded();
-    const payload = this.oauth2Payload();
-    return { provider: this.provider, secret: oauth2.secret(payload)!, source: "store", expiresAt: accessTokenExpiry(payload) };
+    const row = await this.fresh();
+    const secret = secretOf(row);
+    if (!secret) throw this.missing();
+    return { provider: this.provider, secret, source: "store", expiresAt: accessExpiry(row.payload) ?? null };
+  }
+
+  /** The host login's row, its access token refreshed first when it lapses within the margin. */
+  private async fresh() {
+    const row = await freshCredential(this.context, this.credentialSet, this.provider, { skewMs: REFRESH_MARGIN_MS });
+    if (!row || accessExpiry(row.payload) === undefined) throw this.missing();
+    return row;
   }
 
   private storedLogin(): ResolvedCredential {
@@ -157,37 +145,10 @@ export class HostTokenStrategy implements AuthStrategy {
     return { provider: this.provider, secret, source: "store", expiresAt };
   }
 
-  private oauth2Payload(): OAuth2Payload {
-    const row = this.context.store().get<OAuth2Payload>(this.credentialSet, this.provider);
-    if (!row || row.payload.type !== "oauth2") throw this.missing();
-    return row.payload;
-  }
-
-  private expiring(payload: OAuth2Payload): boolean {
-    const expiry = accessTokenExpiry(payload);
-    return expiry !== null && expiry.getTime() - REFRESH_MARGIN_MS <= this.context.clock.now();
-  }
-
-  /** Generic OAuth 2.0 only: MSAL and google-auth-library refresh inside `getCredentials`. */
   async refreshIfNeeded(): Promise<boolean> {
-    const flow = this.entry.host_flow?.flow;
-    if (flow !== "oauth2_device" && flow !== "oauth2_pkce") return false;
-    if (!this.expiring(this.oauth2Payload())) return false;
-    return withRefreshLease(this.context, this.credentialSet, this.provider, async () => {
-      const current = this.oauth2Payload(); // re-read: another process may have refreshed while we waited
-      if (!this.expiring(current)) return false;
-      const refreshToken = oauth2.refreshToken!(current);
-      if (!refreshToken) throw this.missing();
-      const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom } = await import("../logins/oauth2/client.js");
-      const { refreshTokenGrant } = await import("openid-client");
-      const config = await oauth2Configuration(oauth2Flow(this.entry), current.clientId, current.clientSecret);
-      const tokens = await refreshTokenGrant(config, refreshToken).catch((e: unknown) => {
-        throw new AuthctlError(`${this.provider}: the token refresh failed (${oauthFailure(e)}); log in again: ${fixCommandFor(this.entry, this.credentialSet)}`);
-      });
-      const payload = payloadFrom(tokens, current.clientId, current.clientSecret, this.context.clock.now(), current);
-      recordCredential(this.context, { credentialSet: this.credentialSet, provider: this.provider, payload, op: "refreshed" });
-      return true;
-    });
+    if (!this.entry.host_flow) return false;
+    const before = this.context.store().info(this.credentialSet, this.provider)?.updatedAt.getTime();
+    return (await this.fresh()).updatedAt.getTime() !== before;
   }
 
   async isValid(): Promise<boolean> {

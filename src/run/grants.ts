@@ -1,4 +1,5 @@
-import { getCredentials } from "../access/credentials.js";
+import { getCredentials, serviceGrant } from "../access/credentials.js";
+import { freshCredential } from "../access/fresh.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
 import type { Authctl } from "../context.js";
 import { AuthctlError, InvalidCredentialError, MissingCredentialsError, UsageError } from "../core/errors.js";
@@ -43,6 +44,28 @@ function assertSetExists(context: Authctl, credentialSet: string): void {
   const fix = `authctl key <provider> --set ${credentialSet}`;
   const existing = sets.length > 0 ? `sets that exist: ${sets.join(", ")}` : "no set holds a credential yet";
   throw new MissingCredentialsError("", credentialSet, fix, `no credential set "${credentialSet}" (${existing}); pick one of those with --set, or store a credential in it: ${fix}`);
+}
+
+/**
+ * Before the grants are read: each host login about to be exported whose access token lapses
+ * soon is refreshed and stored, so a child never starts with a token that no longer works.
+ * Inside another run there is no store to refresh in: the service answers for it.
+ */
+export async function refreshDueLogins(context: Authctl, options: ResolveGrantsOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  if (serviceGrant(context)) return;
+  const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
+  const roster = context.roster();
+  const names = options.only ? options.only.filter((p) => roster.has(p)).map((p) => roster.get(p).name) : context.store().list({ credentialSet }).map((c) => c.provider);
+  for (const name of new Set(names)) {
+    const info = context.store().info(credentialSet, name);
+    if (!info || !roster.has(name) || deliveryPolicyOf(roster.get(name), info.kind) !== "runtime_env") continue;
+    try {
+      await freshCredential(context, credentialSet, name, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      // A row of no known shape is resolveGrants' to report (or leave out).
+      if (!(error instanceof InvalidCredentialError)) throw error;
+    }
+  }
 }
 
 /**
@@ -106,7 +129,7 @@ function assertNoCollision(credentialSet: string, grants: readonly Grant[]): voi
       if (first && first.secret !== grant.secret) {
         const set = credentialSet === DEFAULT_SET ? "" : ` --set ${credentialSet}`;
         throw new UsageError(
-          `${first.provider} and ${grant.provider} would both set ${name} (with different secrets) in ${credentialSet}; ` +
+          `${first.provider} and ${grant.provider} would both set ${name} (with different secrets) in set "${credentialSet}"; ` +
             `choose one: authctl run${set} --only ${first.provider} -- … or authctl run${set} --only ${grant.provider} -- …`,
         );
       }

@@ -1,7 +1,7 @@
 import type { ServiceClient } from "../access/client.js";
 import { contextFrom, type WithContext } from "../context.js";
 import { runChild } from "./child.js";
-import { resolveGrants, type Grants } from "./grants.js";
+import { refreshDueLogins, resolveGrants, type Grants } from "./grants.js";
 import { assertRunnable } from "./which.js";
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
@@ -23,12 +23,14 @@ export interface RunWithCredentialsOptions extends WithContext {
 }
 
 /**
- * `authctl run`: resolves every credential first (a missing one fails before anything starts),
- * then runs `argv` with the secrets in its environment and returns its exit code.
+ * `authctl run`: resolves every credential first (a missing one fails before anything starts,
+ * a host login's expiring access token is refreshed), then runs `argv` with the secrets in its environment and returns its exit code.
  */
 export async function runWithCredentials(argv: readonly string[], options: RunWithCredentialsOptions = {}): Promise<number> {
   const context = contextFrom(options);
-  const resolved = resolveGrants(context, { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) });
+  const which = { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) };
+  await refreshDueLogins(context, { ...which, ...(options.signal ? { signal: options.signal } : {}) });
+  const resolved = resolveGrants(context, which);
   options.onGrants?.(resolved);
   assertRunnable(argv[0], context.env);
   const providers = resolved.grants.map((g) => g.provider);

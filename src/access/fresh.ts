@@ -1,0 +1,117 @@
+import type { Authctl } from "../context.js";
+import { CredentialRefreshError, MissingCredentialsError } from "../core/errors.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
+import type { Provider } from "../roster/schema.js";
+import { recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
+import { accessTokenExpiry, type OAuth2Payload } from "../credentials/oauth2.js";
+import { msalAccessTokenExpiry, type MsalPayload } from "../credentials/msal.js";
+import type { GooglePayload } from "../credentials/google.js";
+import { refreshLeaseKey } from "../store/lease.js";
+import type { StoredCredential } from "../store/store.js";
+
+/** Refresh this long before the access token lapses, so the process handed it can still use it. */
+export const REFRESH_SKEW_MS = 60_000;
+/** Longer than one refresh may take (a token endpoint's timeout): a holder past it is presumed stuck. */
+const LEASE_MS = 60_000;
+
+export interface FreshOptions {
+  /** Refresh when the access token lapses within this long (default `REFRESH_SKEW_MS`). */
+  skewMs?: number;
+  signal?: AbortSignal;
+}
+
+type HostLogin = OAuth2Payload | MsalPayload | GooglePayload;
+
+const isHostLogin = (p: CredentialPayload): p is HostLogin => p.type === "oauth2" || p.type === "msal" || p.type === "google_oauth";
+
+/** When a host login's access token lapses: null when it does not say, undefined for a credential that is no host login. */
+export function accessExpiry(p: CredentialPayload): Date | null | undefined {
+  if (p.type === "oauth2") return accessTokenExpiry(p);
+  if (p.type === "msal") return msalAccessTokenExpiry(p);
+  if (p.type === "google_oauth") return p.tokens.expiry_date ? new Date(p.tokens.expiry_date) : null;
+  return undefined;
+}
+
+/**
+ * (set, provider)'s stored credential with an access token that works for `skewMs` more: a host
+ * login (OAuth 2.0, MSAL, Google) whose token lapses sooner is refreshed first, by one process at
+ * a time (the store's lease on the login), and the new tokens are stored before it is returned.
+ * Any other credential is returned as stored; undefined when nothing is stored.
+ */
+export async function freshCredential(context: Authctl, credentialSet: string, provider: string, options: FreshOptions = {}): Promise<StoredCredential<CredentialPayload> | undefined> {
+  const skewMs = options.skewMs ?? REFRESH_SKEW_MS;
+  const read = () => {
+    const row = context.store().get(credentialSet, provider);
+    return row && typedCredential(row);
+  };
+  const due = (row: StoredCredential<CredentialPayload> | undefined): row is StoredCredential<HostLogin> => {
+    if (!row || !isHostLogin(row.payload)) return false;
+    const expiry = accessExpiry(row.payload);
+    return expiry != null && expiry.getTime() - skewMs <= context.clock.now();
+  };
+  const current = read();
+  if (!due(current)) return current;
+  const entry = context.roster().get(provider);
+  return context.store().lease(
+    refreshLeaseKey(credentialSet, provider),
+    LEASE_MS,
+    async () => {
+      // Re-read under the lease: the holder before us may have refreshed it already.
+      const locked = read();
+      if (!due(locked)) return locked;
+      try {
+        await refresh(context, entry, locked);
+      } catch (error) {
+        // A token that still works for a moment is better than none when the vendor cannot be reached.
+        const expiry = accessExpiry(locked.payload);
+        if (expiry && expiry.getTime() > context.clock.now()) return locked;
+        throw error;
+      }
+      return read();
+    },
+    { waitMs: 2 * LEASE_MS, ...(options.signal ? { signal: options.signal } : {}) },
+  );
+}
+
+/** Exchanges the stored refresh token for new tokens and stores them (MSAL and google-auth-library store through their own hooks). */
+async function refresh(context: Authctl, entry: Provider, row: StoredCredential<HostLogin>): Promise<void> {
+  const { credentialSet } = row;
+  const options = { context, provider: entry.name };
+  const again = `log in again: ${fixCommandFor(entry, credentialSet)}`;
+  const failed = (why: string) => new CredentialRefreshError(`the access token of ${credentialSet}:${entry.name} has expired and refreshing it failed (${why}); ${again}`);
+  const payload = row.payload;
+  if (payload.type === "msal") {
+    const { buildMsalApp } = await import("../logins/msal/app.js");
+    const app = await buildMsalApp(credentialSet, options);
+    const account = (await app.getTokenCache().getAllAccounts()).find((a) => a.homeAccountId === payload.homeAccountId);
+    if (!account) throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
+    await app.acquireTokenSilent({ account, scopes: payload.scopes, forceRefresh: true }).catch((e: unknown) => {
+      throw failed((e as { errorCode?: string }).errorCode ?? "MSAL error");
+    });
+    return;
+  }
+  if (payload.type === "google_oauth") {
+    if (!payload.tokens.refresh_token) throw expiredWithoutRefresh(entry, credentialSet);
+    const { buildGoogleCredentials } = await import("../logins/google/pkce.js");
+    const client = await buildGoogleCredentials(credentialSet, options);
+    await client.refreshAccessToken().catch((e: unknown) => {
+      const status = (e as { response?: { status?: number } }).response?.status;
+      throw failed(status ? `HTTP ${status}` : "network error");
+    });
+    return;
+  }
+  const refreshToken = payload.refresh_token;
+  if (!refreshToken) throw expiredWithoutRefresh(entry, credentialSet);
+  const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom } = await import("../logins/oauth2/client.js");
+  const { refreshTokenGrant } = await import("openid-client");
+  const config = await oauth2Configuration(oauth2Flow(entry), payload.clientId, payload.clientSecret);
+  const tokens = await refreshTokenGrant(config, refreshToken).catch((e: unknown) => {
+    throw failed(oauthFailure(e));
+  });
+  recordCredential(context, { credentialSet, provider: entry.name, payload: payloadFrom(tokens, payload.clientId, payload.clientSecret, context.clock.now(), payload), op: "refreshed" });
+}
+
+function expiredWithoutRefresh(entry: Provider, credentialSet: string): MissingCredentialsError {
+  const fix = fixCommandFor(entry, credentialSet);
+  return new MissingCredentialsError(entry.name, credentialSet, fix, `the access token of ${credentialSet}:${entry.name} has expired and the login holds no refresh token; log in again: ${fix}`);
+}
