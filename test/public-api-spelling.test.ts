@@ -1,9 +1,28 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as api from "../src/index.js";
-import { Authctl, InvalidApiKeyError, InvalidArgumentError, getCredentials, storeApiKey } from "../src/index.js";
+import {
+  ApiKeyStrategy,
+  Authctl,
+  Authenticator,
+  InvalidApiKeyError,
+  InvalidArgumentError,
+  authenticate,
+  buildGoogleCredentials,
+  buildMsalApp,
+  getCredentials,
+  prepareAgentContainer,
+  prepareOAuthSession,
+  recordCredential,
+  storeApiKey,
+  type AuthUi,
+} from "../src/index.js";
 import { baseEnv } from "./helpers/context.js";
+import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { canary, tempHome } from "./helpers/env.js";
 import { runInProcess } from "./helpers/memory-io.js";
+import { listeningService } from "./helpers/service.js";
+import { ServiceClient } from "../src/index.js";
+import { ADMIN_KEY_LABEL } from "../src/access/adminAuth.js";
 
 const DAY = 24 * 3600_000;
 
@@ -99,6 +118,87 @@ describe("the public API: one spelling, typed data, clear errors (issue 20 item 
       expect(missing).toEqual(["openai"]);
       expect(logins.find((l) => l.provider === "openai")).toMatchObject({ state: "missing", fix: "authctl key openai --set ci" });
       expect(JSON.stringify(logins)).not.toContain("CANARY");
+    });
+  });
+
+  describe("one spelling: provider first, `credentialSet` in the options; the old spellings still work, deprecated, with the same result", () => {
+    /** Both spellings, for a set that holds the login and one that does not: the same answer, the same refusal. */
+    async function sameResult<T>(newSpelling: (set: string) => Promise<T>, oldSpelling: (set: string) => Promise<T>, compare: (value: T) => unknown = (v) => v) {
+      expect(compare(await newSpelling("work"))).toEqual(compare(await oldSpelling("work")));
+      const refusal = async (call: Promise<T>) => call.then(() => "resolved", (e: Error) => `${e.name}: ${e.message}`);
+      const refused = await refusal(newSpelling("nope"));
+      expect(refused).toMatch(/nope/);
+      expect(await refusal(oldSpelling("nope"))).toBe(refused);
+    }
+    const ui = (key: string): AuthUi => ({ show: () => {}, choose: async () => 0, promptSecret: async () => key });
+
+    it("authenticate(provider, { projectId, credentialSet }) and the deprecated authenticate(projectId, provider, options)", async () => {
+      const key = canary("sk_test_");
+      const now = await authenticate("stripe", { context, projectId: "p1", credentialSet: "a", mode: "api_key", ui: ui(key) });
+      const before = await authenticate("p1", "stripe", { context, credentialSet: "b", mode: "api_key", ui: ui(key) });
+      expect({ ...before, credentialSet: "a" }).toEqual(now);
+      const viaClass = await new Authenticator("stripe").run({ context, credentialSet: "c", mode: "api_key", ui: ui(key) });
+      const viaClassOld = await new Authenticator("stripe").run(null, { context, credentialSet: "d", mode: "api_key", ui: ui(key) });
+      expect({ ...viaClassOld, credentialSet: "c" }).toEqual(viaClass);
+      expect(getCredentials<{ key: string }>("stripe", { context, credentialSet: "b" }).payload.key).toBe(key);
+    });
+
+    it.runIf(requireEngine())("prepareOAuthSession(provider, { projectId }) and the deprecated (provider, projectId, options): same container name and set", async () => {
+      const shapeOf = (session: { projectId: string | null; credentialSet: string; containerName: string }) => ({
+        projectId: session.projectId,
+        credentialSet: session.credentialSet,
+        name: session.containerName.replace(/-[0-9a-f]{6}$/, ""),
+      });
+      const options = { context, image: TEST_IMAGE, tty: false } as const;
+      {
+        await using now = await prepareOAuthSession("claude", { ...options, projectId: "p1", credentialSet: "s1" });
+        expect(shapeOf(now)).toEqual({ projectId: "p1", credentialSet: "s1", name: "p1-auth-claude" });
+      }
+      await using before = await prepareOAuthSession("claude", "p1", { ...options, credentialSet: "s1" });
+      expect(shapeOf(before)).toEqual({ projectId: "p1", credentialSet: "s1", name: "p1-auth-claude" });
+    });
+
+    it("buildGoogleCredentials({ credentialSet }) and the deprecated buildGoogleCredentials(set)", async () => {
+      const tokens = { access_token: canary("ya29."), refresh_token: canary("1//"), expiry_date: Date.now() + DAY };
+      recordCredential(context, { credentialSet: "work", provider: "google", payload: { type: "google_oauth", clientId: "gclient-1", scopes: ["openid", "email"], tokens } });
+      await sameResult((set) => buildGoogleCredentials({ context, credentialSet: set }), (set) => buildGoogleCredentials(set, { context }), (client) => client.credentials);
+      expect((await buildGoogleCredentials({ context, credentialSet: "work" })).credentials.refresh_token).toBe(tokens.refresh_token);
+    });
+
+    it("buildMsalApp({ credentialSet }) and the deprecated buildMsalApp(set)", async () => {
+      const tokenCache = JSON.stringify({ Account: {}, IdToken: {}, AccessToken: {}, RefreshToken: {}, AppMetadata: {} });
+      const payload = { type: "msal", clientId: "client-1", tenantId: "tenant1", scopes: ["User.Read"], homeAccountId: "oid.tid", username: "dev@fake.test", tokenCache };
+      recordCredential(context, { credentialSet: "work", provider: "msgraph", payload });
+      await sameResult((set) => buildMsalApp({ context, credentialSet: set }), (set) => buildMsalApp(set, { context }), (app) => typeof app.acquireTokenSilent);
+    });
+
+    it("AuthProfile.credentialSet and the deprecated credential_set", async () => {
+      storeApiKey("stripe", canary("sk_test_"), { context, credentialSet: "work" });
+      await sameResult(
+        (set) => new ApiKeyStrategy({ auth_type: "api_key", provider: "stripe", credentialSet: set }, { context }).getCredentials(),
+        (set) => new ApiKeyStrategy({ auth_type: "api_key", provider: "stripe", credential_set: set }, { context }).getCredentials(),
+      );
+    });
+
+    it("prepareAgentContainer(provider, { credentialSet }) and the deprecated { set }", async () => {
+      const refusal = (options: { credentialSet?: string; set?: string }) =>
+        prepareAgentContainer("claude", { context, project: "p1", ...options }).then(() => "resolved", (e: Error) => `${e.name}: ${e.message}`);
+      const refused = await refusal({ credentialSet: "nope" });
+      expect(refused).toMatch(/MissingCredentialsError: .*nope:claude/);
+      expect(await refusal({ set: "nope" })).toBe(refused);
+    });
+
+    it("ServiceClient get/head/delete(provider, { credentialSet }) and list({ credentialSet }); the deprecated (set, provider) and list(set)", async () => {
+      storeApiKey("stripe", canary("sk_test_"), { context, credentialSet: "work" });
+      const service = await listeningService(context);
+      try {
+        const client = new ServiceClient({ socketPath: service.socketPath, adminKey: context.store().subkey(ADMIN_KEY_LABEL) });
+        await sameResult((set) => client.get("stripe", { credentialSet: set }), (set) => client.get(set, "stripe"));
+        await sameResult((set) => client.head("stripe", { credentialSet: set }), (set) => client.head(set, "stripe"));
+        expect(await client.list({ credentialSet: "work" })).toEqual(await client.list("work"));
+      } finally {
+        await service.stop();
+      }
     });
   });
 });

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { HttpExchangeError, ServiceError, UntrustedServiceError } from "../core/errors.js";
 import { httpCall } from "../core/http.js";
+import { DEFAULT_SET } from "../core/names.js";
 import type { PeerCredentials } from "../core/peerCredentials.js";
 import type { StoredCredential } from "../store/store.js";
 import { adminAuthorization } from "./adminAuth.js";
@@ -61,21 +62,37 @@ export class ServiceClient {
   health() {
     return this.call("/v1/health", undefined, P.HealthResponse);
   }
-  async list(credentialSet?: string) {
+  /** Every credential the caller may see (one set's with `credentialSet`), metadata only. */
+  list(options?: { credentialSet?: string }): Promise<z.infer<typeof P.ListResponse>["credentials"]>;
+  /** @deprecated the set goes in the options: `list({ credentialSet })`. */
+  list(credentialSet?: string): Promise<z.infer<typeof P.ListResponse>["credentials"]>;
+  async list(options?: string | { credentialSet?: string }) {
+    const credentialSet = typeof options === "string" ? options : options?.credentialSet;
     return (await this.call("/v1/list", credentialSet ? { credentialSet } : {}, P.ListResponse)).credentials;
   }
-  async head(credentialSet: string, provider: string) {
-    return (await this.call("/v1/head", { credentialSet, provider }, P.HeadResponse, { credentialSet, provider })).credential;
+  head(provider: string, options?: { credentialSet?: string }): Promise<z.infer<typeof P.HeadResponse>["credential"]>;
+  /** @deprecated provider first: `head(provider, { credentialSet })`. */
+  head(credentialSet: string, provider: string): Promise<z.infer<typeof P.HeadResponse>["credential"]>;
+  async head(first: string, second?: string | { credentialSet?: string }) {
+    const ref = credentialRef(first, second);
+    return (await this.call("/v1/head", ref, P.HeadResponse, ref)).credential;
   }
-  async get<T = unknown>(credentialSet: string, provider: string): Promise<StoredCredential<T>> {
-    const { credential } = await this.call("/v1/get", { credentialSet, provider }, P.GetResponse, { credentialSet, provider });
+  get<T = unknown>(provider: string, options?: { credentialSet?: string }): Promise<StoredCredential<T>>;
+  /** @deprecated provider first: `get(provider, { credentialSet })`. */
+  get<T = unknown>(credentialSet: string, provider: string): Promise<StoredCredential<T>>;
+  async get<T = unknown>(first: string, second?: string | { credentialSet?: string }): Promise<StoredCredential<T>> {
+    const ref = credentialRef(first, second);
+    const { credential } = await this.call("/v1/get", ref, P.GetResponse, ref);
     return fromWire<T>(credential);
   }
   async put(entry: z.input<typeof P.PutRequest>) {
     await this.call("/v1/put", entry, P.OkResponse);
   }
-  async delete(credentialSet: string, provider: string) {
-    await this.call("/v1/delete", { credentialSet, provider }, P.OkResponse);
+  delete(provider: string, options?: { credentialSet?: string }): Promise<void>;
+  /** @deprecated provider first: `delete(provider, { credentialSet })`. */
+  delete(credentialSet: string, provider: string): Promise<void>;
+  async delete(first: string, second?: string | { credentialSet?: string }): Promise<void> {
+    await this.call("/v1/delete", credentialRef(first, second), P.OkResponse);
   }
   mint(scope: P.Scope) {
     return this.call("/v1/tokens/mint", { scope }, P.MintResponse);
@@ -86,6 +103,12 @@ export class ServiceClient {
   async shutdown() {
     await this.call("/v1/shutdown", {}, P.OkResponse);
   }
+}
+
+/** (provider, { credentialSet }) or the deprecated (credentialSet, provider). */
+function credentialRef(first: string, second: string | { credentialSet?: string } | undefined): { credentialSet: string; provider: string } {
+  if (typeof second === "string") return { credentialSet: first, provider: second };
+  return { credentialSet: second?.credentialSet ?? DEFAULT_SET, provider: first };
 }
 
 export function fromWire<T>(credential: z.infer<typeof P.GetResponse>["credential"]): StoredCredential<T> {

@@ -34,6 +34,8 @@ export interface AuthStrategy {
 export interface AuthProfile {
   auth_type: string;
   provider: string;
+  credentialSet?: string;
+  /** @deprecated spelled `credentialSet`, as in every other entry point. */
   credential_set?: string;
   /** Highest priority; for tests and one-off overrides (never from argv in the CLI). */
   api_key?: string;
@@ -42,6 +44,8 @@ export interface AuthProfile {
 }
 
 export interface StrategyOptions extends WithContext {}
+
+const profileSet = (profile: AuthProfile) => assertSetName(profile.credentialSet ?? profile.credential_set ?? DEFAULT_SET);
 
 /**
  * API keys resolve, first that applies: the profile's explicit key → the store → the profile's
@@ -57,7 +61,7 @@ export class ApiKeyStrategy implements AuthStrategy {
     this.context = contextFrom(options);
     this.entry = this.context.roster().get(profile.provider);
     this.provider = this.entry.name;
-    this.credentialSet = assertSetName(profile.credential_set ?? DEFAULT_SET);
+    this.credentialSet = profileSet(profile);
   }
 
   private resolve(): ResolvedCredential | undefined {
@@ -113,7 +117,7 @@ export class HostTokenStrategy implements AuthStrategy {
     this.context = contextFrom(options);
     this.entry = this.context.roster().get(profile.provider);
     this.provider = this.entry.name;
-    this.credentialSet = assertSetName(profile.credential_set ?? DEFAULT_SET);
+    this.credentialSet = profileSet(profile);
   }
 
   private missing(): MissingCredentialsError {

@@ -1,4 +1,6 @@
+import * as z from "zod";
 import { contextFrom, type WithContext } from "../context.js";
+import { ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
 import { holdSignal, interruption } from "../core/abort.js";
 import type { Engine } from "../engine/index.js";
 import { ModeUnavailableError } from "../core/errors.js";
@@ -16,6 +18,11 @@ import { promptText, type HostLoginOptions, type HostLoginSession, type HostLogi
 export type ImageSource = string | (() => Promise<string>);
 
 export interface AuthenticateOptions extends WithContext {
+  /**
+   * The project the login is for: it names the login container (`<project>-auth-<provider>-…`) and
+   * its banner. Where the credential goes is `credentialSet` alone. Default: none (host-wide).
+   */
+  projectId?: string | null;
   mountsDir?: string;
   /** A tag, or a lazy callable resolved only if the OAuth path is taken; default builds images/<key>. */
   image?: ImageSource;
@@ -92,9 +99,18 @@ async function resolveImage(source: ImageSource | undefined, entry: Provider, en
 
 /** One named surface per provider: `run` does the whole interactive login, `prepareOAuth` holds it. */
 export class Authenticator {
-  constructor(readonly provider: string) {}
+  constructor(readonly provider: string) {
+    validateArguments("Authenticator", { provider: [ProviderArgument, provider] });
+  }
 
-  async run(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthResult> {
+  run(options?: AuthenticateOptions): Promise<AuthResult>;
+  /** @deprecated pass the project in the options: `run({ projectId, ... })`. */
+  run(projectId: string | null, options?: AuthenticateOptions): Promise<AuthResult>;
+  run(first?: string | null | AuthenticateOptions, second?: AuthenticateOptions): Promise<AuthResult> {
+    return this.login(withProject("Authenticator.run", first, second));
+  }
+
+  private async login(options: AuthenticateOptions): Promise<AuthResult> {
     const context = contextFrom(options);
     const entry = context.roster().get(this.provider);
     const ui = options.ui ?? terminalUi(context.io);
@@ -119,7 +135,7 @@ export class Authenticator {
     // same clean state (no container, no temp dir) instead of an immediate exit.
     const release = holdSignal(options.signal);
     try {
-      const session = await this.prepareOAuth(projectId, { ...options, context, ui });
+      const session = await this.prepareOAuth({ ...options, context, ui });
       if (options.signal?.aborted) {
         await session.cleanup();
         throw interruption(options.signal);
@@ -139,16 +155,35 @@ export class Authenticator {
   }
 
   /** Builds the session without running it; the image (tag, lazy callable or default build) is resolved here. */
-  async prepareOAuth(projectId: string | null, options: AuthenticateOptions = {}): Promise<AuthSession> {
+  prepareOAuth(options?: AuthenticateOptions): Promise<AuthSession>;
+  /** @deprecated pass the project in the options: `prepareOAuth({ projectId, ... })`. */
+  prepareOAuth(projectId: string | null, options?: AuthenticateOptions): Promise<AuthSession>;
+  async prepareOAuth(first?: string | null | AuthenticateOptions, second?: AuthenticateOptions): Promise<AuthSession> {
+    const options = withProject("Authenticator.prepareOAuth", first, second);
     const context = contextFrom(options);
     const entry = context.roster().get(this.provider);
     if (typeof options.image === "string") assertImageReference(options.image);
     const engine = await context.engine();
     const image = await resolveImage(options.image, entry, engine, options.ui);
-    return prepareOAuthSession(this.provider, projectId, { ...options, context, image });
+    return prepareOAuthSession(this.provider, { ...options, context, image });
   }
 }
 
-export function authenticate(projectId: string | null, provider: string, options: AuthenticateOptions = {}): Promise<AuthResult> {
-  return new Authenticator(provider).run(projectId, options);
+const AuthenticateArgs = SetOptions.extend({ projectId: z.string().nullable().optional() });
+
+/** The options of a call in either spelling: `(options)`, or the deprecated `(projectId, options)`. */
+function withProject(fn: string, first: string | null | AuthenticateOptions | undefined, second: AuthenticateOptions | undefined): AuthenticateOptions {
+  const options = first === null || typeof first === "string" ? { ...second, projectId: first } : (first ?? {});
+  validateArguments(fn, { options: [AuthenticateArgs, options] });
+  return options;
+}
+
+/** Logs `provider` in (the menu, or `options.mode`), stores the credential in `options.credentialSet` and returns its summary. */
+export function authenticate(provider: string, options?: AuthenticateOptions): Promise<AuthResult>;
+/** @deprecated provider first: `authenticate(provider, { projectId, ... })`. */
+export function authenticate(projectId: string | null, provider: string, options?: AuthenticateOptions): Promise<AuthResult>;
+export async function authenticate(first: string | null, second?: string | AuthenticateOptions, third?: AuthenticateOptions): Promise<AuthResult> {
+  if (typeof second === "string") return new Authenticator(second).run({ ...third, projectId: first });
+  validateArguments("authenticate", { provider: [ProviderArgument, first] });
+  return new Authenticator(first as string).run(second ?? {});
 }

@@ -29,8 +29,10 @@ export interface AgentMount {
 }
 
 export interface PrepareAgentContainerOptions extends WithContext {
-  /** The project the agent works on; also the credential set unless `set` is given. */
+  /** The project the agent works on; also the credential set unless `credentialSet` is given. */
   project?: string;
+  credentialSet?: string;
+  /** @deprecated spelled `credentialSet`, as in every other entry point. */
   set?: string;
   /** The proxy's Unix socket on the host: the one this home's running daemon reports (the default; any other is refused). */
   socketPath?: string;
@@ -117,9 +119,10 @@ async function daemonProxySocket(context: Authctl, requested: string | undefined
 export async function prepareAgentContainer(provider: string, options: PrepareAgentContainerOptions = {}): Promise<AgentContainer> {
   const context = contextFrom(options);
   if (options.project !== undefined && !options.project.trim()) throw new UsageError("--project needs a name");
-  const credentialSet = options.set ?? options.project ?? DEFAULT_SET;
+  const set = options.credentialSet ?? options.set;
+  const credentialSet = set ?? options.project ?? DEFAULT_SET;
   // What the caller asked for is checked first; only then is a proxy looked for (or started).
-  const { entry } = proxyClientFor(provider, { context, credentialSet, project: options.set === undefined ? options.project : undefined });
+  const { entry } = proxyClientFor(provider, { context, credentialSet, project: set === undefined ? options.project : undefined });
   const port = options.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`port ${port} must be 1-65535`);
   const configDir = entry.oauth?.container_mount ?? `/home/dev/.${entry.name}`;

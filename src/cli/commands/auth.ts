@@ -45,7 +45,8 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   const stopReading = new AbortController();
   const pasteOnTerminal = stdinIsTTY(f.io) && !opts.clientSecretStdin && (flow === "google_pkce" || flow === "oauth2_pkce");
   const pastedRedirectUrl = pasteOnTerminal ? readLine(f, stopReading.signal) : undefined;
-  const result = await new Authenticator(provider).run(opts.project ?? null, {
+  const result = await new Authenticator(provider).run({
+    projectId: opts.project ?? null,
     context,
     credentialSet: credentialSetFor(opts),
     mode,

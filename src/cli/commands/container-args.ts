@@ -35,7 +35,7 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
     context,
     ...(policy ? { policy } : {}),
     project: opts.project,
-    set: opts.set,
+    credentialSet: opts.set,
     socketPath: opts.socket,
     sessionId: opts.session,
     port: opts.port,

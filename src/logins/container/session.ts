@@ -19,6 +19,8 @@ export interface CaptureSummary extends CredentialSummary {
 export interface PrepareOAuthOptions extends WithContext {
   /** The image to run: a tag. (Authenticator resolves lazy images before it gets here.) */
   image: string;
+  /** The project the login is for: it names the container and its banner (the set is `credentialSet`); default none. */
+  projectId?: string | null;
   /** Parent of the shared mounts (§7); defaults to `$AUTHCTL_HOME/mounts`. */
   mountsDir?: string;
   exposeToken?: boolean;
@@ -199,11 +201,16 @@ export function oauthProvider(entry: Provider): Provider & { oauth: NonNullable<
  * Builds an `AuthSession` without running it: login lock taken, fresh temp dir, argv ready.
  * @throws LoginInProgressError while another login for the same set and provider is active
  */
+export function prepareOAuthSession(provider: string, options: PrepareOAuthOptions): Promise<AuthSession>;
+/** @deprecated pass the project in the options: `prepareOAuthSession(provider, { projectId, ... })`. */
+export function prepareOAuthSession(provider: string, projectId: string | null, options: PrepareOAuthOptions): Promise<AuthSession>;
 export async function prepareOAuthSession(
   provider: string,
-  projectId: string | null,
-  options: PrepareOAuthOptions,
+  second: string | null | PrepareOAuthOptions,
+  third?: PrepareOAuthOptions,
 ): Promise<AuthSession> {
+  const options = second === null || typeof second === "string" ? { ...third!, projectId: second } : second;
+  const projectId = options.projectId ?? null;
   const context = contextFrom(options);
   const entry = oauthProvider(context.roster().get(provider));
   if (projectId !== null && !PROJECT_ID.test(projectId)) {

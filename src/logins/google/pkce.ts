@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import * as z from "zod";
 import type { Credentials, OAuth2Client } from "google-auth-library";
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { interruption, throwIfAborted } from "../../core/abort.js";
+import { SetOptions, validateArguments } from "../../core/arguments.js";
 import { CaptureError, ModeUnavailableError, UsageError } from "../../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
@@ -110,18 +112,26 @@ function httpFailure(e: unknown): string {
 export interface BuildGoogleCredentialsOptions extends WithContext {
   /** A roster provider whose host_flow is google_pkce; default `google`. */
   provider?: string;
+  credentialSet?: string;
 }
 
+const BuildArgs = SetOptions.extend({ provider: z.string().optional() });
+
 /**
- * An `OAuth2Client` on the stored login of `account` (a credential set). It refreshes from the
- * stored refresh token; every new token is merged into the row (Google's refresh response omits
- * the refresh token, so the stored one is kept).
+ * An `OAuth2Client` on the stored login of `options.provider` (default `google`) in
+ * `options.credentialSet`. It refreshes from the stored refresh token; every new token is merged
+ * into the row (Google's refresh response omits the refresh token, so the stored one is kept).
  */
-export async function buildGoogleCredentials(account: string = DEFAULT_SET, options: BuildGoogleCredentialsOptions = {}): Promise<OAuth2Client> {
+export function buildGoogleCredentials(options?: BuildGoogleCredentialsOptions): Promise<OAuth2Client>;
+/** @deprecated the set goes in the options: `buildGoogleCredentials({ credentialSet, provider })`. */
+export function buildGoogleCredentials(account: string, options?: BuildGoogleCredentialsOptions): Promise<OAuth2Client>;
+export async function buildGoogleCredentials(first?: string | BuildGoogleCredentialsOptions, second?: BuildGoogleCredentialsOptions): Promise<OAuth2Client> {
+  const options = typeof first === "string" ? { ...second, credentialSet: first } : (first ?? {});
+  validateArguments("buildGoogleCredentials", { options: [BuildArgs, options] });
   const context = contextFrom(options);
   const entry = context.roster().get(options.provider ?? "google");
   const flow = googleFlow(entry);
-  const row = storedHostLogin<GooglePayload>(context, entry, account, "google_oauth");
+  const row = storedHostLogin<GooglePayload>(context, entry, options.credentialSet ?? DEFAULT_SET, "google_oauth");
   const { credentialSet } = row;
   const client = await googleClient(flow, row.payload.clientId, row.payload.clientSecret);
   client.setCredentials(row.payload.tokens);

@@ -1,6 +1,8 @@
 import type { Configuration, ICachePlugin, PublicClientApplication, TokenCacheContext } from "@azure/msal-node";
 import type { Authctl } from "../../context.js";
 import { contextFrom, type WithContext } from "../../context.js";
+import * as z from "zod";
+import { SetOptions, validateArguments } from "../../core/arguments.js";
 import { ModeUnavailableError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import { storedHostLogin } from "../hostLogin.js";
@@ -61,17 +63,26 @@ export function storeCachePlugin(context: Authctl, credentialSet: string, provid
 export interface BuildMsalAppOptions extends WithContext {
   /** A roster provider whose host_flow is msal_device_code; default `msgraph`. */
   provider?: string;
+  credentialSet?: string;
 }
 
+const BuildArgs = SetOptions.extend({ provider: z.string().optional() });
+
 /**
- * A `PublicClientApplication` on the stored login of `account` (a credential set): use
- * `getAllAccounts()` + `acquireTokenSilent`; refreshed tokens are written back to the store.
+ * A `PublicClientApplication` on the stored login of `options.provider` (default `msgraph`) in
+ * `options.credentialSet`: use `getAllAccounts()` + `acquireTokenSilent`; refreshed tokens are
+ * written back to the store.
  */
-export async function buildMsalApp(account: string = DEFAULT_SET, options: BuildMsalAppOptions = {}): Promise<PublicClientApplication> {
+export function buildMsalApp(options?: BuildMsalAppOptions): Promise<PublicClientApplication>;
+/** @deprecated the set goes in the options: `buildMsalApp({ credentialSet, provider })`. */
+export function buildMsalApp(account: string, options?: BuildMsalAppOptions): Promise<PublicClientApplication>;
+export async function buildMsalApp(first?: string | BuildMsalAppOptions, second?: BuildMsalAppOptions): Promise<PublicClientApplication> {
+  const options = typeof first === "string" ? { ...second, credentialSet: first } : (first ?? {});
+  validateArguments("buildMsalApp", { options: [BuildArgs, options] });
   const context = contextFrom(options);
   const entry = context.roster().get(options.provider ?? "msgraph");
   const flow = msalFlow(entry);
-  const row = storedHostLogin<MsalPayload>(context, entry, account, "msal");
+  const row = storedHostLogin<MsalPayload>(context, entry, options.credentialSet ?? DEFAULT_SET, "msal");
   const credentialSet = row.credentialSet;
   const { PublicClientApplication } = await import("@azure/msal-node");
   const plugin = storeCachePlugin(context, credentialSet, entry.name);
