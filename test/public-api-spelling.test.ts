@@ -71,9 +71,21 @@ describe("the public API: one spelling, typed data, clear errors (issue 20 item 
       ["getCredentials without a provider", () => loose(getCredentials)(undefined, { context }), /getCredentials: the argument provider must be a string/],
       ["getCredentials with options that are a string", () => loose(getCredentials)("stripe", "ci"), /getCredentials: the argument options must be an object \(got string\)/],
       ["listCredentials with a numeric set", () => loose(api.listCredentials)({ context, credentialSet: 1 }), /listCredentials: the argument options\.credentialSet must be a string/],
+      ["storeCommandSource without a provider", () => loose(api.storeCommandSource)(undefined, ["echo", "x"], { context }), /storeCommandSource: the argument provider must be a string \(got undefined\)/],
+      ["storeCommandSource with a command that is a string", () => loose(api.storeCommandSource)("stripe", "vault read x", { context }), /storeCommandSource: the argument command must be an array \(got string\)/],
     ])("%s", (_name, call, message) => {
       expect(call).toThrow(InvalidArgumentError);
       expect(call).toThrow(message);
+    });
+
+    it.each([
+      ["removeCredential without a provider", () => loose(api.removeCredential)(undefined, { context }), /removeCredential: the argument provider must be a string \(got undefined\)/],
+      ["prepareHostLogin without a provider", () => loose(api.prepareHostLogin)(undefined, { context }), /prepareHostLogin: the argument provider must be a string \(got undefined\)/],
+      ["authenticate without a provider", () => loose(api.authenticate)(undefined, { context }), /authenticate: the argument provider must be a string \(got undefined\)/],
+    ])("%s (a rejected promise)", async (_name, call, message) => {
+      const result = call() as Promise<unknown>;
+      await expect(result).rejects.toThrow(InvalidArgumentError);
+      await expect(result).rejects.toThrow(message);
     });
 
     it("status with a require list that is not an array rejects with InvalidArgumentError", async () => {

@@ -1,6 +1,8 @@
 import { keepCached } from "./commandCredential.js";
 import { runSecretCommand, type CommandSourcePayload } from "./commandSource.js";
 import { contextFrom, type WithContext } from "../context.js";
+import * as z from "zod";
+import { ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
 import { UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { checkKeyFormat } from "../logins/api-key/apiKey.js";
@@ -22,6 +24,7 @@ export interface StoreCommandSourceOptions extends WithContext {
  * unless `cacheTtlS` asks to cache: then this first output is kept, sealed, until it expires.
  */
 export function storeCommandSource(provider: string, command: readonly string[], options: StoreCommandSourceOptions = {}): CredentialSummary {
+  validateArguments("storeCommandSource", { provider: [ProviderArgument, provider], command: [z.array(z.string()), command], options: [SetOptions, options] });
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   const entry = context.roster().get(provider);

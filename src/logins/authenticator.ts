@@ -67,6 +67,7 @@ export function loginMethodOf(entry: Provider, mode: AuthMode): LoginMethod {
 
 /** Prepares a host login (device code or PKCE) for a provider whose roster entry has `host_flow`. */
 export async function prepareHostLogin(provider: string, options: HostLoginOptions = {}): Promise<HostLoginSession> {
+  validateArguments("prepareHostLogin", { provider: [ProviderArgument, provider], options: [SetOptions, options] });
   const context = contextFrom(options);
   const flow = context.roster().get(provider).host_flow?.flow;
   if (!flow) throw new ModeUnavailableError(`${provider} has no host login (host_flow); its OAuth login runs in a container: \`authctl auth ${provider}\``);

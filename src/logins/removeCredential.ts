@@ -1,4 +1,5 @@
 import { contextFrom, type WithContext } from "../context.js";
+import { ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
 import { CaptureError, MissingCredentialsError } from "../core/errors.js";
 import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandIn } from "../roster/fixCommand.js";
@@ -28,6 +29,7 @@ export interface RemovedCredential {
  * @throws MissingCredentialsError when there was neither a row nor a copy
  */
 export async function removeCredential(provider: string, options: RemoveCredentialOptions = {}): Promise<RemovedCredential> {
+  validateArguments("removeCredential", { provider: [ProviderArgument, provider], options: [SetOptions, options] });
   const context = contextFrom(options);
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   assertProviderName(provider);
