@@ -2,6 +2,7 @@ import type { Authctl } from "../context.js";
 import { AuthctlError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
+import { typedCredential } from "../credentials/index.js";
 import { getCredentials } from "./credentials.js";
 import { assertDeliverable, secretOf } from "./delivery.js";
 
@@ -17,6 +18,8 @@ export interface ProviderSecret {
   secret: string;
   /** When the secret stops working, if the credential says; null when unknown or never. */
   expiresAt: Date | null;
+  /** A login holding several accounts (gh's hosts: github.com and an Enterprise host): each one's name and token. */
+  accounts: { name: string; secret: string }[];
 }
 
 /** The set a helper reads when none is named: `AUTHCTL_SET` in the context's environment, else the default set. */
@@ -38,5 +41,7 @@ export function secretFor(context: Authctl, provider: string, options: SecretFor
   if (!secret) {
     throw new AuthctlError(`${credentialSet}:${entry.name} (${credential.kind}) holds no secret to hand out now; log in again: ${fixCommandFor(entry, credentialSet)}`);
   }
-  return { credentialSet, provider: entry.name, kind: credential.kind, secret, expiresAt: credential.expiresAt ?? null };
+  const payload = typedCredential(credential).payload;
+  const accounts = payload.type === "oauth" ? (payload.accounts ?? []).map((a) => ({ name: a.name, secret: a.accessToken })) : [];
+  return { credentialSet, provider: entry.name, kind: credential.kind, secret, expiresAt: credential.expiresAt ?? null, accounts };
 }

@@ -1,9 +1,11 @@
 import { serviceGrant } from "../access/credentials.js";
-import { chosenSet, secretFor } from "../access/secret.js";
+import { chosenSet, secretFor, type ProviderSecret } from "../access/secret.js";
 import type { Authctl } from "../context.js";
+import { AuthctlError, MissingCredentialsError } from "../core/errors.js";
 import { SET_NAME } from "../core/names.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { gitUsernameOf } from "./gitHosts.js";
+import { gitUsernameOf, mayCarryToken } from "./gitHosts.js";
 
 export interface GitAnswerOptions {
   /** The set the host's helper entry names (`setup-git --set`); wins over the request's user name. */
@@ -19,14 +21,61 @@ function setNamedBy(context: Authctl, username: string | undefined, provider: st
   return context.store().info(username, provider) ? username : undefined;
 }
 
+function setFor(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions): string {
+  return options.credentialSet ?? setNamedBy(context, request.get("username") || undefined, provider.name) ?? chosenSet(context);
+}
+
+/**
+ * Providers with a git host list whose stored login (in the set the request would read) may hold
+ * an account for a host the roster does not list (gh logged in to an Enterprise host too). Reads
+ * metadata only: the caller unlocks the store only when there is one to look into.
+ */
+export function loginCandidates(context: Authctl, request: ReadonlyMap<string, string>, options: GitAnswerOptions = {}): Provider[] {
+  const host = request.get("host")?.toLowerCase();
+  if (!host || !mayCarryToken(request.get("protocol"), host) || serviceGrant(context)) return [];
+  return context.roster().list().filter((p) => p.git && context.store().info(setFor(context, p, request, options), p.name)?.kind === "oauth");
+}
+
+/** The first candidate whose stored login holds an account named after the request's host. */
+export function providerByLoginAccount(context: Authctl, request: ReadonlyMap<string, string>, candidates: readonly Provider[], options: GitAnswerOptions = {}): Provider | undefined {
+  const host = request.get("host")?.toLowerCase();
+  const holds = (p: Provider) => {
+    try {
+      return secretFor(context, p.name, { credentialSet: setFor(context, p, request, options) }).accounts.some((a) => a.name === host);
+    } catch (error) {
+      // A login that cannot be read is not this host's: git asks its next helper, as for any other host.
+      if (error instanceof AuthctlError) return false;
+      throw error;
+    }
+  };
+  return candidates.find(holds);
+}
+
+/**
+ * The token for the host: a login holding several accounts gives the host's own, never another
+ * host's; a roster host its login holds no account for is missing (exit 3 with the login command).
+ */
+function tokenFor(found: ProviderSecret, provider: Provider, host: string): string {
+  if (found.accounts.length === 0) return found.secret;
+  const account = found.accounts.find((a) => a.name === host);
+  if (account) return account.secret;
+  if (!provider.git?.hosts.includes(host)) return found.secret;
+  const fix = fixCommandFor(provider, found.credentialSet);
+  throw new MissingCredentialsError(
+    provider.name,
+    found.credentialSet,
+    fix,
+    `the ${found.credentialSet}:${provider.name} login holds no account for ${host} (it holds ${found.accounts.map((a) => a.name).join(", ")}); log in to ${host}: ${fix}`,
+  );
+}
+
 /** What `git credential fill` gets for a request `provider` answers: user name, token, and its expiry when known. */
 export function gitAnswer(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions = {}): [string, string][] {
   const username = request.get("username") || undefined;
-  const credentialSet = options.credentialSet ?? setNamedBy(context, username, provider.name) ?? chosenSet(context);
-  const found = secretFor(context, provider.name, { credentialSet });
+  const found = secretFor(context, provider.name, { credentialSet: setFor(context, provider, request, options) });
   const fields: [string, string][] = [
     ["username", username ?? gitUsernameOf(provider)],
-    ["password", found.secret],
+    ["password", tokenFor(found, provider, request.get("host")?.toLowerCase() ?? "")],
   ];
   if (found.expiresAt) fields.push(["password_expiry_utc", String(Math.floor(found.expiresAt.getTime() / 1000))]);
   return fields;

@@ -77,6 +77,41 @@ describe("authctl git-credential", () => {
     expect(r.stdout).toContain(`password_expiry_utc=${Math.floor(expiresAt.getTime() / 1000)}\n`);
   });
 
+  describe("a gh login holding several hosts (github.com and an Enterprise host)", () => {
+    const dotcom = canary("gho_");
+    const enterprise = canary("gho_");
+    const only = canary("gho_");
+    const login = (set: string, accounts: { name: string; accessToken: string }[]) => {
+      const context = new Authctl({ env: childEnv(t.home), home: t.home });
+      const payload = { type: "oauth", provider: "gh", files: { "hosts.yml": "(the vendor file)\n" }, accessToken: accounts[0]!.accessToken, ...(accounts.length > 1 ? { accounts } : {}) };
+      recordCredential(context, { credentialSet: set, provider: "gh", payload });
+      context.store().close();
+    };
+
+    it("each host gets its own account's token, never the other's", async () => {
+      // The login's first account is the Enterprise one: a host-blind answer would send its token to github.com.
+      login("multi", [{ name: "ghe.corp.example", accessToken: enterprise }, { name: "github.com", accessToken: dotcom }]);
+      const ghCom = await get("protocol=https\nhost=github.com\n\n", "--set", "multi");
+      expect(ghCom.stdout).toBe(`username=x-access-token\npassword=${dotcom}\n`);
+      const ghe = await get("protocol=https\nhost=ghe.corp.example\n\n", "--set", "multi");
+      expect(ghe.stdout).toBe(`username=x-access-token\npassword=${enterprise}\n`);
+      expect((await get("protocol=https\nhost=other.example\n\n", "--set", "multi")).stdout).toBe("");
+      expect((await get("protocol=http\nhost=ghe.corp.example\n\n", "--set", "multi")).stdout).toBe("");
+    });
+
+    it("a roster host the login holds no account for is missing, with the login command", async () => {
+      login("enterprise-only", [{ name: "ghe.corp.example", accessToken: only }, { name: "ghe2.corp.example", accessToken: enterprise }]);
+      const r = await get("protocol=https\nhost=github.com\n\n", "--set", "enterprise-only");
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain("the enterprise-only:gh login holds no account for github.com (it holds ghe.corp.example, ghe2.corp.example); log in to github.com: authctl auth gh --set enterprise-only");
+      expect(r.exitCode).toBe(3);
+    });
+
+    afterAll(() => {
+      for (const secret of [dotcom, enterprise, only]) expect(printed.join("\n")).not.toContain(secret);
+    });
+  });
+
   it("store and erase read the request and change nothing", async () => {
     for (const op of ["store", "erase"]) {
       const r = await run(["git-credential", op], `protocol=https\nhost=github.com\nusername=x\npassword=${token}\n\n`);

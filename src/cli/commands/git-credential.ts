@@ -38,12 +38,17 @@ export async function runGitCredential(f: Factory, operation: string, opts: GitC
   const request = parseCredentialRequest(text);
   const context = await f.context();
   const { gitProviderFor } = await import("../../helpers/gitHosts.js");
-  const provider = gitProviderFor(context.roster(), request, { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}) });
-  if (!provider) return;
+  let provider = gitProviderFor(context.roster(), request, { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}) });
   const { serviceGrant } = await import("../../access/credentials.js");
+  const { gitAnswer, loginCandidates, providerByLoginAccount } = await import("../../helpers/gitAnswer.js");
+  const setOpts = opts.set ? { credentialSet: opts.set } : {};
+  // A host no roster entry lists may still be one a stored login holds (gh on an Enterprise host).
+  const candidates = provider || opts.provider ? [] : loginCandidates(context, request, setOpts);
+  if (!provider && candidates.length === 0) return;
   if (!serviceGrant(context)) await f.unlockedStore();
-  const { gitAnswer } = await import("../../helpers/gitAnswer.js");
-  f.io.stdout.write(formatCredentialResponse(gitAnswer(context, provider, request, opts.set ? { credentialSet: opts.set } : {})));
+  provider ??= providerByLoginAccount(context, request, candidates, setOpts);
+  if (!provider) return;
+  f.io.stdout.write(formatCredentialResponse(gitAnswer(context, provider, request, setOpts)));
 }
 
 export function gitCredentialCommand(f: Factory): Command {
