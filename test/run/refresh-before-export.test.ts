@@ -95,6 +95,15 @@ describe("run refreshes a host login's expired access token before the child get
     }, 60_000);
   }
 
+  it("`authctl token` hands out the refreshed token too (the same refresh as run's)", async () => {
+    const { server } = await expiredLogin(FLOWS[0]!);
+    const r = await runInProcess(host.env(), ["token", "fakehub"]);
+    expect(r.exitCode).toBe(0);
+    expect(refreshes(server)).toBe(1);
+    // The token is what `token` prints: compared by hash, so a failure shows none.
+    expect(sha(r.stdout.trim())).toBe(sha(server.issued.filter((t) => t.includes("at")).at(-1)!));
+  }, 30_000);
+
   it("a token that is not due is exported as stored, without asking the token endpoint", async () => {
     const server = await host.start(FLOWS[0]!.entry, { expiresIn: 3600 });
     {

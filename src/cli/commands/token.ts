@@ -16,7 +16,9 @@ export async function runToken(f: Factory, provider: string, opts: TokenOpts): P
   const { serviceGrant } = await import("../../access/credentials.js");
   // Inside `authctl run` the service answers with the run's token; no store key is needed.
   if (!serviceGrant(context)) await f.unlockedStore();
-  const { secretFor } = await import("../../access/secret.js");
+  const { chosenSet, secretFor } = await import("../../access/secret.js");
+  // A host login's access token about to lapse is refreshed (and stored) first, as `run` does.
+  if (!serviceGrant(context)) await (await import("../../access/fresh.js")).freshCredential(context, chosenSet(context, opts.set), context.roster().get(provider).name);
   const found = secretFor(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set });
   if (opts.json) {
     const { credentialSet, kind, secret, expiresAt } = found;
