@@ -6,5 +6,5 @@ import { fileURLToPath } from "node:url";
 
 const { cliReference } = await import("../dist/cli/reference.js");
 const out = fileURLToPath(new URL("../docs/cli.md", import.meta.url));
-writeFileSync(out, cliReference());
+writeFileSync(out, await cliReference());
 console.log(`wrote ${out}`);

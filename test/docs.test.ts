@@ -63,13 +63,13 @@ function problemWith(program: Command, words: string[]): string | undefined {
 }
 
 describe("docs (issue 19.3)", () => {
-  it("docs/cli.md is what `npm run docs` generates from the command definitions", () => {
+  it("docs/cli.md is what `npm run docs` generates from the command definitions", async () => {
     const onDisk = readFileSync(join(REPO, "docs/cli.md"), "utf8");
-    expect(onDisk, "docs/cli.md is stale: run `npm run docs`").toBe(cliReference());
+    expect(onDisk, "docs/cli.md is stale: run `npm run docs`").toBe(await cliReference());
   });
 
-  it("every authctl command line in the README and docs/ names commands and flags that exist", () => {
-    const program = referenceProgram();
+  it("every authctl command line in the README and docs/ names commands and flags that exist", async () => {
+    const program = await referenceProgram();
     const problems = docFiles.flatMap((file) =>
       documentedInvocations(readFileSync(join(REPO, file), "utf8")).flatMap(({ line, words }) => {
         const problem = problemWith(program, words);
@@ -79,8 +79,8 @@ describe("docs (issue 19.3)", () => {
     expect(problems).toEqual([]);
   });
 
-  it("the checker catches an unknown flag and an unknown command (it can fail)", () => {
-    const program = referenceProgram();
+  it("the checker catches an unknown flag and an unknown command (it can fail)", async () => {
+    const program = await referenceProgram();
     const lines = documentedInvocations("```sh\nauthctl run --projekt foo -- npm test\nauthctl versions\n```\nthen `authctl creds list --json`");
     expect(lines.map(({ words }) => problemWith(program, words))).toEqual(["no option --projekt on `authctl run`", "no command `authctl versions`", undefined]);
   });

@@ -1,26 +1,40 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { CLI, REPO } from "./helpers/env.js";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { CLI, REPO, authctl, tempHome } from "./helpers/env.js";
 import { relativeTo, staticallyReachable } from "./helpers/imports.js";
 
 const HEAVY_SOURCES = /^(src|dist)\/(engine|logins|roster\/load|roster\/schema|context|store\/keyringChild)/;
 const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml", "@napi-rs/keyring", "koffi"];
+/** What scripts, git and agents call often: each must start without the login layer. */
+const HOT_COMMANDS = ["creds", "providers", "status", "token", "git-credential", "run"];
+/**
+ * Stored payloads are checked against their type's zod schema (src/credentials): a command that
+ * reads one loads zod. `creds list` and `providers` read none.
+ */
+const READS_PAYLOADS = new Set(["status", "token", "git-credential", "run"]);
+const heavyPackagesFor = (command: string) => HEAVY_PACKAGES.filter((p) => p !== "zod" || !READS_PAYLOADS.has(command));
 
-describe("read-only commands stay light", () => {
-  // main.ts only imports errors, io.js and program.js; program.js is what every command loads.
-  const { files, packages } = staticallyReachable(join(REPO, "src/cli/program.ts"));
-  const rel = [...files].map((f) => relativeTo(REPO, f));
-
-  it("the CLI entry statically reaches the read-only commands", () => {
-    expect(rel).toContain("src/cli/commands/creds.ts");
-    expect(rel).toContain("src/store/store.ts");
+describe("start-up: each command loads only what it needs (sources)", () => {
+  it("main.ts answers --version with nothing but its version module loaded", () => {
+    const { files, packages } = staticallyReachable(join(REPO, "src/cli/main.ts"));
+    expect([...files].map((f) => relativeTo(REPO, f)).sort()).toEqual(["src/cli/main.ts", "src/cli/version.ts"]);
+    expect([...packages]).toEqual([]);
   });
 
-  it("does not load the context, login layer, engine, MSAL, the OS keyring or the roster parser (zod, yaml) until a command needs them", () => {
-    // The keyring library loads only in the child process src/store/keyring.ts spawns to unlock a keyring store.
+  it("program.ts registers commands lazily: it reaches no command file", () => {
+    const rel = [...staticallyReachable(join(REPO, "src/cli/program.ts")).files].map((f) => relativeTo(REPO, f));
+    expect(rel.filter((f) => f.startsWith("src/cli/commands/"))).toEqual([]);
+    expect(readFileSync(join(REPO, "src/cli/program.ts"), "utf8")).toContain('import("./commands/creds.js")');
+  });
+
+  it.each(HOT_COMMANDS)("`%s` starts without the context, login layer, engine, MSAL, the OS keyring or yaml", (command) => {
+    const reach = [join(REPO, "src/cli/program.ts"), join(REPO, `src/cli/commands/${command}.ts`)].map((f) => staticallyReachable(f));
+    const rel = reach.flatMap(({ files }) => [...files].map((f) => relativeTo(REPO, f)));
+    const packages = reach.flatMap(({ packages }) => [...packages]);
     expect(rel.filter((f) => HEAVY_SOURCES.test(f))).toEqual([]);
-    for (const heavy of HEAVY_PACKAGES) expect(packages).not.toContain(heavy);
+    for (const heavy of heavyPackagesFor(command)) expect(packages).not.toContain(heavy);
   });
 });
 
@@ -31,24 +45,25 @@ interface Metafile {
 describe("the bundled bin (dist/bin, scripts/bundle-cli.mjs) keeps lazy modules lazy", () => {
   const meta = JSON.parse(readFileSync(join(REPO, "dist/bin/meta.json"), "utf8")) as Metafile;
   const entry = Object.keys(meta.outputs).find((out) => meta.outputs[out]!.entryPoint === "dist/cli/main.js")!;
+  const outputOf = (input: string) => Object.keys(meta.outputs).find((out) => input in meta.outputs[out]!.inputs)!;
 
-  /** What loads before any command runs: the entry, what main.ts always imports, and their static imports. */
-  function startClosure() {
+  /** What loading `from` loads with it: its static imports, transitively (a dynamic import loads when its code runs). */
+  function staticClosure(...from: string[]) {
     const outputs = new Set<string>();
     const packages = new Set<string>();
-    const visit = (out: string, followDynamic: boolean) => {
+    const visit = (out: string) => {
       if (outputs.has(out)) return;
       outputs.add(out);
       for (const edge of meta.outputs[out]!.imports) {
-        const loadsNow = edge.kind !== "dynamic-import" || followDynamic;
-        if (!loadsNow) continue;
-        if (edge.external) packages.add(edge.path.startsWith("@") ? edge.path.split("/").slice(0, 2).join("/") : edge.path.split("/")[0]!);
-        else visit(edge.path, false);
+        if (edge.kind === "dynamic-import") continue;
+        if (edge.external) {
+          if (!edge.path.startsWith("node:")) packages.add(edge.path.startsWith("@") ? edge.path.split("/").slice(0, 2).join("/") : edge.path.split("/")[0]!);
+        } else visit(edge.path);
       }
     };
-    visit(entry, true);
+    from.forEach(visit);
     const inputs = [...outputs].flatMap((out) => Object.keys(meta.outputs[out]!.inputs));
-    return { inputs, packages };
+    return { outputs, inputs, packages };
   }
 
   it("is the package's bin and the tests' CLI", () => {
@@ -57,12 +72,19 @@ describe("the bundled bin (dist/bin, scripts/bundle-cli.mjs) keeps lazy modules 
     expect(join(REPO, entry)).toBe(CLI);
   });
 
-  it("starts without the context, logins, engine, roster parser, zod, yaml, MSAL or the keyring", () => {
-    const { inputs, packages } = startClosure();
-    expect(inputs).toContain("dist/cli/commands/creds.js");
-    expect(inputs).toContain("dist/store/store.js");
-    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || HEAVY_PACKAGES.some((p) => i.includes(`node_modules/${p}/`)))).toEqual([]);
-    for (const heavy of HEAVY_PACKAGES) expect(packages).not.toContain(heavy);
+  it("the entry alone holds what `--version` needs; every other command imports start.js", () => {
+    const { inputs, packages } = staticClosure(entry);
+    expect(inputs.sort()).toEqual(["dist/cli/main.js", "dist/cli/version.js"]);
+    expect([...packages]).toEqual([]);
+    expect(meta.outputs[entry]!.imports).toEqual([{ path: "./start.js", kind: "dynamic-import", external: true }]);
+  });
+
+  it.each(HOT_COMMANDS)("`%s` starts without the context, logins, engine, roster parser, MSAL, the keyring or yaml", (command) => {
+    const { inputs, packages } = staticClosure(outputOf("dist/cli/program.js"), outputOf(`dist/cli/commands/${command}.js`));
+    expect(inputs).toContain(`dist/cli/commands/${command}.js`);
+    const heavyPackages = heavyPackagesFor(command);
+    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || heavyPackages.some((p) => i.includes(`node_modules/${p}/`)))).toEqual([]);
+    for (const heavy of heavyPackages) expect(packages).not.toContain(heavy);
   });
 
   it("bundles the heavy parts into chunks that load only when a command imports them", () => {
@@ -70,5 +92,43 @@ describe("the bundled bin (dist/bin, scripts/bundle-cli.mjs) keeps lazy modules 
     expect(lazy).toContain("dist/roster/load.js");
     expect(lazy).toContain("dist/context.js");
     expect(lazy.some((i) => i.includes("node_modules/zod/"))).toBe(true);
+  });
+});
+
+describe("what the built CLI loads when it runs (a module hook lists every file Node loads)", () => {
+  const { home, cleanup } = tempHome();
+  afterAll(cleanup);
+  const hook = join(home, "..", "log-loads.mjs");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  writeFileSync(
+    hook,
+    `import { register } from "node:module";\n` +
+      `register("data:text/javascript," + encodeURIComponent('export async function load(url, context, next) { if (url.startsWith("file:")) process._rawDebug("LOADED " + url); return next(url, context); }'));\n`,
+  );
+
+  async function loaded(args: string[]) {
+    const result = await authctl(home, args, { extraEnv: { NODE_OPTIONS: `--import=${hook}` } });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const files = [...result.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => relative(REPO, fileURLToPath(m[1]!)));
+    return { files, stdout: result.stdout };
+  }
+
+  it("`--version`, `-v` and `version` load the entry file only", async () => {
+    for (const args of [["--version"], ["-v"], ["version"]]) {
+      const { files, stdout } = await loaded(args);
+      expect(stdout).toBe("0.1.0");
+      expect(files).toEqual([relative(REPO, CLI)]);
+    }
+  });
+
+  it("`creds list` loads no chunk holding the context, logins, engine, roster or zod", async () => {
+    const meta = JSON.parse(readFileSync(join(REPO, "dist/bin/meta.json"), "utf8")) as Metafile;
+    const { files } = await loaded(["creds", "list"]);
+    expect(files).toContain(relative(REPO, CLI));
+    const inputs = files.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}));
+    expect(inputs).toContain("dist/cli/commands/creds.js");
+    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || i.includes("node_modules/"))).toEqual(
+      inputs.filter((i) => i.includes("node_modules/commander/")),
+    );
   });
 });

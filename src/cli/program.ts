@@ -1,54 +1,42 @@
 import { Command, CommanderError } from "commander";
 import { MissingCredentialsError } from "../core/errors.js";
-import { auditCommand } from "./commands/audit.js";
-import { authCommand } from "./commands/auth.js";
-import { containerArgsCommand } from "./commands/container-args.js";
-import { credsCommand } from "./commands/creds.js";
-import { imageCommand } from "./commands/image.js";
-import { keyCommand } from "./commands/key.js";
-import { providersCommand } from "./commands/providers.js";
-import { runCommand } from "./commands/run.js";
-import { serveCommand } from "./commands/serve.js";
-import { proxyCommand } from "./commands/proxy.js";
-import { sessionCommand } from "./commands/session.js";
-import { statusCommand } from "./commands/status.js";
-import { tokenCommand } from "./commands/token.js";
-import { lockCommand, unlockCommand } from "./commands/unlock.js";
-import { gitCredentialCommand } from "./commands/git-credential.js";
-import { setupGitCommand } from "./commands/setup-git.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
 import { createFactory, type Factory } from "./factory.js";
 import { type IOStreams, err, out } from "./io.js";
+import { VERSION } from "./version.js";
 
-const VERSION = "0.1.0";
+type CommandBuilder = (f: Factory) => Command;
 
 /**
- * Each command file builds its commander command and calls its `run<Name>`; commands that touch
- * containers or MSAL import their implementation only when they run, so read-only commands
- * (creds, providers, status) stay fast and small.
+ * Every command: its name and where its builder lives, one line each (to add a command, add a
+ * line). Only the command being run is imported: each command file's imports load only when it
+ * runs, so `creds list` never pays for the login layer and `--help` alone loads them all.
  */
-const COMMANDS: ReadonlyArray<(f: Factory) => Command> = [
-  authCommand,
-  keyCommand,
-  credsCommand,
-  providersCommand,
-  statusCommand,
-  sessionCommand,
-  imageCommand,
-  runCommand,
-  serveCommand,
-  proxyCommand,
-  auditCommand,
-  containerArgsCommand,
-  tokenCommand,
-  unlockCommand,
-  lockCommand,
-  gitCredentialCommand,
-  setupGitCommand,
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<CommandBuilder>]> = [
+  ["auth", async () => (await import("./commands/auth.js")).authCommand],
+  ["key", async () => (await import("./commands/key.js")).keyCommand],
+  ["creds", async () => (await import("./commands/creds.js")).credsCommand],
+  ["providers", async () => (await import("./commands/providers.js")).providersCommand],
+  ["status", async () => (await import("./commands/status.js")).statusCommand],
+  ["session", async () => (await import("./commands/session.js")).sessionCommand],
+  ["image", async () => (await import("./commands/image.js")).imageCommand],
+  ["run", async () => (await import("./commands/run.js")).runCommand],
+  ["serve", async () => (await import("./commands/serve.js")).serveCommand],
+  ["proxy", async () => (await import("./commands/proxy.js")).proxyCommand],
+  ["audit", async () => (await import("./commands/audit.js")).auditCommand],
+  ["container-args", async () => (await import("./commands/container-args.js")).containerArgsCommand],
+  ["token", async () => (await import("./commands/token.js")).tokenCommand],
+  ["unlock", async () => (await import("./commands/unlock.js")).unlockCommand],
+  ["lock", async () => (await import("./commands/unlock.js")).lockCommand],
+  ["git-credential", async () => (await import("./commands/git-credential.js")).gitCredentialCommand],
+  ["setup-git", async () => (await import("./commands/setup-git.js")).setupGitCommand],
 ];
 
-/** `writeErr`: where commander's own messages go (under --json they are held back for the JSON error). */
-export function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => f.io.stderr.write(s)): Command {
+/**
+ * The program with every command, or with only `only` when it names one (what runCli builds to run
+ * it). `writeErr`: where commander's own messages go (under --json they are held back for the JSON error).
+ */
+export async function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => f.io.stderr.write(s), only?: string): Promise<Command> {
   const program = new Command("authctl")
     .description("One place for every login of your stack: vendor CLIs in containers, API keys, device flows.")
     .version(VERSION, "-V, --version", "print the version (also: authctl -v, authctl version)")
@@ -59,7 +47,8 @@ export function buildProgram(f: Factory, writeErr: (s: string) => void = (s) => 
       writeErr,
     });
   program.configureHelp({ sortSubcommands: false });
-  for (const build of COMMANDS) program.addCommand(build(f));
+  const wanted = COMMANDS.some(([name]) => name === only) ? COMMANDS.filter(([name]) => name === only) : COMMANDS;
+  for (const build of await Promise.all(wanted.map(([, load]) => load()))) program.addCommand(build(f));
   program.command("version").description("print the version").action(() => out(f.io, VERSION));
   // addCommand does not pass these down as .command() does.
   const inherit = (cmd: Command) => {
@@ -93,7 +82,8 @@ export async function runCli(argv: string[], io: IOStreams, signal: AbortSignal 
   const writeErr = json ? (s: string) => void (held += s) : undefined;
   try {
     // Bare `authctl` asked for nothing wrong: its help is the answer, on stdout.
-    await buildProgram(f, writeErr).parseAsync(rootArgv(argv), { from: "user" });
+    const args = rootArgv(argv);
+    await (await buildProgram(f, writeErr, args[0])).parseAsync(args, { from: "user" });
     return f.exitCode;
   } catch (error) {
     const code = exitCodeOf(error);

@@ -7,7 +7,7 @@ import { createFactory } from "./factory.js";
  * The program as the docs see it: built from the same command definitions `--help` prints, with
  * streams that go nowhere and no store opened (builders only capture the factory).
  */
-export function referenceProgram(): Command {
+export function referenceProgram(): Promise<Command> {
   const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(), env: {} };
   return buildProgram(createFactory(io, new AbortController().signal));
 }
@@ -43,7 +43,7 @@ function section(name: string, command: Command): string[] {
 }
 
 /** docs/cli.md: one section per command, generated so the reference and `--help` cannot drift. */
-export function cliReference(program: Command = referenceProgram()): string {
+export async function cliReference(program?: Command): Promise<string> {
   const header = [
     "# CLI reference",
     "",
@@ -52,6 +52,6 @@ export function cliReference(program: Command = referenceProgram()): string {
     "command that fixes it), 4 no container engine, 127 command not found (`run`), 130 interrupted.",
     "",
   ];
-  const body = commandsOf(program).flatMap(({ name, command }) => (command.commands.length && !command.options.length && !command.registeredArguments.length ? [] : section(name, command)));
+  const body = commandsOf(program ?? (await referenceProgram())).flatMap(({ name, command }) => (command.commands.length && !command.options.length && !command.registeredArguments.length ? [] : section(name, command)));
   return [...header, ...body].join("\n").trimEnd() + "\n";
 }

@@ -1,0 +1,108 @@
+// `npm run bench` (after bench/run.mjs), or alone: `node bench/start.mjs`. CLI start time of the
+// commands scripts and agents call often, each as a ratio to `node -e 0` measured interleaved in
+// this same run (a busy neighbour slows both alike). Each command gets its own AUTHCTL_HOME and
+// TMPDIR. Prints a Markdown table and writes it to bench/last-start.md. Reported, never asserted.
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { interleaved, machine, median } from "./lib.mjs";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
+// BENCH_CLI: another build's bin (e.g. a checkout of an older commit) to compare with.
+const CLI = process.env.BENCH_CLI ?? join(REPO, JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).bin.authctl);
+// The library of the same build seeds the store, so its format is the one that CLI reads.
+const { Authctl, storeApiKey } = await import(pathToFileURL(join(dirname(CLI), "../index.js")).href);
+const PAIRS = Number(process.env.BENCH_START_PAIRS ?? 15);
+const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-start-"));
+
+/** Wall time of one process from spawn to exit, in ms; a failure is reported, not timed. */
+function timed(argv, { env = process.env, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    if (input !== undefined) child.stdin.end(input);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = performance.now() - start;
+      if (code === 0) resolve(ms);
+      else reject(new Error(`${argv.slice(1).join(" ")} exited ${code}: ${stderr.trim().split("\n")[0]}`));
+    });
+  });
+}
+
+/** A home with 1,000 credentials (one per set) plus the default set's gh and openai keys. */
+function seedHome() {
+  const home = join(scratch, "seed");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const context = new Authctl({ env: {}, home });
+  for (let i = 0; i < 998; i++) storeApiKey("openai", `sk-bench-${i}-0123456789abcdef`, { credentialSet: `set${i}`, context });
+  storeApiKey("openai", "sk-bench-default-0123456789abcdef", { context });
+  storeApiKey("gh", "ghp_benchbenchbenchbenchbenchbenchbench01", { context });
+  context.close();
+  return home;
+}
+
+/** Its own copy of the seeded home and its own TMPDIR. */
+function envFor(name, seed) {
+  const dir = join(scratch, name);
+  const home = join(dir, "home");
+  const tmp = join(dir, "tmp");
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  if (seed) cpSync(seed, home, { recursive: true });
+  else mkdirSync(home, { recursive: true, mode: 0o700 });
+  const env = { PATH: process.env.PATH, HOME: dir, AUTHCTL_HOME: home, TMPDIR: tmp, NO_COLOR: "1" };
+  if (process.env.AUTHCTL_ENGINE) env.AUTHCTL_ENGINE = process.env.AUTHCTL_ENGINE;
+  return env;
+}
+
+/** Whether the built CLI has this command (built by another change; "n/a" until it lands). */
+function hasCommand(name) {
+  const help = spawnSync("node", [CLI, "--help"], { encoding: "utf8" }).stdout;
+  return new RegExp(`^  ${name}\\b`, "m").test(help);
+}
+
+const FLOOR = join(scratch, "one-line.mjs");
+writeFileSync(FLOOR, "export const x = 0;\n");
+
+const seed = seedHome();
+const FIGURES = [
+  { name: "floor: a one-line ESM file", argv: ["node", FLOOR], target: null },
+  { name: "`authctl --version`", args: ["--version"], target: 1.2 },
+  { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
+  { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
+  { name: "`authctl token openai`", args: ["token", "openai"], seeded: true, target: 1.3, command: "token" },
+  { name: "`authctl git-credential get` (github.com)", args: ["git-credential", "get"], seeded: true, target: 1.3, command: "git-credential", input: "protocol=https\nhost=github.com\n\n" },
+  { name: "`authctl run --no-token -- true`", args: ["run", "--no-token", "--", "true"], seeded: true, target: 1.5 },
+];
+
+const rows = [];
+try {
+  const header = `Machine: ${machine(process.env.AUTHCTL_ENGINE ?? "podman")}, load ${(await import("node:os")).loadavg()[0].toFixed(1)}. Medians of ${PAIRS} interleaved pairs with \`node -e 0\`.`;
+  console.error(header);
+  for (const fig of FIGURES) {
+    if (fig.command && !hasCommand(fig.command)) {
+      rows.push([fig.name, "n/a", "n/a", "n/a", `≤ ${fig.target}×`, "n/a"]);
+      continue;
+    }
+    const env = envFor(fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
+    const argv = fig.argv ?? ["node", CLI, ...fig.args];
+    const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"]), () => timed(argv, { env, input: fig.input }));
+    const base = median(times.baseline);
+    const subject = median(times.subject);
+    const ratio = subject / base;
+    const target = fig.target === null ? "-" : `≤ ${fig.target}×`;
+    const met = fig.target === null ? "-" : ratio <= fig.target ? "pass" : "**fail**";
+    rows.push([fig.name, `${subject.toFixed(0)} ms`, `${base.toFixed(0)} ms`, `${ratio.toFixed(2)}×`, target, met]);
+    console.error(`${fig.name}: ${ratio.toFixed(2)}×`);
+  }
+  const lines = [["command", "median", "`node -e 0`", "ratio", "target", "result"], ["---", "---", "---", "---", "---", "---"], ...rows];
+  const report = [header, "", ...lines.map((r) => `| ${r.join(" | ")} |`), ""].join("\n");
+  console.log(report);
+  writeFileSync(join(REPO, "bench/last-start.md"), report);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

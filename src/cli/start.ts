@@ -1,0 +1,34 @@
+import { getEventListeners } from "node:events";
+import module from "node:module";
+import { InterruptedError } from "../core/errors.js";
+import { systemIO } from "./io.js";
+import { runCli } from "./program.js";
+
+/** The bin's work once main.ts has ruled out `--version`: process-wide handlers, then the command. */
+export async function start(argv: string[]): Promise<void> {
+  // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
+  (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+  // The one place stop signals are handled. A command that is in the middle of something it must
+  // clean up (a login: container, temp dir) holds the abort signal (src/core/abort.ts); then the
+  // stop aborts it and authctl ends with 130 once it has unwound. Otherwise it ends at once, 130.
+  const controller = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) return; // already unwinding
+      if (getEventListeners(controller.signal, "abort").length > 0) return controller.abort(new InterruptedError(signal));
+      process.stderr.write("authctl: interrupted\n");
+      process.exit(130);
+    });
+  }
+
+  // `authctl creds list | head -1`: a reader that closes early is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+
+  process.exitCode = await runCli(argv, systemIO(), controller.signal);
+}
