@@ -127,8 +127,8 @@ describe("the upstream guard", () => {
     ] as const) {
       const before = upstream.arrivals.length;
       const r = await request(url, "/v1/models", key(`g-${address}`));
-      expect(r.status, r.body).toBe(502);
-      const body = JSON.parse(r.body) as { error: { rule: string; message: string } };
+      expect(r.status, String(r.body)).toBe(502);
+      const body = JSON.parse(String(r.body)) as { error: { rule: string; message: string } };
       expect(body.error.rule).toBe("upstream_guard");
       expect(body.error.message).toContain(`${name} resolved to ${address}`);
       expect(r.body).not.toContain(realKey);
