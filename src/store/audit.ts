@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { StoreError } from "../core/errors.js";
 import type { Env } from "../core/env.js";
-import { auditFiles, chainFields, checkpointMac, headOfFile, headOfRotated, lineHash, nextRotatedPath, splitLines} from "./auditChain.js";
+import { auditFiles, chainFields, checkpointMac, headOfFile, headOfRotated, lineHash, nextRotatedPath, splitLines, type ChainHead } from "./auditChain.js";
 
 /** One access or lifecycle event; never a secret or a token, only the token's id. */
 export interface AuditEvent {
@@ -65,6 +65,13 @@ export interface AuditLogOptions {
 
 type Entry = Omit<AuditEvent, "seq" | "prev">;
 
+interface LiveFile {
+  fd: number;
+  ino: number;
+  size: number;
+  head: ChainHead;
+}
+
 /**
  * Append-only JSONL (0600) under `$AUTHCTL_HOME`, hash-chained: every line starts with its `seq` and
  * the SHA-256 (`prev`) of the line before it, across rotated files; rotation and `close` add a
@@ -79,6 +86,7 @@ export class AuditLog {
   private flushScheduled = false;
   /** Lines this writer added since its last checkpoint: a clean stop signs them. */
   private unsigned = 0;
+  private live: LiveFile | undefined;
 
   constructor(
     readonly path: string,
@@ -115,13 +123,14 @@ export class AuditLog {
 
   /** Writes what is pending, then a checkpoint over this writer's lines (when the store key is at hand). */
   close(): void {
-    this.flush();
-    if (this.unsigned === 0 || !this.options.keeper) return;
     try {
-      this.append([], { checkpoint: true });
+      this.flush();
+      if (this.unsigned > 0 && this.options.keeper) this.append([], { checkpoint: true });
     } catch (error) {
       // The home was removed under a running writer (a daemon whose temp home is gone): nothing left to sign.
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    } finally {
+      this.closeLive();
     }
   }
 
@@ -133,50 +142,55 @@ export class AuditLog {
   }
 
   private appendHoldingLock(entries: Entry[], checkpoint: boolean, keeper: AuditKeeper | undefined): void {
-    let fd = openSync(this.path, "a+", 0o600);
-    try {
-      let head = headOfFile(fd, () => headOfRotated(this.path));
-      // A line cut short by a crash is ended, so it stays a line of its own in the chain.
-      let text = head.terminated ? "" : "\n";
-      const chain = (value: object) => {
-        const line = JSON.stringify({ seq: head.seq + 1, prev: head.hash, ...value });
-        head = { seq: head.seq + 1, hash: lineHash(line), terminated: true };
-        text += line + "\n";
-        return line;
-      };
-      const sign = () => {
-        const key = keeper?.checkpointKey();
-        if (!key) return;
-        const time = new Date(this.now()).toISOString();
-        keeper!.saveCheckpoint(chain({ type: "checkpoint", time, mac: checkpointMac(key, head.seq + 1, head.hash, time) }));
-        this.unsigned = 0;
-      };
-      const size = fstatSync(fd).size;
-      const estimate = entries.reduce((n, e) => n + JSON.stringify(e).length + 100, 0);
-      if (size > 0 && entries.length > 0 && size + estimate > (this.options.maxBytes ?? DEFAULT_MAX_BYTES)) {
-        sign();
-        if (text) writeSync(fd, text);
-        text = "";
-        closeSync(fd);
-        renameSync(this.path, nextRotatedPath(this.path));
-        fd = openSync(this.path, "a+", 0o600);
-      }
-      for (const entry of entries) chain(entry);
-      this.unsigned += entries.length;
-      if (checkpoint) sign();
-      if (text) writeSync(fd, text);
-    } finally {
-      closeSync(fd);
+    const live = this.liveFile();
+    let head = live.head;
+    // A line cut short by a crash is ended, so it stays a line of its own in the chain.
+    let text = head.terminated ? "" : "\n";
+    const chain = (value: object) => {
+      const line = JSON.stringify({ seq: head.seq + 1, prev: head.hash, ...value });
+      head = { seq: head.seq + 1, hash: lineHash(line), terminated: true };
+      text += line + "\n";
+      return line;
+    };
+    for (const entry of entries) chain(entry);
+    this.unsigned += entries.length;
+    const rotate = entries.length > 0 && live.size + Buffer.byteLength(text) >= (this.options.maxBytes ?? DEFAULT_MAX_BYTES);
+    const key = checkpoint || rotate ? keeper?.checkpointKey() : undefined;
+    if (key) {
+      const time = new Date(this.now()).toISOString();
+      keeper!.saveCheckpoint(chain({ type: "checkpoint", time, mac: checkpointMac(key, head.seq + 1, head.hash, time) }));
+      this.unsigned = 0;
+    }
+    const bytes = Buffer.from(text);
+    if (bytes.length > 0) writeSync(live.fd, bytes);
+    Object.assign(live, { size: live.size + bytes.length, head });
+    if (rotate) {
+      this.closeLive();
+      // The next line starts a new live file, chained to this one's last line (its checkpoint).
+      renameSync(this.path, nextRotatedPath(this.path));
     }
   }
-}
 
-/**
- * Appends one event: for callers that write an event now and then. The keeper's lock keeps the
- * chain whole when several processes append.
- */
-export function appendAudit(path: string, now: number, event: Omit<AuditEvent, "time" | "seq" | "prev">, options: AuditLogOptions = {}): void {
-  new AuditLog(path, () => now, options).record(event);
+  /**
+   * The live file, kept open between appends; its tail is read again only when someone else wrote
+   * to it since (its size moved) or rotated it (another inode at the path).
+   */
+  private liveFile(): LiveFile {
+    const onDisk = statSync(this.path, { throwIfNoEntry: false });
+    if (this.live && onDisk?.ino !== this.live.ino) this.closeLive();
+    if (!this.live) {
+      const fd = openSync(this.path, "a+", 0o600);
+      this.live = { fd, ino: fstatSync(fd).ino, size: -1, head: { seq: 0, hash: "", terminated: true } };
+    }
+    const size = fstatSync(this.live.fd).size;
+    if (size !== this.live.size) Object.assign(this.live, { size, head: headOfFile(this.live.fd, () => headOfRotated(this.path)) });
+    return this.live;
+  }
+
+  private closeLive(): void {
+    if (this.live) closeSync(this.live.fd);
+    this.live = undefined;
+  }
 }
 
 /** The events recorded since `sinceMs` (all when undefined), across rotated files; checkpoints and torn lines are skipped. */

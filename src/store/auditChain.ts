@@ -80,8 +80,9 @@ export function headOfFile(fd: number, before: () => ChainHead): ChainHead {
     const lines = splitLines(buffer).lines;
     if (start > 0) lines.shift(); // may begin mid-line
     const hash = lines.length > 0 ? lineHash(lines[lines.length - 1]!) : undefined;
-    const chained = lines.map(chainFields).filter((f) => f !== undefined);
-    if (hash && (chained.length > 0 || start === 0)) return { seq: chained.length > 0 ? chained[chained.length - 1]!.seq : before().seq, hash, terminated };
+    let chained: ChainFields | undefined;
+    for (let i = lines.length - 1; i >= 0 && !chained; i--) chained = chainFields(lines[i]!);
+    if (hash && (chained || start === 0)) return { seq: chained ? chained.seq : before().seq, hash, terminated };
   }
 }
 

@@ -283,8 +283,9 @@ export class CredentialStore {
     return {
       exclusive: (fn) => this.exclusive(() => fn()),
       checkpointKey: () => {
-        // Never creates a store key just to sign; a store that stays locked leaves the lines unsigned.
-        if (this.keyKind === undefined) return undefined;
+        // Never creates a key, runs a passphrase command or asks the keyring just to sign: a later
+        // writer holding the key signs these lines too (a checkpoint covers the whole chain before it).
+        if (!this.key && this.keyKind !== "keyfile") return undefined;
         try {
           return this.subkey(CHECKPOINT_KEY_LABEL);
         } catch (error) {
