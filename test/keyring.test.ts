@@ -141,14 +141,14 @@ describe("no Secret Service answering", () => {
     await run.waitFor(/Protect the store .* with a passphrase\? .*\[y\/N\] /);
     run.type("y\r");
     await run.waitFor(/new store passphrase: $/m);
-    run.type("open sesame\r");
+    run.type("open sesame, seven seas\r");
     await run.waitFor(/repeat it: $/m);
-    run.type("open sesame\r");
+    run.type("open sesame, seven seas\r");
     expect((await run.child).exitCode, run.output()).toBe(0);
     expect(run.output()).not.toContain(secret);
-    expect(run.output()).not.toContain("open sesame");
+    expect(run.output()).not.toContain("open sesame, seven seas");
     expect(existsSync(join(t.home, "store.key"))).toBe(false);
-    const status = await authctl(t.home, ["status", "--json"], { extraEnv: { AUTHCTL_PASSPHRASE: "open sesame" } });
+    const status = await authctl(t.home, ["status", "--json"], { extraEnv: { AUTHCTL_PASSPHRASE: "open sesame, seven seas" } });
     expect(JSON.parse(String(status.stdout))).toMatchObject({ keyKind: "scrypt", unlockedBy: "AUTHCTL_PASSPHRASE" });
   });
 

@@ -2,7 +2,8 @@ import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { accountWithUid, runAs } from "./helpers/accounts.js";
-import { authctl, canary, tempHome } from "./helpers/env.js";
+import { authctl, canary, childEnv, CLI, tempHome } from "./helpers/env.js";
+import { runInPty } from "./helpers/pty.js";
 
 const PASSPHRASE = "violet staple orbit 42 lantern";
 const OTHER_UID = 1000;
@@ -61,15 +62,18 @@ describe("authctl unlock / lock: a passphrase store's key held by this home's da
 
   it("the session ends by itself after --for", async () => {
     const h = await passphraseHome();
-    const unlocked = await authctl(h.home, ["unlock", "--for", "3s"], { extraEnv: { AUTHCTL_PASSPHRASE: PASSPHRASE } });
+    const unlocked = await authctl(h.home, ["unlock", "--for", "10s"], { extraEnv: { AUTHCTL_PASSPHRASE: PASSPHRASE } });
     expect(unlocked.exitCode, unlocked.stderr).toBe(0);
     expect(unlocked.stdout).toMatch(/^unlocked until .*authctl lock/);
+    const until = Date.now() + 10_000;
     expect((await h.useKey()).exitCode).toBe(0);
-    await new Promise((r) => setTimeout(r, 3500));
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 500));
     const expired = await h.useKey();
     expect(expired.exitCode).toBe(1);
     expect(expired.stderr).toContain("protected by a passphrase");
-    expect(JSON.parse((await authctl(h.home, ["lock", "--json"])).stdout)).toEqual({ locked: true, wasUnlocked: false });
+    const lock = await authctl(h.home, ["lock", "--json"]);
+    expect(lock.exitCode, lock.stderr).toBe(0);
+    expect(JSON.parse(lock.stdout)).toEqual({ locked: true, wasUnlocked: false });
   });
 
   it("a wrong passphrase unlocks nothing; a store without a passphrase has nothing to unlock; --for is bounded", async () => {
@@ -108,5 +112,35 @@ describe("authctl unlock / lock: a passphrase store's key held by this home's da
     // The owner still gets it: the refusal was the uid's, not a broken session.
     chmodSync(dirname(h.socket), 0o700);
     expect((await h.useKey()).exitCode).toBe(0);
+  });
+
+  it("a weak passphrase is refused with the reason when a store is created on a terminal; a strong one is taken", async () => {
+    const t = tempHome("authctl-unlock-");
+    cleanups.push(t.cleanup);
+    const key = canary("sk_test_");
+    // No keyring answers, so the first secret offers a passphrase instead of a key file.
+    const env = childEnv(t.home, { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/authctl-test-bus", AUTHCTL_STORE_KEY: "auto" });
+    const run = runInPty(["node", CLI, "key", "stripe"], env);
+    await run.waitFor(/STRIPE_API_KEY: $/m);
+    run.type(key + "\r");
+    await run.waitFor(/with a passphrase\? .*\[y\/N\] /);
+    run.type("y\r");
+    // The n-th time the passphrase is asked for (each refusal asks again).
+    const asked = (n: number) => run.waitFor(new RegExp(`(new store passphrase: [\\s\\S]*){${n}}`));
+    await asked(1);
+    run.type("hunter2\r");
+    await run.waitFor(/too weak \(it has 7 characters, fewer than 12\)/);
+    await asked(2);
+    run.type("abababababababab\r");
+    await run.waitFor(/too weak \(it repeats a few characters \(2 different in 16\)\)/);
+    await asked(3);
+    run.type(PASSPHRASE + "\r");
+    await run.waitFor(/repeat it: $/m);
+    run.type(PASSPHRASE + "\r");
+    expect((await run.child).exitCode, run.output()).toBe(0);
+    expect(run.output()).toContain("try a few unrelated words");
+    noLeak({ key }, run.output());
+    const status = await authctl(t.home, ["status", "--json"], { extraEnv: { AUTHCTL_PASSPHRASE: PASSPHRASE } });
+    expect(JSON.parse(status.stdout)).toMatchObject({ keyKind: "scrypt", unlockedBy: "AUTHCTL_PASSPHRASE" });
   });
 });

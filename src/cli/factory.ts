@@ -2,6 +2,7 @@ import type { Authctl } from "../context.js";
 import { authctlHome } from "../core/paths.js";
 import type { Roster } from "../roster/load.js";
 import { keyFileChosen } from "../store/keyring.js";
+import { passphraseWeakness } from "../store/keySource.js";
 import { CredentialStore } from "../store/store.js";
 import { promptHidden, promptLine } from "../ui/prompt.js";
 import { type IOStreams, stdinIsTTY } from "./io.js";
@@ -42,6 +43,11 @@ async function offerPassphrase(s: CredentialStore, io: IOStreams): Promise<void>
     const passphrase = await promptHidden(io, "new store passphrase: ");
     if (!passphrase) {
       io.stderr.write("authctl: an empty passphrase protects nothing; try again\n");
+      continue;
+    }
+    const weak = io.env.AUTHCTL_ALLOW_WEAK_PASSPHRASE === "1" ? undefined : passphraseWeakness(passphrase);
+    if (weak) {
+      io.stderr.write(`authctl: that passphrase is too weak (${weak}); try a few unrelated words (AUTHCTL_ALLOW_WEAK_PASSPHRASE=1 accepts it anyway)\n`);
       continue;
     }
     if ((await promptHidden(io, "repeat it: ")) === passphrase) return s.unlockWithPassphrase(passphrase);

@@ -35,6 +35,27 @@ function passphraseFromCommand(command: string, env: Env, timeoutMs: number): st
   return passphrase;
 }
 
+const MIN_PASSPHRASE_LENGTH = 12;
+const MIN_PASSPHRASE_BITS = 60;
+const CLASSES: ReadonlyArray<[RegExp, number]> = [[/[a-z]/, 26], [/[A-Z]/, 26], [/[0-9]/, 10], [/[^a-zA-Z0-9]/, 33]];
+
+/**
+ * Why a new store passphrase is too weak, or undefined. The rule: at least 12 characters, at least
+ * 60 bits by a character-class estimate (length × log2 of the sizes of the classes it uses: lower
+ * case, upper case, digits, anything else), and not a few characters repeated. A few unrelated
+ * words pass; `hunter2` and `aaaaaaaaaaaaaaaa` do not.
+ */
+export function passphraseWeakness(passphrase: string): string | undefined {
+  const chars = [...passphrase];
+  if (chars.length < MIN_PASSPHRASE_LENGTH) return `it has ${chars.length} characters, fewer than ${MIN_PASSPHRASE_LENGTH}`;
+  const distinct = new Set(chars).size;
+  if (distinct < 6 || distinct * 3 < chars.length) return `it repeats a few characters (${distinct} different in ${chars.length})`;
+  const pool = CLASSES.reduce((size, [re, n]) => (re.test(passphrase) ? size + n : size), 0);
+  const bits = Math.floor(chars.length * Math.log2(pool));
+  if (bits < MIN_PASSPHRASE_BITS) return `it is worth about ${bits} bits by its length and character classes, under ${MIN_PASSPHRASE_BITS}`;
+  return undefined;
+}
+
 /** The passphrase from the environment, if one is configured (checked in the order docs/store.md gives). */
 export function passphraseFromEnv(env: Env, commandTimeoutMs = COMMAND_TIMEOUT_MS): Passphrase | undefined {
   if (env.AUTHCTL_PASSPHRASE !== undefined) {
