@@ -11,7 +11,11 @@ import { proxyAuditEvent } from "../src/serve/proxyMount.js";
 import { AuditLog, auditPath, readAudit, type AuditEvent } from "../src/store/audit.js";
 import { CredentialStore } from "../src/store/store.js";
 import type { AuditVerdict } from "../src/store/auditVerify.js";
-import { canary, REPO, tempHome, testEnv } from "./helpers/env.js";
+import { parse, stringify } from "yaml";
+import { BUILTIN_ROSTER_DIR } from "../src/roster/load.js";
+import { authctl, canary, REPO, tempHome, testEnv } from "./helpers/env.js";
+import { fakeUpstream } from "./helpers/fake-upstream.js";
+import { startProxyServe } from "./helpers/proxy-serve.js";
 import { runInProcess } from "./helpers/memory-io.js";
 import { listeningService } from "./helpers/service.js";
 
@@ -241,6 +245,49 @@ describe("the service signs its lines when it stops", () => {
 });
 
 describe("authctl audit --session", () => {
+  it("the real daemon's proxy: one session's requests with their decisions, and a log that verifies after its clean stop", async () => {
+    const t = tempHome("authctl-audit-proxy-");
+    cleanups.push(t.cleanup);
+    const ghToken = canary("gho_");
+    const upstream = await fakeUpstream((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end('{"login":"dev"}'));
+    cleanups.push(() => upstream.close());
+    mkdirSync(join(t.home, "agents"), { recursive: true });
+    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "gh.yaml"), "utf8"));
+    for (const route of Object.values(entry.proxy) as { base_url: string }[]) route.base_url = upstream.url;
+    writeFileSync(join(t.home, "agents", "gh.yaml"), stringify(entry));
+    const store = CredentialStore.open({ home: t.home, env: envOf(t.home) });
+    const hostsYml = `github.com:\n    oauth_token: ${ghToken}\n    user: dev\n`;
+    store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: ghToken, account: "dev" }, { preview: "gho_…" });
+    store.close();
+    mkdirSync(join(t.home, "run"), { recursive: true, mode: 0o700 });
+    const socket = join(t.home, "run", "proxy.sock");
+    const proxy = await startProxyServe(t.home, ["--socket", socket]);
+    cleanups.push(proxy.stop);
+    const client = await authctl(t.home, ["proxy", "client", "gh", "--set", "foo", "--session", "e2e-1", "--base-url", "http://127.0.0.1:8787", "--socket", socket, "--json"]);
+    expect(client.exitCode, String(client.stderr)).toBe(0);
+    const phantom = (JSON.parse(String(client.stdout)) as { env: Record<string, string> }).env.GH_TOKEN!;
+    const curl = (method: string, path: string) =>
+      execa("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", socket, "-X", method, "-H", `Authorization: Bearer ${phantom}`, `http://api.github.com${path}`], { reject: false });
+    expect((await curl("GET", "/user")).stdout).toBe("200");
+    expect((await curl("POST", "/user/keys")).stdout).toBe("403");
+    await proxy.stop();
+
+    const env = envOf(t.home);
+    const json = await runInProcess(env, ["audit", "--session", "e2e-1", "--json"]);
+    expect(json.exitCode, json.stderr).toBe(0);
+    const requests = JSON.parse(json.stdout) as AuditEvent[];
+    expect(requests.map((e) => [e.method, e.path, e.status, e.allowed])).toEqual([
+      ["GET", "/user", 200, true],
+      ["POST", "/user/keys", 403, false],
+    ]);
+    expect(requests[1]!.reason).toContain("user-keys");
+    const { exitCode, verdict } = await verify(t.home, env);
+    expect(verdict).toMatchObject({ ok: true, warnings: [] });
+    expect(exitCode).toBe(0);
+    expect((JSON.parse(logLines(t.home).at(-1)!) as { type?: string }).type).toBe("checkpoint");
+    expect(readFileSync(auditPath(t.home), "utf8") + json.stdout).not.toContain(ghToken);
+  });
+
   it("shows one agent session's proxied requests with the decision for each; refuses a malformed id", async () => {
     const { home, env } = homeWithLog();
     const json = await runInProcess(env, ["audit", "--session", "agent-1", "--json"]);
