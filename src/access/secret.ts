@@ -4,6 +4,7 @@ import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import { typedCredential } from "../credentials/index.js";
 import { getCredentials } from "./credentials.js";
+import { accessExpiry } from "./fresh.js";
 import { assertDeliverable, secretOf } from "./delivery.js";
 
 export interface SecretForOptions {
@@ -43,5 +44,7 @@ export function secretFor(context: Authctl, provider: string, options: SecretFor
   }
   const payload = typedCredential(credential).payload;
   const accounts = payload.type === "oauth" ? (payload.accounts ?? []).map((a) => ({ name: a.name, secret: a.accessToken })) : [];
-  return { credentialSet, provider: entry.name, kind: credential.kind, secret, expiresAt: credential.expiresAt ?? null, accounts };
+  // A host login's row never expires (it refreshes); what the secret is good for is its access token's life.
+  const expiresAt = accessExpiry(payload) ?? credential.expiresAt ?? null;
+  return { credentialSet, provider: entry.name, kind: credential.kind, secret, expiresAt, accounts };
 }

@@ -21,7 +21,8 @@ function setNamedBy(context: Authctl, username: string | undefined, provider: st
   return context.store().info(username, provider) ? username : undefined;
 }
 
-function setFor(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions): string {
+/** The set a request reads: the helper entry's, else one its user name names, else `AUTHCTL_SET`, else the default. */
+export function setFor(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions = {}): string {
   return options.credentialSet ?? setNamedBy(context, request.get("username") || undefined, provider.name) ?? chosenSet(context);
 }
 

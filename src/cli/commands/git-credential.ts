@@ -40,7 +40,7 @@ export async function runGitCredential(f: Factory, operation: string, opts: GitC
   const { gitProviderFor } = await import("../../helpers/gitHosts.js");
   let provider = gitProviderFor(context.roster(), request, { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}) });
   const { serviceGrant } = await import("../../access/credentials.js");
-  const { gitAnswer, loginCandidates, providerByLoginAccount } = await import("../../helpers/gitAnswer.js");
+  const { gitAnswer, loginCandidates, providerByLoginAccount, setFor } = await import("../../helpers/gitAnswer.js");
   const setOpts = opts.set ? { credentialSet: opts.set } : {};
   // A host no roster entry lists may still be one a stored login holds (gh on an Enterprise host).
   const candidates = provider || opts.provider ? [] : loginCandidates(context, request, setOpts);
@@ -48,6 +48,8 @@ export async function runGitCredential(f: Factory, operation: string, opts: GitC
   if (!serviceGrant(context)) await f.unlockedStore();
   provider ??= providerByLoginAccount(context, request, candidates, setOpts);
   if (!provider) return;
+  // A host login's access token about to lapse is refreshed (and stored) first, as `run` and `token` do.
+  if (!serviceGrant(context)) await (await import("../../access/fresh.js")).freshCredential(context, setFor(context, provider, request, setOpts), provider.name);
   f.io.stdout.write(formatCredentialResponse(gitAnswer(context, provider, request, setOpts)));
 }
 
