@@ -51,7 +51,8 @@ const common = {
 // Everything but the entry: lazy imports stay lazy, each dynamic import() a chunk loaded when it runs.
 const rest = await build({
   ...common,
-  entryPoints: { start: join(REPO, "dist/cli/start.js") },
+  // docker-credential-authctl: docker's credential helper, its own bin sharing the chunks.
+  entryPoints: { start: join(REPO, "dist/cli/start.js"), "docker-credential-authctl": join(REPO, "dist/cli/dockerCredentialMain.js") },
   outdir: OUT,
   splitting: true,
   external,

@@ -28,7 +28,7 @@ WAIT_SECS=${AUTHCTL_PODMAN_WAIT_SECS:-30}
 # dockerd answers in ~0.2 s on a fresh data root, but after an unclean stop with images in it
 # (the 1.26 GB auth image) it was measured re-initialising for ~3 min before its API came up.
 DOCKER_WAIT_SECS=${AUTHCTL_DOCKER_WAIT_SECS:-300}
-PACKAGES=(podman runc busybox-static iptables curl procps)  # procps: pgrep/ps for the signal tests
+PACKAGES=(podman runc busybox-static iptables curl procps docker-registry apache2-utils)  # procps: pgrep/ps for the signal tests; docker-registry + htpasswd: the docker credential helper's test
 WITH_DOCKER=1
 [ -z "${AUTHCTL_SKIP_DOCKER:-}" ] || WITH_DOCKER=0
 [ "$WITH_DOCKER" -eq 0 ] || PACKAGES+=(docker.io)

@@ -5,6 +5,7 @@ import { DeliverySchema, envVarName } from "./deliverySchema.js";
 import { GitSchema } from "./gitSchema.js";
 import { ProbesSchema } from "./probeSchema.js";
 import { ProxySchema } from "./proxySchema.js";
+import { RegistrySchema } from "./registrySchema.js";
 import { firstUnsafeRunArg } from "./runArgsPolicy.js";
 import { SourceSchema } from "./sourceSchema.js";
 
@@ -123,6 +124,8 @@ export const ProviderSchema = z
     proxy: ProxySchema.optional(),
     /** The git hosts this credential answers for `authctl git-credential`: src/roster/gitSchema.ts. */
     git: GitSchema.optional(),
+    /** The container registries this credential logs docker in to (`docker-credential-authctl`): src/roster/registrySchema.ts. */
+    registry: RegistrySchema.optional(),
     /** `status --check`'s live probe per mode: src/roster/probeSchema.ts. */
     probe: ProbesSchema.optional(),
     /** A command that prints the key on demand (Vault, 1Password, Bitwarden): src/roster/sourceSchema.ts. */
