@@ -139,6 +139,17 @@ describe("the audit trail is hash-chained and signed", () => {
     await expectTampered(tampered(home, (lines) => lines.map((l, i) => (i === 10 ? forge(l) : l))), env, "checkpoint", 11);
   });
 
+  it("an edit whose links are all recomputed (the hashes are unkeyed) is caught by the next checkpoint's mac", async () => {
+    const { home, env } = homeWithLog();
+    const relinked = (lines: string[]) => {
+      const out = lines.map((l, i) => (i === 4 ? l.replace('"op":"stored"', '"op":"removed"') : l));
+      for (let i = 5; i < out.length; i++) out[i] = JSON.stringify({ ...(JSON.parse(out[i]!) as object), prev: sha(out[i - 1]!) });
+      return out;
+    };
+    const verdict = await expectTampered(tampered(home, relinked), env, "checkpoint", 11);
+    expect(verdict.problem!.message).toContain("not signed with this store's key");
+  });
+
   it("a tail cut back past a checkpoint is an error; lines after the last checkpoint of a writer that did not stop are a warning", async () => {
     const { home, env } = homeWithLog();
     const verdict = await expectTampered(tampered(home, (lines) => lines.slice(0, 16)), env, "truncated", 16);
