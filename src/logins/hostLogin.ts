@@ -6,11 +6,11 @@ import type { Provider } from "../roster/schema.js";
 import type { StoredCredential } from "../store/store.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
 import type { CredentialSummary } from "../credentials/index.js";
+import type * as z from "zod";
+import type { HostPromptSchema } from "./hostSessions.js";
 
 /** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
-export type HostPrompt =
-  | { kind: "device_code"; userCode: string; verificationUri: string; message: string; expiresAt: string | null }
-  | { kind: "auth_url"; authUrl: string; redirectUri: string };
+export type HostPrompt = z.infer<typeof HostPromptSchema>;
 
 /** @deprecated use `CredentialSummary`: the one summary every login returns. */
 export type HostLoginSummary = CredentialSummary;

@@ -1,53 +1,43 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import * as z from "zod";
 import type { Authctl } from "../context.js";
-import { UsageError } from "../core/errors.js";
-import { ensurePrivateDir } from "../core/paths.js";
-import type { OAuth2LoginState } from "./oauth2/login.js";
+import { PROVIDER_NAME, SET_NAME } from "../core/names.js";
+import { GooglePkceSchema, MsalDeviceCodeSchema, OAuth2DeviceSchema, OAuth2PkceSchema } from "../roster/hostFlowSchema.js";
+import { sessionStore } from "./sessionStore.js";
+
+/** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
+export const HostPromptSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("device_code"), userCode: z.string(), verificationUri: z.string(), message: z.string(), expiresAt: z.string().nullable() }),
+  z.strictObject({ kind: z.literal("auth_url"), authUrl: z.string(), redirectUri: z.string() }),
+]);
 
 /**
- * Prepared host logins kept for `authctl session capture <id>` in another process, beside the
- * container sessions as `<id>.host.json` (0600, in the private sessions dir). They hold only
- * short-lived values (a device code, a PKCE verifier) and are removed on capture or cleanup.
+ * A prepared host login, as kept for `authctl session capture <id>` in another process. Only
+ * short-lived values (a device code, a PKCE verifier); the file goes on capture or cleanup.
  */
-const ID = /^[a-f0-9]{16}$/;
-const STALE_MS = 24 * 60 * 60 * 1000;
+export const OAuth2LoginStateSchema = z.strictObject({
+  method: z.union([MsalDeviceCodeSchema.shape.flow, GooglePkceSchema.shape.flow, OAuth2DeviceSchema.shape.flow, OAuth2PkceSchema.shape.flow]),
+  provider: z.string().regex(PROVIDER_NAME),
+  credentialSet: z.string().regex(SET_NAME),
+  title: z.string(),
+  clientId: z.string(),
+  tenantId: z.string().optional(),
+  scopes: z.array(z.string()),
+  prompt: HostPromptSchema,
+  device: z
+    .strictObject({ device_code: z.string(), user_code: z.string(), verification_uri: z.string(), expires_in: z.number(), interval: z.number().optional() })
+    .optional(),
+  pkce: z.strictObject({ verifier: z.string(), state: z.string(), redirectUri: z.string() }).optional(),
+});
 
-const fileOf = (context: Authctl, id: string) => join(ensurePrivateDir(context.paths.sessions), `${id}.host.json`);
+/** Host sessions sit beside the container ones as `<id>.host.json`. */
+const store = sessionStore(".host.json", OAuth2LoginStateSchema);
 
-export function saveHostSession(context: Authctl, state: OAuth2LoginState): string {
-  const id = randomBytes(8).toString("hex");
-  writeFileSync(fileOf(context, id), JSON.stringify({ id, createdAt: context.clock.now(), state }), { mode: 0o600, flag: "wx" });
-  return id;
-}
-
-export function hostSessionExists(context: Authctl, id: string): boolean {
-  return ID.test(id) && existsSync(fileOf(context, id));
-}
-
-export function loadHostSession(context: Authctl, id: string): OAuth2LoginState {
-  let saved: { id?: unknown; state?: OAuth2LoginState } | undefined;
-  try {
-    saved = JSON.parse(readFileSync(fileOf(context, id), "utf8")) as typeof saved;
-  } catch {
-    saved = undefined;
-  }
-  if (!saved || saved.id !== id || typeof saved.state?.provider !== "string" || typeof saved.state.method !== "string") {
-    throw new UsageError(`session file ${fileOf(context, id)} is damaged; run \`authctl session cleanup ${id}\` and prepare again`);
-  }
-  return saved.state;
-}
-
-export function forgetHostSession(context: Authctl, id: string): void {
-  rmSync(fileOf(context, id), { force: true });
-}
+export const saveHostSession = (context: Authctl, state: z.infer<typeof OAuth2LoginStateSchema>): string => store.save(context, state).id;
+export const hostSessionExists = (context: Authctl, id: string): boolean => store.exists(context, id);
+export const loadHostSession = (context: Authctl, id: string) => store.load(context, id).state;
+export const forgetHostSession = (context: Authctl, id: string): void => store.forget(context, id);
 
 /** Host sessions nobody captured within a day: their codes have long expired, so only the file goes. */
 export function sweepHostSessions(context: Authctl): void {
-  const dir = ensurePrivateDir(context.paths.sessions);
-  for (const name of readdirSync(dir)) {
-    if (!name.endsWith(".host.json")) continue;
-    if (context.clock.now() - statSync(join(dir, name)).mtimeMs > STALE_MS) rmSync(join(dir, name), { force: true });
-  }
+  for (const { id, stale } of store.list(context)) if (stale) store.forget(context, id);
 }

@@ -9,6 +9,7 @@ import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
+import type { AuthSessionState } from "./savedSessions.js";
 import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
 
 export interface CaptureSummary extends CredentialSummary {
@@ -31,19 +32,8 @@ export interface PrepareOAuthOptions extends WithContext {
   signal?: AbortSignal;
 }
 
-/** The data that describes a session; JSON-safe so `authctl session` can keep it on disk. */
-export interface AuthSessionState {
-  provider: string;
-  projectId: string | null;
-  credentialSet: string;
-  exposeToken: boolean;
-  containerName: string;
-  argv: string[];
-  banner: string;
-  title: string;
-  authDir: string;
-  mountsDir: string;
-}
+/** The data that describes a session; JSON-safe so `authctl session` can keep it on disk (its schema: savedSessions). */
+export type { AuthSessionState } from "./savedSessions.js";
 
 const PROJECT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 

@@ -7,25 +7,15 @@ import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginS
 import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom } from "./client.js";
 import { recordCredential } from "../../credentials/index.js";
 import { LoopbackRedirect } from "./loopback.js";
-import type { HostFlowName } from "../../roster/hostFlowSchema.js";
+import type * as z from "zod";
+import type { OAuth2LoginStateSchema } from "../hostSessions.js";
 
 /**
  * A prepared OAuth 2.0 login as plain data, so `authctl session prepare` can keep it on disk and
  * `session capture` finish it in another process. Short-lived values only (device code, PKCE
  * verifier); a client secret is never kept — capture takes it again.
  */
-export interface OAuth2LoginState {
-  method: HostFlowName;
-  provider: string;
-  credentialSet: string;
-  title: string;
-  clientId: string;
-  tenantId?: string;
-  scopes: string[];
-  prompt: HostPrompt;
-  device?: { device_code: string; user_code: string; verification_uri: string; expires_in: number; interval?: number };
-  pkce?: { verifier: string; state: string; redirectUri: string };
-}
+export type OAuth2LoginState = z.infer<typeof OAuth2LoginStateSchema>;
 
 /**
  * Generic OAuth 2.0 for providers declared only in YAML — device code (RFC 8628) or authorization
