@@ -143,4 +143,18 @@ describe("authctl unlock / lock: a passphrase store's key held by this home's da
     const status = await authctl(t.home, ["status", "--json"], { extraEnv: { AUTHCTL_PASSPHRASE: PASSPHRASE } });
     expect(JSON.parse(status.stdout)).toMatchObject({ keyKind: "scrypt", unlockedBy: "AUTHCTL_PASSPHRASE" });
   });
+
+  it("run on a passphrase store typed at a terminal, with no session: no daemon it cannot unlock, no 'did not start', no wait", async () => {
+    const h = await passphraseHome();
+    const started = Date.now();
+    const run = runInPty(["node", CLI, "run", "--only", "stripe", "--", "sh", "-c", 'echo "token=${AUTHCTL_TOKEN:-none} key=${#STRIPE_API_KEY}"'], childEnv(h.home));
+    await run.waitFor(/store passphrase: $/m);
+    run.type(PASSPHRASE + "\r");
+    expect((await run.child).exitCode, run.output()).toBe(0);
+    expect(run.output()).toMatch(/token=none key=\d+/);
+    expect(run.output()).toContain("`authctl unlock` starts one that does");
+    expect(run.output()).not.toContain("did not start");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    noLeak(h, run.output());
+  });
 });

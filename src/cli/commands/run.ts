@@ -51,6 +51,11 @@ async function serviceForRun(f: Factory, ttlSeconds: number | undefined) {
   try {
     let socketPath = (await connectService(context))?.socketPath;
     if (!socketPath) {
+      // A daemon started now could not unlock a store whose passphrase was typed here: `unlock` hands it one.
+      if (f.store().keySource === "tty passphrase") {
+        err(f.io, "authctl: running without AUTHCTL_TOKEN: no service holds this store's key (`authctl unlock` starts one that does)");
+        return undefined;
+      }
       const { startDetachedService, ON_DEMAND_IDLE_EXIT_MS } = await import("./serve.js");
       socketPath = await startDetachedService(f, ON_DEMAND_IDLE_EXIT_MS);
     }
