@@ -30,6 +30,9 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Comman
   ["lock", async () => (await import("./commands/unlock.js")).lockCommand],
   ["git-credential", async () => (await import("./commands/git-credential.js")).gitCredentialCommand],
   ["setup-git", async () => (await import("./commands/setup-git.js")).setupGitCommand],
+  ["completion", async () => (await import("./commands/completion.js")).completionCommand],
+  ["__complete", async () => (await import("./commands/completion.js")).completeNamesCommand],
+  ["doctor", async () => (await import("./commands/doctor.js")).doctorCommand],
 ];
 
 /**
