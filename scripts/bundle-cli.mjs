@@ -4,13 +4,19 @@
 // CLI imports lazily stay lazy: each dynamic import() becomes a chunk loaded when that code runs,
 // and each command's module only when that command runs (src/cli/program.ts).
 // Native and optional packages, and the big lazily loaded libraries, stay external (node_modules).
-import { build } from "esbuild";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+// The output is then turned into CommonJS (toCommonJs below): Node 20's ESM loader resolves and
+// reads each module asynchronously, and that alone was a fifth of a command's start.
+import { build, transformSync } from "esbuild";
+import { createRequire } from "node:module";
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(REPO, "dist/bin");
+// Built beside it and renamed into place at the end: a CLI started meanwhile (another build
+// running while tests run) finds the old bin or the new one, never half of one.
+const STAGE = join(REPO, `dist/bin.stage-${process.pid}`);
 const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
 /**
  * On the start path of most commands: bundled. Every other dependency is loaded from node_modules
@@ -30,20 +36,18 @@ const originalModuleUrl = {
     b.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, (args) => {
       const text = readFileSync(args.path, "utf8");
       if (!text.includes("import.meta.url")) return undefined;
-      const rel = relative(OUT, args.path).split("\\").join("/");
+      const rel = relative(STAGE, args.path).split("\\").join("/");
       return { contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: "js" };
     });
   },
 };
 
-rmSync(OUT, { recursive: true, force: true });
+rmSync(STAGE, { recursive: true, force: true });
 const common = {
   bundle: true,
   format: "esm",
   platform: "node",
   target: "node20",
-  // commander and friends are CommonJS: give their require() of node builtins a real require.
-  banner: { js: 'import { createRequire as __authctlCreateRequire } from "node:module"; const require = __authctlCreateRequire(import.meta.url);' },
   plugins: [originalModuleUrl],
   metafile: true,
   logLevel: "warning",
@@ -53,7 +57,7 @@ const rest = await build({
   ...common,
   // docker-credential-authctl: docker's credential helper, its own bin sharing the chunks.
   entryPoints: { start: join(REPO, "dist/cli/start.js"), "docker-credential-authctl": join(REPO, "dist/cli/dockerCredentialMain.js") },
-  outdir: OUT,
+  outdir: STAGE,
   splitting: true,
   external,
   chunkNames: "chunk-[hash]",
@@ -63,10 +67,38 @@ const rest = await build({
 const entry = await build({
   ...common,
   entryPoints: { authctl: join(REPO, "dist/cli/main.js") },
-  outdir: OUT,
+  outdir: STAGE,
   external: [...external, "./start.js"],
-  banner: {},
 });
 // test/startup.test.ts reads which sources each output holds and what it imports.
 const meta = { inputs: { ...rest.metafile.inputs, ...entry.metafile.inputs }, outputs: { ...rest.metafile.outputs, ...entry.metafile.outputs } };
-writeFileSync(join(OUT, "meta.json"), JSON.stringify(meta));
+writeFileSync(join(STAGE, "meta.json"), JSON.stringify(meta).replaceAll(`${relative(REPO, STAGE)}/`, "dist/bin/"));
+
+/**
+ * Each output file as CommonJS, loaded with require() (synchronous, one cache lookup per file):
+ * a static import of another output becomes a require(), a dynamic import() of one a require()
+ * when that code runs. Packages stay import()ed where the source imported them lazily (some are
+ * ES modules only); one imported statically must be require()-able, which is checked here.
+ */
+function toCommonJs(file) {
+  const code = readFileSync(file, "utf8").replace(/\bimport\("(\.\/(?:chunk-[A-Z0-9]+|start)\.js)"\)/g, 'Promise.resolve().then(() => require("$1"))');
+  const moduleUrl = code.includes("import.meta.url") ? 'const __authctlModuleUrl = require("node:url").pathToFileURL(__filename).href;' : "";
+  const out = transformSync(code, { format: "cjs", platform: "node", target: "node20", define: { "import.meta.url": "__authctlModuleUrl" }, banner: moduleUrl, logLevel: "error" });
+  writeFileSync(file, out.code);
+}
+const requireFromRepo = createRequire(join(REPO, "package.json"));
+for (const output of Object.values(meta.outputs)) {
+  for (const edge of output.imports) {
+    if (!edge.external || edge.kind === "dynamic-import" || edge.path.startsWith("node:") || edge.path.startsWith(".")) continue;
+    try {
+      requireFromRepo.resolve(edge.path);
+    } catch (error) {
+      throw new Error(`the CLI bundle imports ${edge.path} statically, but it cannot be require()d (${error.code}): import it with await import() where it is used`);
+    }
+  }
+}
+for (const name of readdirSync(STAGE)) if (name.endsWith(".js")) toCommonJs(join(STAGE, name));
+// package.json says "type": "module": this one makes the .js files here CommonJS.
+writeFileSync(join(STAGE, "package.json"), JSON.stringify({ type: "commonjs" }) + "\n");
+rmSync(OUT, { recursive: true, force: true });
+renameSync(STAGE, OUT);

@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, REPO, authctl, tempHome } from "./helpers/env.js";
 import { relativeTo, staticallyReachable } from "./helpers/imports.js";
@@ -95,40 +94,41 @@ describe("the bundled bin (dist/bin, scripts/bundle-cli.mjs) keeps lazy modules 
   });
 });
 
-describe("what the built CLI loads when it runs (a module hook lists every file Node loads)", () => {
+describe("what the built CLI loads when it runs (every file in require.cache at exit)", () => {
   const { home, cleanup } = tempHome();
   afterAll(cleanup);
-  const hook = join(home, "..", "log-loads.mjs");
+  const hook = join(home, "..", "log-loads.cjs");
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    hook,
-    `import { register } from "node:module";\n` +
-      `register("data:text/javascript," + encodeURIComponent('export async function load(url, context, next) { if (url.startsWith("file:")) process._rawDebug("LOADED " + url); return next(url, context); }'));\n`,
-  );
+  writeFileSync(hook, `process.on("exit", () => { for (const f of Object.keys(require.cache)) process._rawDebug("LOADED " + f); });\n`);
 
   async function loaded(args: string[]) {
-    const result = await authctl(home, args, { extraEnv: { NODE_OPTIONS: `--import=${hook}` } });
+    const result = await authctl(home, args, { extraEnv: { NODE_OPTIONS: `--require=${hook}` } });
     expect(result.exitCode, result.stderr).toBe(0);
-    const files = [...result.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => relative(REPO, fileURLToPath(m[1]!)));
-    return { files, stdout: result.stdout };
+    const files = [...result.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => relative(REPO, m[1]!)).filter((f) => !f.startsWith(".."));
+    const packages = new Set(files.filter((f) => f.startsWith("node_modules/")).map((f) => f.split("/")[1]!));
+    return { files: files.filter((f) => f.startsWith("dist/")), packages: [...packages].sort(), stdout: result.stdout };
   }
+
+  it("the bin is CommonJS, so the hook sees every module it loads", () => {
+    expect(JSON.parse(readFileSync(join(REPO, "dist/bin/package.json"), "utf8"))).toEqual({ type: "commonjs" });
+  });
 
   it("`--version`, `-v` and `version` load the entry file only", async () => {
     for (const args of [["--version"], ["-v"], ["version"]]) {
-      const { files, stdout } = await loaded(args);
+      const { files, packages, stdout } = await loaded(args);
       expect(stdout).toBe("0.1.0");
       expect(files).toEqual([relative(REPO, CLI)]);
+      expect(packages).toEqual([]);
     }
   });
 
-  it("`creds list` loads no chunk holding the context, logins, engine, roster or zod", async () => {
+  it("`creds list` loads no chunk holding the context, logins, engine, roster or zod, and no package but SQLite's", async () => {
     const meta = JSON.parse(readFileSync(join(REPO, "dist/bin/meta.json"), "utf8")) as Metafile;
-    const { files } = await loaded(["creds", "list"]);
+    const { files, packages } = await loaded(["creds", "list"]);
     expect(files).toContain(relative(REPO, CLI));
     const inputs = files.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}));
     expect(inputs).toContain("dist/cli/commands/creds.js");
-    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || i.includes("node_modules/"))).toEqual(
-      inputs.filter((i) => i.includes("node_modules/commander/")),
-    );
+    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || (i.includes("node_modules/") && !i.includes("node_modules/commander/")))).toEqual([]);
+    expect(packages).toEqual(["better-sqlite3", "bindings", "file-uri-to-path"]);
   });
 });
