@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -22,6 +22,8 @@ const CLI_TIMEOUT_MS = 90_000;
 const t = tempHome("authctl-vendor-helpers-");
 const clientRoot = mkdtempSync(join(tmpdir(), "authctl-vendor-client-"));
 const binDir = join(clientRoot, "bin");
+const callLog = join(clientRoot, "calls.log");
+const calls = () => (existsSync(callLog) ? readFileSync(callLog, "utf8").split("\n").filter(Boolean) : []);
 const anthropicKey = canary("sk-ant-");
 const openaiKey = canary("sk-");
 let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
@@ -37,9 +39,9 @@ beforeAll(async () => {
     const r = await authctl(t.home, ["key", provider, "--stdin"], { input: key });
     expect(r.exitCode).toBe(0);
   }
-  // `authctl` on the CLIs' PATH, as an installed bin would be.
+  // `authctl` on the CLIs' PATH, as an installed bin would be; it notes each call (its arguments, never a key).
   mkdirSync(binDir, { recursive: true });
-  writeFileSync(join(binDir, "authctl"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`);
+  writeFileSync(join(binDir, "authctl"), `#!/bin/sh\necho "$*" >> ${JSON.stringify(callLog)}\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`);
   chmodSync(join(binDir, "authctl"), 0o755);
 }, 60_000);
 
@@ -61,18 +63,32 @@ function assertKeyStaysOut(clientHome: string, output: string, key: string): voi
 }
 
 describe("vendor key helpers calling authctl token", () => {
-  it("Claude Code's apiKeyHelper: `claude -p` sends the key `authctl token anthropic` printed", async () => {
+  /** One `claude -p hi` with apiKeyHelper set; what reached the upstream and how often the helper ran. */
+  async function claudeRun(ttlMs: string) {
     const clientHome = mkdtempSync(join(clientRoot, "claude-"));
     mkdirSync(join(clientHome, ".claude"), { recursive: true });
     writeFileSync(join(clientHome, ".claude", "settings.json"), JSON.stringify({ apiKeyHelper: "authctl token anthropic" }));
-    const before = upstream.arrivals.length;
-    const env = clientEnv(clientHome, { ANTHROPIC_BASE_URL: upstream.url, CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "60000" });
+    const [before, callsBefore] = [upstream.arrivals.length, calls().length];
+    const env = clientEnv(clientHome, { ANTHROPIC_BASE_URL: upstream.url, CLAUDE_CODE_API_KEY_HELPER_TTL_MS: ttlMs });
     const run = await execa(CLAUDE, ["-p", "hi"], { env, extendEnv: false, reject: false, timeout: CLI_TIMEOUT_MS, cwd: clientHome, stdin: "ignore" });
     const output = `${run.stdout}\n${run.stderr}`;
-    expect(output).toContain(REPLY_TEXT);
     const messages = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
+    return { clientHome, output, messages, helperCalls: calls().slice(callsBefore) };
+  }
+
+  it("Claude Code's apiKeyHelper: `claude -p` sends the key `authctl token anthropic` printed, asking once within its TTL", async () => {
+    const { clientHome, output, messages, helperCalls } = await claudeRun("600000");
+    expect(output).toContain(REPLY_TEXT);
     expect(messages.length).toBeGreaterThan(0);
     for (const a of messages) expect(a.headers["x-api-key"] ?? a.headers.authorization?.replace(/^Bearer /, "")).toBe(anthropicKey);
+    expect(helperCalls).toEqual(["token anthropic"]);
+    assertKeyStaysOut(clientHome, output, anthropicKey);
+  });
+
+  it("Claude Code honours CLAUDE_CODE_API_KEY_HELPER_TTL_MS: with 1 ms it asks authctl again", async () => {
+    const { clientHome, output, helperCalls } = await claudeRun("1");
+    expect(output).toContain(REPLY_TEXT);
+    expect(helperCalls.length).toBeGreaterThan(1);
     assertKeyStaysOut(clientHome, output, anthropicKey);
   });
 
@@ -93,6 +109,8 @@ describe("vendor key helpers calling authctl token", () => {
         "[model_providers.authctl-openai.auth]",
         'command = "authctl"',
         'args = ["token", "openai"]',
+        "timeout_ms = 10000",
+        "refresh_interval_ms = 300000",
         "",
       ].join("\n"),
     );
