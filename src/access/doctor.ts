@@ -1,0 +1,172 @@
+import { existsSync, lstatSync } from "node:fs";
+import { join } from "node:path";
+import type { Authctl } from "../context.js";
+import { AuthctlError } from "../core/errors.js";
+import { privateDirProblem } from "../core/paths.js";
+import { typedCredential, secretOf } from "../credentials/table.js";
+import { contentTag, imageExists, type Engine } from "../engine/index.js";
+import { IMAGES_DIR } from "../logins/container/images.js";
+import { readKeyringSecret } from "../store/keyring.js";
+import { passphraseFromEnv } from "../store/keySource.js";
+import { connectService, serviceLocation } from "./connect.js";
+
+/** One line of `authctl doctor`: `detail` says what was found, `fix` what to do when it is broken. */
+export interface DoctorCheck {
+  name: "engine" | "mode" | "image" | "store" | "key" | "keyring" | "daemon" | "clock";
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  /** The login image to look for instead of the one built from images/auth (as `auth --image`). */
+  image?: string;
+}
+
+/** A token may be issued a little ahead of this clock; beyond this, this clock is wrong. */
+const SKEW_TOLERANCE_S = 120;
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const ok = (name: DoctorCheck["name"], detail: string): DoctorCheck => ({ name, ok: true, detail });
+const broken = (name: DoctorCheck["name"], detail: string, fix: string): DoctorCheck => ({ name, ok: false, detail, fix });
+
+async function engineChecks(context: Authctl, options: DoctorOptions): Promise<DoctorCheck[]> {
+  let engine: Engine;
+  try {
+    engine = await context.engine();
+  } catch (error) {
+    // NoEngineError's message already names what was tried and how to install or start it.
+    return [broken("engine", "no container engine answers", messageOf(error))];
+  }
+  const via = engine.socketPath ? `API socket ${engine.socketPath}` : "its CLI (no API socket answered)";
+  const image = options.image ?? contentTag("localhost/authctl-auth", join(IMAGES_DIR, "auth"));
+  const present = await imageExists(engine, image).catch(() => false);
+  return [
+    ok("engine", `${engine.name} ${engine.binary}, through ${via}`),
+    ok("mode", engine.rootless ? "rootless" : "rootful"),
+    present
+      ? ok("image", `${image} is in ${engine.name}'s images`)
+      : broken("image", `${image} is not in ${engine.name}'s images`, options.image ? `build or load ${options.image} into ${engine.name}, or drop --image` : "authctl image build"),
+  ];
+}
+
+/** The store and what unlocks it, from its metadata: nothing is decrypted here. */
+function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boolean } {
+  const { db, keyFile } = context.paths;
+  if (!existsSync(db)) return { checks: [ok("store", `none yet at ${db} (the first login creates it)`)], readable: false };
+  let store: ReturnType<Authctl["store"]>;
+  let kind: string | undefined;
+  try {
+    store = context.store();
+    kind = store.keyKind;
+    store.list();
+  } catch (error) {
+    const fix = `move ${db} aside (and restore it from a backup), or point AUTHCTL_HOME at another home`;
+    return { checks: [broken("store", `${db} cannot be read: ${messageOf(error)}`, fix)], readable: false };
+  }
+  const checks = [ok("store", `${db}${store.readOnlyReason ? ` (read-only: ${store.readOnlyReason})` : ""}`)];
+  if (kind === "keyfile") {
+    const mode = existsSync(keyFile) ? lstatSync(keyFile).mode & 0o777 : undefined;
+    checks.push(
+      mode === undefined ? broken("key", `key file ${keyFile} is missing`, `restore ${keyFile} from a backup; without it the store cannot be read`)
+      : mode & 0o077 ? broken("key", `key file ${keyFile} has mode ${mode.toString(8)}`, `chmod 600 ${keyFile}`)
+      : ok("key", `key file ${keyFile} (0600)`),
+    );
+  } else if (kind === "scrypt") {
+    checks.push(ok("key", `passphrase${passphraseFromEnv(context.env) ? " (from the environment)" : ": asked on a terminal, or held by `authctl unlock`"}`));
+  } else checks.push(ok("key", kind === "keyring" ? "OS keyring" : "none yet (the first secret creates it)"));
+  return { checks, readable: true };
+}
+
+function keyringCheck(context: Authctl, storeReadable: boolean): DoctorCheck {
+  const needed = storeReadable && context.store().keyKind === "keyring";
+  // A probe entry, not the store's: reachability is the question, and the store key stays where it is.
+  const answer = readKeyringSecret(context.env, "authctl doctor probe");
+  if (answer.ok) return ok("keyring", "the OS keyring (Secret Service) answers");
+  return needed
+    ? broken("keyring", `the store keeps its key in the OS keyring, which does not answer (${answer.error})`, "unlock your desktop keyring (Secret Service) and retry")
+    : ok("keyring", `not reachable (${answer.error}); not needed by this store (a new store falls back to a key file or a passphrase)`);
+}
+
+function modeOf(path: string): { uid: number; mode: number } | undefined {
+  try {
+    const st = lstatSync(path);
+    return { uid: st.uid, mode: st.mode & 0o777 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The service's directory and sockets as a client verifies them, then the daemon itself. */
+async function daemonCheck(context: Authctl): Promise<DoctorCheck> {
+  const { dir, socketPath, proxySocketPath } = serviceLocation(context);
+  const problem = privateDirProblem(dir);
+  if (problem) return broken("daemon", `the service directory ${dir} ${problem}`, `chmod 700 ${dir} if it is yours, else remove it (its owner or root can) or point AUTHCTL_HOME at another home`);
+  const uid = process.getuid?.();
+  for (const path of [socketPath, proxySocketPath]) {
+    const st = modeOf(path);
+    if (!st) continue;
+    if (uid !== undefined && st.uid !== uid) return broken("daemon", `${path} belongs to uid ${st.uid}, not to you`, `authctl serve stop, then remove ${path}`);
+    if (st.mode & 0o077) return broken("daemon", `${path} has mode ${st.mode.toString(8)}`, `authctl serve stop && authctl serve --detach (the daemon makes its sockets 0600)`);
+  }
+  try {
+    const running = await connectService(context);
+    if (!running) return ok("daemon", `not running (${socketPath}; commands start it when they need it)`);
+    const peer = running.peer ? `uid ${running.peer.uid}` : (running.peerUnchecked ?? "peer unchecked");
+    return ok("daemon", `pid ${running.health.pid} (${peer}) at ${socketPath} (0600)${running.health.proxy ? `, proxy ${running.health.proxy.socket}` : ""}`);
+  } catch (error) {
+    return broken("daemon", messageOf(error), error instanceof AuthctlError ? `remove ${dir} (its owner or root can), or point AUTHCTL_HOME at another home` : "authctl serve stop && authctl serve --detach");
+  }
+}
+
+/** The `iat` of a JWT, if the secret is one; the signature is not checked: only the issuer's clock is wanted. */
+function issuedAt(secret: string): number | undefined {
+  const parts = secret.split(".");
+  if (parts.length !== 3) return undefined;
+  try {
+    const iat = (JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as { iat?: unknown }).iat;
+    return typeof iat === "number" && Number.isFinite(iat) ? iat : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * This clock against the newest token issue time the store holds. A passphrase store with no
+ * passphrase in the environment is not unlocked for this: the line says so instead of asking.
+ */
+function clockCheck(context: Authctl): DoctorCheck {
+  const store = context.store();
+  if (store.needsPassphrasePrompt()) return ok("clock", "not compared (the store is locked; set AUTHCTL_PASSPHRASE to compare against its tokens)");
+  let newest: { iat: number; name: string } | undefined;
+  try {
+    for (const info of store.list()) {
+      const row = store.get(info.credentialSet, info.provider);
+      const secret = row && secretOf(typedCredential(row));
+      const iat = secret === undefined ? undefined : issuedAt(secret);
+      if (iat !== undefined && (!newest || iat > newest.iat)) newest = { iat, name: `${info.credentialSet}:${info.provider}` };
+    }
+  } catch (error) {
+    return ok("clock", `not compared (${messageOf(error)})`);
+  }
+  if (!newest) return ok("clock", "not compared (no stored token carries an issue time)");
+  const ahead = Math.round(newest.iat - context.clock.now() / 1000);
+  return ahead > SKEW_TOLERANCE_S
+    ? broken("clock", `${newest.name} was issued ${ahead} s in this clock's future: this clock is behind`, "sync the clock (`timedatectl set-ntp true`, or your NTP client)")
+    : ok("clock", `within ${SKEW_TOLERANCE_S} s of ${newest.name}'s issuer`);
+}
+
+/**
+ * What `authctl doctor` checks, in order: engine, rootful or rootless, the login image, the store
+ * and its key, the keyring, the daemon and its sockets, and the clock. Never throws for a broken
+ * part (that is a failing line with its fix), never prints, and never shows a secret.
+ */
+export async function doctor(context: Authctl, options: DoctorOptions = {}): Promise<DoctorCheck[]> {
+  const checks = await engineChecks(context, options);
+  const store = storeChecks(context);
+  checks.push(...store.checks);
+  checks.push(keyringCheck(context, store.readable));
+  checks.push(await daemonCheck(context));
+  if (store.readable) checks.push(clockCheck(context));
+  return checks;
+}
