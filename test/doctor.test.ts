@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { authctl, canary, childEnv, tempHome } from "./helpers/env.js";
 import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
 import { runInProcess } from "./helpers/memory-io.js";
 
@@ -70,6 +70,38 @@ describe.skipIf(!hasEngine)("authctl doctor", () => {
     const k = await run(home, ["doctor", "--image", TEST_IMAGE]);
     expect(lineOf(k.stdout, "key")).toBe(`FAIL  key      key file ${join(home, "store.key")} has mode 644; fix: chmod 600 ${join(home, "store.key")}`);
     expect(k.exitCode).toBe(1);
+  }, 60_000);
+
+  // Spawns the built CLI for the daemon: run `npm run build` first.
+  it("a running daemon: its pid and sockets are ok; a socket others can use is a failing line", async () => {
+    const home = await homeWithKey();
+    expect((await authctl(home, ["serve", "--detach"])).exitCode).toBe(0);
+    try {
+      const r = await run(home, ["doctor", "--image", TEST_IMAGE]);
+      expect(lineOf(r.stdout, "daemon")).toMatch(new RegExp(`^ok\\s+daemon\\s+pid \\d+ \\(uid ${process.getuid!()}\\) at ${join(home, "run", "authctl.sock")} \\(0600\\)`));
+      expect(r.exitCode).toBe(0);
+      chmodSync(join(home, "run", "authctl.sock"), 0o666);
+      const bad = await run(home, ["doctor", "--image", TEST_IMAGE]);
+      expect(lineOf(bad.stdout, "daemon")).toBe(
+        `FAIL  daemon   ${join(home, "run", "authctl.sock")} has mode 666; fix: authctl serve stop && authctl serve --detach (the daemon makes its sockets 0600)`,
+      );
+      expect(bad.exitCode).toBe(1);
+    } finally {
+      await authctl(home, ["serve", "stop"]);
+    }
+  }, 60_000);
+
+  it("a stored token issued in this clock's future: the clock line fails with the fix; the token is never shown", async () => {
+    const t = tempHome("authctl-doctor-");
+    homes.push(t);
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const jwt = `${part({ alg: "none" })}.${part({ sub: secret, iat: Math.floor(Date.now() / 1000) + 3600 })}.${part({ sig: secret })}`;
+    const stored = await run(t.home, ["key", "gh", "--stdin", "--force"], jwt);
+    expect(stored.exitCode, stored.stderr).toBe(0);
+    const r = await run(t.home, ["doctor", "--image", TEST_IMAGE]);
+    expect(lineOf(r.stdout, "clock")).toMatch(/^FAIL\s+clock\s+default:gh was issued 3\d{3} s in this clock's future: this clock is behind; fix: sync the clock/);
+    expect(r.stdout + r.stderr).not.toContain(jwt.split(".")[1]);
+    expect(r.exitCode).toBe(1);
   }, 60_000);
 
   it("--json: ok and one object per check (name, ok, detail, fix when broken)", async () => {
