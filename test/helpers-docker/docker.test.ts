@@ -117,12 +117,12 @@ describe.skipIf(!dockerAnswers)("docker through docker-credential-authctl", () =
 
   it("docker login --password-stdin stores the secret as the registry provider's key in the set; the same one again changes nothing", async () => {
     const login = await docker(["login", "-u", USER, "--password-stdin", registry.host], { input: password, env: { AUTHCTL_SET: "fresh" } });
-    expect(login.exitCode).toBe(0);
+    expect({ exitCode: login.exitCode, stderr: login.stderr }).toEqual({ exitCode: 0, stderr: "" });
     const token = await authctl(t.home, ["token", "testreg", "--set", "fresh"]);
     expect(token.stdout).toBe(password);
     const before = await authctl(t.home, ["creds", "show", "fresh:testreg", "--json"]);
     const again = await docker(["login", "-u", USER, "--password-stdin", registry.host], { input: password, env: { AUTHCTL_SET: "fresh" } });
-    expect(again.exitCode).toBe(0);
+    expect({ exitCode: again.exitCode, stderr: again.stderr }).toEqual({ exitCode: 0, stderr: "" });
     const after = await authctl(t.home, ["creds", "show", "fresh:testreg", "--json"]);
     expect(after.stdout).toBe(before.stdout);
   });
