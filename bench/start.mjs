@@ -65,12 +65,20 @@ function hasCommand(name) {
   return new RegExp(`^  ${name}\\b`, "m").test(help);
 }
 
+// The floors a miss is read against: what Node itself costs for the first steps every command takes.
 const FLOOR = join(scratch, "one-line.mjs");
 writeFileSync(FLOOR, "export const x = 0;\n");
+const FLOOR_CJS = join(scratch, "one-line.cjs");
+writeFileSync(FLOOR_CJS, "module.exports = 0;\n");
+const FLOOR_SQLITE = join(scratch, "sqlite.cjs");
+const sqlite = JSON.stringify(join(REPO, "node_modules/better-sqlite3"));
+writeFileSync(FLOOR_SQLITE, `require(${JSON.stringify(join(REPO, "node_modules/commander"))}); new (require(${sqlite}))(process.argv[2], { readonly: true }).prepare("SELECT count(*) FROM sqlite_master").get();\n`);
 
 const seed = seedHome();
 const FIGURES = [
   { name: "floor: a one-line ESM file", argv: ["node", FLOOR], target: null },
+  { name: "floor: a one-line CommonJS file", argv: ["node", FLOOR_CJS], target: null },
+  { name: "floor: require commander and better-sqlite3, open the 1,000-row store, one SELECT", argv: ["node", FLOOR_SQLITE, join(seed, "credentials.db")], target: null },
   { name: "`authctl --version`", args: ["--version"], target: 1.2 },
   { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
