@@ -21,6 +21,8 @@ export interface AuthctlOptions {
   env: Env;
   /** Defaults to `$AUTHCTL_HOME`, else `~/.authctl`. */
   home?: string;
+  /** Where the nearest project file (`authctl.yaml`) is looked for; none: no project file applies. */
+  cwd?: string;
   clock?: Clock;
   io?: ContextStreams;
   /** Already-built parts (tests, the CLI factory); otherwise each is built on first use. */
@@ -38,6 +40,7 @@ export interface AuthctlOptions {
 export class Authctl implements Disposable {
   readonly env: Env;
   readonly home: string;
+  readonly cwd: string | undefined;
   readonly clock: Clock;
   readonly io: ContextStreams | undefined;
   readonly paths: StorePaths;
@@ -50,6 +53,7 @@ export class Authctl implements Disposable {
     this.env = options.env;
     const given = options.store;
     this.home = options.home ?? (typeof given === "object" ? given.home : undefined) ?? authctlHome(options.env);
+    this.cwd = options.cwd;
     this.clock = options.clock ?? systemClock;
     this.io = options.io;
     this.paths = storePaths(this.home);

@@ -7,7 +7,7 @@
  */
 import { Authctl, setDefaultContext } from "./context.js";
 
-setDefaultContext(() => new Authctl({ env: process.env, io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } }));
+setDefaultContext(() => new Authctl({ env: process.env, cwd: process.cwd(), io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr } }));
 
 export { Authctl, type AuthctlOptions, type ContextStreams, type Env, type WithContext } from "./context.js";
 export type { Clock } from "./core/clock.js";

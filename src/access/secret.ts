@@ -1,8 +1,8 @@
 import type { Authctl } from "../context.js";
 import { AuthctlError } from "../core/errors.js";
-import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import { typedCredential } from "../credentials/index.js";
+import { resolveCredentialSet } from "./credentialSet.js";
 import { getCredentials } from "./credentials.js";
 import { accessExpiry } from "./fresh.js";
 import { assertDeliverable, secretOf } from "./delivery.js";
@@ -23,9 +23,9 @@ export interface ProviderSecret {
   accounts: { name: string; secret: string }[];
 }
 
-/** The set a helper reads when none is named: `AUTHCTL_SET` in the context's environment, else the default set. */
+/** The set a helper reads: the one named, else `AUTHCTL_SET`, else the nearest project file's, else the default set. */
 export function chosenSet(context: Authctl, explicit?: string): string {
-  return assertSetName(explicit ?? (context.env.AUTHCTL_SET || DEFAULT_SET));
+  return resolveCredentialSet(context, explicit).credentialSet;
 }
 
 /**

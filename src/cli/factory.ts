@@ -80,7 +80,7 @@ export function createFactory(io: IOStreams, signal: AbortSignal): Factory {
     },
     context() {
       // One open store for the whole command, opened on first use (`authctl providers` never creates it).
-      context ??= import("../context.js").then(({ Authctl }) => new Authctl({ env: io.env, home, io, store: () => f.store() }));
+      context ??= import("../context.js").then(({ Authctl }) => new Authctl({ env: io.env, home, io, ...(io.cwd === undefined ? {} : { cwd: io.cwd }), store: () => f.store() }));
       return context;
     },
     async roster() {

@@ -3,10 +3,18 @@ import type { ContextStreams, Env } from "../context.js";
 /** The CLI's streams (whether they are terminals: colour and prompts only on a TTY) and its environment. */
 export interface IOStreams extends ContextStreams {
   env: Env;
+  /** Where a project file is looked for; none (tests' in-memory streams): no project file applies. */
+  cwd?: string;
 }
 
 export function systemIO(): IOStreams {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  let cwd: string | undefined;
+  try {
+    cwd = process.cwd();
+  } catch {
+    // A directory removed under the shell: no project file applies.
+  }
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
 }
 
 export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);

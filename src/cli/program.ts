@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Comman
   ["audit", async () => (await import("./commands/audit.js")).auditCommand],
   ["container-args", async () => (await import("./commands/container-args.js")).containerArgsCommand],
   ["token", async () => (await import("./commands/token.js")).tokenCommand],
+  ["init", async () => (await import("./commands/init.js")).initCommand],
   ["unlock", async () => (await import("./commands/unlock.js")).unlockCommand],
   ["lock", async () => (await import("./commands/unlock.js")).lockCommand],
   ["git-credential", async () => (await import("./commands/git-credential.js")).gitCredentialCommand],

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { basename, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import type * as Yaml from "yaml";
 import type { z } from "zod";
 import { RosterError, UnknownProviderError } from "../core/errors.js";
 import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
+// yaml loads only when a roster file is parsed: with the compiled shipped roster and no user file, never.
+import { parseYaml } from "../core/yaml.js";
 import { ProviderSchema, type Provider } from "./schema.js";
 
 /** The roster shipped in the package (resources/agents), resolved from dist/ or src/ alike. */
@@ -19,12 +19,6 @@ export const BUILTIN_ROSTER_DIR = fileURLToPath(new URL("../../resources/agents/
  */
 export const COMPILED_ROSTER_FILE = fileURLToPath(new URL("./builtin-roster.json", import.meta.url));
 
-let yaml: typeof Yaml | undefined;
-/** yaml (250 kB) loads only when a roster file is parsed: with the compiled shipped roster and no user file, never. */
-function parseYaml(text: string): unknown {
-  yaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
-  return yaml.parse(text, { logLevel: "error" });
-}
 
 export interface CompiledRoster {
   /** Of the YAML files it was compiled from: a changed, added or removed file makes it stale. */

@@ -24,6 +24,8 @@ export interface ResolveGrantsOptions {
   credentialSet?: string;
   /** Exactly these providers (each must be stored and deliverable); default: every deliverable one in the set. */
   only?: readonly string[];
+  /** provider → one more variable its secret is exported under (a project file's `env`). */
+  extraEnvNames?: Readonly<Record<string, string>>;
 }
 
 /** The set's stored providers the roster knows, then those the roster gives a secret `source`. */
@@ -102,7 +104,8 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
       continue;
     }
     assertDeliverable(provider, credential);
-    const envNames = envNamesOf(provider, credential.kind);
+    const extra = options.extraEnvNames?.[name];
+    const envNames = [...new Set([...envNamesOf(provider, credential.kind), ...(extra ? [extra] : [])])];
     const secret = secretOf(credential);
     const problem = envNames.length === 0 ? "its roster entry names no environment variable" : !secret ? `its ${credential.kind} credential holds no secret to export now` : undefined;
     if (problem) {

@@ -9,6 +9,8 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
 export interface RunWithCredentialsOptions extends WithContext {
   credentialSet?: string;
   only?: readonly string[];
+  /** provider → one more variable its secret is exported under (a project file's `env`). */
+  extraEnvNames?: Readonly<Record<string, string>>;
   /** Conceal secrets in piped output (default true). */
   mask?: boolean;
   signal?: AbortSignal;
@@ -30,7 +32,7 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
   const context = contextFrom(options);
   const which = { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) };
   await refreshDueLogins(context, { ...which, ...(options.signal ? { signal: options.signal } : {}) });
-  const resolved = resolveGrants(context, which);
+  const resolved = resolveGrants(context, { ...which, ...(options.extraEnvNames ? { extraEnvNames: options.extraEnvNames } : {}) });
   options.onGrants?.(resolved);
   assertRunnable(argv[0], context.env);
   const providers = resolved.grants.map((g) => g.provider);

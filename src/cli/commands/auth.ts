@@ -48,7 +48,7 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   const result = await new Authenticator(provider).run({
     projectId: opts.project ?? null,
     context,
-    credentialSet: credentialSetFor(opts),
+    credentialSet: opts.set === undefined && opts.project === undefined ? (await import("../../access/credentialSet.js")).resolveCredentialSet(context).credentialSet : credentialSetFor(opts),
     mode,
     image: opts.image,
     exposeToken: opts.exposeToken,
@@ -80,7 +80,7 @@ export function authCommand(f: Factory, run = runAuth): Command {
     .description("log a provider in: the vendor's own CLI in a container, a device code or browser login on the host, or an API key")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the login is for (also the credential set unless --set is given)")
-    .option("--set <set>", "credential set (default: the project, else 'default')")
+    .option("--set <set>", "credential set (default: the --project, else $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .addOption(new Option("--mode <mode>", "skip the menu").choices(["oauth", "api-key"]))
     .option("--image <tag>", "run this image instead of building images/auth")
     .option("--expose-token", "write the real vendor files into the shared mount (default: a phantom marker)")

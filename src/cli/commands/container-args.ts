@@ -35,7 +35,8 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
     context,
     ...(policy ? { policy } : {}),
     project: opts.project,
-    credentialSet: opts.set,
+    // A project name picks the set itself; otherwise the flag, AUTHCTL_SET or the project file does.
+    credentialSet: opts.set === undefined && opts.project !== undefined ? undefined : (await import("../../access/credentialSet.js")).resolveCredentialSet(context, opts.set).credentialSet,
     socketPath: opts.socket,
     sessionId: opts.session,
     port: opts.port,
@@ -55,7 +56,7 @@ export function containerArgsCommand(f: Factory): Command {
     .description("engine run flags for an agent container that uses a login through the credential proxy of `authctl serve` (phantom tokens only; started on demand)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the agent works on (also the credential set unless --set is given)")
-    .option("--set <set>", "credential set (default: the project, else 'default')")
+    .option("--set <set>", "credential set (default: the --project, else $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .option("--socket <path>", "the proxy's Unix socket, which must be this home's running daemon's (default: that one; the daemon is started if none runs)")
     .option("--session <id>", "session id for the phantoms (default: agent-<set>-<random>)")
     .option("--port <n>", "port of the forwarder inside the container (default 8787)", port)

@@ -27,10 +27,13 @@ export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise
   const nested = serviceGrant(context) !== undefined;
   if (!nested) await f.unlockedStore();
   const { runWithCredentials } = await import("../../run/run.js");
+  const { resolveCredentialSet } = await import("../../access/credentialSet.js");
+  const chosen = resolveCredentialSet(context, opts.set);
   f.exitCode = await runWithCredentials(argv, {
     context,
     signal: f.signal,
-    ...(opts.set ? { credentialSet: opts.set } : {}),
+    credentialSet: chosen.credentialSet,
+    ...(chosen.project && Object.keys(chosen.project.env).length > 0 ? { extraEnvNames: chosen.project.env } : {}),
     ...(only ? { only } : {}),
     mask: opts.mask !== false,
     onGrants: ({ credentialSet, grants, skipped }) => {
@@ -70,7 +73,7 @@ export function runCommand(f: Factory): Command {
   return new Command("run")
     .description("run a command with the set's credentials in its environment (nothing written to disk)")
     .usage("[options] -- <command> [args…]")
-    .option("--set <name>", "credential set", "default")
+    .option("--set <name>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .option("--only <providers>", "only these providers (comma-separated); each must be stored")
     .option("--no-mask", "do not conceal the secrets in the command's piped output")
     .option("--no-token", "do not hand the command a token for the local service (AUTHCTL_TOKEN)")

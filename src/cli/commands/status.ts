@@ -34,15 +34,21 @@ const KEY_KIND_LABELS: Record<string, string> = {
  */
 export async function runStatus(f: Factory, opts: StatusOptions): Promise<number> {
   const { io } = f;
-  const required = opts.require?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
-  if (opts.require !== undefined && required.length === 0) throw new UsageError("--require needs provider names, comma-separated (e.g. claude,stripe)");
+  const flagged = opts.require?.split(",").map((s) => s.trim()).filter(Boolean);
+  if (opts.require !== undefined && flagged?.length === 0) throw new UsageError("--require needs provider names, comma-separated (e.g. claude,stripe)");
+  const { describeSet, resolveCredentialSet } = await import("../../access/credentialSet.js");
+  // The set every other command would read here; only the default set leaves the listing whole.
+  const chosen = resolveCredentialSet(await f.context(), opts.set);
+  const required = flagged ?? chosen.project?.require ?? [];
+  const credentialSet = chosen.source === "default" ? undefined : chosen.credentialSet;
   const sources = { store: f.store(), env: io.env, now: (opts.clock ?? systemClock).now(), roster: () => f.roster(), unlock: () => f.unlockedStore() };
-  const status = await gatherStatus(sources, { credentialSet: opts.set, require: required, check: opts.check === true, signal: f.signal });
+  const status = await gatherStatus(sources, { credentialSet, require: required, check: opts.check === true, signal: f.signal });
   const { unlockedBy, lockProblem, logins: rows, missing } = status;
   const missingRows = rows.filter((r) => r.state === "missing");
   if (opts.json) printJson(io, status);
   else {
     const header = [
+      ["set", describeSet(chosen, io.cwd)],
       ["home", status.home],
       ["database", status.database],
       ["store key", KEY_KIND_LABELS[status.keyKind ?? "none"] ?? status.keyKind!],
@@ -70,8 +76,8 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
 export function statusCommand(f: Factory): Command {
   return new Command("status")
     .description("show which logins work (valid, expiring or expired and whether they refresh, missing, locked), the store, and what unlocks it")
-    .option("--set <set>", "only this credential set (and the set --require checks; default 'default')")
-    .option("--require <providers>", "comma-separated providers that must be present: exit 3 if one is missing (for CI)")
+    .option("--set <set>", "only this credential set, and the set --require checks (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else every set, 'default' for --require)")
+    .option("--require <providers>", "comma-separated providers that must be present: exit 3 if one is missing (for CI; default: the project file's require)")
     .option("--check", "probe each stored login at its vendor (the roster's probe) and show the account: exit 1 if one is rejected or fails")
     .option("--json", "print JSON")
     .action(async (opts: StatusOptions) => {

@@ -31,7 +31,7 @@ export function tokenCommand(f: Factory): Command {
   return new Command("token")
     .description("print one credential's secret on stdout, for scripts and other tools' credential helpers")
     .argument("<provider>", "e.g. gh, anthropic (see `authctl providers`)")
-    .option("--set <set>", "credential set (default: $AUTHCTL_SET, else 'default')")
+    .option("--set <set>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .option("--json", "print JSON: credentialSet, provider, kind, token, expiresAt")
     .action((provider: string, opts: TokenOpts) => runToken(f, provider, opts));
 }

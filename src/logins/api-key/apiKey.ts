@@ -43,6 +43,11 @@ export interface KeyFormatOptions {
 const longestMatch = (prefixes: readonly string[] | undefined, key: string) =>
   Math.max(-1, ...(prefixes ?? []).filter((p) => key.startsWith(p)).map((p) => p.length));
 
+/** The providers whose key prefix `value` starts with: a value anywhere a key must not be (a project file) is refused by this. */
+export function keyPrefixOwners(roster: readonly Provider[], value: string): Provider[] {
+  return roster.filter((p) => longestMatch(p.api_key?.prefixes, value) >= 0);
+}
+
 /**
  * A key must start with one of the provider's roster prefixes, and no other provider may claim it
  * by a more specific one (`sk-ant-` is Anthropic's, though OpenAI's `sk-` matches it too).
