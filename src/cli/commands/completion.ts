@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { storePaths } from "../../core/paths.js";
 import { DEFAULT_SET } from "../../core/names.js";
+import { loadRoster } from "../../roster/load.js";
 import { completionScript, SHELLS, type Shell } from "../completion/scripts.js";
 import { completionTree } from "../completion/tree.js";
 import type { Factory } from "../factory.js";
@@ -20,10 +21,11 @@ export async function runCompletion(f: Factory, shell: string): Promise<void> {
  * so a locked passphrase store completes as well and no secret is ever read. A home without a
  * store is not created by pressing Tab.
  */
-export async function runCompleteNames(f: Factory, what: string): Promise<void> {
+export function runCompleteNames(f: Factory, what: string): void {
   const stored = existsSync(storePaths(f.home).db) ? f.store().list() : [];
   const names =
-    what === "providers" ? [...(await f.roster()).list().map((p) => p.name), ...stored.map((c) => c.provider)]
+    // The roster alone, not the whole context (engine detection and friends): this runs at every Tab.
+    what === "providers" ? [...loadRoster({ userDir: storePaths(f.home).userRoster }).list().map((p) => p.name), ...stored.map((c) => c.provider)]
     : what === "sets" ? [DEFAULT_SET, ...stored.map((c) => c.credentialSet)]
     : [];
   for (const name of [...new Set(names)].sort()) out(f.io, name);
