@@ -84,7 +84,7 @@ describe.runIf(hasEngine && isRoot)("containers authctl starts belong to no host
       expect(environ.status, `${attacker} read the agent's environ`).not.toBe(0);
       const socket = runAs(IMAGE_UID, ["ls", "-l", `/proc/${pid}/root/run/authctl/proxy.sock`]);
       expect(socket.status, `${attacker} reached the agent's proxy socket: ${socket.stdout}`).not.toBe(0);
-      expect(statSync(proxy.info.socket!).uid, "the host proxy socket was handed to the account at the image's uid").not.toBe(IMAGE_UID);
+      expect(statSync(proxy.info.proxySocket!).uid, "the host proxy socket was handed to the account at the image's uid").not.toBe(IMAGE_UID);
       const uid = hostUidOf(pid);
       expect(uid).not.toBe(IMAGE_UID);
       expect(idIsOwned(uid), `host uid ${uid} belongs to an account or a subordinate range`).toBe(false);

@@ -25,7 +25,7 @@ export const OFFLINE_CLIENT_ENV = {
 export interface ProxyServeInfo {
   url: string | null;
   tlsUrl: string | null;
-  socket: string | null;
+  proxySocket: string | null;
   caFile: string | null;
   auditLog: string;
 }

@@ -59,15 +59,15 @@ describe("a flood of connections to the daemon's proxy socket", () => {
   it(`${FLOOD} connections over ${SESSIONS} sessions: the proxy holds a bounded number, the service socket keeps answering at once`, async () => {
     const child = execa("prlimit", [`--nofile=${OPEN_FILES}:${OPEN_FILES}`, "node", CLI, "serve", "--json"], { env: childEnv(home), extendEnv: false, reject: false, stdin: "ignore" });
     daemon = child;
-    const listening = await new Promise<{ service: string; socket: string }>((resolve, reject) => {
+    const listening = await new Promise<{ serviceSocket: string; proxySocket: string }>((resolve, reject) => {
       let text = "";
       child.stdout!.on("data", (d: Buffer) => {
         text += d.toString();
-        if (text.includes("}")) resolve(JSON.parse(text) as { service: string; socket: string });
+        if (text.includes("}")) resolve(JSON.parse(text) as { serviceSocket: string; proxySocket: string });
       });
       void child.then((r) => reject(new Error(`serve exited: ${String(r.stderr)}`)));
     });
-    expect(await health(listening.service, 2_000)).toBe(200);
+    expect(await health(listening.serviceSocket, 2_000)).toBe(200);
 
     const phantoms: string[] = [];
     for (let i = 0; i < SESSIONS; i++) {
@@ -79,7 +79,7 @@ describe("a flood of connections to the daemon's proxy socket", () => {
     let flooding = true;
     let dropped = 0;
     const open = (i: number) => {
-      const socket = connect(listening.socket);
+      const socket = connect(listening.proxySocket);
       sockets.push(socket);
       socket.on("error", () => {});
       socket.on("close", () => {
@@ -96,7 +96,7 @@ describe("a flood of connections to the daemon's proxy socket", () => {
       for (let i = 0; i < 4; i++) {
         await new Promise((r) => setTimeout(r, 500));
         const started = Date.now();
-        const status = await health(listening.service, 3_000);
+        const status = await health(listening.serviceSocket, 3_000);
         answers.push({ status, fast: Date.now() - started < 1_000 });
       }
     } finally {

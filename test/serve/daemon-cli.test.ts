@@ -32,7 +32,7 @@ describe("authctl serve (the daemon)", () => {
     cleanups.push(() => daemon.kill("SIGKILL"));
     await waitFor(() => existsSync(h.socket));
     const status = await authctl(h.home, ["serve", "status", "--json"]);
-    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, socket: h.socket, pid: daemon.pid });
+    expect(JSON.parse(status.stdout)).toMatchObject({ running: true, serviceSocket: h.socket, pid: daemon.pid });
     daemon.kill("SIGTERM");
     const r = await daemon;
     expect(r.exitCode).toBe(0);

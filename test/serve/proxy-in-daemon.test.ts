@@ -40,8 +40,8 @@ async function home() {
 }
 
 interface Listening {
-  service: string;
-  socket: string;
+  serviceSocket: string;
+  proxySocket: string;
   url: string | null;
   auditLog: string;
 }
@@ -98,12 +98,12 @@ describe("the credential proxy inside `authctl serve`", () => {
   it("one daemon serves both: the proxy's 0600 socket beside the service socket, a 127.0.0.1 port, one lock", async () => {
     const h = await home();
     const { process: child, listening } = await daemon(h.home, ["serve", "--proxy-port", "0"]);
-    expect(listening.service).toBe(h.serviceSocket);
-    expect(listening.socket).toBe(h.proxySocket);
+    expect(listening.serviceSocket).toBe(h.serviceSocket);
+    expect(listening.proxySocket).toBe(h.proxySocket);
     expect(statSync(h.proxySocket).mode & 0o777).toBe(0o600);
     expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const status = JSON.parse(String((await authctl(h.home, ["serve", "status", "--json"])).stdout));
-    expect(status).toMatchObject({ running: true, pid: child.pid, proxy: { socket: h.proxySocket, url: listening.url } });
+    expect(status).toMatchObject({ running: true, pid: child.pid, proxySocket: h.proxySocket, url: listening.url });
 
     const phantom = await phantomFor(h.home, "box-1");
     upstream.arrivals.splice(0);
@@ -170,7 +170,7 @@ describe("the credential proxy inside `authctl serve`", () => {
     const agent = JSON.parse(String(r.stdout)) as { sessionId: string; mounts: Array<{ host: string; container: string }>; env: Record<string, string> };
     expect(agent.mounts[0]).toMatchObject({ host: h.proxySocket, container: "/run/authctl/proxy.sock" });
     const status = JSON.parse(String((await authctl(h.home, ["serve", "status", "--json"])).stdout));
-    expect(status).toMatchObject({ running: true, proxy: { socket: h.proxySocket } });
+    expect(status).toMatchObject({ running: true, proxySocket: h.proxySocket });
     // The session's phantom works through the socket the container would get.
     expect((await post({ socketPath: h.proxySocket }, "/v1/messages", { "x-api-key": agent.env.ANTHROPIC_API_KEY! }, "{}")).status).toBe(200);
     expect((await authctl(h.home, ["proxy", "revoke", agent.sessionId])).exitCode).toBe(0);
@@ -179,7 +179,7 @@ describe("the credential proxy inside `authctl serve`", () => {
     const viaRun = await authctl(h.home, ["run", "--", "true"]);
     expect(viaRun.exitCode, String(viaRun.stderr)).toBe(0);
     const again = JSON.parse(String((await authctl(h.home, ["serve", "status", "--json"])).stdout));
-    expect(again).toMatchObject({ running: true, proxy: { socket: h.proxySocket } });
+    expect(again).toMatchObject({ running: true, proxySocket: h.proxySocket });
   });
 
   it("an idle-exit daemon stays up while a session's phantoms are live, and goes once they are revoked", async () => {
