@@ -95,12 +95,15 @@ describe("user roster dir", () => {
     expect(roster.get("claude").label).toBe("Claude Code");
   });
 
-  it("a bad user file fails naming that file", () => {
+  it("a bad user file is skipped, named by its full path, and the rest loads", () => {
     const t = tempHome();
     cleanup = t.cleanup;
     const dir = join(t.home, "agents");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "demo.yaml"), GOOD.replace("/home/dev/.demo", "relative"));
-    expect(() => loadRoster({ userDir: dir })).toThrow(/agents\/demo\.yaml: oauth\.container_mount/);
+    const roster = loadRoster({ userDir: dir });
+    expect(roster.skipped.map((e) => e.message)).toEqual([expect.stringContaining(`${join(dir, "demo.yaml")}: oauth.container_mount`)]);
+    expect(roster.has("demo")).toBe(false);
+    expect(roster.has("claude")).toBe(true);
   });
 });

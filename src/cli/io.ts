@@ -44,3 +44,8 @@ export function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
 }
+
+/** A broken user roster file leaves the rest working: say which file was left out and why. */
+export function warnSkippedRoster(io: IOStreams, roster: { skipped: readonly { file: string; message: string }[] }): void {
+  for (const e of roster.skipped) err(io, `authctl: warning: skipped roster file ${e.file}: ${e.message.replace(`roster: ${e.file}: `, "")}`);
+}

@@ -27,7 +27,15 @@ export interface CompiledRoster {
 }
 
 export class Roster {
-  constructor(private readonly providers: ReadonlyMap<string, Provider>) {}
+  /** User roster files left out, each with why (the CLI warns; the rest of the roster still works). */
+  readonly skipped: readonly RosterError[];
+
+  constructor(
+    private readonly providers: ReadonlyMap<string, Provider>,
+    skipped: readonly RosterError[] = [],
+  ) {
+    this.skipped = skipped;
+  }
 
   get names(): string[] {
     return [...this.providers.keys()].sort();
@@ -48,7 +56,9 @@ export class Roster {
   }
 }
 
+/** Shipped files relative to the build's directory; a user's file whole, so it can be found and fixed. */
 function displayPath(file: string): string {
+  if (!file.startsWith(BUILTIN_ROSTER_DIR)) return file;
   const rel = relative(process.cwd(), file);
   return rel && !rel.startsWith("..") ? rel : file;
 }
@@ -149,6 +159,32 @@ function readDir(dir: string, into: Map<string, Provider>, compiledFile?: string
   for (const provider of providers) into.set(provider.name, provider);
 }
 
+/** The user's files one by one: a broken one is skipped (and reported), not fatal to every command. */
+function readUserDir(dir: string, into: Map<string, Provider>): RosterError[] {
+  const skipped: RosterError[] = [];
+  const entries = (() => {
+    try {
+      return listDir(dir);
+    } catch (err) {
+      if (err instanceof RosterError) skipped.push(err);
+      else throw err;
+      return [];
+    }
+  })();
+  for (const entry of entries.filter((e) => /\.ya?ml$/.test(e))) {
+    try {
+      const text = readProviderFile(dir, entry);
+      if (text === null) continue;
+      const provider = parseProviderFile(join(dir, entry), text);
+      into.set(provider.name, provider);
+    } catch (err) {
+      if (!(err instanceof RosterError)) throw err;
+      skipped.push(err);
+    }
+  }
+  return skipped;
+}
+
 export interface LoadRosterOptions {
   builtinDir?: string;
   /** User roster dir ($AUTHCTL_HOME/agents): adds providers or replaces shipped ones by name. */
@@ -166,6 +202,6 @@ export function compileBuiltinRoster(dir = BUILTIN_ROSTER_DIR): CompiledRoster {
 export function loadRoster(options: LoadRosterOptions = {}): Roster {
   const providers = new Map<string, Provider>();
   readDir(options.builtinDir ?? BUILTIN_ROSTER_DIR, providers, options.compiledFile ?? (options.builtinDir === undefined ? COMPILED_ROSTER_FILE : undefined));
-  if (options.userDir) readDir(options.userDir, providers);
-  return new Roster(providers);
+  const skipped = options.userDir ? readUserDir(options.userDir, providers) : [];
+  return new Roster(providers, skipped);
 }

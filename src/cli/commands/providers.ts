@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import type { Factory } from "../factory.js";
-import { out, printJson, table } from "../io.js";
+import { out, printJson, table, warnSkippedRoster } from "../io.js";
 
 export async function runProviders(f: Factory, opts: { json?: boolean }): Promise<void> {
-  const providers = (await f.roster()).list().map((p) => ({
+  const roster = await f.roster();
+  warnSkippedRoster(f.io, roster);
+  const providers = roster.list().map((p) => ({
     name: p.name,
     label: p.label,
     kind: p.kind,

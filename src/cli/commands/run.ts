@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
-import { err } from "../io.js";
+import { err, warnSkippedRoster } from "../io.js";
 
 export interface RunOpts {
   set?: string;
@@ -22,6 +22,7 @@ export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise
   const ttlSeconds = opts.tokenTtl === undefined ? undefined : Number(opts.tokenTtl);
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new UsageError(`--token-ttl takes a whole number of seconds, got ${JSON.stringify(opts.tokenTtl)}`);
   const context = await f.context();
+  warnSkippedRoster(f.io, context.roster());
   const { serviceGrant } = await import("../../access/credentials.js");
   // Inside another `run` the parent's token is the way in; a nested run holds no store key to mint with.
   const nested = serviceGrant(context) !== undefined;
@@ -69,8 +70,22 @@ async function serviceForRun(f: Factory, ttlSeconds: number | undefined) {
   }
 }
 
+/**
+ * `run ls -la` parses `-la` as run's own option: say where `--` goes. Only the program is echoed
+ * back, since its arguments may hold a secret.
+ */
+function hintDoubleDash(cmd: Command): Command {
+  const hinted = cmd as unknown as { unknownOption(flag: string): void };
+  hinted.unknownOption = function (this: Command, flag: string) {
+    const program = this.args.find((a) => !a.startsWith("-"));
+    const example = `authctl run [options] -- ${program && /^[\w./@+:-]+$/.test(program) ? program : "<command>"} [args…]`;
+    this.error(`error: unknown option '${flag}': options after the command belong to it; put \`--\` before the command: ${example}`, { code: "commander.unknownOption", exitCode: 2 });
+  };
+  return cmd;
+}
+
 export function runCommand(f: Factory): Command {
-  return new Command("run")
+  return hintDoubleDash(new Command("run"))
     .description("run a command with the set's credentials in its environment (nothing written to disk)")
     .usage("[options] -- <command> [args…]")
     .option("--set <name>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")

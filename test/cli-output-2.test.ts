@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
+
+const t = tempHome();
+afterAll(() => t.cleanup());
+const run = (args: string[], input?: string, home = t.home) => runInProcess(childEnv(home), args, input);
+
+describe("authctl output, part 2 (in-process)", () => {
+  it("`run --set ci ls -la` (no `--`): the error says to put `--` before the command", async () => {
+    const r = await run(["run", "--set", "ci", "ls", "-la"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("unknown option '-la'");
+    expect(r.stderr).toContain("put `--` before the command: authctl run [options] -- ls [args…]");
+    expect((await run(["run", "curl", "-H", "x", canary()])).stderr).not.toContain("-H x");
+  });
+
+  it("a bad user roster file is named by its full path and skipped; providers and run go on", async () => {
+    const h = tempHome();
+    try {
+      const agents = join(h.home, "agents");
+      mkdirSync(agents, { recursive: true });
+      writeFileSync(join(agents, "broken.yaml"), "name: [unclosed\n");
+      const p = await run(["providers"], undefined, h.home);
+      expect(p.exitCode, p.stderr).toBe(0);
+      expect(p.stdout).toContain("anthropic");
+      expect(p.stderr).toContain(`authctl: warning: skipped roster file ${join(agents, "broken.yaml")}`);
+      const key = canary("sk-ant-api03-");
+      expect((await run(["key", "anthropic"], key, h.home)).exitCode).toBe(0);
+      const r = await run(["run", "--no-token", "--", "true"], undefined, h.home);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toContain(join(agents, "broken.yaml"));
+      expect(r.stdout + r.stderr + p.stdout).not.toContain(key);
+    } finally {
+      h.cleanup();
+    }
+  });
+});
