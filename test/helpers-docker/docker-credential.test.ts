@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runDockerCredential } from "../../src/cli/docker-credential.js";
 import { registryHostOf } from "../../src/helpers/dockerCredential.js";
+import { ProviderSchema } from "../../src/roster/schema.js";
 import { canary, childEnv, tempHome } from "../helpers/env.js";
 import { memoryIO, runInProcess } from "../helpers/memory-io.js";
 
@@ -62,10 +63,11 @@ describe("docker-credential-authctl, in process", () => {
     expect(JSON.parse(list.stdout)).toEqual({ "hidden.example.com": "bot" });
   });
 
-  it("the roster refuses a registry host with a scheme or path, naming the field", async () => {
-    writeFileSync(join(t.home, "agents", "badreg.yaml"), "name: badreg\nlabel: Bad\nkind: service\nmodes: [api_key]\napi_key: { env_var: BADREG_PASSWORD }\nregistry: { hosts: [\"https://r.example.com/v2\"], username: bot }\n");
-    const r = await helper(["list"]);
-    expect(r.stdout).toMatch(/badreg\.yaml.*registry.*hosts/s);
-    expect(r.exitCode).toBe(1);
+  it("the roster refuses a registry host with a scheme or path, and a user name with a colon, naming the field", () => {
+    const entry = { name: "badreg", label: "Bad", kind: "service", modes: ["api_key"], api_key: { env_var: "BADREG_PASSWORD" } };
+    const bad = ProviderSchema.safeParse({ ...entry, registry: { hosts: ["https://r.example.com/v2"], username: "a:b" } });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join("."))).toEqual(["registry.hosts.0", "registry.username"]);
+    expect(ProviderSchema.safeParse({ ...entry, registry: { hosts: ["r.example.com:5000"], username: "bot" } }).success).toBe(true);
   });
 });
