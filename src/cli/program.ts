@@ -27,6 +27,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Comman
   ["container-args", async () => (await import("./commands/container-args.js")).containerArgsCommand],
   ["token", async () => (await import("./commands/token.js")).tokenCommand],
   ["init", async () => (await import("./commands/init.js")).initCommand],
+  ["inject", async () => (await import("./commands/inject.js")).injectCommand],
   ["unlock", async () => (await import("./commands/unlock.js")).unlockCommand],
   ["lock", async () => (await import("./commands/unlock.js")).lockCommand],
   ["git-credential", async () => (await import("./commands/git-credential.js")).gitCredentialCommand],

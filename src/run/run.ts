@@ -1,7 +1,10 @@
 import type { ServiceClient } from "../access/client.js";
 import { contextFrom, type WithContext } from "../context.js";
+import { isReference, resolveEnvReferences } from "../access/references.js";
+import type { Authctl } from "../context.js";
 import { runChild } from "./child.js";
-import { refreshDueLogins, resolveGrants, type Grants } from "./grants.js";
+import { readEnvFile } from "./envFile.js";
+import { refreshDueLogins, resolveGrants, type Grant, type Grants } from "./grants.js";
 import { assertRunnable } from "./which.js";
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600;
@@ -11,6 +14,8 @@ export interface RunWithCredentialsOptions extends WithContext {
   only?: readonly string[];
   /** provider → one more variable its secret is exported under (a project file's `env`). */
   extraEnvNames?: Readonly<Record<string, string>>;
+  /** A `.env` file whose variables the child gets too; `authctl://` references in it (and in the environment) are resolved. */
+  envFile?: string;
   /** Conceal secrets in piped output (default true). */
   mask?: boolean;
   signal?: AbortSignal;
@@ -34,6 +39,7 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
   await refreshDueLogins(context, { ...which, ...(options.signal ? { signal: options.signal } : {}) });
   const resolved = resolveGrants(context, { ...which, ...(options.extraEnvNames ? { extraEnvNames: options.extraEnvNames } : {}) });
   options.onGrants?.(resolved);
+  const { fileEnv, referenced } = referencedGrants(context, options.envFile);
   assertRunnable(argv[0], context.env);
   const providers = resolved.grants.map((g) => g.provider);
   const service = providers.length > 0 ? await options.service?.() : undefined;
@@ -50,13 +56,26 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
     return await runChild({
       context,
       argv,
-      grants: resolved.grants,
+      grants: [...resolved.grants, ...referenced],
       ...(options.mask !== undefined ? { mask: options.mask } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(minted && service ? { extraEnv: { AUTHCTL_SOCKET: service.socketPath, AUTHCTL_TOKEN: minted.token } } : {}),
+      extraEnv: { ...fileEnv, ...(minted && service ? { AUTHCTL_SOCKET: service.socketPath, AUTHCTL_TOKEN: minted.token } : {}) },
     });
   } finally {
     // A daemon that went away mid-run took the token with it; the child's exit code still counts.
     if (minted) await service!.client.revoke(minted.id).catch(() => {});
   }
+}
+
+/**
+ * Variables of the environment and the env file whose value is an `authctl://` reference become
+ * grants (set for the child, masked in its output like the set's); the file's other variables are
+ * passed as they are. Every reference resolves before the child starts, or none is used.
+ */
+function referencedGrants(context: Authctl, envFile: string | undefined): { fileEnv: Record<string, string>; referenced: Grant[] } {
+  const fromFile = envFile === undefined ? {} : readEnvFile(envFile);
+  const refs = resolveEnvReferences(context, { ...context.env, ...fromFile });
+  const referenced = [...refs].map(([name, r]): Grant => ({ provider: r.provider, kind: r.kind, envNames: [name], secret: r.secret }));
+  const fileEnv = Object.fromEntries(Object.entries(fromFile).filter(([, value]) => !isReference(value)));
+  return { fileEnv, referenced };
 }

@@ -9,6 +9,7 @@ export interface RunOpts {
   mask?: boolean;
   token?: boolean;
   tokenTtl?: string;
+  envFile?: string;
 }
 
 /**
@@ -36,6 +37,7 @@ export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise
     credentialSet: chosen.credentialSet,
     ...(chosen.project && Object.keys(chosen.project.env).length > 0 ? { extraEnvNames: chosen.project.env } : {}),
     ...(only ? { only } : {}),
+    ...(opts.envFile !== undefined ? { envFile: opts.envFile } : {}),
     mask: opts.mask !== false,
     onGrants: ({ credentialSet, grants, skipped }) => {
       for (const s of skipped) err(f.io, `authctl: not exporting ${credentialSet}:${s.provider}: ${s.reason}`);
@@ -90,6 +92,7 @@ export function runCommand(f: Factory): Command {
     .usage("[options] -- <command> [args…]")
     .option("--set <name>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .option("--only <providers>", "only these providers (comma-separated); each must be stored")
+    .option("--env-file <file>", "NAME=value lines the command gets too; authctl://<set>/<provider>[/<field>] values (here or in the environment) are resolved")
     .option("--no-mask", "do not conceal the secrets in the command's piped output")
     .option("--no-token", "do not hand the command a token for the local service (AUTHCTL_TOKEN)")
     .option("--token-ttl <seconds>", "lifetime of the command's token (revoked at exit anyway)")
