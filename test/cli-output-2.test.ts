@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { canary, childEnv, tempHome } from "./helpers/env.js";
@@ -33,6 +33,29 @@ describe("authctl output, part 2 (in-process)", () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stderr).toContain(join(agents, "broken.yaml"));
       expect(r.stdout + r.stderr + p.stdout).not.toContain(key);
+    } finally {
+      h.cleanup();
+    }
+  });
+
+  it("audit --json: malformed lines are skipped with a count naming file and line, never passed through", async () => {
+    const h = tempHome();
+    try {
+      const key = canary("sk-ant-api03-");
+      expect((await run(["key", "anthropic"], key, h.home)).exitCode).toBe(0);
+      const log = join(h.home, "audit.jsonl");
+      const planted = canary("planted-");
+      const firstBad = readFileSync(log, "utf8").split("\n").length;
+      appendFileSync(log, `${JSON.stringify(planted)}\n{"note":"${planted}"}\n[1,2]\n`);
+      const r = await run(["audit", "--json"], undefined, h.home);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const events = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+      expect(events.map((e) => e.op)).toEqual(["stored"]);
+      expect(r.stdout).not.toContain(planted);
+      expect(r.stderr).toContain(`authctl: warning: skipped 3 malformed audit lines (first: ${log}:${firstBad})`);
+      expect(r.stderr).not.toContain(planted);
+      const table = await run(["audit"], undefined, h.home);
+      expect(table.stdout + table.stderr).not.toContain(planted);
     } finally {
       h.cleanup();
     }

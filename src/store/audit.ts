@@ -193,20 +193,38 @@ export class AuditLog {
   }
 }
 
-/** The events recorded since `sinceMs` (all when undefined), across rotated files; checkpoints and torn lines are skipped. */
-export function readAudit(path: string, sinceMs?: number): AuditEvent[] {
+/** Where a line that is not an event sits (1-based), for a count and a pointer; its text is never repeated. */
+export interface MalformedAuditLine {
+  file: string;
+  line: number;
+}
+
+/** Whatever else a line holds (an edit, a torn write) is not passed on as an event. */
+function asEvent(text: string): AuditEvent | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<AuditEvent> | null;
+    const ok = typeof value === "object" && value !== null && !Array.isArray(value) && typeof value.time === "string" && typeof value.actor === "string" && typeof value.op === "string" && typeof value.allowed === "boolean";
+    return ok ? (value as AuditEvent) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The events recorded since `sinceMs` (all when undefined), across rotated files; checkpoints are
+ * skipped, and lines that are not events (a line cut short by a crash, an edit) are left out and
+ * pushed to `malformed` when given.
+ */
+export function readAudit(path: string, sinceMs?: number, malformed?: MalformedAuditLine[]): AuditEvent[] {
   const events: AuditEvent[] = [];
   for (const file of auditFiles(path)) {
     if (!existsSync(file)) continue;
-    for (const line of splitLines(readFileSync(file)).lines) {
-      if (line.length === 0 || chainFields(line)?.type === "checkpoint") continue;
-      try {
-        const event = JSON.parse(line.toString("utf8")) as AuditEvent;
-        if (sinceMs === undefined || Date.parse(event.time) >= sinceMs) events.push(event);
-      } catch {
-        // a line cut short by a crash: the rest of the log is still good
-      }
-    }
+    splitLines(readFileSync(file)).lines.forEach((line, i) => {
+      if (line.length === 0 || chainFields(line)?.type === "checkpoint") return;
+      const event = asEvent(line.toString("utf8"));
+      if (!event) malformed?.push({ file, line: i + 1 });
+      else if (sinceMs === undefined || Date.parse(event.time) >= sinceMs) events.push(event);
+    });
   }
   return events;
 }

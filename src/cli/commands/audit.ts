@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
-import type { AuditEvent } from "../../store/audit.js";
+import type { AuditEvent, MalformedAuditLine } from "../../store/audit.js";
 import type { Factory } from "../factory.js";
 import { EXIT } from "../exitCodes.js";
 import { err, out, printJson, table } from "../io.js";
@@ -20,7 +20,9 @@ function sinceMs(text: string | undefined, now: number): number | undefined {
 export async function runAudit(f: Factory, opts: { since?: string; json?: boolean; session?: string }): Promise<void> {
   if (opts.session !== undefined) return runAuditSession(f, { ...opts, session: opts.session });
   const { readAudit, auditPath } = await import("../../store/audit.js");
-  const events = readAudit(auditPath(f.home), sinceMs(opts.since, Date.now()));
+  const malformed: MalformedAuditLine[] = [];
+  const events = readAudit(auditPath(f.home), sinceMs(opts.since, Date.now()), malformed);
+  warnMalformed(f, malformed);
   if (opts.json) return printJson(f.io, events);
   const rows = [["TIME", "ACTOR", "OP", "TARGET", "RESULT"]];
   for (const e of events) {
@@ -31,6 +33,12 @@ export async function runAudit(f: Factory, opts: { since?: string; json?: boolea
   if (events.length > 0) for (const line of table(rows)) out(f.io, line);
 }
 
+/** On stderr, so `--json` stays an array of events; `audit verify` tells what happened to them. */
+function warnMalformed(f: Factory, malformed: MalformedAuditLine[]): void {
+  const first = malformed[0];
+  if (first) err(f.io, `authctl: warning: skipped ${malformed.length} malformed audit line${malformed.length === 1 ? "" : "s"} (first: ${first.file}:${first.line}); \`authctl audit verify\` checks the log`);
+}
+
 const decision = (e: AuditEvent) => (e.allowed ? "allowed" : `denied: ${e.reason ?? ""}`);
 const proxied = (e: AuditEvent) => (e.status !== undefined ? ` ${e.status}, ${e.bytesIn ?? 0} B in, ${e.bytesOut ?? 0} B out, ${e.durationMs ?? 0} ms` : "");
 
@@ -39,7 +47,9 @@ async function runAuditSession(f: Factory, opts: { since?: string; json?: boolea
   const [{ readAudit, auditPath }, { isSessionId }] = await Promise.all([import("../../store/audit.js"), import("../../proxy/phantoms.js")]);
   if (!isSessionId(opts.session)) throw new UsageError(`--session takes an agent session id (1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit), got ${JSON.stringify(opts.session.slice(0, 40))}`);
   const actor = `session:${opts.session}`;
-  const requests = readAudit(auditPath(f.home), sinceMs(opts.since, Date.now())).filter((e) => e.actor === actor && e.op === "proxy");
+  const malformed: MalformedAuditLine[] = [];
+  const requests = readAudit(auditPath(f.home), sinceMs(opts.since, Date.now()), malformed).filter((e) => e.actor === actor && e.op === "proxy");
+  warnMalformed(f, malformed);
   if (opts.json) return printJson(f.io, requests);
   if (requests.length === 0) return err(f.io, `No proxied requests recorded for session ${opts.session}${opts.since ? ` since ${opts.since}` : ""}.`);
   const rows = [["TIME", "CREDENTIAL", "METHOD", "PATH", "DECISION"]];
