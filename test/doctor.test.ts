@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { authctl, canary, childEnv, tempHome } from "./helpers/env.js";
 import { requireEngine, TEST_IMAGE } from "./helpers/engine.js";
-import { runInProcess } from "./helpers/memory-io.js";
+import { memoryIO, runInProcess } from "./helpers/memory-io.js";
+import { runCli } from "../src/cli/program.js";
 
 const hasEngine = requireEngine();
 const homes: Array<{ cleanup: () => void }> = [];
@@ -102,6 +103,32 @@ describe.skipIf(!hasEngine)("authctl doctor", () => {
     expect(lineOf(r.stdout, "clock")).toMatch(/^FAIL\s+clock\s+default:gh was issued 3\d{3} s in this clock's future: this clock is behind; fix: sync the clock/);
     expect(r.stdout + r.stderr).not.toContain(jwt.split(".")[1]);
     expect(r.exitCode).toBe(1);
+  }, 60_000);
+
+  it("a project file: ok when its required providers are stored, else the failing line names the login to add; a refused file is a failing line", async () => {
+    const home = await homeWithKey();
+    const repo = join(home, "..", "repo");
+    mkdirSync(join(repo, "sub"), { recursive: true });
+    const inRepo = async () => {
+      const m = memoryIO(childEnv(home));
+      const exitCode = await runCli(["doctor", "--image", TEST_IMAGE], { ...m.io, cwd: join(repo, "sub") });
+      printed.push(m.stdout(), m.stderr());
+      return { exitCode, stdout: m.stdout() };
+    };
+    writeFileSync(join(repo, "authctl.yaml"), "require: [stripe]\n");
+    const good = await inRepo();
+    expect(lineOf(good.stdout, "project")).toBe(`ok    project  ${join(repo, "authctl.yaml")} (set default, requires stripe)`);
+    expect(good.exitCode).toBe(0);
+    writeFileSync(join(repo, "authctl.yaml"), "set: work\nrequire: [stripe, anthropic]\n");
+    const missing = await inRepo();
+    expect(lineOf(missing.stdout, "project")).toBe(
+      `FAIL  project  ${join(repo, "authctl.yaml")} requires stripe, anthropic, not stored in set work; fix: authctl key stripe --set work; authctl key anthropic --set work`,
+    );
+    expect(missing.exitCode).toBe(1);
+    writeFileSync(join(repo, "authctl.yaml"), "sett: work\n");
+    const refused = await inRepo();
+    expect(lineOf(refused.stdout, "project")).toMatch(new RegExp(`^FAIL\\s+project\\s+project file ${join(repo, "authctl.yaml")}: .*; fix: edit ${join(repo, "authctl.yaml")}`));
+    expect(refused.exitCode).toBe(1);
   }, 60_000);
 
   it("--json: ok and one object per check (name, ok, detail, fix when broken)", async () => {

@@ -8,11 +8,14 @@ import { contentTag, imageExists, type Engine } from "../engine/index.js";
 import { IMAGES_DIR } from "../logins/container/images.js";
 import { readKeyringSecret } from "../store/keyring.js";
 import { passphraseFromEnv } from "../store/keySource.js";
+import { fixCommandFor } from "../roster/fixCommand.js";
 import { connectService, serviceLocation } from "./connect.js";
+import { resolveCredentialSet } from "./credentialSet.js";
+import { findProjectFile } from "./projectFile.js";
 
 /** One line of `authctl doctor`: `detail` says what was found, `fix` what to do when it is broken. */
 export interface DoctorCheck {
-  name: "engine" | "mode" | "image" | "store" | "key" | "keyring" | "daemon" | "clock";
+  name: "engine" | "mode" | "image" | "store" | "key" | "keyring" | "daemon" | "clock" | "project";
   ok: boolean;
   detail: string;
   fix?: string;
@@ -156,9 +159,29 @@ function clockCheck(context: Authctl): DoctorCheck {
     : ok("clock", `within ${SKEW_TOLERANCE_S} s of ${newest.name}'s issuer`);
 }
 
+/** The nearest authctl.yaml, when there is one: it loads, and the providers it requires are stored (metadata only). */
+function projectCheck(context: Authctl, storeReadable: boolean): DoctorCheck | undefined {
+  const file = context.cwd === undefined ? undefined : findProjectFile(context.cwd);
+  if (!file) return undefined;
+  let resolved: ReturnType<typeof resolveCredentialSet>;
+  try {
+    resolved = resolveCredentialSet(context);
+  } catch (error) {
+    return broken("project", messageOf(error), `edit ${file} (names only: set, require, env), or remove it`);
+  }
+  const { credentialSet, project } = resolved;
+  const required = project?.require ?? [];
+  const stored = new Set(storeReadable ? context.store().list({ credentialSet }).map((c) => c.provider) : []);
+  const missing = required.filter((p) => !stored.has(p));
+  if (missing.length === 0) return ok("project", `${file} (set ${credentialSet}${required.length ? `, requires ${required.join(", ")}` : ""})`);
+  const roster = context.roster();
+  const fixes = missing.map((p) => (roster.has(p) ? fixCommandFor(roster.get(p), credentialSet) : `authctl key ${p}`));
+  return broken("project", `${file} requires ${missing.join(", ")}, not stored in set ${credentialSet}`, fixes.join("; "));
+}
+
 /**
  * What `authctl doctor` checks, in order: engine, rootful or rootless, the login image, the store
- * and its key, the keyring, the daemon and its sockets, and the clock. Never throws for a broken
+ * and its key, the keyring, the daemon and its sockets, the clock, and the nearest project file. Never throws for a broken
  * part (that is a failing line with its fix), never prints, and never shows a secret.
  */
 export async function doctor(context: Authctl, options: DoctorOptions = {}): Promise<DoctorCheck[]> {
@@ -168,5 +191,7 @@ export async function doctor(context: Authctl, options: DoctorOptions = {}): Pro
   checks.push(keyringCheck(context, store.readable));
   checks.push(await daemonCheck(context));
   if (store.readable) checks.push(clockCheck(context));
+  const project = projectCheck(context, store.readable);
+  if (project) checks.push(project);
   return checks;
 }
