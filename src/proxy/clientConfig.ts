@@ -4,6 +4,7 @@ import { DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
 import { decodeJwtClaims, type OAuthPayload } from "../logins/container/capture/index.js";
+import { gitClientEnv } from "./gitRoutes.js";
 import { localCa } from "./localCa.js";
 import { mintPhantoms, type MintedPhantoms } from "./phantoms.js";
 import type { SessionPolicy } from "./policy.js";
@@ -196,5 +197,8 @@ export function proxyClientConfig(provider: string, options: ProxyClientOptions)
     chatgptAccountId: entry.name === "codex" && mode === "oauth" ? chatgptAccountId(stored!.payload) : undefined,
     caFile: () => (caFile ??= options.caFile ?? localCa({ context }).certificateFile),
   });
-  return { provider: entry.name, mode, phantoms, ...built, ...(caFile === undefined ? {} : { caFile }) };
+  // A provider with a git route: its git (in the container) clones and pushes through the proxy too.
+  const git = entry.proxy?.git;
+  const env = git ? { ...built.env, ...gitClientEnv(git.host, base, phantoms.accessToken) } : built.env;
+  return { provider: entry.name, mode, phantoms, ...built, env, ...(caFile === undefined ? {} : { caFile }) };
 }

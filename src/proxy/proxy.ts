@@ -29,6 +29,7 @@ import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { WebSocketScrubber } from "./websocket.js";
+import { gitRequest, gitRouteFor, sendGitRefusal } from "./gitRoutes.js";
 import { pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
@@ -153,7 +154,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   /** Compiled once per grant (the grant cache keeps it until the store changes), then a few regex tests a request. */
   function policyFor(grant: PhantomGrant, route: ResolvedRoute): CompiledPolicy {
     let policy = compiled.get(grant);
-    if (!policy || policy.where !== `proxy.${route.mode}`) compiled.set(grant, (policy = new CompiledPolicy(grant.provider, `proxy.${route.mode}`, route, grant.policy)));
+    const where = route.where ?? `proxy.${route.mode}`;
+    if (!policy || policy.where !== where) compiled.set(grant, (policy = new CompiledPolicy(grant.provider, where, route, grant.policy)));
     return policy;
   }
 
@@ -188,7 +190,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if (!credential || !mode) {
       return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
     }
-    const route = routeFor(context.roster(), grant.provider, mode, options.upstreams);
+    const git = gitRequest(req.method ?? "", req.url ?? "");
+    const gitRoute = git && gitRouteFor(context.roster(), grant.provider, mode, options.upstreams);
+    const route = gitRoute || routeFor(context.roster(), grant.provider, mode, options.upstreams);
     if (!route) return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
     if (!(route.methods as string[]).includes(req.method ?? "")) {
       const allow = route.methods.join(", ");
@@ -198,7 +202,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     if (!pathAllowed(req.url ?? "", route.allow_paths)) {
       return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: this path is not allowed for ${grant.provider}` };
     }
-    const refused = policyFor(grant, route).check(req.method ?? "", req.url ?? "");
+    const refused = gitRoute ? policyFor(grant, route).check(git.method, git.path) : policyFor(grant, route).check(req.method ?? "", req.url ?? "");
     if (refused) return { grant, reason: REASONS[refused.status]!, ...refused };
     if (!admit(grant, req.socket)) {
       const message = `authctl proxy: session ${grant.sessionId} already holds ${maxPerSession} connections to the proxy; close some and retry`;
@@ -252,7 +256,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const target = resolve(req);
     if ("status" in target) {
       req.resume();
-      sendJson(res, target.status, refusalBody(target), target.headers);
+      if (gitRequest(req.method ?? "", req.url ?? "")) sendGitRefusal(res, target.status, target.rule ? `${target.message} [rule ${target.rule}]` : target.message, target.headers);
+      else sendJson(res, target.status, refusalBody(target), target.headers);
       audit(target, req, target.status, 0, 0, started);
       return;
     }

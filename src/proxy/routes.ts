@@ -9,12 +9,17 @@ export type ProxyMode = "api_key" | "oauth";
 export interface UpstreamOverride {
   api_key?: Partial<ProxyRoute>;
   oauth?: Partial<ProxyOAuthRoute>;
+  git?: Partial<ProxyRoute>;
 }
 
 export interface ResolvedRoute extends ProxyRoute {
   mode: ProxyMode;
   methods: ProxyMethod[];
   refresh?: ProxyOAuthRoute["refresh"];
+  /** Where its rules are named in refusals (`proxy.git`); default `proxy.<mode>`. */
+  where?: string;
+  /** Set on a git route: the credential goes as Basic auth, this user name and the secret as password. */
+  basicUser?: string;
 }
 
 export function modeOf(kind: CredentialKind): ProxyMode | undefined {
@@ -131,6 +136,7 @@ export function forwardableHeaders(headers: IncomingHttpHeaders, options: { keep
   return out;
 }
 
-export function credentialHeader(route: ProxyRoute, secret: string): [string, string] {
+export function credentialHeader(route: ProxyRoute & { basicUser?: string }, secret: string): [string, string] {
+  if (route.basicUser !== undefined) return ["authorization", `Basic ${Buffer.from(`${route.basicUser}:${secret}`).toString("base64")}`];
   return route.header === "authorization" ? ["authorization", `Bearer ${secret}`] : [route.header, secret];
 }

@@ -74,6 +74,11 @@ export const ProxyRefreshSchema = z.strictObject({
 export const ProxySchema = z.strictObject({
   api_key: ProxyRouteSchema.optional(),
   oauth: ProxyRouteSchema.extend({ refresh: ProxyRefreshSchema.optional() }).optional(),
+  /**
+   * git's smart HTTP for `host` (clone, fetch, push), forwarded to `base_url` with the token as
+   * Basic auth: an agent container's git is sent here instead of https://<host>/.
+   */
+  git: ProxyRouteSchema.extend({ host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name (and port)") }).optional(),
 });
 
 export type ProxyConfig = z.infer<typeof ProxySchema>;
