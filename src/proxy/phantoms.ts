@@ -171,3 +171,49 @@ export function hasLivePhantoms(options: WithContext = {}): boolean {
   );
   return row !== undefined;
 }
+
+/** A proxy session as `proxy list` shows it: who and what it was minted for, never a phantom or its hash. */
+export interface ProxySessionSummary {
+  sessionId: string;
+  credentialSets: string[];
+  providers: string[];
+  createdAt: Date;
+  /** The latest any of its phantoms ends (their notAfter): the session is over by then at the latest. */
+  expiresAt: Date;
+  state: "live" | "revoked" | "expired";
+  /** What the session was narrowed to, per provider; a provider absent here has the roster's route alone. */
+  policies: Record<string, SessionPolicy>;
+}
+
+/** The sessions phantoms were minted for, newest first; ended (revoked or expired) ones only with `all`. */
+export function listSessions(options: WithContext & { all?: boolean } = {}): ProxySessionSummary[] {
+  const context = contextFrom(options);
+  const now = context.clock.now();
+  const { rows, policies } = context.store().exclusive((db) => ({
+    rows: db
+      .prepare(
+        `SELECT session_id, credential_set, provider, MIN(created_at) AS created, MAX(expires_at) AS expires, SUM(revoked_at IS NULL) AS unrevoked
+         FROM phantom_tokens GROUP BY session_id, credential_set, provider`,
+      )
+      .all() as Array<{ session_id: string; credential_set: string; provider: string; created: number; expires: number; unrevoked: number }>,
+    policies: db.prepare("SELECT session_id, provider, policy FROM session_policies").all() as Array<{ session_id: string; provider: string; policy: string }>,
+  }));
+  const sessions = new Map<string, ProxySessionSummary & { unrevoked: boolean }>();
+  for (const row of rows) {
+    const s = sessions.get(row.session_id) ?? { sessionId: row.session_id, credentialSets: [], providers: [], createdAt: new Date(row.created), expiresAt: new Date(row.expires), state: "live", policies: {}, unrevoked: false };
+    if (!s.credentialSets.includes(row.credential_set)) s.credentialSets.push(row.credential_set);
+    if (!s.providers.includes(row.provider)) s.providers.push(row.provider);
+    if (row.created < s.createdAt.getTime()) s.createdAt = new Date(row.created);
+    if (row.expires > s.expiresAt.getTime()) s.expiresAt = new Date(row.expires);
+    s.unrevoked ||= row.unrevoked > 0;
+    sessions.set(row.session_id, s);
+  }
+  for (const p of policies) {
+    const s = sessions.get(p.session_id);
+    if (s) s.policies[p.provider] = parseStoredPolicy(p.policy, p.session_id);
+  }
+  return [...sessions.values()]
+    .map(({ unrevoked, ...s }) => ({ ...s, state: !unrevoked ? "revoked" : s.expiresAt.getTime() <= now ? "expired" : "live" }) as ProxySessionSummary)
+    .filter((s) => options.all || s.state === "live")
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || a.sessionId.localeCompare(b.sessionId));
+}

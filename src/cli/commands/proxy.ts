@@ -1,8 +1,10 @@
 import { Command, InvalidArgumentError } from "commander";
-import { AuthctlError } from "../../core/errors.js";
+import type { Authctl } from "../../context.js";
+import { AuthctlError, ServiceError } from "../../core/errors.js";
+import type { SessionPolicy } from "../../proxy/policy.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
-import { err, out, printJson } from "../io.js";
+import { err, out, printJson, table } from "../io.js";
 import { portNumber, runServe } from "./serve.js";
 
 export interface ProxyServeOptions {
@@ -52,7 +54,8 @@ export async function policyFromFlags(flags: PolicyFlags) {
 export interface ProxyClientOptions extends PolicyFlags {
   session: string;
   set: string;
-  baseUrl: string;
+  /** Default: the running daemon's proxy URL (it is the one that knows it). */
+  baseUrl?: string;
   configDir?: string;
   caFile?: string;
   socket?: string;
@@ -73,13 +76,58 @@ export async function runProxyClient(f: Factory, provider: string, opts: ProxyCl
   await f.unlockedStore();
   const { proxyClientConfig } = await import("../../proxy/clientConfig.js");
   const policy = await policyFromFlags(opts);
-  const config = proxyClientConfig(provider, { context, ...(policy ? { policy } : {}), sessionId: opts.session, credentialSet: opts.set, baseUrl: opts.baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
+  const baseUrl = opts.baseUrl ?? (await daemonProxyUrl(context));
+  const config = proxyClientConfig(provider, { context, ...(policy ? { policy } : {}), sessionId: opts.session, credentialSet: opts.set, baseUrl, configDir: opts.configDir, caFile: opts.caFile, socketPath: opts.socket });
   const { phantoms, ...rest } = config;
   if (opts.json) printJson(f.io, { ...rest, sessionId: phantoms.sessionId, expiresAt: phantoms.expiresAt.toISOString() });
   else {
     for (const [name, value] of Object.entries(config.env)) out(f.io, `export ${name}='${value}'`);
     for (const path of Object.keys(config.files)) err(f.io, `(file ${path}: use --json to get its content)`);
   }
+}
+
+/** The URL of this home's running proxy, for a client that was not told one. */
+async function daemonProxyUrl(context: Authctl): Promise<string> {
+  const { runningProxy } = await import("../../serve/daemon.js");
+  const proxy = await runningProxy(context);
+  const fix = "or pass --base-url (how the client reaches the proxy)";
+  if (!proxy) throw new ServiceError(`no authctl service runs for this home, so the proxy's URL is unknown: start one with \`authctl serve --detach --proxy-port 8787\`, ${fix}`);
+  if (!proxy.url) throw new ServiceError(`the running authctl service's proxy listens on ${proxy.socket} only, with no URL: restart it with a port (\`authctl serve stop\`, then \`authctl serve --detach --proxy-port 8787\`), ${fix}`);
+  return proxy.url;
+}
+
+/** A session's narrowing in a table cell: what it allows, in a few words. */
+function policySummary(policies: Record<string, SessionPolicy>): string {
+  const one = (p: SessionPolicy) =>
+    [
+      p.methods?.join(","),
+      p.allow?.length ? `allow ${p.allow.length}` : undefined,
+      p.deny?.length ? `deny ${p.deny.length}` : undefined,
+      p.grants?.length ? `grants ${p.grants.join(",")}` : undefined,
+      p.maxRequests !== undefined ? `max ${p.maxRequests} requests` : undefined,
+      p.maxBytes !== undefined ? `max ${p.maxBytes} bytes` : undefined,
+      p.rate ? `${p.rate.count}/${RATE_UNITS[p.rate.perMs] ?? `${p.rate.perMs}ms`}` : undefined,
+    ]
+      .filter(Boolean)
+      .join(" ");
+  const parts = Object.entries(policies).map(([provider, p]) => `${provider}: ${one(p) || "-"}`);
+  return parts.length > 0 ? parts.join("; ") : "roster route";
+}
+const RATE_UNITS: Record<number, string> = { 1000: "s", 60_000: "m", 3_600_000: "h" };
+const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
+
+/** `proxy list`: the sessions container-args and proxy client minted phantoms for, to find them again. */
+export async function runProxyList(f: Factory, opts: { all?: boolean; json?: boolean }): Promise<void> {
+  const context = await f.context();
+  const { listSessions } = await import("../../proxy/phantoms.js");
+  const sessions = listSessions({ context, all: Boolean(opts.all) });
+  if (opts.json) {
+    return printJson(f.io, { sessions: sessions.map((s) => ({ ...s, createdAt: isoSeconds(s.createdAt), expiresAt: isoSeconds(s.expiresAt) })) });
+  }
+  if (sessions.length === 0) return err(f.io, `no ${opts.all ? "" : "live "}proxy sessions (\`authctl container-args\` and \`authctl proxy client\` start them${opts.all ? "" : "; --all shows ended ones"})`);
+  const rows = [["SESSION", "PROVIDERS", "SET", "CREATED", "EXPIRES", "STATE", "POLICY"]];
+  for (const s of sessions) rows.push([s.sessionId, s.providers.join(","), s.credentialSets.join(","), isoSeconds(s.createdAt), isoSeconds(s.expiresAt), s.state, policySummary(s.policies)]);
+  out(f.io, table(rows).join("\n"));
 }
 
 function unknownSession(session: string, validId: boolean, agentSessions: string): AuthctlError {
@@ -118,13 +166,19 @@ export function proxyCommand(f: Factory): Command {
     .description("mint phantom tokens for a session and print the env/config its client needs")
     .argument("<provider>", "provider name, see `authctl providers`")
     .requiredOption("--session <id>", "the container or agent session the phantoms belong to")
-    .requiredOption("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787")
+    .option("--base-url <url>", "how the client reaches the proxy, e.g. http://127.0.0.1:8787 (default: the running daemon's proxy URL)")
     .option("--set <set>", "credential set", DEFAULT_SET)
     .option("--config-dir <dir>", "the vendor config dir as the client sees it")
     .option("--socket <path>", "the proxy's Unix socket as the client sees it (gh talks to the proxy only through it)")
     .option("--ca-file <path>", "the proxy's CA certificate as a TLS client sees it (default: $AUTHCTL_HOME/proxy-ca/ca.pem)")
     .option("--json", "print JSON (env and file contents)");
   addPolicyFlags(client).action(async (provider: string, opts: ProxyClientOptions) => runProxyClient(f, provider, opts));
+  proxy
+    .command("list")
+    .description("the proxy sessions (container-args, proxy client): id, providers, set, created, expiry, policy; never a phantom")
+    .option("--all", "also the ended ones (revoked or expired)")
+    .option("--json", "print JSON: sessions with sessionId, providers, credentialSets, createdAt, expiresAt, state, policies")
+    .action(async (opts: { all?: boolean; json?: boolean }) => runProxyList(f, opts));
   proxy
     .command("revoke")
     .description("revoke every phantom token of a session (its container ended)")
