@@ -11,6 +11,8 @@ import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
 import { startProxyServe } from "../helpers/proxy-serve.js";
 import { startGitServer, type GitServer } from "../helpers-git/git-server.js";
+import { gitRequest } from "../../src/proxy/gitRoutes.js";
+import { CompiledPolicy } from "../../src/proxy/policy.js";
 
 /**
  * Issue 22 item 3: the REAL git in the auth image (no network) clones, commits and pushes
@@ -136,5 +138,33 @@ describe.skipIf(!canRun)("agent container: git over HTTPS through the proxy with
     expect(push.exitCode).not.toBe(0);
     expect(push.text).toContain("remote: authctl proxy: POST of this path is refused for gh by session.methods: this session may use only GET [rule session.methods]");
     expect(hostLog()).toEqual(before);
+  });
+});
+
+describe("git's smart-HTTP requests as the session policy sees them", () => {
+  const seen = (method: string, url: string) => gitRequest(method, url)!;
+
+  it("a fetch is GET, a push POST …/git-receive-pack from its discovery on; session rules written that way apply", () => {
+    const repoOnly = new CompiledPolicy("gh", "proxy.git", {}, { allow: ["GET,POST /o/r.git/*"] });
+    const noPush = new CompiledPolicy("gh", "proxy.git", {}, { deny: ["POST /*/*.git/git-receive-pack"] });
+    const fetch = seen("GET", "/o/r/info/refs?service=git-upload-pack");
+    const pushDiscovery = seen("GET", "/o/r.git/info/refs?service=git-receive-pack");
+    expect(fetch).toEqual({ method: "GET", path: "/o/r.git/git-upload-pack" });
+    expect(seen("POST", "/o/r.git/git-upload-pack")).toEqual(fetch);
+    expect(pushDiscovery).toEqual({ method: "POST", path: "/o/r.git/git-receive-pack" });
+    expect(repoOnly.check(fetch.method, fetch.path)).toBeUndefined();
+    expect(repoOnly.check(pushDiscovery.method, pushDiscovery.path)).toBeUndefined();
+    const elsewhere = seen("POST", "/o/x.git/git-receive-pack");
+    expect(repoOnly.check(elsewhere.method, elsewhere.path)?.rule).toBe("session.allow");
+    expect(noPush.check(fetch.method, fetch.path)).toBeUndefined();
+    expect(noPush.check(pushDiscovery.method, pushDiscovery.path)?.rule).toBe("session.deny");
+  });
+
+  it("only smart HTTP with its own method is a git request: dumb HTTP and a discovery POST go to the API route", () => {
+    expect(gitRequest("POST", "/o/r.git/info/refs?service=git-upload-pack")).toBeUndefined();
+    expect(gitRequest("GET", "/o/r.git/git-receive-pack")).toBeUndefined();
+    expect(gitRequest("GET", "/o/r.git/HEAD")).toBeUndefined();
+    expect(gitRequest("GET", "/o/r.git/info/refs")).toBeUndefined();
+    expect(gitRequest("GET", "/repos/o/r")).toBeUndefined();
   });
 });
