@@ -60,4 +60,23 @@ describe("authctl output, part 2 (in-process)", () => {
       h.cleanup();
     }
   });
+
+  it("a --command key's preview shows the program, not a token inside its argv (key, creds list, creds show)", async () => {
+    const h = tempHome();
+    try {
+      const key = canary("sk-ant-api03-");
+      const stored = await run(["key", "anthropic", "--command", "--", "printf", "%s", key], undefined, h.home);
+      expect(stored.exitCode, stored.stderr).toBe(0);
+      expect(stored.stdout).toContain("printf");
+      const list = await run(["creds", "list"], undefined, h.home);
+      const show = await run(["creds", "show", "default:anthropic", "--json"], undefined, h.home);
+      expect(show.exitCode, show.stderr).toBe(0);
+      for (const r of [stored, list, show]) {
+        expect(r.stdout + r.stderr).not.toContain(key);
+        expect(r.stdout + r.stderr).not.toContain(key.slice(13, 29));
+      }
+    } finally {
+      h.cleanup();
+    }
+  });
 });

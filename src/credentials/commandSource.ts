@@ -21,9 +21,16 @@ export const CommandSourcePayloadSchema = z.looseObject({
 });
 export type CommandSourcePayload = z.infer<typeof CommandSourcePayloadSchema>;
 
-/** How a command is shown in errors and listings: its argv, which is not secret, cut short. */
+/** A run of 16+ token characters with a letter and a digit: what keys look like, unlike words, flags and paths. */
+const SECRET_LIKE = /[A-Za-z0-9_\-.+=]{16,}/g;
+const maskSecretLike = (arg: string) => arg.replace(SECRET_LIKE, (run) => (/[A-Za-z]/.test(run) && /\d/.test(run) ? maskSecret(run) : run));
+
+/**
+ * How a command is shown in errors and listings, cut short: its argv, where a token can sit
+ * (`curl -H "Authorization: Bearer …"`), so whatever looks like one is masked.
+ */
 export function describeCommand(command: readonly string[]): string {
-  const text = command.join(" ");
+  const text = command.map(maskSecretLike).join(" ");
   return text.length > 80 ? `${text.slice(0, 77)}…` : text;
 }
 
