@@ -2,7 +2,8 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { canary, childEnv, tempHome } from "./helpers/env.js";
-import { runInProcess } from "./helpers/memory-io.js";
+import { memoryIO, runInProcess } from "./helpers/memory-io.js";
+import { runCli } from "../src/cli/program.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
@@ -77,6 +78,20 @@ describe("authctl output, part 2 (in-process)", () => {
       }
     } finally {
       h.cleanup();
+    }
+  });
+
+  it("`key --stdin` (and `--api-key -`) on a terminal reads the key hidden: raw mode, no echo", async () => {
+    for (const flag of [["--stdin"], ["--api-key", "-"]]) {
+      const key = canary("sk-ant-api03-");
+      const m = memoryIO(childEnv(t.home), `${key}\r`);
+      const raw: boolean[] = [];
+      // A terminal as far as authctl can tell: echo stops only when it switches the terminal to raw mode.
+      Object.assign(m.io.stdin, { isTTY: true, setRawMode: (on: boolean) => (raw.push(on), m.io.stdin) });
+      const code = await runCli(["key", "anthropic", ...flag, "--set", "hidden"], m.io);
+      expect(code, m.stderr()).toBe(0);
+      expect(raw).toEqual([true, false]);
+      expect(m.stdout() + m.stderr()).not.toContain(key);
     }
   });
 });

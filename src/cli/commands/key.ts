@@ -23,9 +23,8 @@ export async function readKey(io: IOStreams, roster: Roster, provider: string, o
   if (opts.apiKey !== undefined && opts.apiKey !== "-") {
     throw new UsageError("--api-key only takes '-' (read the key from stdin): a key on the command line shows in `ps` and shell history");
   }
-  if (opts.stdin || opts.apiKey === "-" || !stdinIsTTY(io)) {
-    return readAllStdin(io);
-  }
+  // `--stdin` at a terminal would echo the key as it is typed: a terminal is always read hidden.
+  if (!stdinIsTTY(io)) return readAllStdin(io);
   return promptHidden(io, apiKeyQuestion(roster.get(provider)));
 }
 
