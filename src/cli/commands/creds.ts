@@ -38,9 +38,18 @@ async function missing(f: Factory, provider: string, credentialSet: string): Pro
   return new MissingCredentialsError(provider, credentialSet, fixCommandIn(await f.roster(), provider, credentialSet));
 }
 
-export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean }): Promise<void> {
+/** `set:provider`, or `<provider> --set S` as every other command names one; both only when they agree. */
+function credentialOf(ref: string, set: string | undefined): { credentialSet: string; provider: string } {
+  const parsed = parseCredentialRef(ref);
+  if (set === undefined) return parsed;
+  if (!ref.includes(":")) return { credentialSet: assertSetName(set), provider: parsed.provider };
+  if (parsed.credentialSet !== set) throw new UsageError(`"${ref}" names set "${parsed.credentialSet}" but --set says "${set}": give one of them`);
+  return parsed;
+}
+
+export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean; set?: string }): Promise<void> {
   const { io } = f;
-  const { credentialSet, provider } = parseCredentialRef(ref);
+  const { credentialSet, provider } = credentialOf(ref, opts.set);
   const info = f.store().info(credentialSet, provider);
   if (!info) throw await missing(f, provider, credentialSet);
   if (opts.json) return printJson(io, infoJson(info));
@@ -57,9 +66,9 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
 }
 
 /** Removes the credential and every copy a container login exposed of it (the library's removeCredential). */
-export async function runCredsRm(f: Factory, ref: string, opts: { json?: boolean } = {}): Promise<void> {
-  if (!ref.trim()) throw new UsageError("creds rm needs <set:provider>");
-  const { credentialSet, provider } = parseCredentialRef(ref);
+export async function runCredsRm(f: Factory, ref: string, opts: { json?: boolean; set?: string } = {}): Promise<void> {
+  if (!ref.trim()) throw new UsageError("creds rm needs <provider> [--set S] (or <set:provider>)");
+  const { credentialSet, provider } = credentialOf(ref, opts.set);
   const { removeCredential } = await import("../../logins/removeCredential.js");
   const context = await f.context();
   const removed = await removeCredential(provider, { credentialSet, context }).catch((error: unknown) => {
@@ -85,14 +94,16 @@ export function credsCommand(f: Factory): Command {
   creds
     .command("show")
     .description("show one credential, redacted")
-    .argument("<set:provider>", "e.g. ci:anthropic (a bare provider means the default set)")
+    .argument("<provider>", "e.g. anthropic --set ci, or ci:anthropic (a bare provider without --set means the default set)")
+    .option("--set <set>", "credential set")
     .option("--json", "print JSON")
-    .action((ref: string, opts: { json?: boolean }) => runCredsShow(f, ref, opts));
+    .action((ref: string, opts: { json?: boolean; set?: string }) => runCredsShow(f, ref, opts));
   creds
     .command("rm")
     .description("remove one credential")
-    .argument("<set:provider>", "e.g. ci:anthropic")
+    .argument("<provider>", "e.g. anthropic --set ci, or ci:anthropic (a bare provider without --set means the default set)")
+    .option("--set <set>", "credential set")
     .option("--json", "print JSON: removed, kind (null when only a container login's copies were left), removedFiles")
-    .action((ref: string, opts: { json?: boolean }) => runCredsRm(f, ref, opts));
+    .action((ref: string, opts: { json?: boolean; set?: string }) => runCredsRm(f, ref, opts));
   return creds;
 }

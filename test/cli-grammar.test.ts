@@ -1,0 +1,27 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { runInProcess } from "./helpers/memory-io.js";
+
+const t = tempHome();
+afterAll(() => t.cleanup());
+const run = (args: string[], input?: string) => runInProcess(childEnv(t.home), args, input);
+
+describe("one grammar for naming a credential (issue 21 item 1, in-process)", () => {
+  it("creds show and rm take `<provider> --set S` as every other command does, and still `set:provider`", async () => {
+    const key = canary("sk-ant-api03-");
+    expect((await run(["key", "anthropic", "--set", "ci"], key)).exitCode).toBe(0);
+    const byFlag = await run(["creds", "show", "anthropic", "--set", "ci", "--json"]);
+    expect(byFlag.exitCode, byFlag.stderr).toBe(0);
+    expect(JSON.parse(byFlag.stdout)).toMatchObject({ credentialSet: "ci", provider: "anthropic" });
+    const byRef = await run(["creds", "show", "ci:anthropic", "--json"]);
+    expect(JSON.parse(byRef.stdout)).toEqual(JSON.parse(byFlag.stdout));
+    // Both, disagreeing: ambiguous, so refused naming both.
+    const both = await run(["creds", "show", "ci:anthropic", "--set", "prod"]);
+    expect(both.exitCode).toBe(2);
+    expect(both.stderr).toContain(`"ci:anthropic" names set "ci" but --set says "prod"`);
+    const rm = await run(["creds", "rm", "anthropic", "--set", "ci", "--json"]);
+    expect(rm.exitCode, rm.stderr).toBe(0);
+    expect(JSON.parse(rm.stdout)).toMatchObject({ removed: "ci:anthropic" });
+    for (const r of [byFlag, byRef, both, rm]) expect(r.stdout + r.stderr).not.toContain(key);
+  });
+});
