@@ -24,4 +24,21 @@ describe("one grammar for naming a credential (issue 21 item 1, in-process)", ()
     expect(JSON.parse(rm.stdout)).toMatchObject({ removed: "ci:anthropic" });
     for (const r of [byFlag, byRef, both, rm]) expect(r.stdout + r.stderr).not.toContain(key);
   });
+
+  it("auth --mode takes the roster's api_key and the older api-key alike; help and errors say api_key", async () => {
+    for (const [mode, set] of [["api_key", "snake"], ["api-key", "kebab"]] as const) {
+      const key = canary("sk-ant-api03-");
+      const r = await run(["auth", "anthropic", "--mode", mode, "--set", set], key);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(key);
+      expect((await run(["creds", "show", "anthropic", "--set", set, "--json"])).exitCode).toBe(0);
+    }
+    const help = await run(["auth", "--help"]);
+    expect(help.stdout).toContain("api_key");
+    expect(help.stdout).not.toContain("api-key");
+    const bad = await run(["auth", "anthropic", "--mode", "apikey"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("oauth, api_key");
+    expect(bad.stderr).not.toContain("api-key");
+  });
 });

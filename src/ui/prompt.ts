@@ -72,7 +72,7 @@ export async function promptLine(io: PromptStreams, question: string): Promise<s
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: Boolean(io.stdin.isTTY) });
   const ended = new Promise<never>((_, reject) => {
-    rl.once("close", () => reject(new UsageError("no answer: stdin ended before a choice was made (pass --mode oauth or --mode api-key)")));
+    rl.once("close", () => reject(new UsageError("no answer: stdin ended before a choice was made (pass --mode oauth or --mode api_key)")));
     // On a terminal readline reads Ctrl-C as a key (no process signal); left alone it would only pause.
     rl.once("SIGINT", () => reject(new InterruptedError("SIGINT")));
   });

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { UsageError } from "../../core/errors.js";
 import { assertImageReference } from "../../core/imageRef.js";
 import { DEFAULT_SET } from "../../core/names.js";
@@ -9,7 +9,7 @@ import { out, printJson, stdinIsTTY } from "../io.js";
 export interface AuthCliOptions {
   project?: string;
   set?: string;
-  mode?: "oauth" | "api-key";
+  mode?: AuthMode;
   image?: string;
   exposeToken?: boolean;
   json?: boolean;
@@ -39,7 +39,7 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   if (opts.clientSecretStdin && !clientSecret) throw new UsageError("--client-secret-stdin: nothing was read from stdin");
   const context = await f.context();
   await f.unlockedStore();
-  const mode: AuthMode | undefined = opts.mode === "api-key" ? "api_key" : opts.mode;
+  const mode = opts.mode;
   const flow = context.roster().get(provider).host_flow?.flow;
   // A browser login on a terminal also takes the redirect URL pasted from a browser elsewhere.
   const stopReading = new AbortController();
@@ -64,6 +64,13 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   else out(f.io, `Stored ${result.credentialSet}:${result.provider} (${result.kind} ${result.preview})`);
 }
 
+/** The roster's spelling (`api_key`, as `providers` shows it); `api-key` is still taken. */
+function authMode(value: string): AuthMode {
+  if (value === "oauth" || value === "api_key") return value;
+  if (value === "api-key") return "api_key";
+  throw new InvalidArgumentError("Allowed choices are oauth, api_key.");
+}
+
 /** One line from the terminal, not in raw mode (Ctrl-C stays a signal); `stop` gives up on it. */
 async function readLine(f: Factory, stop: AbortSignal): Promise<string> {
   const { createInterface } = await import("node:readline/promises");
@@ -81,7 +88,7 @@ export function authCommand(f: Factory, run = runAuth): Command {
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the login is for (also the credential set unless --set is given)")
     .option("--set <set>", "credential set (default: the --project, else $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
-    .addOption(new Option("--mode <mode>", "skip the menu").choices(["oauth", "api-key"]))
+    .addOption(new Option("--mode <mode>", "skip the menu: oauth or api_key").argParser(authMode))
     .option("--image <tag>", "run this image instead of building images/auth")
     .option("--expose-token", "write the real vendor files into the shared mount (default: a phantom marker)")
     .option("--client-id <id>", "host logins: the OAuth client (app registration) to log in with")
