@@ -41,4 +41,16 @@ describe("one grammar for naming a credential (issue 21 item 1, in-process)", ()
     expect(bad.stderr).toContain("oauth, api_key");
     expect(bad.stderr).not.toContain("api-key");
   });
+
+  it("--project on key and run, as on auth: the project's set unless --set is given", async () => {
+    const key = canary("sk-ant-api03-");
+    const stored = await run(["key", "anthropic", "--project", "apollo"], key);
+    expect(stored.exitCode, stored.stderr).toBe(0);
+    expect(stored.stdout).toContain("Stored apollo:anthropic");
+    const r = await run(["run", "--no-token", "--project", "apollo", "--", "sh", "-c", 'test -n "$ANTHROPIC_API_KEY"']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const explicit = await run(["key", "anthropic", "--project", "apollo", "--set", "other"], canary("sk-ant-api03-"));
+    expect(explicit.stdout).toContain("Stored other:anthropic");
+    for (const x of [stored, r, explicit]) expect(x.stdout + x.stderr).not.toContain(key);
+  });
 });

@@ -6,9 +6,11 @@ import type { Roster } from "../../roster/load.js";
 import { apiKeyQuestion, promptHidden, readAllStdin } from "../../ui/prompt.js";
 import type { Factory } from "../factory.js";
 import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
+import { credentialSetFor } from "./auth.js";
 
 export interface KeyOptions {
-  set: string;
+  set?: string;
+  project?: string;
   stdin?: boolean;
   apiKey?: string;
   json?: boolean;
@@ -37,7 +39,7 @@ export async function runKey(f: Factory, provider: string, opts: KeyOptions, arg
   const key = await readKey(f.io, context.roster(), provider, opts);
   await f.unlockedStore();
   const { storeApiKey } = await import("../../logins/api-key/apiKey.js");
-  const summary = storeApiKey(provider, key, { context, credentialSet: opts.set, force: opts.force === true });
+  const summary = storeApiKey(provider, key, { context, credentialSet: credentialSetFor(opts), force: opts.force === true });
   if (opts.json) printJson(f.io, summary);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (api_key ${summary.preview})`);
   return summary;
@@ -53,7 +55,7 @@ async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, arg
   const context = await f.context();
   await f.unlockedStore();
   const { storeCommandSource } = await import("../../access/storeCommandSource.js");
-  const summary = storeCommandSource(provider, argv, { context, credentialSet: opts.set, force: opts.force === true, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
+  const summary = storeCommandSource(provider, argv, { context, credentialSet: credentialSetFor(opts), force: opts.force === true, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
   if (opts.json) printJson(f.io, summary);
   else if (cacheTtlS !== undefined) out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; its output is kept encrypted for ${cacheTtlS} s, then it runs again)`);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; run on each use, its output never stored)`);
@@ -65,7 +67,8 @@ export function keyCommand(f: Factory): Command {
     .description("store an API key (hidden prompt on a terminal, stdin otherwise)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .argument("[command...]", "with --command: the command that prints the key, after --")
-    .option("--set <set>", "credential set", DEFAULT_SET)
+    .option("--set <set>", `credential set (default: the --project, else '${DEFAULT_SET}')`)
+    .option("--project <project>", "the project's credential set, as `auth --project` logs in to it (unless --set is given)")
     .option("--stdin", "read the key from stdin")
     .addOption(new Option("--api-key <dash>", "only '-': read the key from stdin").hideHelp())
     .option("--command", "store a command that prints the key (vault, op, bw …) instead of the key; it runs on each use")

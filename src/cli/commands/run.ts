@@ -5,6 +5,7 @@ import { err, warnSkippedRoster } from "../io.js";
 
 export interface RunOpts {
   set?: string;
+  project?: string;
   only?: string;
   mask?: boolean;
   token?: boolean;
@@ -30,7 +31,8 @@ export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise
   if (!nested) await f.unlockedStore();
   const { runWithCredentials } = await import("../../run/run.js");
   const { resolveCredentialSet } = await import("../../access/credentialSet.js");
-  const chosen = resolveCredentialSet(context, opts.set);
+  // `--project P` names the set `auth --project P` logged in to.
+  const chosen = resolveCredentialSet(context, opts.set ?? opts.project);
   f.exitCode = await runWithCredentials(argv, {
     context,
     signal: f.signal,
@@ -91,6 +93,7 @@ export function runCommand(f: Factory): Command {
     .description("run a command with the set's credentials in its environment (nothing written to disk)")
     .usage("[options] -- <command> [args…]")
     .option("--set <name>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
+    .option("--project <project>", "the project's credential set, as `auth --project` logs in to it (unless --set is given)")
     .option("--only <providers>", "only these providers (comma-separated); each must be stored")
     .option("--env-file <file>", "NAME=value lines the command gets too; authctl://<set>/<provider>[/<field>] values (here or in the environment) are resolved")
     .option("--no-mask", "do not conceal the secrets in the command's piped output")
