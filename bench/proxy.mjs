@@ -8,6 +8,7 @@
 // proxied request is decided as an agent's would be.
 // Prints the table and writes it to bench/last-proxy-run.md. Numbers are reported, never asserted.
 // BENCH_RUNS sets the rounds (9), BENCH_ONLY=latency,rate,sse,paced,throughput,memory a subset,
+// BENCH_POLICY=off mints the phantoms without a session policy,
 // BENCH_DAEMON_FLAGS node flags for the daemon (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { fork } from "node:child_process";
 import { once } from "node:events";
@@ -64,7 +65,7 @@ function benchHome(upstream) {
   const context = new Authctl({ env: { ...process.env, AUTHCTL_HOME: home, AUTHCTL_STORE_KEY: "file" }, home });
   storeApiKey("anthropic", KEY, { context });
   // Agents, not one: the proxy bounds the connections one session holds (32 by default), and 100 clients share these.
-  const phantoms = Array.from({ length: 4 }, (_, i) => mintPhantoms("anthropic", { context, sessionId: `bench-${i}`, policy: POLICY }).accessToken);
+  const phantoms = Array.from({ length: 4 }, (_, i) => mintPhantoms("anthropic", { context, sessionId: `bench-${i}`, ...(process.env.BENCH_POLICY === "off" ? {} : { policy: POLICY }) }).accessToken);
   context.close();
   return { home, phantom: phantoms };
 }

@@ -223,7 +223,9 @@ export function sendScrubbed(method: string | undefined, upstreamRes: IncomingMe
     delete headers["content-encoding"];
   }
   res.writeHead(status, scrubText(upstreamRes.statusMessage ?? "", scrub), headers);
-  res.flushHeaders();
+  // A body already read goes out with the headers in one write; a stream whose first event is not
+  // here yet still gets its headers at once (later in this loop turn, never a timer away).
+  setImmediate(() => joiner.bytes === 0 && !res.writableEnded && !res.destroyed && res.flushHeaders());
   return joiner.relay(body ?? upstreamRes, res, (bytes) => done(status, bytes));
 }
 
