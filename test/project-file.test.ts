@@ -64,6 +64,18 @@ describe("a project file (authctl.yaml) picks the credential set", () => {
     expect(sha(r.stdout.trim())).toBe(sha(keys.work));
   });
 
+  it("git's credential helper, started by git in the repository, answers from the project's set", async () => {
+    const ghKey = `ghp_${canary()}`;
+    {
+      using store = CredentialStore.open({ home, env: childEnv(home) });
+      store.put("work", "gh", "api_key", { type: "api_key", key: ghKey }, { preview: "ghp…" });
+    }
+    const r = await execa("node", [CLI, "git-credential", "get"], { cwd: sub, env: childEnv(home), extendEnv: false, reject: false, input: "protocol=https\nhost=github.com\n\n" });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const password = /^password=(.*)$/m.exec(r.stdout)?.[1] ?? "";
+    expect(sha(password) === sha(ghKey), "git got the project set's token").toBe(true);
+  });
+
   it("status says which source applied, and checks the project's required providers", async () => {
     const fromFile = await cli(["status"], sub);
     expect(fromFile.exitCode, fromFile.stderr).toBe(0);
