@@ -11,15 +11,22 @@ import { REPO } from "./helpers/env.js";
  */
 const docFiles = ["README.md", ...readdirSync(join(REPO, "docs")).filter((f) => f.endsWith(".md")).map((f) => join("docs", f))];
 
-/** `authctl …` invocations in code: fenced blocks and inline code spans, one command line each. */
+/**
+ * `authctl …` invocations in code: fenced blocks and inline code spans, one command line each. A
+ * block fenced as ```text shows what a program printed, not what to type, and is not read.
+ */
 export function documentedInvocations(markdown: string): Array<{ line: number; words: string[] }> {
   const found: Array<{ line: number; words: string[] }> = [];
   let fenced = false;
+  let output = false;
   markdown.split("\n").forEach((text, index) => {
-    if (/^\s*```/.test(text)) {
+    const fence = /^\s*```(\w*)/.exec(text);
+    if (fence) {
       fenced = !fenced;
+      output = fenced && fence[1] === "text";
       return;
     }
+    if (output) return;
     const spans = fenced ? [text.replace(/(^|\s)#.*$/, "")] : [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
     for (const span of spans) {
       for (const m of span.matchAll(/(?:^|[\s$(|;&])authctl((?:\s+[^\s|;&)#]+)+)/g)) {
