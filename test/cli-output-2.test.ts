@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { canary, childEnv, tempHome } from "./helpers/env.js";
 import { memoryIO, runInProcess } from "./helpers/memory-io.js";
+import { oauth2At, writeUserRoster } from "./helpers/host-roster.js";
+import { createServer } from "node:net";
 import { runCli } from "../src/cli/program.js";
 
 const t = tempHome();
@@ -92,6 +94,26 @@ describe("authctl output, part 2 (in-process)", () => {
       expect(code, m.stderr()).toBe(0);
       expect(raw).toEqual([true, false]);
       expect(m.stdout() + m.stderr()).not.toContain(key);
+    }
+  });
+
+  it("a login whose endpoint cannot be reached names the host and port it failed to reach", async () => {
+    const h = tempHome();
+    // A port that was just free: nothing listens there, so the connection is refused.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    try {
+      writeUserRoster(h.home, oauth2At(`http://127.0.0.1:${port}`, "oauth2_device"));
+      const r = await run(["auth", "fakehub"], undefined, h.home);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`could not reach 127.0.0.1:${port}`);
+      expect(r.stderr).toContain("fakehub");
+    } finally {
+      h.cleanup();
     }
   });
 });

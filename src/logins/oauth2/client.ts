@@ -45,6 +45,8 @@ export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
   };
 }
 
+class UnreachableError extends Error {}
+
 /**
  * The token endpoint's answers, adjusted for what openid-client expects:
  * - GitHub answers a pending device-code poll with HTTP 200 and `{"error":"authorization_pending"}`
@@ -54,7 +56,11 @@ export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
  *   issuer is a template). MSAL gets its own id token when it redeems the refresh token.
  */
 export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await fetch(url, init);
+  const response = await fetch(url, init).catch((error: unknown) => {
+    // undici says only "fetch failed": the host and the system's reason are in its cause.
+    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+    throw new UnreachableError(`could not reach ${new URL(url).host}${typeof cause === "string" ? ` (${cause})` : ""}: check the network, or the endpoint in the roster`);
+  });
   if (response.status !== 200 || !(response.headers.get("content-type") ?? "").includes("json")) return response;
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
@@ -116,6 +122,9 @@ export const rowExpiry = (p: OAuth2Payload) => oauth2Type.expiresAt(p);
 
 /** openid-client errors carry the OAuth `error` code; keep that, never a request body. */
 export function oauthFailure(e: unknown): string {
+  // openid-client wraps what its fetch threw as "something went wrong": the host is in the cause.
+  const unreachable = [e, (e as { cause?: unknown } | null)?.cause].find((x) => x instanceof UnreachableError);
+  if (unreachable) return (unreachable as Error).message;
   const code = (e as { error?: unknown; code?: unknown }).error ?? (e as { code?: unknown }).code;
   return typeof code === "string" ? code : String((e as Error).message ?? e).split("\n")[0]!.slice(0, 160);
 }
