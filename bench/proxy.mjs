@@ -119,7 +119,7 @@ async function latency(ways) {
   }
   const m = (w, k) => median(rounds.map((x) => x[w][k]));
   const added = (k) => ways.slice(1).map((_, w) => m(w + 1, k) - m(0, k));
-  const plus = (v) => `+${ms(v)}`;
+  const plus = (v) => `${v < 0 ? "-" : "+"}${ms(Math.abs(v))}`;
   const [a50] = added("p50");
   const [a99] = added("p99");
   return [
@@ -169,7 +169,7 @@ async function eventDelays(via) {
 async function sse(ways) {
   const delays = (await interleaved(RUNS, ways, eventDelays)).map(median);
   const added = delays.slice(1).map((d) => d - delays[0]);
-  return [row(`SSE event delay, upstream write → client (${STREAM.events} events ${STREAM.gapMs} ms apart)`, delays.map(ms), added.map((a) => `+${ms(a)}`), "≤ +1 ms", added[0] <= 1)];
+  return [row(`SSE event delay, upstream write → client (${STREAM.events} events ${STREAM.gapMs} ms apart)`, delays.map(ms), added.map((a) => `${a < 0 ? "-" : "+"}${ms(Math.abs(a))}`), "≤ +1 ms", added[0] <= 1)];
 }
 
 /** 100 paced streams at once; events per second over the whole batch. */
