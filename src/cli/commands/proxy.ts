@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { Authctl } from "../../context.js";
 import { AuthctlError, ServiceError } from "../../core/errors.js";
-import type { SessionPolicy } from "../../proxy/policy.js";
+import type { SessionPolicy, SessionPolicyFlags } from "../../proxy/policy.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { err, out, printJson, table } from "../io.js";
@@ -15,16 +15,8 @@ export interface ProxyServeOptions {
   json?: boolean;
 }
 
-/** What the session-policy flags give, as commander collects them. */
-export interface PolicyFlags {
-  allow?: string[];
-  deny?: string[];
-  methods?: string;
-  grant?: string[];
-  maxRequests?: number;
-  maxBytes?: number;
-  rate?: string;
-}
+/** What the session-policy flags give, as commander collects them: the policy module's own shape. */
+export type PolicyFlags = SessionPolicyFlags;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const count = (value: string): number => {
