@@ -1,15 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
-import { CredentialStore } from "../../src/store/store.js";
-import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, tempHome } from "../helpers/env.js";
 import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
-import { startProxyServe } from "../helpers/proxy-serve.js";
+import { authImage, serveGhLogin } from "../helpers/gh-agent.js";
 import { startGitServer, type GitServer } from "../helpers-git/git-server.js";
 import { gitRequest } from "../../src/proxy/gitRoutes.js";
 import { CompiledPolicy } from "../../src/proxy/policy.js";
@@ -42,12 +38,7 @@ describe.skipIf(!canRun)("agent container: git over HTTPS through the proxy with
   let agentEnv: Record<string, string> = {};
 
   beforeAll(async () => {
-    let image = process.env.AUTHCTL_AUTH_IMAGE ?? "";
-    if (!image) {
-      const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh")], { reject: false, stdin: "ignore", all: true });
-      expect(build.exitCode, build.all).toBe(0);
-      image = build.stdout.trim().split("\n").at(-1)!;
-    }
+    const image = await authImage();
     // The "github.com" repository o/r, one commit on main, behind Basic auth taking only the token.
     const seed = join(root, "seed");
     mkdirSync(repos, { recursive: true });
@@ -60,16 +51,9 @@ describe.skipIf(!canRun)("agent container: git over HTTPS through the proxy with
     hostGit(["config", "http.receivepack", "true"], join(repos, "o", "r.git"));
     server = await startGitServer(repos, [ghToken]);
 
-    mkdirSync(join(home, "agents"), { recursive: true });
-    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "gh.yaml"), "utf8"));
-    entry.proxy.git.base_url = `http://127.0.0.1:${server.port}`;
-    writeFileSync(join(home, "agents", "gh.yaml"), stringify(entry));
-    const store = CredentialStore.open({ home, env: baseEnv() });
-    const hostsYml = `github.com:\n    oauth_token: ${ghToken}\n    user: dev\n`;
-    store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: ghToken, account: "dev" }, { preview: "gho_…" });
-    store.close();
-    mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    const started = await startProxyServe(home, ["--socket", socket]);
+    const started = await serveGhLogin(home, ghToken, socket, (entry) => {
+      entry.proxy.git!.base_url = `http://127.0.0.1:${server!.port}`;
+    });
     stopProxy = started.stop;
 
     const args = await authctl(home, ["container-args", "gh", "--project", "foo", "--socket", socket, "--json"]);

@@ -1,15 +1,11 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
-import { CredentialStore } from "../../src/store/store.js";
-import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary, tempHome } from "../helpers/env.js";
 import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
-import { startProxyServe } from "../helpers/proxy-serve.js";
+import { authImage, serveGhLogin } from "../helpers/gh-agent.js";
 
 /**
  * Issue 23 item 1: the proxy decides per request. The REAL gh (in the real auth image, no network)
@@ -38,27 +34,15 @@ describe.skipIf(!canRun)("proxy policy: gh in a container through the real proxy
   let containerSession = "";
 
   beforeAll(async () => {
-    let image = process.env.AUTHCTL_AUTH_IMAGE ?? "";
-    if (!image) {
-      const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh")], { reject: false, stdin: "ignore", all: true });
-      expect(build.exitCode, build.all).toBe(0);
-      image = build.stdout.trim().split("\n").at(-1)!;
-    }
+    const image = await authImage();
     upstream = await fakeUpstream((req, res) => {
       if (req.headers.authorization !== `Bearer ${ghToken}`) return void res.writeHead(401).end('{"message":"Bad credentials"}');
       const body = req.url === "/big" ? JSON.stringify({ big: BIG }) : JSON.stringify({ ok: true, path: req.url });
       res.writeHead(200, { "content-type": "application/json" }).end(body);
     });
-    mkdirSync(join(home, "agents"), { recursive: true });
-    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "gh.yaml"), "utf8"));
-    for (const route of Object.values(entry.proxy) as { base_url: string }[]) route.base_url = upstream.url;
-    writeFileSync(join(home, "agents", "gh.yaml"), stringify(entry));
-    const store = CredentialStore.open({ home, env: baseEnv() });
-    const hostsYml = `github.com:\n    oauth_token: ${ghToken}\n    user: dev\n`;
-    store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: ghToken, account: "dev" }, { preview: "gho_…" });
-    store.close();
-    mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    const started = await startProxyServe(home, ["--socket", socket]);
+    const started = await serveGhLogin(home, ghToken, socket, (entry) => {
+      for (const route of Object.values(entry.proxy)) route.base_url = upstream.url;
+    });
     stopProxy = started.stop;
     auditLog = started.info.auditLog;
 
