@@ -1,10 +1,10 @@
 import type Database from "better-sqlite3";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
-import { deriveKey, KEY_BYTES, open, seal } from "./crypto.js";
-import { keyFileChosen, readKeyringSecret, writeKeyringSecret } from "./keyring.js";
-import { loadOrCreateKeyFile, passphraseFromEnv, readKeyFile, type KeySourceName } from "./keySource.js";
+import { open, seal } from "./crypto.js";
+import type { KeySourceName } from "./keySource.js";
+import { StoreKey, type KeyKind } from "./storeKey.js";
 import { diskFault, openDatabase } from "./openDatabase.js";
 import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
 import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
@@ -46,9 +46,6 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number;
 }
 
-type KeyKind = "keyfile" | "keyring" | "scrypt";
-const KEY_CHECK_AAD = "authctl:key-check:v1";
-const KEY_CHECK_PLAINTEXT = Buffer.from("authctl store key check");
 
 interface Row {
   credential_set: string;
@@ -89,8 +86,8 @@ export class CredentialStore {
   private readonly db: Database.Database;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly clock: Clock;
-  private key: Buffer | undefined;
-  private unlockedBy: KeySourceName | undefined;
+  /** The store key (docs/store.md: its sources and order), resolved on the first secret read or written. */
+  private readonly storeKey: StoreKey;
   private readonly statements;
   /**
    * Rows already decrypted, as JSON text (each get parses its own copy), dropped at any commit by
@@ -133,6 +130,16 @@ export class CredentialStore {
       generation: this.db.prepare("SELECT (SELECT data_version FROM pragma_data_version()) AS others, total_changes() AS own"),
       putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
     };
+    this.storeKey = new StoreKey({
+      home,
+      path: this.path,
+      env,
+      meta: (key) => this.meta(key),
+      initialise: (write) =>
+        this.writing(() =>
+          this.db.transaction(() => write((key, value) => void this.statements.putMeta.run(key, value), (key) => this.meta(key))).immediate(),
+        ),
+    });
   }
 
   static open(options: OpenStoreOptions): CredentialStore {
@@ -147,17 +154,17 @@ export class CredentialStore {
 
   /** Which source unlocked the store, once a secret has been read or written. */
   get keySource(): KeySourceName | undefined {
-    return this.unlockedBy;
+    return this.storeKey.source;
   }
 
   /** The key kind this store was created with, or undefined before its first secret. */
   get keyKind(): KeyKind | undefined {
-    return this.meta("kdf") as KeyKind | undefined;
+    return this.storeKey.kind;
   }
 
   /** True when only an interactive passphrase can unlock the store (no env source, passphrase store). */
   needsPassphrasePrompt(): boolean {
-    return this.key === undefined && this.keyKind === "scrypt" && passphraseFromEnv(this.env) === undefined;
+    return this.storeKey.needsPassphrasePrompt();
   }
 
   /**
@@ -166,37 +173,32 @@ export class CredentialStore {
    * keyring is silent or AUTHCTL_STORE_KEY=file, and the caller may still choose (a TTY passphrase, else the key file).
    */
   createKeyInKeyring(): boolean {
-    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyFile: false });
-    return this.keyKind !== undefined;
+    return this.storeKey.createInKeyring();
   }
 
   /** Before the first secret: the 0600 key file, without asking the keyring again (a declined first-run offer). */
   createKeyFile(): void {
-    if (this.keyKind === undefined) this.initialiseKey(undefined, { keyring: false });
+    this.storeKey.createKeyFile();
   }
 
   /** Unlocks a passphrase store with a passphrase the caller obtained (e.g. a TTY prompt). */
   unlockWithPassphrase(passphrase: string): void {
-    this.unlock({ passphrase, source: "tty passphrase" });
+    this.storeKey.unlockWithPassphrase(passphrase);
   }
 
   /** Unlocks a passphrase store with its derived key, handed over by this home's daemon during an unlock session. */
   unlockWithKey(key: Buffer): void {
-    if (this.keyKind !== "scrypt") throw new StoreLockedError(`the store ${this.path} is not protected by a passphrase: an unlock session has nothing to unlock`);
-    if (!this.keyMatches(key)) throw new StoreLockedError(`the unlock session's key does not match the store ${this.path}: run \`authctl lock\`, then \`authctl unlock\``);
-    this.key = Buffer.from(key);
-    this.unlockedBy = "unlock session";
+    this.storeKey.unlockWithKey(key);
   }
 
   /** The store key, to hand to this home's daemon for an unlock session; undefined while locked. */
   get unlockedKey(): Buffer | undefined {
-    return this.key && Buffer.from(this.key);
+    return this.storeKey.copy;
   }
 
   /** Forgets the key and every decrypted row (an unlock session's end); the next read needs a key source again. */
   lock(): void {
-    this.key = undefined;
-    this.unlockedBy = undefined;
+    this.storeKey.lock();
     this.opened.clear();
   }
 
@@ -285,7 +287,7 @@ export class CredentialStore {
       checkpointKey: () => {
         // Never creates a key, runs a passphrase command or asks the keyring just to sign: a later
         // writer holding the key signs these lines too (a checkpoint covers the whole chain before it).
-        if (!this.key && this.keyKind !== "keyfile") return undefined;
+        if (!this.storeKey.unlocked && this.keyKind !== "keyfile") return undefined;
         try {
           return this.subkey(CHECKPOINT_KEY_LABEL);
         } catch (error) {
@@ -376,91 +378,6 @@ export class CredentialStore {
   }
 
   private requireKey(): Buffer {
-    if (!this.key) this.unlock(passphraseFromEnv(this.env));
-    return this.key!;
-  }
-
-  private unlock(given: { passphrase: string; source: KeySourceName } | undefined): void {
-    const paths = storePaths(this.home);
-    if (this.keyKind === undefined) this.initialiseKey(given);
-    const kind = this.keyKind!;
-    let key: Buffer;
-    let source: KeySourceName;
-    if (kind === "scrypt") {
-      if (!given) {
-        throw new StoreLockedError(
-          `the store ${this.path} is protected by a passphrase: set AUTHCTL_PASSPHRASE or AUTHCTL_PASSPHRASE_COMMAND, or run authctl on a terminal to be asked`,
-        );
-      }
-      key = deriveKey(given.passphrase, Buffer.from(this.meta("kdf_salt")!, "hex"));
-      source = given.source;
-    } else {
-      const lockedBy = kind === "keyring" ? `its OS keyring entry (service authctl, account ${this.path})` : `its key file ${paths.keyFile}`;
-      if (given) {
-        throw new StoreLockedError(`${given.source} is set, but the store ${this.path} is locked by ${lockedBy}: unset ${given.source}`);
-      }
-      key = kind === "keyring" ? this.keyFromKeyring() : readKeyFile(paths.keyFile);
-      source = kind === "keyring" ? "keyring" : "key file";
-    }
-    if (!this.keyMatches(key)) {
-      throw new StoreLockedError(
-        kind === "scrypt"
-          ? `wrong passphrase (from ${source}) for the store ${this.path}; nothing was read or changed`
-          : kind === "keyring"
-            ? `the OS keyring entry (service authctl, account ${this.path}) does not match the store; nothing was read or changed`
-            : `the key file ${paths.keyFile} does not match the store ${this.path}; nothing was read or changed`,
-      );
-    }
-    this.key = key;
-    this.unlockedBy = source;
-  }
-
-  private keyMatches(key: Buffer): boolean {
-    const check = JSON.parse(this.meta("key_check")!) as { nonce: string; ciphertext: string };
-    return open(key, { nonce: Buffer.from(check.nonce, "hex"), ciphertext: Buffer.from(check.ciphertext, "hex") }, KEY_CHECK_AAD) !== undefined;
-  }
-
-  private keyFromKeyring(): Buffer {
-    const answer = readKeyringSecret(this.env, this.path);
-    const why = !answer.ok ? `the keyring did not answer (${answer.error})` : answer.secret === null ? "the keyring holds no entry for it" : undefined;
-    if (why) {
-      throw new StoreLockedError(
-        `the store ${this.path} keeps its key in the OS keyring (service authctl, account ${this.path}), but ${why}: unlock your desktop keyring (Secret Service) and retry`,
-      );
-    }
-    const key = Buffer.from((answer as { secret: string }).secret, "hex");
-    if (key.length !== KEY_BYTES) throw new StoreLockedError(`the OS keyring entry for the store ${this.path} is damaged (expected ${KEY_BYTES * 2} hex chars)`);
-    return key;
-  }
-
-  /**
-   * First secret ever, in docs/store.md's order: a configured passphrase, else a random key kept in the OS
-   * keyring if one answers, else the 0600 key file. Runs holding SQLite's write lock, so of two
-   * processes initialising at once only one writes the keyring entry; the other sees its key check.
-   */
-  private initialiseKey(given: { passphrase: string } | undefined, { keyring = true, keyFile = true } = {}): void {
-    const salt = randomBytes(16);
-    // scrypt is slow on purpose: derive before taking the write lock.
-    const passphraseKey = given ? deriveKey(given.passphrase, salt) : undefined;
-    this.writing(() => this.db.transaction(() => {
-      if (this.meta("kdf") !== undefined) return;
-      let kind: KeyKind;
-      let key: Buffer;
-      if (passphraseKey) {
-        [kind, key] = ["scrypt", passphraseKey];
-      } else {
-        const random = randomBytes(KEY_BYTES);
-        if (keyring && !keyFileChosen(this.env) && writeKeyringSecret(this.env, this.path, random.toString("hex"))) [kind, key] = ["keyring", random];
-        else if (keyFile) [kind, key] = ["keyfile", loadOrCreateKeyFile(storePaths(this.home).keyFile)];
-        else return;
-      }
-      const sealed = seal(key, KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD);
-      this.statements.putMeta.run("kdf", kind);
-      this.statements.putMeta.run("kdf_salt", salt.toString("hex"));
-      this.statements.putMeta.run(
-        "key_check",
-        JSON.stringify({ nonce: sealed.nonce.toString("hex"), ciphertext: sealed.ciphertext.toString("hex") }),
-      );
-    }).immediate());
+    return this.storeKey.require();
   }
 }
