@@ -19,7 +19,8 @@ import { canary, childEnv, REPO, testEnv } from "./helpers/env.js";
  */
 const PKG = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string; version: string; bin: Record<string, string> };
 /** Non-code files dist/ may hold: data the code reads at run time. */
-const DIST_DATA = new Set(["dist/roster/builtin-roster.json"]);
+/** Data the shipped code reads: the compiled roster, and the marker that makes Node load the bin's files as CommonJS. */
+const DIST_DATA = new Set(["dist/roster/builtin-roster.json", "dist/bin/package.json"]);
 const npmEnv = () => ({ ...testEnv(), npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" });
 
 let work: string;
