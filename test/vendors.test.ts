@@ -118,7 +118,13 @@ describe("Codex API key through the vendor's own `codex login --with-api-key`", 
         api_key: { env_var: "TOOL_KEY", config: { login_command: ["tool", "login"], config_path: "/x", printf_template: "%s", tool_name: "tool" } },
       }),
     );
-    const r = await authctl(home, ["providers"]);
+    // `providers` goes on without the file (issue 21 item 9) and says which file and field; using it is refused with the same reason.
+    const listed = await authctl(home, ["providers"]);
+    expect(listed.stderr).toContain("skipped roster file");
+    expect(listed.stderr).toContain("tool.yaml");
+    expect(listed.stderr).toContain("login_command");
+    expect(listed.stdout).not.toMatch(/^tool\s/m);
+    const r = await authctl(home, ["key", "tool", "--stdin"], { input: "tool-key-0123456789" });
     expect(r.exitCode).not.toBe(0);
     expect(r.stderr).toContain("tool.yaml");
     expect(r.stderr).toContain("login_command");

@@ -49,10 +49,12 @@ export class Roster {
     return this.providers.has(name);
   }
 
+  /** A provider by name; when its user file (`<name>.yaml`) was skipped, that file's own error says why. */
   get(name: string): Provider {
     const provider = this.providers.get(name);
-    if (!provider) throw new UnknownProviderError(name, this.names);
-    return provider;
+    if (provider) return provider;
+    const skippedFile = this.skipped.find((e) => basename(e.file).replace(/\.ya?ml$/, "") === name);
+    throw skippedFile ?? new UnknownProviderError(name, this.names);
   }
 }
 
