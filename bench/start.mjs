@@ -41,7 +41,7 @@ function seedHome() {
   const context = new Authctl({ env: {}, home });
   for (let i = 0; i < 998; i++) storeApiKey("openai", `sk-bench-${i}-0123456789abcdef`, { credentialSet: `set${i}`, context });
   storeApiKey("openai", "sk-bench-default-0123456789abcdef", { context });
-  storeApiKey("gh", "ghp_benchbenchbenchbenchbenchbenchbench01", { context });
+  storeApiKey("gh", "ghp_FAKE_bench_token_not_real_0001", { context });
   context.close();
   return home;
 }
