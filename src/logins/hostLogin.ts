@@ -6,7 +6,8 @@ import type { Provider } from "../roster/schema.js";
 import type { StoredCredential } from "../store/store.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
 import type { CredentialSummary } from "../credentials/index.js";
-import type * as z from "zod";
+import * as z from "zod";
+import { SetOptions, validateArguments } from "../core/arguments.js";
 import type { HostPromptSchema } from "./hostSessions.js";
 
 /** What a host login asks the user to do: enter a code at a URL, or open an authorization URL. */
@@ -63,4 +64,22 @@ export function storedHostLogin<T extends { type: string }>(context: Authctl, en
   const row = context.store().get<T>(credentialSet, entry.name);
   if (!row || row.payload.type !== type) throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
   return row;
+}
+
+/** What `buildMsalApp` and `buildGoogleCredentials` take: the stored login of which provider, in which set. */
+export interface HostAppOptions extends WithContext {
+  provider?: string;
+  credentialSet?: string;
+}
+
+const HostAppArgs = SetOptions.extend({ provider: z.string().optional() });
+
+/**
+ * The options of a host-login builder, from the current call (`options`) or the deprecated one
+ * (`account, options`), checked at the boundary under the builder's name.
+ */
+export function hostAppOptions<T extends HostAppOptions>(call: string, first: string | T | undefined, second: T | undefined): T {
+  const options = (typeof first === "string" ? { ...second, credentialSet: first } : (first ?? {})) as T;
+  validateArguments(call, { options: [HostAppArgs, options] });
+  return options;
 }

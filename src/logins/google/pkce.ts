@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
-import * as z from "zod";
 import type { Credentials, OAuth2Client } from "google-auth-library";
-import { contextFrom, type Authctl, type WithContext } from "../../context.js";
+import { contextFrom, type Authctl } from "../../context.js";
 import { interruption, throwIfAborted } from "../../core/abort.js";
-import { SetOptions, validateArguments } from "../../core/arguments.js";
 import { CaptureError, ModeUnavailableError, UsageError } from "../../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary } from "../hostLogin.js";
-import { storedHostLogin } from "../hostLogin.js";
+import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
 import { LoopbackRedirect } from "../oauth2/loopback.js";
 
 import { recordCredential } from "../../credentials/index.js";
@@ -109,13 +107,10 @@ function httpFailure(e: unknown): string {
   return (e as { code?: string }).code ?? "network error";
 }
 
-export interface BuildGoogleCredentialsOptions extends WithContext {
+export interface BuildGoogleCredentialsOptions extends HostAppOptions {
   /** A roster provider whose host_flow is google_pkce; default `google`. */
   provider?: string;
-  credentialSet?: string;
 }
-
-const BuildArgs = SetOptions.extend({ provider: z.string().optional() });
 
 /**
  * An `OAuth2Client` on the stored login of `options.provider` (default `google`) in
@@ -126,8 +121,7 @@ export function buildGoogleCredentials(options?: BuildGoogleCredentialsOptions):
 /** @deprecated the set goes in the options: `buildGoogleCredentials({ credentialSet, provider })`. */
 export function buildGoogleCredentials(account: string, options?: BuildGoogleCredentialsOptions): Promise<OAuth2Client>;
 export async function buildGoogleCredentials(first?: string | BuildGoogleCredentialsOptions, second?: BuildGoogleCredentialsOptions): Promise<OAuth2Client> {
-  const options = typeof first === "string" ? { ...second, credentialSet: first } : (first ?? {});
-  validateArguments("buildGoogleCredentials", { options: [BuildArgs, options] });
+  const options = hostAppOptions("buildGoogleCredentials", first, second);
   const context = contextFrom(options);
   const entry = context.roster().get(options.provider ?? "google");
   const flow = googleFlow(entry);

@@ -1,11 +1,9 @@
 import type { Configuration, ICachePlugin, PublicClientApplication, TokenCacheContext } from "@azure/msal-node";
 import type { Authctl } from "../../context.js";
-import { contextFrom, type WithContext } from "../../context.js";
-import * as z from "zod";
-import { SetOptions, validateArguments } from "../../core/arguments.js";
+import { contextFrom } from "../../context.js";
 import { ModeUnavailableError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
-import { storedHostLogin } from "../hostLogin.js";
+import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
 import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 
@@ -60,13 +58,10 @@ export function storeCachePlugin(context: Authctl, credentialSet: string, provid
   };
 }
 
-export interface BuildMsalAppOptions extends WithContext {
+export interface BuildMsalAppOptions extends HostAppOptions {
   /** A roster provider whose host_flow is msal_device_code; default `msgraph`. */
   provider?: string;
-  credentialSet?: string;
 }
-
-const BuildArgs = SetOptions.extend({ provider: z.string().optional() });
 
 /**
  * A `PublicClientApplication` on the stored login of `options.provider` (default `msgraph`) in
@@ -77,8 +72,7 @@ export function buildMsalApp(options?: BuildMsalAppOptions): Promise<PublicClien
 /** @deprecated the set goes in the options: `buildMsalApp({ credentialSet, provider })`. */
 export function buildMsalApp(account: string, options?: BuildMsalAppOptions): Promise<PublicClientApplication>;
 export async function buildMsalApp(first?: string | BuildMsalAppOptions, second?: BuildMsalAppOptions): Promise<PublicClientApplication> {
-  const options = typeof first === "string" ? { ...second, credentialSet: first } : (first ?? {});
-  validateArguments("buildMsalApp", { options: [BuildArgs, options] });
+  const options = hostAppOptions("buildMsalApp", first, second);
   const context = contextFrom(options);
   const entry = context.roster().get(options.provider ?? "msgraph");
   const flow = msalFlow(entry);
