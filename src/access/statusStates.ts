@@ -1,4 +1,5 @@
 import { AuthctlError } from "../core/errors.js";
+import { spanText } from "../core/clock.js";
 import { credentialType, typedCredential, type CredentialPayload } from "../credentials/index.js";
 import { msalAccessTokenExpiry } from "../credentials/msal.js";
 import { accessTokenExpiry } from "../credentials/oauth2.js";
@@ -75,25 +76,18 @@ export function loginStateOf(row: StoredCredential, entry: Provider | undefined,
   return { state: stateFromExpiry(expiresAt, refreshable, now), expiresAt, refreshable };
 }
 
-function ago(ms: number): string {
-  const minutes = Math.round(Math.abs(ms) / 60_000);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.round(minutes / 60);
-  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`;
-}
-
 /** The state as a table says it: `expiring in 3h, will refresh`. */
 export function stateLabel(state: LoginState, expiresAt: Date | null, now: number): string {
   const left = expiresAt ? expiresAt.getTime() - now : 0;
   switch (state) {
     case "expiring-refreshable":
-      return `expiring in ${ago(left)}, will refresh`;
+      return `expiring in ${spanText(left)}, will refresh`;
     case "expiring":
-      return `expiring in ${ago(left)}, needs login`;
+      return `expiring in ${spanText(left)}, needs login`;
     case "expired-refreshable":
-      return `expired ${ago(left)} ago, will refresh`;
+      return `expired ${spanText(left)} ago, will refresh`;
     case "expired":
-      return expiresAt ? `expired ${ago(left)} ago, needs login` : "expired, needs login";
+      return expiresAt ? `expired ${spanText(left)} ago, needs login` : "expired, needs login";
     case "locked":
       return "locked (store key unavailable)";
     default:

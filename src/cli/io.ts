@@ -1,4 +1,5 @@
 import type { ContextStreams, Env } from "../context.js";
+import { relativeTime } from "../core/clock.js";
 
 /** The CLI's streams (whether they are terminals: colour and prompts only on a TTY) and its environment. */
 export interface IOStreams extends ContextStreams {
@@ -19,8 +20,15 @@ export function systemIO(): IOStreams {
 
 export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);
 
+/**
+ * Colour on a terminal, never when NO_COLOR is set (no-color.org: present and not empty);
+ * FORCE_COLOR (not 0) turns it on off a terminal too. `--json` never calls the styling.
+ */
 export function colorEnabled(io: IOStreams, stream: "stdout" | "stderr" = "stdout"): boolean {
-  return Boolean(io[stream].isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
+  if (io.env.NO_COLOR) return false;
+  const force = io.env.FORCE_COLOR;
+  if (force !== undefined && force !== "" && force !== "0" && force !== "false") return true;
+  return Boolean(io[stream].isTTY) && io.env.TERM !== "dumb";
 }
 
 export function out(io: IOStreams, line = ""): void {
@@ -35,14 +43,43 @@ export function printJson(io: IOStreams, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-export function bold(io: IOStreams, text: string): string {
-  return colorEnabled(io) ? `\u001b[1m${text}\u001b[22m` : text;
+const SGR = { bold: [1, 22], green: [32, 39], yellow: [33, 39], red: [31, 39] } as const;
+export type Style = keyof typeof SGR;
+
+/** `text` in a style when stdout takes colour (colorEnabled), as it is otherwise. */
+export function paint(io: IOStreams, style: Style, text: string): string {
+  const [on, off] = SGR[style];
+  return colorEnabled(io) ? `\u001b[${on}m${text}\u001b[${off}m` : text;
 }
 
-/** Left-aligned columns; the last column is not padded. */
-export function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+export const bold = (io: IOStreams, text: string) => paint(io, "bold", text);
+
+/** A login's state in its colour: green works, yellow soon needs care, red does not work. */
+export function stateColor(io: IOStreams, state: string, text = state): string {
+  if (state === "valid" || state === "ok") return paint(io, "green", text);
+  if (state.startsWith("expiring") || state === "unknown" || state === "skipped") return paint(io, "yellow", text);
+  if (/^(expired|missing|locked|rejected|failed|revoked)/.test(state)) return paint(io, "red", text);
+  return text;
+}
+
+// Widths count what shows: a coloured cell is as wide as its text.
+const shown = (cell: string) => cell.replace(/\u001b\[[0-9;]*m/g, "").length;
+
+/** Left-aligned columns, the last not padded; with `io`, the first row is the header, in bold on a colour terminal. */
+export function table(rows: string[][], io?: IOStreams): string[] {
+  const styled = io ? rows.map((r, i) => (i === 0 ? r.map((cell) => bold(io, cell)) : r)) : rows;
+  const widths = styled[0]?.map((_, i) => Math.max(...styled.map((r) => shown(r[i] ?? "")))) ?? [];
+  return styled.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + " ".repeat(Math.max(0, widths[i]! - shown(cell))))).join("  ").trimEnd());
+}
+
+/** A time for a table: local and readable (`2026-12-06 23:30:00`), with how far from now (`in 3h`, `2m ago`). */
+export function timeText(at: Date | null | undefined, now: number, opts: { relativeOnly?: boolean } = {}): string {
+  if (!at) return "-";
+  const relative = relativeTime(at, now);
+  if (opts.relativeOnly) return relative;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const local = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+  return `${local} (${relative})`;
 }
 
 /** A broken user roster file leaves the rest working: say which file was left out and why. */

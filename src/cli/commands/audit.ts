@@ -3,7 +3,7 @@ import { UsageError } from "../../core/errors.js";
 import type { AuditEvent, MalformedAuditLine } from "../../store/audit.js";
 import type { Factory } from "../factory.js";
 import { EXIT } from "../exitCodes.js";
-import { err, out, printJson, table } from "../io.js";
+import { err, out, paint, printJson, table, timeText } from "../io.js";
 
 const UNIT_MS = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 } as const;
 
@@ -25,12 +25,13 @@ export async function runAudit(f: Factory, opts: { since?: string; json?: boolea
   warnMalformed(f, malformed);
   if (opts.json) return printJson(f.io, events);
   const rows = [["TIME", "ACTOR", "OP", "TARGET", "RESULT"]];
+  const now = Date.now();
   for (const e of events) {
     const request = e.method ? ` ${e.method} ${e.path ?? ""}` : "";
     // A proxied request: the upstream's status, bytes each way and how long it took.
-    rows.push([e.time, e.actor, e.op, `${e.target ?? "-"}${request}`, `${decision(e)}${proxied(e)}`]);
+    rows.push([timeText(new Date(e.time), now), e.actor, e.op, `${e.target ?? "-"}${request}`, decision(f, e) + proxied(e)]);
   }
-  if (events.length > 0) for (const line of table(rows)) out(f.io, line);
+  if (events.length > 0) for (const line of table(rows, f.io)) out(f.io, line);
 }
 
 /** On stderr, so `--json` stays an array of events; `audit verify` tells what happened to them. */
@@ -39,7 +40,7 @@ function warnMalformed(f: Factory, malformed: MalformedAuditLine[]): void {
   if (first) err(f.io, `authctl: warning: skipped ${malformed.length} malformed audit line${malformed.length === 1 ? "" : "s"} (first: ${first.file}:${first.line}); \`authctl audit verify\` checks the log`);
 }
 
-const decision = (e: AuditEvent) => (e.allowed ? "allowed" : `denied: ${e.reason ?? ""}`);
+const decision = (f: Factory, e: AuditEvent) => (e.allowed ? "allowed" : paint(f.io, "red", `denied: ${e.reason ?? ""}`));
 const proxied = (e: AuditEvent) => (e.status !== undefined ? ` ${e.status}, ${e.bytesIn ?? 0} B in, ${e.bytesOut ?? 0} B out, ${e.durationMs ?? 0} ms` : "");
 
 /** `authctl audit --session <id>`: one agent session's proxied requests and what was decided for each. */
@@ -53,8 +54,9 @@ async function runAuditSession(f: Factory, opts: { since?: string; json?: boolea
   if (opts.json) return printJson(f.io, requests);
   if (requests.length === 0) return err(f.io, `No proxied requests recorded for session ${opts.session}${opts.since ? ` since ${opts.since}` : ""}.`);
   const rows = [["TIME", "CREDENTIAL", "METHOD", "PATH", "DECISION"]];
-  for (const e of requests) rows.push([e.time, e.target ?? "-", e.method ?? "-", e.path ?? "-", `${decision(e)}${proxied(e)}`]);
-  for (const line of table(rows)) out(f.io, line);
+  const now = Date.now();
+  for (const e of requests) rows.push([timeText(new Date(e.time), now), e.target ?? "-", e.method ?? "-", e.path ?? "-", decision(f, e) + proxied(e)]);
+  for (const line of table(rows, f.io)) out(f.io, line);
 }
 
 /**

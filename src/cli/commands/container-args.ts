@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { Factory } from "../factory.js";
-import { err, out, printJson } from "../io.js";
+import { err, out, printJson, timeText } from "../io.js";
 import { addPolicyFlags, policyFromFlags, type PolicyFlags } from "./proxy.js";
 
 export interface ContainerArgsOptions extends PolicyFlags {
@@ -47,7 +47,7 @@ export async function runContainerArgs(f: Factory, provider: string, opts: Conta
     return;
   }
   out(f.io, agent.runArgs.map(shellWord).join(" "));
-  err(f.io, `session ${agent.sessionId} (${agent.provider}, set ${agent.credentialSet}, ${agent.mode}; phantoms expire ${agent.expiresAt.toISOString()})`);
+  err(f.io, `session ${agent.sessionId} (${agent.provider}, set ${agent.credentialSet}, ${agent.mode}; phantoms expire ${timeText(agent.expiresAt, context.clock.now())})`);
   err(f.io, `start the container's command with: ${agent.command.join(" ")} <command…>   end it with: authctl proxy revoke ${agent.sessionId}`);
 }
 

@@ -5,15 +5,15 @@ import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo } from "../../store/store.js";
 import { credentialListing, listingOf } from "../../access/listCredentials.js";
 import type { Factory } from "../factory.js";
-import { out, printJson, table } from "../io.js";
+import { type IOStreams, out, printJson, stateColor, table, timeText } from "../io.js";
 
 /** One credential as `creds list --json` and the library's `listCredentials()` give it. */
 export const infoJson = (info: CredentialInfo) => listingOf(info, Date.now());
 
-function expiryText(info: CredentialInfo): string {
-  if (!info.expiresAt) return "-";
-  const text = info.expiresAt.toISOString().replace(/\.\d+Z$/, "Z");
-  return info.expiresAt.getTime() <= Date.now() ? `${text} (expired)` : text;
+/** When it expires, in red once it has; `relativeOnly` for a table's column. */
+function expiryText(io: IOStreams, info: CredentialInfo, now: number, relativeOnly = false): string {
+  const text = timeText(info.expiresAt, now, { relativeOnly });
+  return info.expiresAt && info.expiresAt.getTime() <= now ? stateColor(io, "expired", `expired ${text}`) : text;
 }
 
 export function runCredsList(f: Factory, opts: { set?: string; json?: boolean }): void {
@@ -25,12 +25,13 @@ export function runCredsList(f: Factory, opts: { set?: string; json?: boolean })
     io.stderr.write(`No credentials stored${opts.set ? ` in set "${opts.set}"` : ""}. Add one with \`authctl key <provider>\` or \`authctl auth <provider>\`.\n`);
     return;
   }
+  const now = Date.now();
   const table_ = [["SET", "PROVIDER", "KIND", "PREVIEW", "EXPIRES", "UPDATED"]];
   for (const r of rows) {
-    table_.push([r.credentialSet, r.provider, r.kind, r.preview, expiryText(r), r.updatedAt.toISOString().replace(/\.\d+Z$/, "Z")]);
+    table_.push([r.credentialSet, r.provider, r.kind, r.preview, expiryText(io, r, now, true), timeText(r.updatedAt, now, { relativeOnly: true })]);
   }
   // One write, not one per row: with 1,000 rows the writes showed in the start-up profile.
-  out(io, table(table_).join("\n"));
+  out(io, table(table_, io).join("\n"));
 }
 
 /** Shows everything about a credential but its secret; the payload is never decrypted here. */
@@ -53,14 +54,14 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
   const info = f.store().info(credentialSet, provider);
   if (!info) throw await missing(f, provider, credentialSet);
   if (opts.json) return printJson(io, infoJson(info));
-  const j = infoJson(info);
+  const now = Date.now();
   const lines = [
-    ["credential", `${j.credentialSet}:${j.provider}`],
-    ["kind", j.kind],
-    ["preview", j.preview],
-    ["expires", expiryText(info)],
-    ["created", j.createdAt ?? "-"],
-    ["updated", j.updatedAt ?? "-"],
+    ["credential", `${info.credentialSet}:${info.provider}`],
+    ["kind", info.kind],
+    ["preview", info.preview],
+    ["expires", expiryText(io, info, now)],
+    ["created", timeText(info.createdAt, now)],
+    ["updated", timeText(info.updatedAt, now)],
   ];
   for (const line of table(lines)) out(io, line);
 }

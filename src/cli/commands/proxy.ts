@@ -4,7 +4,7 @@ import { AuthctlError, ServiceError } from "../../core/errors.js";
 import type { SessionPolicy, SessionPolicyFlags } from "../../proxy/policy.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
-import { err, out, printJson, table } from "../io.js";
+import { err, out, printJson, stateColor, table, timeText } from "../io.js";
 import { portNumber, runServe } from "./serve.js";
 
 export interface ProxyServeOptions {
@@ -106,7 +106,6 @@ function policySummary(policies: Record<string, SessionPolicy>): string {
   return parts.length > 0 ? parts.join("; ") : "roster route";
 }
 const RATE_UNITS: Record<number, string> = { 1000: "s", 60_000: "m", 3_600_000: "h" };
-const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
 /** `proxy list`: the sessions container-args and proxy client minted phantoms for, to find them again. */
 export async function runProxyList(f: Factory, opts: { all?: boolean; json?: boolean }): Promise<void> {
@@ -114,12 +113,16 @@ export async function runProxyList(f: Factory, opts: { all?: boolean; json?: boo
   const { listSessions } = await import("../../proxy/phantoms.js");
   const sessions = listSessions({ context, all: Boolean(opts.all) });
   if (opts.json) {
-    return printJson(f.io, { sessions: sessions.map((s) => ({ ...s, createdAt: isoSeconds(s.createdAt), expiresAt: isoSeconds(s.expiresAt) })) });
+    return printJson(f.io, { sessions: sessions.map((s) => ({ ...s, createdAt: s.createdAt.toISOString(), expiresAt: s.expiresAt.toISOString() })) });
   }
   if (sessions.length === 0) return err(f.io, `no ${opts.all ? "" : "live "}proxy sessions (\`authctl container-args\` and \`authctl proxy client\` start them${opts.all ? "" : "; --all shows ended ones"})`);
   const rows = [["SESSION", "PROVIDERS", "SET", "CREATED", "EXPIRES", "STATE", "POLICY"]];
-  for (const s of sessions) rows.push([s.sessionId, s.providers.join(","), s.credentialSets.join(","), isoSeconds(s.createdAt), isoSeconds(s.expiresAt), s.state, policySummary(s.policies)]);
-  out(f.io, table(rows).join("\n"));
+  const now = context.clock.now();
+  for (const s of sessions) {
+    const when = (d: Date) => timeText(d, now, { relativeOnly: true });
+    rows.push([s.sessionId, s.providers.join(","), s.credentialSets.join(","), when(s.createdAt), when(s.expiresAt), stateColor(f.io, s.state === "live" ? "valid" : s.state, s.state), policySummary(s.policies)]);
+  }
+  out(f.io, table(rows, f.io).join("\n"));
 }
 
 function unknownSession(session: string, validId: boolean, agentSessions: string): AuthctlError {

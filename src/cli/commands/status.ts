@@ -4,7 +4,7 @@ import { UsageError } from "../../core/errors.js";
 import { gatherStatus } from "../../access/status.js";
 import type { Factory } from "../factory.js";
 import { EXIT } from "../exitCodes.js";
-import { out, printJson, table } from "../io.js";
+import { out, printJson, stateColor, table, timeText } from "../io.js";
 
 // The gathering is the library's (`status()`), so the CLI's --json and the library's result are one.
 export { EXPIRING_WITHIN_MS, stateOf, type LoginState, type LoginStatus as StatusRow } from "../../access/status.js";
@@ -56,15 +56,17 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
       ...(status.readOnly ? [["writable", `no: ${status.readOnly}`]] : []),
     ];
     for (const line of table(header)) out(io, line);
+    const now = (opts.clock ?? systemClock).now();
     out(io);
     if (rows.length === 0) out(io, "no logins yet: `authctl auth <provider>` or `authctl key <provider>`");
     else {
       const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES", ...(opts.check ? ["CHECK"] : [])]];
       for (const r of rows) {
-        const check = r.check ? [r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`] : opts.check ? ["-"] : [];
-        lines.push([r.credentialSet, r.provider, r.label ?? r.state, r.kind ?? "-", r.source ?? "-", r.preview ?? "-", r.expiresAt ?? "-", ...check]);
+        const check = r.check ? [stateColor(io, r.check.result, r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`)] : opts.check ? ["-"] : [];
+        const expires = r.expiresAt ? timeText(new Date(r.expiresAt), now, { relativeOnly: true }) : "-";
+        lines.push([r.credentialSet, r.provider, stateColor(io, r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires, ...check]);
       }
-      for (const line of table(lines)) out(io, line);
+      for (const line of table(lines, io)) out(io, line);
     }
     for (const r of missingRows) io.stderr.write(`authctl: missing ${r.credentialSet}:${r.provider}; run: ${r.fix}\n`);
   }

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { StoreLockedError, UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
-import { out, printJson } from "../io.js";
+import { out, printJson, timeText } from "../io.js";
 
 export const DEFAULT_UNLOCK = "8h";
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
@@ -52,7 +52,7 @@ export async function runUnlock(f: Factory, opts: UnlockOptions): Promise<void> 
   const { until } = await unlockService(socketPath, key, context.clock.now() + length);
   key.fill(0);
   if (opts.json) return printJson(f.io, { unlocked: true, until: new Date(until).toISOString() });
-  out(f.io, `unlocked until ${new Date(until).toLocaleString()}: commands need no passphrase until then (\`authctl lock\` ends it)`);
+  out(f.io, `unlocked until ${timeText(new Date(until), context.clock.now())}: commands need no passphrase until then (\`authctl lock\` ends it)`);
 }
 
 export async function runLock(f: Factory, opts: { json?: boolean }): Promise<void> {
