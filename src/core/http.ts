@@ -3,6 +3,9 @@ import { request as httpsRequest } from "node:https";
 import { readBody } from "./body.js";
 import { HttpExchangeError } from "./errors.js";
 
+/** An OAuth token endpoint's answer is a small JSON document: more is a broken or hostile server. */
+export const TOKEN_RESPONSE_LIMIT = 1 << 20;
+
 export interface HttpCall {
   /** A Unix socket (with `path`), or … */
   socketPath?: string;

@@ -1,7 +1,6 @@
-import http from "node:http";
-import https from "node:https";
 import type { Authctl } from "../context.js";
 import { CredentialRefreshError } from "../core/errors.js";
+import { httpCall, TOKEN_RESPONSE_LIMIT } from "../core/http.js";
 import { recordCredential } from "../credentials/index.js";
 import { containerLogin, rotatedLogin, type ContainerLoginPayload as OAuthPayload } from "../credentials/containerLogin.js";
 import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
@@ -13,7 +12,6 @@ type RefreshConfig = NonNullable<ProxyOAuthRoute["refresh"]>;
 /** Refresh this long before `expires_at`, so a request never leaves with a token about to lapse. */
 const EXPIRY_SKEW_MS = 120_000;
 const LEASE_MS = 60_000;
-const MAX_TOKEN_RESPONSE = 1 << 20;
 
 interface TokenResponse {
   access_token: string;
@@ -22,41 +20,24 @@ interface TokenResponse {
   expires_in?: number;
 }
 
-/** POSTs JSON with a timeout; never follows a redirect (the body holds a refresh token). */
-export function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
-  const target = new URL(url);
-  const send = target.protocol === "https:" ? https.request : http.request;
-  const payload = Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = send(target, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", "content-length": payload.length },
-      timeout: timeoutMs,
-      ...(signal ? { signal } : {}),
-    });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.on("response", (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_TOKEN_RESPONSE) req.destroy(new Error("token response larger than 1 MiB"));
-        else chunks.push(chunk);
-      });
-      res.on("error", reject);
-      res.on("end", () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
-    req.end(payload);
+/** POSTs JSON with a timeout and a cap on the answer; never follows a redirect (the body holds a refresh token). */
+export async function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+  const reply = await httpCall({
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify(body),
+    timeoutMs,
+    maxBytes: TOKEN_RESPONSE_LIMIT,
+    ...(signal ? { signal } : {}),
   });
+  let json: unknown;
+  try {
+    json = JSON.parse(reply.body);
+  } catch {
+    json = undefined;
+  }
+  return { status: reply.status, json };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authctl } from "../context.js";
+import { readBody } from "../core/body.js";
 import { typedCredential } from "../credentials/index.js";
 import { sendJson } from "./forward.js";
 import { mintPhantoms, revokePhantom, verifyPhantom, type PhantomGrant } from "./phantoms.js";
@@ -8,21 +9,12 @@ import { routeFor, type UpstreamOverride } from "./routes.js";
 
 const MAX_REFRESH_BODY = 64 * 1024;
 
+/** The client's refresh request, or undefined when it is too big or broken (it is then refused as holding no phantom). */
 function readSmallBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REFRESH_BODY) {
-        req.removeAllListeners("data");
-        req.resume();
-        resolve(undefined);
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > MAX_REFRESH_BODY ? undefined : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", () => resolve(undefined));
-  });
+  return readBody(req, MAX_REFRESH_BODY).then(
+    (body) => body.toString("utf8"),
+    () => undefined,
+  );
 }
 
 function refreshTokenOf(text: string | undefined, contentType: string): string | undefined {

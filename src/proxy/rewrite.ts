@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { readBody } from "../core/body.js";
 import type { ProxyRoute } from "../roster/proxySchema.js";
 import { decodedBody, responseHeaders, type Scrub, scrubText, sendJson } from "./forward.js";
 
@@ -43,22 +44,10 @@ export function sendRewritten(
   };
   const body = decodedBody(upstreamRes);
   if (!body) return fail();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  body.on("error", fail);
-  body.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_REWRITE_BYTES) {
-      body.removeAllListeners("data");
-      body.removeAllListeners("end");
-      fail();
-    } else chunks.push(chunk);
-  });
-  body.on("end", () => {
+  void readBody(body, MAX_REWRITE_BYTES).then((raw) => {
     let text: string;
     try {
-      const raw = Buffer.concat(chunks).toString("utf8");
-      text = scrubText(status < 300 ? JSON.stringify(replaceFields(JSON.parse(raw), rewrites)) : raw, scrub);
+      text = scrubText(status < 300 ? JSON.stringify(replaceFields(JSON.parse(raw.toString("utf8")), rewrites)) : raw.toString("utf8"), scrub);
     } catch {
       return fail();
     }
@@ -68,5 +57,5 @@ export function sendRewritten(
     res.writeHead(status, scrubText(upstreamRes.statusMessage ?? "", scrub), headers);
     res.end(text);
     done(status, Buffer.byteLength(text));
-  });
+  }, fail);
 }

@@ -1,6 +1,7 @@
 import type { Configuration, TokenEndpointResponse } from "openid-client";
 import type { Authctl } from "../../context.js";
-import { ModeUnavailableError, UsageError } from "../../core/errors.js";
+import { HttpExchangeError, ModeUnavailableError, UsageError } from "../../core/errors.js";
+import { httpCall, TOKEN_RESPONSE_LIMIT } from "../../core/http.js";
 import type { OAuth2DeviceConfig, OAuth2PkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostLoginOptions } from "../hostLogin.js";
@@ -47,8 +48,36 @@ export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
 
 class UnreachableError extends Error {}
 
+/** openid-client's own deadline for one request, kept now that the exchange is ours. */
+const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000;
+
+/** One exchange with a login endpoint, its answer read up to the token-response cap. */
+async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
+  const headers = Object.fromEntries(new Headers(init.headers).entries());
+  const body = init.body === undefined || init.body === null ? undefined : String(init.body);
+  const reply = await httpCall({
+    url,
+    method: init.method ?? "GET",
+    headers,
+    ...(body === undefined ? {} : { body }),
+    timeoutMs: TOKEN_ENDPOINT_TIMEOUT_MS,
+    maxBytes: TOKEN_RESPONSE_LIMIT,
+    ...(init.signal ? { signal: init.signal } : {}),
+  }).catch((error: unknown) => {
+    if (error instanceof HttpExchangeError || init.signal?.aborted) throw error;
+    const code = (error as { code?: unknown }).code;
+    throw new UnreachableError(`could not reach ${new URL(url).host}${typeof code === "string" ? ` (${code})` : ""}: check the network, or the endpoint in the roster`);
+  });
+  const replyHeaders = new Headers();
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (value !== undefined) replyHeaders.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  const empty = reply.body === "" || reply.status === 204 || reply.status === 304;
+  return new Response(empty ? null : reply.body, { status: reply.status, headers: replyHeaders });
+}
+
 /**
- * The token endpoint's answers, adjusted for what openid-client expects:
+ * The token endpoint's answers, read within a cap and adjusted for what openid-client expects:
  * - GitHub answers a pending device-code poll with HTTP 200 and `{"error":"authorization_pending"}`
  *   (and `slow_down` the same way); RFC 8628 says 400. Such bodies are re-statused 400.
  * - An `id_token` is dropped: authctl does OAuth 2.0, not OpenID Connect, and openid-client would
@@ -56,11 +85,7 @@ class UnreachableError extends Error {}
  *   issuer is a template). MSAL gets its own id token when it redeems the refresh token.
  */
 export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await fetch(url, init).catch((error: unknown) => {
-    // undici says only "fetch failed": the host and the system's reason are in its cause.
-    const cause = (error as { cause?: { code?: unknown } }).cause?.code;
-    throw new UnreachableError(`could not reach ${new URL(url).host}${typeof cause === "string" ? ` (${cause})` : ""}: check the network, or the endpoint in the roster`);
-  });
+  const response = await boundedFetch(url, init);
   if (response.status !== 200 || !(response.headers.get("content-type") ?? "").includes("json")) return response;
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
@@ -123,7 +148,7 @@ export const rowExpiry = (p: OAuth2Payload) => oauth2Type.expiresAt(p);
 /** openid-client errors carry the OAuth `error` code; keep that, never a request body. */
 export function oauthFailure(e: unknown): string {
   // openid-client wraps what its fetch threw as "something went wrong": the host is in the cause.
-  const unreachable = [e, (e as { cause?: unknown } | null)?.cause].find((x) => x instanceof UnreachableError);
+  const unreachable = [e, (e as { cause?: unknown } | null)?.cause].find((x) => x instanceof UnreachableError || x instanceof HttpExchangeError);
   if (unreachable) return (unreachable as Error).message;
   const code = (e as { error?: unknown; code?: unknown }).error ?? (e as { code?: unknown }).code;
   return typeof code === "string" ? code : String((e as Error).message ?? e).split("\n")[0]!.slice(0, 160);
