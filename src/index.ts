@@ -21,7 +21,7 @@ export { fixCommandFor } from "./roster/fixCommand.js";
 export type { CredentialStore, CredentialInfo, CredentialKind, StoredCredential } from "./store/store.js";
 export type { KeySourceName } from "./store/keySource.js";
 export { storeApiKey, validateApiKey, type ApiKeyPayload, type StoredSummary, type StoreApiKeyOptions } from "./logins/api-key/apiKey.js";
-export { storeCommandSource, type StoreCommandSourceOptions } from "./access/storeCommandSource.js";
+export { storeCommandSource, storeCommandSourceAsync, type StoreCommandSourceOptions } from "./access/storeCommandSource.js";
 export { apiKeyCommand } from "./logins/api-key/apiKeyCommand.js";
 export { getCredentials, type GetCredentialsOptions } from "./access/credentials.js";
 export { listCredentials, status, type ListCredentialsOptions, type StatusOptions } from "./access/inventory.js";

@@ -168,6 +168,7 @@ const API = [
   "status: function",
   "storeApiKey: function",
   "storeCommandSource: function",
+  "storeCommandSourceAsync: function",
   "terminalUi: function",
   "validateApiKey: function",
 ];

@@ -54,8 +54,8 @@ async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, arg
   if (cacheTtlS !== undefined && !Number.isInteger(cacheTtlS)) throw new UsageError(`--cache takes a whole number of seconds (at most 86400), got ${JSON.stringify(opts.cache)}`);
   const context = await f.context();
   await f.unlockedStore();
-  const { storeCommandSource } = await import("../../access/storeCommandSource.js");
-  const summary = storeCommandSource(provider, argv, { context, credentialSet: credentialSetFor(opts), force: opts.force === true, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
+  const { storeCommandSourceAsync } = await import("../../access/storeCommandSource.js");
+  const summary = await storeCommandSourceAsync(provider, argv, { context, credentialSet: credentialSetFor(opts), force: opts.force === true, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(cacheTtlS === undefined ? {} : { cacheTtlS }) });
   if (opts.json) printJson(f.io, summary);
   else if (cacheTtlS !== undefined) out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; its output is kept encrypted for ${cacheTtlS} s, then it runs again)`);
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (command ${summary.preview}; run on each use, its output never stored)`);
