@@ -82,15 +82,15 @@ export function mintPhantoms(provider: string, options: MintPhantomsOptions): Mi
   }
   const accessToken = PREFIX + randomBytes(32).toString("base64url");
   const refreshToken = PREFIX + randomBytes(32).toString("base64url");
-  context.store().exclusive((db) => {
-    const insert = db.prepare(
-      `INSERT INTO phantom_tokens (token_hash, session_id, credential_set, provider, purpose, expires_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
-    insert.run(hashOf(accessToken), options.sessionId, credentialSet, provider, "access", expiresAt, now);
-    insert.run(hashOf(refreshToken), options.sessionId, credentialSet, provider, "refresh", expiresAt, now);
+  context.store().exclusive((tx) => {
+    const insert = `INSERT INTO phantom_tokens (token_hash, session_id, credential_set, provider, purpose, expires_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`;
+    tx.run(insert, hashOf(accessToken), options.sessionId, credentialSet, provider, "access", expiresAt, now);
+    tx.run(insert, hashOf(refreshToken), options.sessionId, credentialSet, provider, "refresh", expiresAt, now);
     if (options.policy) {
-      db.prepare("INSERT OR REPLACE INTO session_policies (session_id, provider, policy, created_at) VALUES (?, ?, ?, ?)").run(
+      tx.run(
+        `INSERT INTO session_policies (session_id, provider, policy, created_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (session_id, provider) DO UPDATE SET policy = excluded.policy, created_at = excluded.created_at`,
         options.sessionId,
         provider,
         JSON.stringify(options.policy),
@@ -119,12 +119,14 @@ export function verifyPhantom(token: string, options: WithContext = {}): Phantom
   if (!looksLikePhantom(token) || token.length > 256) return undefined;
   const context = contextFrom(options);
   const presented = hashOf(token);
-  const row = context.store().exclusive(
-    (db) =>
-      db
-        .prepare("SELECT t.*, p.policy FROM phantom_tokens t LEFT JOIN session_policies p ON p.session_id = t.session_id AND p.provider = t.provider WHERE t.token_hash = ?")
-        .get(presented) as (PhantomRow & { policy: string | null }) | undefined,
-  );
+  const row = context
+    .store()
+    .exclusive((tx) =>
+      tx.get<PhantomRow & { policy: string | null }>(
+        "SELECT t.*, p.policy FROM phantom_tokens t LEFT JOIN session_policies p ON p.session_id = t.session_id AND p.provider = t.provider WHERE t.token_hash = ?",
+        presented,
+      ),
+    );
   if (!row || !timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(presented, "hex"))) return undefined;
   if (row.revoked_at !== null || row.expires_at <= context.clock.now()) return undefined;
   return {
@@ -142,14 +144,14 @@ export function revokeSession(sessionId: string, options: WithContext = {}): num
   const context = contextFrom(options);
   const now = context.clock.now();
   return context.store().exclusive(
-    (db) => db.prepare("UPDATE phantom_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL").run(now, sessionId).changes,
+    (tx) => tx.run("UPDATE phantom_tokens SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL", now, sessionId).changes,
   );
 }
 
 /** Whether phantoms were ever minted for the session (revoked or not): a second revoke is not a typo. */
 export function sessionKnown(sessionId: string, options: WithContext = {}): boolean {
   if (!SESSION_ID.test(sessionId)) return false;
-  const row = contextFrom(options).store().exclusive((db) => db.prepare("SELECT 1 FROM phantom_tokens WHERE session_id = ? LIMIT 1").get(sessionId));
+  const row = contextFrom(options).store().exclusive((tx) => tx.get("SELECT 1 FROM phantom_tokens WHERE session_id = ? LIMIT 1", sessionId));
   return row !== undefined;
 }
 
@@ -157,18 +159,14 @@ export function sessionKnown(sessionId: string, options: WithContext = {}): bool
 export function revokePhantom(token: string, options: WithContext = {}): void {
   const context = contextFrom(options);
   const now = context.clock.now();
-  context.store().exclusive((db) =>
-    db.prepare("UPDATE phantom_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL").run(now, hashOf(token)),
-  );
+  context.store().exclusive((tx) => tx.run("UPDATE phantom_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", now, hashOf(token)));
 }
 
 /** Whether any session still holds a live access phantom (a daemon that serves it must not idle out). */
 export function hasLivePhantoms(options: WithContext = {}): boolean {
   const context = contextFrom(options);
   const now = context.clock.now();
-  const row = context.store().exclusive((db) =>
-    db.prepare("SELECT 1 FROM phantom_tokens WHERE purpose = 'access' AND revoked_at IS NULL AND expires_at > ? LIMIT 1").get(now),
-  );
+  const row = context.store().exclusive((tx) => tx.get("SELECT 1 FROM phantom_tokens WHERE purpose = 'access' AND revoked_at IS NULL AND expires_at > ? LIMIT 1", now));
   return row !== undefined;
 }
 
@@ -189,14 +187,13 @@ export interface ProxySessionSummary {
 export function listSessions(options: WithContext & { all?: boolean } = {}): ProxySessionSummary[] {
   const context = contextFrom(options);
   const now = context.clock.now();
-  const { rows, policies } = context.store().exclusive((db) => ({
-    rows: db
-      .prepare(
-        `SELECT session_id, credential_set, provider, MIN(created_at) AS created, MAX(expires_at) AS expires, SUM(revoked_at IS NULL) AS unrevoked
-         FROM phantom_tokens GROUP BY session_id, credential_set, provider`,
-      )
-      .all() as Array<{ session_id: string; credential_set: string; provider: string; created: number; expires: number; unrevoked: number }>,
-    policies: db.prepare("SELECT session_id, provider, policy FROM session_policies").all() as Array<{ session_id: string; provider: string; policy: string }>,
+  const { rows, policies } = context.store().exclusive((tx) => ({
+    rows: tx.all<{ session_id: string; credential_set: string; provider: string; created: number; expires: number; unrevoked: number }>(
+      `SELECT session_id, credential_set, provider, MIN(created_at) AS created, MAX(expires_at) AS expires,
+         SUM(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS unrevoked
+       FROM phantom_tokens GROUP BY session_id, credential_set, provider`,
+    ),
+    policies: tx.all<{ session_id: string; provider: string; policy: string }>("SELECT session_id, provider, policy FROM session_policies"),
   }));
   const sessions = new Map<string, ProxySessionSummary & { unrevoked: boolean }>();
   for (const row of rows) {

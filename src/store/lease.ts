@@ -1,8 +1,8 @@
-import type Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { interruption } from "../core/abort.js";
 import { StoreError } from "../core/errors.js";
+import type { SqlTx } from "./sql.js";
 
 /**
  * Whether a process of this host still runs. EPERM: it does, under another uid (a pid taken over
@@ -28,7 +28,7 @@ export interface LeaseOptions {
 
 /** What a lease needs from its store: one atomic read-then-write, and the time. */
 export interface LeaseStore {
-  exclusive<T>(fn: (db: Database.Database) => T): T;
+  exclusive<T>(fn: (tx: SqlTx) => T): T;
   now(): number;
 }
 
@@ -57,10 +57,18 @@ export async function withLease<T>(store: LeaseStore, key: string, ttlMs: number
   let holder: Holder | undefined;
   for (let delay = 10, waited = 0; ; waited += delay, delay = Math.min(delay * 2, 250)) {
     const now = store.now();
-    holder = store.exclusive((db) => {
-      const row = db.prepare("SELECT holder, pid, host, expires_at FROM leases WHERE key = ?").get(key) as Holder | undefined;
+    holder = store.exclusive((tx) => {
+      const row = tx.get<Holder>("SELECT holder, pid, host, expires_at FROM leases WHERE key = ?", key);
       if (held(row, now)) return row;
-      db.prepare("INSERT OR REPLACE INTO leases (key, holder, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)").run(key, me, process.pid, hostname(), now + ttlMs);
+      tx.run(
+        `INSERT INTO leases (key, holder, pid, host, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, host = excluded.host, expires_at = excluded.expires_at`,
+        key,
+        me,
+        process.pid,
+        hostname(),
+        now + ttlMs,
+      );
       return undefined;
     });
     if (!holder) break;
@@ -73,6 +81,6 @@ export async function withLease<T>(store: LeaseStore, key: string, ttlMs: number
   try {
     return await fn();
   } finally {
-    store.exclusive((db) => db.prepare("DELETE FROM leases WHERE key = ? AND holder = ?").run(key, me));
+    store.exclusive((tx) => tx.run("DELETE FROM leases WHERE key = ? AND holder = ?", key, me));
   }
 }

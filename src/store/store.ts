@@ -1,16 +1,18 @@
-import type Database from "better-sqlite3";
 import { createHmac } from "node:crypto";
+import { hostname } from "node:os";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
 import { open, seal } from "./crypto.js";
 import type { KeySourceName } from "./keySource.js";
 import { StoreKey, type KeyKind } from "./storeKey.js";
-import { diskFault, openDatabase } from "./openDatabase.js";
+import type { StoreBackend } from "./backend.js";
+import { openBackend } from "./selectBackend.js";
+import type { SqlTx } from "./sql.js";
 import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
 import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
 import { StoreCache } from "./storeCache.js";
 import { withLease, type LeaseOptions } from "./lease.js";
-import { authctlHome, storePaths } from "../core/paths.js";
+import { authctlHome } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
 
 import type { CredentialKind } from "./kinds.js";
@@ -61,6 +63,43 @@ interface SecretRow extends Row {
   ciphertext: Buffer;
 }
 
+/** A credentials row exactly as stored (sealed): what `store migrate` copies between backends. */
+export type SealedRow = SecretRow;
+
+/** The `meta` rows the store key is checked against (kdf, kdf_salt, key_check): a sealed row needs them to open. */
+export type KeyMeta = Partial<Record<(typeof KEY_META)[number], string>>;
+const KEY_META = ["kdf", "kdf_salt", "key_check"] as const;
+
+const COLUMNS = "credential_set, provider, kind, preview, expires_at, created_at, updated_at";
+const SQL = {
+  upsert: `INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (credential_set, provider) DO UPDATE SET
+      kind = excluded.kind, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+      preview = excluded.preview, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+  get: "SELECT * FROM credentials WHERE credential_set = ? AND provider = ?",
+  info: `SELECT ${COLUMNS} FROM credentials WHERE credential_set = ? AND provider = ?`,
+  listAll: `SELECT ${COLUMNS} FROM credentials ORDER BY credential_set, provider`,
+  listSet: `SELECT ${COLUMNS} FROM credentials WHERE credential_set = ? ORDER BY provider`,
+  sealedAll: "SELECT * FROM credentials ORDER BY credential_set, provider",
+  remove: "DELETE FROM credentials WHERE credential_set = ? AND provider = ?",
+  getMeta: "SELECT value FROM meta WHERE key = ?",
+  addMeta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+  setMeta: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+const upsertParams = (row: SecretRow): Array<string | number | Buffer | null> => [
+  row.credential_set,
+  row.provider,
+  row.kind,
+  row.nonce,
+  row.ciphertext,
+  row.preview,
+  row.expires_at,
+  row.created_at,
+  row.updated_at,
+];
+
 const rowAad = (set: string, provider: string, kind: string) => `authctl:row:v1\0${set}\0${provider}\0${kind}`;
 
 function toInfo(row: Row): CredentialInfo {
@@ -76,19 +115,20 @@ function toInfo(row: Row): CredentialInfo {
 }
 
 /**
- * The one credential store: `credentials.db` in WAL mode, each payload sealed with AES-256-GCM
- * and its (set, provider, kind) as associated data. Listing reads only plaintext metadata, so it
+ * The one credential store: `credentials.db` in the home (or the PostgreSQL database
+ * `AUTHCTL_STORE_URL` names), each payload sealed with AES-256-GCM and its (set, provider, kind)
+ * as associated data before it leaves the process. Listing reads only plaintext metadata, so it
  * never needs the key; the key is resolved on the first read or write of a secret.
  */
 export class CredentialStore {
   readonly home: string;
+  /** Where the rows live, as messages name it: the SQLite file, or `PostgreSQL store host:port/db`. */
   readonly path: string;
-  private readonly db: Database.Database;
+  private readonly backend: StoreBackend;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly clock: Clock;
   /** The store key (docs/store.md: its sources and order), resolved on the first secret read or written. */
   private readonly storeKey: StoreKey;
-  private readonly statements;
   /**
    * Rows already decrypted, as JSON text (each get parses its own copy), dropped at any commit by
    * anyone (`generation`): the service answers the same few credentials thousands of times a
@@ -98,46 +138,25 @@ export class CredentialStore {
 
   /** This store's writer of the audit log, opened at its first event: `close` signs what it wrote. */
   private auditLog: AuditLog | undefined;
-
-  /** Set when the home could not be written at open (read-only mount, full disk): why writes are refused. */
-  private readonly readOnly: StoreError | undefined;
+  private closed = false;
 
   private constructor(home: string, env: Readonly<Record<string, string | undefined>>, clock: Clock, busyTimeoutMs: number) {
     this.home = home;
     this.env = env;
     this.clock = clock;
-    this.path = storePaths(home).db;
-    ({ db: this.db, readOnly: this.readOnly } = openDatabase(home, this.path, busyTimeoutMs));
-    this.statements = {
-      upsert: this.db.prepare(`
-        INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at)
-        VALUES (@credential_set, @provider, @kind, @nonce, @ciphertext, @preview, @expires_at, @now, @now)
-        ON CONFLICT (credential_set, provider) DO UPDATE SET
-          kind = excluded.kind, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
-          preview = excluded.preview, expires_at = excluded.expires_at, updated_at = excluded.updated_at`),
-      get: this.db.prepare("SELECT * FROM credentials WHERE credential_set = ? AND provider = ?"),
-      info: this.db.prepare(
-        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials WHERE credential_set = ? AND provider = ?",
-      ),
-      listAll: this.db.prepare(
-        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials ORDER BY credential_set, provider",
-      ),
-      listSet: this.db.prepare(
-        "SELECT credential_set, provider, kind, preview, expires_at, created_at, updated_at FROM credentials WHERE credential_set = ? ORDER BY provider",
-      ),
-      remove: this.db.prepare("DELETE FROM credentials WHERE credential_set = ? AND provider = ?"),
-      getMeta: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
-      generation: this.db.prepare("SELECT (SELECT data_version FROM pragma_data_version()) AS others, total_changes() AS own"),
-      putMeta: this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
-    };
+    this.backend = openBackend(home, env, busyTimeoutMs);
+    this.path = this.backend.label;
     this.storeKey = new StoreKey({
       home,
       path: this.path,
       env,
       meta: (key) => this.meta(key),
       initialise: (write) =>
-        this.writing(() =>
-          this.db.transaction(() => write((key, value) => void this.statements.putMeta.run(key, value), (key) => this.meta(key))).immediate(),
+        this.backend.exclusive((tx) =>
+          write(
+            (key, value) => void tx.run(SQL.addMeta, key, value),
+            (key) => tx.get<{ value: string }>(SQL.getMeta, key)?.value,
+          ),
         ),
     });
   }
@@ -149,7 +168,7 @@ export class CredentialStore {
 
   /** Why this store can only be read (opened on a read-only or full disk), or undefined when it can be written. */
   get readOnlyReason(): string | undefined {
-    return this.readOnly?.message;
+    return this.backend.readOnly?.message;
   }
 
   /** Which source unlocked the store, once a secret has been read or written. */
@@ -216,7 +235,7 @@ export class CredentialStore {
     this.assertWritable();
     const key = this.requireKey();
     const now = this.clock.now();
-    const rows = entries.map((e) => {
+    const rows = entries.map((e): SecretRow => {
       assertSetName(e.credentialSet);
       assertProviderName(e.provider);
       const sealed = seal(key, Buffer.from(JSON.stringify(e.payload), "utf8"), rowAad(e.credentialSet, e.provider, e.kind));
@@ -228,19 +247,18 @@ export class CredentialStore {
         ciphertext: sealed.ciphertext,
         preview: e.preview,
         expires_at: e.expiresAt ? e.expiresAt.getTime() : null,
-        now,
+        created_at: now,
+        updated_at: now,
       };
     });
-    this.writing(() =>
-      this.db.transaction(() => {
-        for (const row of rows) this.statements.upsert.run(row);
-      }).immediate(),
-    );
+    this.backend.exclusive((tx) => {
+      for (const row of rows) tx.run(SQL.upsert, ...upsertParams(row));
+    });
   }
 
   get<T = unknown>(credentialSet: string, provider: string): StoredCredential<T> | undefined {
     const hit = this.opened.get(`${credentialSet}\0${provider}`, () => {
-      const row = this.statements.get.get(credentialSet, provider) as SecretRow | undefined;
+      const row = this.backend.get<SecretRow>(SQL.get, credentialSet, provider);
       if (!row) return undefined;
       const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
       if (!plaintext) {
@@ -255,17 +273,53 @@ export class CredentialStore {
   }
 
   info(credentialSet: string, provider: string): CredentialInfo | undefined {
-    const row = this.statements.info.get(credentialSet, provider) as Row | undefined;
+    const row = this.backend.get<Row>(SQL.info, credentialSet, provider);
     return row && toInfo(row);
   }
 
   list(filter: { credentialSet?: string } = {}): CredentialInfo[] {
-    const rows = (filter.credentialSet ? this.statements.listSet.all(filter.credentialSet) : this.statements.listAll.all()) as Row[];
+    const rows = filter.credentialSet ? this.backend.all<Row>(SQL.listSet, filter.credentialSet) : this.backend.all<Row>(SQL.listAll);
     return rows.map(toInfo);
   }
 
   remove(credentialSet: string, provider: string): boolean {
-    return this.writing(() => this.statements.remove.run(credentialSet, provider).changes > 0);
+    return this.backend.exclusive((tx) => tx.run(SQL.remove, credentialSet, provider).changes > 0);
+  }
+
+  /**
+   * Every credentials row as stored (still sealed) and the key's meta rows: a row is sealed with
+   * its set, provider and kind as associated data, never its location, so it opens in any store
+   * holding the same key check. Needs no key, and works on a store opened read-only.
+   */
+  sealedRows(): { rows: SealedRow[]; meta: KeyMeta } {
+    const meta: KeyMeta = {};
+    for (const key of KEY_META) {
+      const value = this.meta(key);
+      if (value !== undefined) meta[key] = value;
+    }
+    return { rows: this.backend.all<SealedRow>(SQL.sealedAll), meta };
+  }
+
+  /**
+   * Writes rows from `sealedRows` of another store in one transaction, as they are (times
+   * included). The key meta rows are added to a store that has none; a store with another key is
+   * refused, since the rows would not open in it. Importing the same rows again changes nothing.
+   */
+  importSealed(rows: readonly SealedRow[], meta: KeyMeta): void {
+    this.assertWritable();
+    this.backend.exclusive((tx) => {
+      for (const key of KEY_META) {
+        const given = meta[key];
+        const have = tx.get<{ value: string }>(SQL.getMeta, key)?.value;
+        if (given === undefined || have === given) continue;
+        if (have !== undefined) {
+          throw new StoreError(`${this.path} already has another store key (its ${key} differs): the rows would not open there; nothing was copied`);
+        }
+        tx.run(SQL.addMeta, key, given);
+      }
+      for (const row of rows) tx.run(SQL.upsert, ...upsertParams(row));
+    });
+    this.opened.clear();
   }
 
   /**
@@ -278,12 +332,12 @@ export class CredentialStore {
   }
 
   /**
-   * What this home's audit log needs from the store: its write lock (SQLite's, released even by a
-   * process that dies), the checkpoint key, and the newest checkpoint kept in `meta`.
+   * What this home's audit log needs from the store: its write lock (released even by a process
+   * that dies), the checkpoint key, and the newest checkpoint kept in `meta`.
    */
   auditKeeper(): AuditKeeper {
     return {
-      exclusive: (fn) => this.exclusive(() => fn()),
+      exclusive: (fn) => this.backend.exclusive(() => fn()),
       checkpointKey: () => {
         // Never creates a key, runs a passphrase command or asks the keyring just to sign: a later
         // writer holding the key signs these lines too (a checkpoint covers the whole chain before it).
@@ -295,13 +349,13 @@ export class CredentialStore {
           throw error;
         }
       },
-      saveCheckpoint: (line) => void this.db.prepare("INSERT INTO meta (key, value) VALUES ('audit_checkpoint', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(line),
+      saveCheckpoint: (line) => void this.backend.exclusive((tx) => tx.run(SQL.setMeta, this.checkpointMetaKey(), line)),
     };
   }
 
   /** The newest checkpoint line the audit log's writers signed, for `audit verify`. */
   lastAuditCheckpoint(): string | undefined {
-    return this.meta("audit_checkpoint");
+    return this.meta(this.checkpointMetaKey());
   }
 
   /**
@@ -313,21 +367,21 @@ export class CredentialStore {
   }
 
   /**
-   * Changes whenever anything is committed to the database, by another process (SQLite's
-   * data_version) or through this connection (its total changes): lets a hot path keep what it
-   * read (the proxy's verified phantoms) and still see a revocation at its next read.
+   * Changes whenever anything is committed to the store, by another process or host or through
+   * this store: lets a hot path keep what it read (the proxy's verified phantoms) and still see a
+   * revocation at its next read.
    */
   generation(): string {
-    const { others, own } = this.statements.generation.get() as { others: number; own: number };
-    return `${others}:${own}`;
+    return this.backend.generation();
   }
 
   /**
-   * For modules that own tables of their own (the proxy's phantom tokens): `fn` runs inside one
-   * BEGIN IMMEDIATE transaction, so a read-then-write in it is atomic across processes.
+   * For modules that own tables of their own (the proxy's phantom tokens, the leases): `fn` runs
+   * inside one write transaction holding the store's write lock, so a read-then-write in it is
+   * atomic across processes (and hosts, on PostgreSQL). Its SQL is the portable subset (`SqlTx`).
    */
-  exclusive<T>(fn: (db: Database.Database) => T): T {
-    return this.writing(() => this.db.transaction(() => fn(this.db)).immediate());
+  exclusive<T>(fn: (tx: SqlTx) => T): T {
+    return this.backend.exclusive(fn);
   }
 
   /**
@@ -339,16 +393,17 @@ export class CredentialStore {
   }
 
   integrityCheck(): string {
-    return this.db.pragma("integrity_check", { simple: true }) as string;
+    return this.backend.integrityCheck();
   }
 
   close(): void {
     this.opened.clear();
     try {
-      if (this.db.open) this.auditLog?.close();
+      if (!this.closed) this.auditLog?.close();
     } finally {
       this.auditLog = undefined;
-      if (this.db.open) this.db.close();
+      this.closed = true;
+      this.backend.close();
     }
   }
 
@@ -357,24 +412,20 @@ export class CredentialStore {
   }
 
   private assertWritable(): void {
-    if (this.readOnly) throw new StoreError(this.readOnly.message, { cause: this.readOnly.cause });
+    const readOnly = this.backend.readOnly;
+    if (readOnly) throw new StoreError(readOnly.message, { cause: readOnly.cause });
   }
 
   /**
-   * Runs a write, refused up front on a store opened read-only; a disk that fills or turns
-   * read-only meanwhile becomes the same clear StoreError (SQLite has rolled the write back).
+   * The audit log is a file of this home; on a store shared by several homes each keeps its own
+   * checkpoint row, or one host's checkpoint would overwrite another's.
    */
-  private writing<T>(write: () => T): T {
-    this.assertWritable();
-    try {
-      return write();
-    } catch (err) {
-      throw diskFault(this.home, this.path, err) ?? err;
-    }
+  private checkpointMetaKey(): string {
+    return this.backend.shared ? `audit_checkpoint:${hostname()}:${this.home}` : "audit_checkpoint";
   }
 
   private meta(key: string): string | undefined {
-    return (this.statements.getMeta.get(key) as { value: string } | undefined)?.value;
+    return this.backend.get<{ value: string }>(SQL.getMeta, key)?.value;
   }
 
   private requireKey(): Buffer {

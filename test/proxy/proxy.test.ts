@@ -140,7 +140,7 @@ describe("credential proxy (library, against a local fake upstream)", () => {
 
   it("stores phantoms only as hashes", () => {
     const { accessToken, refreshToken } = mintPhantoms("anthropic", { context, sessionId: "box-hash" });
-    const rows = store.exclusive((db) => db.prepare("SELECT * FROM phantom_tokens WHERE session_id = 'box-hash'").all());
+    const rows = store.exclusive((tx) => tx.all("SELECT * FROM phantom_tokens WHERE session_id = 'box-hash'"));
     expect(rows).toHaveLength(2);
     expect(JSON.stringify(rows)).not.toContain(accessToken);
     expect(JSON.stringify(rows)).not.toContain(refreshToken);

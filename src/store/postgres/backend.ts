@@ -1,0 +1,254 @@
+import { createRequire } from "node:module";
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
+import { StoreError } from "../../core/errors.js";
+import type { StoreBackend } from "../backend.js";
+import type { SqlParam, SqlTx } from "../sql.js";
+import { describeUrl, storeError, type WorkerError } from "./location.js";
+import { PG_META_TABLE, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.js";
+import { WORKER_SOURCE } from "./workerSource.js";
+
+/** The store's one write lock (pg_advisory_xact_lock's key): "auth" in ASCII, the same on every host. */
+const LOCK_KEY = 0x61757468;
+/** A call that gets no answer in this long fails instead of hanging the caller. */
+const CALL_TIMEOUT_MS = 10_000;
+/**
+ * Below the call's own timeout, so the worker gives up (and releases its connection) before the
+ * caller does: connecting, then waiting for the write lock, then one statement.
+ */
+const TIMEOUTS = { connectionTimeoutMillis: 3_000, lock_timeout: 5_000, query_timeout: 8_000, statement_timeout: 8_000 };
+/** How often the listener checks its connection: a host cut off without a FIN stops trusting its cache this soon. */
+const HEARTBEAT_MS = 3_000;
+
+/** What pg reads from the environment besides the URL (a password kept out of it, TLS files, ~/.pgpass). */
+const PG_ENV = /^(PG[A-Z_]+|HOME)$/;
+
+interface Answer {
+  id: number;
+  rows?: Record<string, unknown>[];
+  changes?: number;
+  error?: WorkerError;
+}
+
+/** `?` placeholders (the portable spelling) as PostgreSQL's `$1…$n`, leaving quoted text alone. */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|\?/g, (m) => (m === "?" ? `$${++n}` : m));
+}
+
+/** A BYTEA crosses the thread boundary as a Uint8Array: the store opens Buffers. */
+function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(row)) if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return row;
+}
+
+/**
+ * The store in a PostgreSQL database a fleet shares (docs/fleet.md). Synchronous like the SQLite
+ * backend: a worker thread owns the connections, each call waits on an Atomics cell.
+ * `exclusive` holds one advisory lock for the whole store (BEGIN IMMEDIATE's meaning, across
+ * hosts); `generation` reads a counter the worker's LISTEN connection bumps, so a cached read
+ * costs no round-trip and a commit on another host clears it as soon as its NOTIFY arrives.
+ */
+export class PostgresBackend implements StoreBackend {
+  readonly shared = true;
+  readonly readOnly = undefined;
+  readonly label: string;
+  private readonly password: string | undefined;
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly cells = new Int32Array(new SharedArrayBuffer(12));
+  private readonly sql = new Map<string, string>();
+  private lastId = 0;
+  /** Commits through this store: its own writes are seen at once, before its NOTIFY comes back. */
+  private own = 0;
+  private downCalls = 0;
+  /** Nesting of `exclusive` (0: none open); inner levels are savepoints. */
+  private depth = 0;
+  private changed = false;
+  /** The open transaction's call timed out and its rollback is already queued. */
+  private abandoned = false;
+  private closed = false;
+  private readonly tx: SqlTx = {
+    get: <T>(sql: string, ...params: SqlParam[]) => this.query(sql, params, true).rows![0] as T | undefined,
+    all: <T>(sql: string, ...params: SqlParam[]) => this.query(sql, params, true).rows as T[],
+    run: (sql: string, ...params: SqlParam[]) => {
+      const changes = this.query(sql, params, true).changes ?? 0;
+      if (changes > 0) this.changed = true;
+      return { changes };
+    },
+  };
+
+  private constructor(
+    url: string,
+    env: Readonly<Record<string, string | undefined>>,
+    private readonly timeoutMs: number,
+  ) {
+    ({ label: this.label, password: this.password } = describeUrl(url));
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && PG_ENV.test(k)));
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      env: workerEnv,
+      // The parent's flags must not change how this CommonJS source runs; pg's warnings are not ours to print.
+      execArgv: ["--no-warnings"],
+      workerData: {
+        pgPath: createRequire(import.meta.url).resolve("pg"),
+        config: { connectionString: url, application_name: "authctl", max: 4, idleTimeoutMillis: 30_000, keepAlive: true, ...TIMEOUTS },
+        port: port2,
+        cells: this.cells,
+        lockKey: LOCK_KEY,
+        heartbeatMs: HEARTBEAT_MS,
+      },
+      transferList: [port2],
+    });
+    this.worker.unref();
+  }
+
+  /** Starts the worker and brings the schema up to date (under the write lock, so racing hosts migrate once). */
+  static open(url: string, env: Readonly<Record<string, string | undefined>>, timeoutMs = CALL_TIMEOUT_MS): PostgresBackend {
+    const backend = new PostgresBackend(url, env, timeoutMs);
+    try {
+      backend.migrate();
+      return backend;
+    } catch (err) {
+      backend.close();
+      throw err;
+    }
+  }
+
+  get<T>(sql: string, ...params: SqlParam[]): T | undefined {
+    return this.query(sql, params, this.depth > 0).rows![0] as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: SqlParam[]): T[] {
+    return this.query(sql, params, this.depth > 0).rows as T[];
+  }
+
+  exclusive<T>(fn: (tx: SqlTx) => T): T {
+    if (this.depth > 0) return this.savepoint(fn);
+    this.abandoned = false;
+    this.call({ op: "begin" });
+    this.depth = 1;
+    this.changed = false;
+    let result: T;
+    try {
+      result = fn(this.tx);
+    } catch (err) {
+      this.depth = 0;
+      if (!this.abandoned) this.quietly({ op: "rollback" });
+      throw err;
+    }
+    this.depth = 0;
+    try {
+      this.call({ op: "commit", notify: this.changed });
+    } finally {
+      // Even a commit whose answer was lost may have landed: what this store cached is not trusted.
+      if (this.changed) this.own++;
+    }
+    return result;
+  }
+
+  /**
+   * The listener's counter and this store's own commits. While the listener is down a commit
+   * elsewhere could go unnoticed, so each call answers a new value and nothing cached is used.
+   */
+  generation(): string {
+    if (Atomics.load(this.cells, 2) === 0) return `down:${++this.downCalls}`;
+    return `${Atomics.load(this.cells, 1)}:${this.own}`;
+  }
+
+  /** PostgreSQL keeps its own pages consistent; what can be checked from here is that it answers. */
+  integrityCheck(): string {
+    this.get("SELECT 1 AS ok");
+    return "ok";
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.call({ op: "close" }, 2_000);
+    } catch {
+      // Closing a store whose database is gone: the worker is ended below either way.
+    }
+    this.closed = true;
+    this.port.close();
+    void this.worker.terminate();
+  }
+
+  private migrate(): void {
+    this.exclusive((tx) => {
+      tx.run(PG_META_TABLE);
+      const current = Number(tx.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")?.value ?? 0);
+      if (current > PG_SCHEMA_VERSION) {
+        throw new StoreError(`${this.label} has schema version ${current}, newer than this authctl understands (${PG_SCHEMA_VERSION}): upgrade authctl on this host`);
+      }
+      for (let v = current; v < PG_SCHEMA_VERSION; v++) for (const statement of PG_MIGRATIONS[v]!) tx.run(statement);
+      if (current !== PG_SCHEMA_VERSION) {
+        tx.run("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", String(PG_SCHEMA_VERSION));
+      }
+    });
+  }
+
+  private savepoint<T>(fn: (tx: SqlTx) => T): T {
+    const name = `authctl_${this.depth}`;
+    this.call({ op: "savepoint", sql: `SAVEPOINT ${name}` });
+    this.depth++;
+    try {
+      const result = fn(this.tx);
+      this.call({ op: "savepoint", sql: `RELEASE SAVEPOINT ${name}` });
+      return result;
+    } catch (err) {
+      if (!this.abandoned) this.quietly({ op: "savepoint", sql: `ROLLBACK TO SAVEPOINT ${name}` });
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private query(sql: string, params: SqlParam[], inTx: boolean): Answer {
+    let text = this.sql.get(sql);
+    if (text === undefined) {
+      text = numbered(sql);
+      this.sql.set(sql, text);
+    }
+    const answer = this.call({ op: "query", sql: text, params, inTx });
+    answer.rows?.forEach(withBuffers);
+    return answer;
+  }
+
+  /** A rollback after a failure: its own failure (the connection is gone) must not hide the first. */
+  private quietly(message: Record<string, unknown>): void {
+    try {
+      this.call(message);
+    } catch {
+      // The worker drops a connection it could not roll back on; the database rolls back with it.
+    }
+  }
+
+  private call(message: Record<string, unknown>, timeoutMs = this.timeoutMs): Answer {
+    if (this.closed) throw new StoreError(`${this.label} was closed: open the store again`);
+    const id = ++this.lastId;
+    this.port.postMessage({ ...message, id });
+    const deadline = Date.now() + timeoutMs;
+    for (let seen = Atomics.load(this.cells, 0); seen < id; seen = Atomics.load(this.cells, 0)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        // The worker answers in order: a transaction left open is rolled back once the late call ends,
+        // without waiting here for it a second time.
+        if (this.depth > 0 || message.op === "begin") {
+          this.port.postMessage({ op: "rollback", id: ++this.lastId });
+          this.abandoned = true;
+        }
+        throw storeError(this.label, { message: `no answer within ${timeoutMs} ms`, lost: true }, this.password);
+      }
+      Atomics.wait(this.cells, 0, seen, left);
+    }
+    for (;;) {
+      const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined;
+      if (!answer) throw new StoreError(`${this.label}: its worker answered call ${id} without a message; open the store again`);
+      if (answer.id < id) continue;
+      if (answer.error) throw storeError(this.label, answer.error, this.password);
+      return answer;
+    }
+  }
+}
