@@ -2,7 +2,7 @@ import type { Authctl } from "../context.js";
 import { CredentialRefreshError, MissingCredentialsError } from "../core/errors.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
+import { credentialType, recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
 import { accessTokenExpiry, type OAuth2Payload } from "../credentials/oauth2.js";
 import { msalAccessTokenExpiry, type MsalPayload } from "../credentials/msal.js";
 import type { GooglePayload } from "../credentials/google.js";
@@ -17,12 +17,26 @@ const LEASE_MS = 60_000;
 export interface FreshOptions {
   /** Refresh when the access token lapses within this long (default `REFRESH_SKEW_MS`). */
   skewMs?: number;
+  /**
+   * The access token an upstream just answered 401 to: while it is still the stored one, the login
+   * is refreshed whatever its expiry says (revoked, or rotated by the vendor), and a failed refresh
+   * is an error rather than that token again.
+   */
+  rejected?: string;
   signal?: AbortSignal;
 }
 
 type HostLogin = OAuth2Payload | MsalPayload | GooglePayload;
 
-const isHostLogin = (p: CredentialPayload): p is HostLogin => p.type === "oauth2" || p.type === "msal" || p.type === "google_oauth";
+export const isHostLogin = (p: CredentialPayload): p is HostLogin => p.type === "oauth2" || p.type === "msal" || p.type === "google_oauth";
+
+/** Whether a host login must be refreshed before its access token is used (see `FreshOptions`); false for any other credential. */
+export function refreshDue(context: Authctl, payload: CredentialPayload, options: Pick<FreshOptions, "skewMs" | "rejected"> = {}): payload is HostLogin {
+  if (!isHostLogin(payload)) return false;
+  if (options.rejected !== undefined) return credentialType(payload).secret(payload) === options.rejected;
+  const expiry = accessExpiry(payload);
+  return expiry != null && expiry.getTime() - (options.skewMs ?? REFRESH_SKEW_MS) <= context.clock.now();
+}
 
 /** When a host login's access token lapses: null when it does not say, undefined for a credential that is no host login. */
 export function accessExpiry(p: CredentialPayload): Date | null | undefined {
@@ -39,16 +53,11 @@ export function accessExpiry(p: CredentialPayload): Date | null | undefined {
  * Any other credential is returned as stored; undefined when nothing is stored.
  */
 export async function freshCredential(context: Authctl, credentialSet: string, provider: string, options: FreshOptions = {}): Promise<StoredCredential<CredentialPayload> | undefined> {
-  const skewMs = options.skewMs ?? REFRESH_SKEW_MS;
   const read = () => {
     const row = context.store().get(credentialSet, provider);
     return row && typedCredential(row);
   };
-  const due = (row: StoredCredential<CredentialPayload> | undefined): row is StoredCredential<HostLogin> => {
-    if (!row || !isHostLogin(row.payload)) return false;
-    const expiry = accessExpiry(row.payload);
-    return expiry != null && expiry.getTime() - skewMs <= context.clock.now();
-  };
+  const due = (row: StoredCredential<CredentialPayload> | undefined): row is StoredCredential<HostLogin> => row !== undefined && refreshDue(context, row.payload, options);
   const current = read();
   if (!due(current)) return current;
   const entry = context.roster().get(provider);
@@ -64,7 +73,7 @@ export async function freshCredential(context: Authctl, credentialSet: string, p
       } catch (error) {
         // A token that still works for a moment is better than none when the vendor cannot be reached.
         const expiry = accessExpiry(locked.payload);
-        if (expiry && expiry.getTime() > context.clock.now()) return locked;
+        if (options.rejected === undefined && expiry && expiry.getTime() > context.clock.now()) return locked;
         throw error;
       }
       return read();

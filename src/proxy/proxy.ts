@@ -4,6 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { Authctl } from "../context.js";
 import { contextFrom, type WithContext } from "../context.js";
 import { readCredentialAsync } from "../access/credentials.js";
+import { freshCredential, isHostLogin, refreshDue } from "../access/fresh.js";
 import { CredentialRefreshError } from "../core/errors.js";
 import { credentialType, typedCredential, type CredentialPayload } from "../credentials/index.js";
 import type { StoredCredential } from "../store/store.js";
@@ -96,8 +97,18 @@ const notReady = (target: Target, error: unknown): Refusal => ({
 
 const refusalBody = (refusal: Refusal) => ({ error: { type: "authctl_proxy", ...(refusal.rule ? { rule: refusal.rule } : {}), message: refusal.message } });
 
-/** A container login with a refresh route: the proxy is its one refresher (and retries after a 401). */
+/** A container login with a refresh route: the proxy is its one refresher. */
 const refreshable = (target: Target) => target.credential.payload.type === "oauth" && Boolean(target.route.refresh);
+
+/**
+ * Whether a 401 from the upstream is worth one refresh and one more send: the credential can be
+ * renewed (a container login with a refresh route, or a host login with its refresh token), so the
+ * 401 may mean a token the vendor revoked or rotated before the expiry the store knows.
+ */
+const retriesOn401 = (target: Target) => refreshable(target) || isHostLogin(target.credential.payload);
+
+/** The one "send once, and again after a refresh on a 401" decision, for requests and upgrades alike. */
+const retryAfter = (target: Target, upstreamRes: IncomingMessage, retried: boolean) => upstreamRes.statusCode === 401 && !retried && retriesOn401(target);
 
 /** The stored row as a typed credential; undefined for none, or for one of no known shape (refused, not guessed at). */
 function typedOrNone(row: StoredCredential | undefined): StoredCredential<CredentialPayload> | undefined {
@@ -214,13 +225,17 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   }
 
   /**
-   * The secret to send, as its type says: a container login's token refreshed first when it expires
-   * soon (or was just rejected); a command source's output as the service would give it (cached or run now).
+   * The secret to send, as its type says: a container login's or a host login's token refreshed
+   * first when it expires soon (or was just rejected); a command source's output as the service would give it (cached or run now).
    */
   async function secretFor(target: Target, rejected?: string): Promise<string> {
     const { credentialSet, provider } = target.grant;
     const refresh = target.route.refresh;
     if (refreshable(target)) target.credential = await refresher.fresh(credentialSet, provider, refresh!, rejected);
+    else if (refreshDue(context, target.credential.payload, rejected === undefined ? {} : { rejected })) {
+      // Host logins renew through the one path every delivery shares, under the same lease.
+      target.credential = (await freshCredential(context, credentialSet, provider, rejected === undefined ? {} : { rejected })) ?? target.credential;
+    }
     let { payload } = target.credential;
     if (payload.type === "command") payload = (await readCredentialAsync(context, credentialSet, provider))?.payload as CredentialPayload;
     const secret = payload && credentialType(payload).secret(payload);
@@ -263,7 +278,6 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
     let joiner: ChunkJoiner | undefined;
-    const canRetry = refreshable(target);
     const bodyDone = new Promise<void>((done) => meter.once("end", done).once("error", () => done()));
     const rewrites = rewritesFor(target.route, req.method ?? "GET", req.url ?? "/");
     const phantom = phantomFrom(req.headers) ?? "";
@@ -286,7 +300,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
       upstream.on("response", (upstreamRes) => {
-        if (upstreamRes.statusCode === 401 && canRetry && !retried) {
+        if (retryAfter(target, upstreamRes, retried)) {
           upstreamRes.resume();
           // The refused upstream may stop reading: read the rest of the body into the replay copy.
           meter.unpipe(upstream);
@@ -352,7 +366,6 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       return audit(target, req, target.status, 0, 0, started);
     }
     const phantom = phantomFrom(req.headers) ?? "";
-    const canRetry = refreshable(target);
     const attempt = (secret: string, retried: boolean) => {
       const scrub = scrubFor(secret, phantom);
       const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headersFor(target.route, req.headers, secret, true), limits);
@@ -385,7 +398,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         socket.pipe(upstreamSocket);
       });
       upstream.on("response", (upstreamRes) => {
-        if (upstreamRes.statusCode === 401 && canRetry && !retried) {
+        if (retryAfter(target, upstreamRes, retried)) {
           upstreamRes.resume();
           secretFor(target, secret).then(
             (fresh) => attempt(fresh, true),
