@@ -1,5 +1,5 @@
 import { StoreError } from "../core/errors.js";
-import { storePaths } from "../core/paths.js";
+import { ensurePrivateDir, storePaths } from "../core/paths.js";
 import type { StoreBackend } from "./backend.js";
 import { PostgresBackend } from "./postgres/backend.js";
 import { SqliteBackend } from "./sqliteBackend.js";
@@ -16,7 +16,11 @@ export function openBackend(home: string, env: Readonly<Record<string, string | 
   const url = env[STORE_URL_VARIABLE]?.trim();
   if (!url) return new SqliteBackend(home, storePaths(home).db, busyTimeoutMs);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === "postgres" || scheme === "postgresql") return PostgresBackend.open(url, env);
+  if (scheme === "postgres" || scheme === "postgresql") {
+    // The rows live in the database, but the key file and the audit log stay in the home.
+    ensurePrivateDir(home);
+    return PostgresBackend.open(url, env);
+  }
   throw new StoreError(
     `${STORE_URL_VARIABLE} must be a postgres:// or postgresql:// URL (it ${scheme ? `has the scheme "${scheme}:"` : "has no scheme"}); unset it to use the SQLite store in ${home}`,
   );
