@@ -27,7 +27,7 @@ export { getCredentials, type GetCredentialsOptions } from "./access/credentials
 export { listCredentials, status, type ListCredentialsOptions, type StatusOptions } from "./access/inventory.js";
 export type { CredentialListing } from "./access/listCredentials.js";
 export type { AuthctlStatus, LoginState, LoginStatus } from "./access/status.js";
-export { removeCredential, type RemoveCredentialOptions, type RemovedCredential } from "./logins/removeCredential.js";
+export { removeCredential, type RemoveCredentialOptions, type RemovedCredential } from "./access/removeCredential.js";
 export {
   ApiKeyStrategy,
   HostTokenStrategy,

@@ -9,10 +9,10 @@ import {
   phantomMarker,
   readCaptureFiles,
   readExpiry,
-  writeSharedMount,
   type CapturedFile,
   type OAuthPayload,
 } from "../src/logins/container/capture/index.js";
+import { writeSharedMount } from "../src/logins/container/sharedMount.js";
 import { CaptureError } from "../src/core/errors.js";
 import { loadRoster } from "../src/roster/load.js";
 import type { CaptureSpec } from "../src/roster/schema.js";

@@ -7,7 +7,7 @@ import { getCredentials } from "../src/access/credentials.js";
 import { Authctl } from "../src/context.js";
 import { StoreError } from "../src/core/errors.js";
 import { prepareOAuthSession } from "../src/logins/container/session.js";
-import { removeCredential } from "../src/logins/removeCredential.js";
+import { removeCredential } from "../src/access/removeCredential.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { ctxOf } from "./helpers/context.js";

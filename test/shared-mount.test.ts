@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CaptureError } from "../src/core/errors.js";
 import { containerUserFor, detectEngine, type Engine } from "../src/engine/index.js";
 import { prepareOAuthSession } from "../src/logins/container/session.js";
-import { MAX_STATE_DEPTH, nestedDeeperThan } from "../src/logins/container/capture/index.js";
+import { MAX_STATE_DEPTH, nestedDeeperThan } from "../src/logins/container/sharedMount.js";
 import { loadRoster } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
 import { ctxOf } from "./helpers/context.js";

@@ -8,6 +8,9 @@ import { adminAuthorization } from "./adminAuth.js";
 import * as P from "./protocol.js";
 import { decodeResponse, httpOptions, verifiedConnection, WIRE_LIMITS, type WireRequest, type WireResponse } from "./wire.js";
 
+// The service's client sits in access with its protocol (see protocol.ts): getCredentials, run and the
+// library's ServiceClient reach the daemon through it, and none of them may import serve, above them.
+
 export interface SendWireOptions {
   signal?: AbortSignal;
   /** Who serves the socket (SO_PEERCRED), verified before anything is sent; undefined where it cannot be read. */

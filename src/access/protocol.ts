@@ -7,6 +7,10 @@ import { CREDENTIAL_KINDS } from "../store/kinds.js";
  * The local credential service's wire format: JSON over HTTP on a Unix socket, every request and
  * response checked against these schemas on both sides. Paths are `/v1/<op>`; everything but
  * health is a POST with a JSON body.
+ *
+ * It lives in access, not beside the server in serve: `getCredentials` and `run` (access and run)
+ * ask a running service through it, and serve sits above access, so from serve they could not
+ * import it. The server imports it from here.
  */
 export const PROTOCOL_VERSION = 1;
 

@@ -3,7 +3,7 @@ import { readCredentialAsync } from "../access/credentials.js";
 import { assertDeliverable } from "../access/delivery.js";
 import { MissingCredentialsError } from "../core/errors.js";
 import { credentialType, parsePayload, recordCredential } from "../credentials/index.js";
-import { removeCredential } from "../logins/removeCredential.js";
+import { removeCredential } from "../access/removeCredential.js";
 import { fixCommandIn } from "../roster/fixCommand.js";
 import type { CredentialInfo } from "../store/store.js";
 import { HttpFailure, type Caller } from "./failure.js";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { RemoveTreeError } from "../../src/core/removeTree.js";
 import { containerUserFor } from "../../src/engine/index.js";
-import { planSharedMountRemoval } from "../../src/logins/container/capture/index.js";
+import { planSharedMountRemoval } from "../../src/logins/container/sharedMount.js";
 import { createLoginDir, removeLoginDir } from "../../src/logins/container/loginDir.js";
 import { prepareAgentContainer, removeAgentSessionFiles } from "../../src/proxy/agentContainer.js";
 import { verifyPhantom } from "../../src/proxy/phantoms.js";

@@ -70,7 +70,7 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
 export async function runCredsRm(f: Factory, ref: string, opts: { json?: boolean; set?: string } = {}): Promise<void> {
   if (!ref.trim()) throw new UsageError("creds rm needs <provider> [--set S] (or <set:provider>)");
   const { credentialSet, provider } = credentialOf(ref, opts.set);
-  const { removeCredential } = await import("../../logins/removeCredential.js");
+  const { removeCredential } = await import("../../access/removeCredential.js");
   const context = await f.context();
   const removed = await removeCredential(provider, { credentialSet, context }).catch((error: unknown) => {
     if (!(error instanceof MissingCredentialsError)) throw error;

@@ -6,7 +6,8 @@ import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } fro
 import { imageUserOf, type Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { assertImageReference } from "../../core/imageRef.js";
-import { extract, readCaptureFiles, prepareSharedMount } from "./capture/index.js";
+import { extract, readCaptureFiles } from "./capture/index.js";
+import { prepareSharedMount } from "./sharedMount.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 import type { AuthSessionState } from "./savedSessions.js";

@@ -14,17 +14,3 @@ export {
   type Extractor,
   type OAuthPayload,
 } from "./extractors.js";
-export {
-  deepMerge,
-  MAX_STATE_BYTES,
-  MAX_STATE_DEPTH,
-  nestedDeeperThan,
-  PHANTOM_FILE,
-  planSharedMountRemoval,
-  prepareSharedMount,
-  sharedMountDir,
-  writeSharedMount,
-  type PlannedMountRemoval,
-  type PreparedSharedMount,
-  type SharedMountOptions,
-} from "./sharedMount.js";

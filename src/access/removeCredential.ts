@@ -4,7 +4,11 @@ import { CaptureError, MissingCredentialsError } from "../core/errors.js";
 import { assertProviderName, assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandIn } from "../roster/fixCommand.js";
 import type { CredentialKind } from "../store/store.js";
-import { planSharedMountRemoval } from "./container/capture/index.js";
+import { planSharedMountRemoval } from "../logins/container/sharedMount.js";
+
+// Removing a credential is a use of what is stored, not a login: it sits in access. It reaches into
+// the container login's shared-mount module for the copies that login exposed; access may import
+// logins (same layer, one direction only), logins never imports access.
 
 export interface RemoveCredentialOptions extends WithContext {
   credentialSet?: string;

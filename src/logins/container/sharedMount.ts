@@ -1,14 +1,22 @@
+/**
+ * The shared mount: the vendor files (or phantom markers) a container login exposes to the agent
+ * containers that mount them. It is a delivery, but it is written the moment a container login is
+ * captured, so it stays in logins, out of `capture/` (which only reads what the login container
+ * wrote). It cannot sit with delivery: run, serve and proxy are above logins, and in access it
+ * would make logins and access import each other (access already imports logins for refreshes,
+ * key formats and images).
+ */
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { hasFdPaths, NotRealDirError, openDirAt, openDirBeneath, openDirNoFollow, pathAt } from "../../../core/dirHandles.js";
-import { CaptureError } from "../../../core/errors.js";
-import { RemoveTreeError, unlinkBeneath } from "../../../core/removeTree.js";
-import { errnoCode, readRegularFileSync, type FileRefusal } from "../../../core/regularFile.js";
-import { assertSetName } from "../../../core/names.js";
-import type { OAuthConfig } from "../../../roster/schema.js";
-import { phantomMarker, type OAuthPayload } from "./extractors.js";
-import { safeSegments } from "./readFiles.js";
+import { hasFdPaths, NotRealDirError, openDirAt, openDirBeneath, openDirNoFollow, pathAt } from "../../core/dirHandles.js";
+import { CaptureError } from "../../core/errors.js";
+import { RemoveTreeError, unlinkBeneath } from "../../core/removeTree.js";
+import { errnoCode, readRegularFileSync, type FileRefusal } from "../../core/regularFile.js";
+import { assertSetName } from "../../core/names.js";
+import type { OAuthConfig } from "../../roster/schema.js";
+import { phantomMarker, type OAuthPayload } from "./capture/extractors.js";
+import { safeSegments } from "./capture/readFiles.js";
 
 /** Name of the marker written into a shared mount when the real credential is not exposed. */
 export const PHANTOM_FILE = "authctl-phantom.json";
