@@ -35,6 +35,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Comman
   ["completion", async () => (await import("./commands/completion.js")).completionCommand],
   ["__complete", async () => (await import("./commands/completion.js")).completeNamesCommand],
   ["doctor", async () => (await import("./commands/doctor.js")).doctorCommand],
+  ["store", async () => (await import("./commands/store.js")).storeCommand],
 ];
 
 /**
