@@ -1,7 +1,15 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { BUILTIN_ROSTER_DIR } from "../src/roster/load.js";
 import { CredentialStore } from "../src/store/store.js";
-import { canary, childEnv, tempHome } from "./helpers/env.js";
+import { execa } from "execa";
+import { CLI, canary, childEnv, tempHome, testEnv } from "./helpers/env.js";
 import { runInProcess } from "./helpers/memory-io.js";
+import { runInPty } from "./helpers/pty.js";
+import { fakeUpstream } from "./helpers/fake-upstream.js";
+import { writeUserRoster } from "./helpers/host-roster.js";
 
 const t = tempHome();
 afterAll(() => t.cleanup());
@@ -61,6 +69,17 @@ describe("authctl output, part 3 (in-process)", () => {
     expect(fields.filter((f) => typeof f.value !== "string" || !ISO_UTC.test(f.value))).toEqual([]);
   });
 
+  it("a session's id is `sessionId` in every JSON: proxy client, list, revoke and the login session commands", async () => {
+    const login = "0123456789abcdef";
+    const cleaned = (await json(["session", "cleanup", login])) as Record<string, unknown>;
+    // `id` stays beside it: login frontends read it from `session prepare --json` (docs/logging-in.md).
+    expect(cleaned).toEqual({ sessionId: login, id: login, cleaned: true });
+    const listed = (await json(["proxy", "list"])) as { sessions: Array<Record<string, unknown>> };
+    expect(listed.sessions.map((s) => s.sessionId)).toEqual(["box-1"]);
+    expect(client).toMatchObject({ sessionId: "box-1" });
+    for (const out of [listed.sessions[0], client]) expect(out).not.toHaveProperty("id");
+  });
+
   it("tables show times as local and readable or relative (in 3h, 2m ago), never an ISO string", async () => {
     const tables = await Promise.all([["creds", "list"], ["creds", "show", "gh"], ["status"], ["audit"], ["proxy", "list"]].map((args) => run(args)));
     for (const r of tables) {
@@ -74,5 +93,95 @@ describe("authctl output, part 3 (in-process)", () => {
     expect(status).toMatch(/default\s+gh\s+expiring in 3h, needs login\s.*\sin 3h/);
     expect(audit).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(now\)\s+local\s+stored/);
     expect(proxy).toMatch(/box-1\s+anthropic\s+default\s+now\s+in 12h\s+live/);
+  });
+});
+
+describe("creds show --check: the account a login belongs to, probed as status --check probes it", () => {
+  it("shows the gh user of a good token (table and JSON); a refused one is 'rejected', exit 1; the secret goes only to the vendor", async () => {
+    const h = tempHome();
+    const good = canary("gho_");
+    const bad = canary("gho_");
+    const upstream = await fakeUpstream((req, res) => {
+      if (req.url === "/user" && req.headers.authorization === `Bearer ${good}`) res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ login: "octocat", id: 1 }));
+      else res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ message: "Bad credentials" }));
+    });
+    try {
+      // gh's shipped roster entry, its upstream pointed at the local fake.
+      const gh = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "gh.yaml"), "utf8"));
+      gh.proxy.oauth.base_url = upstream.url;
+      writeUserRoster(h.home, gh);
+      {
+        using store = CredentialStore.open({ home: h.home, env: childEnv(h.home) });
+        for (const [set, token] of [["default", good], ["ci", bad]] as const) {
+          store.put(set, "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": `oauth_token: ${token}\n` }, accessToken: token }, { preview: "gho…" });
+        }
+      }
+      const show = (args: string[]) => runInProcess(childEnv(h.home), ["creds", "show", "gh", "--check", ...args]);
+      const table = await show([]);
+      const okJson = await show(["--json"]);
+      const refused = await show(["--set", "ci", "--json"]);
+      for (const r of [table, okJson, refused]) expect(r.stdout + r.stderr).not.toMatch(new RegExp(`${good}|${bad}`));
+      expect(table.exitCode, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/account\s+octocat/);
+      expect(okJson.exitCode, okJson.stderr).toBe(0);
+      const host = new URL(upstream.url).host;
+      expect(JSON.parse(okJson.stdout)).toMatchObject({ credentialSet: "default", provider: "gh", check: { result: "ok", identity: "octocat", detail: `GET ${host}/user answered 200` } });
+      expect(refused.exitCode).toBe(1);
+      expect(JSON.parse(refused.stdout).check).toEqual({ result: "rejected", detail: `rejected: GET ${host}/user answered 401` });
+      // Each secret went once, in the Authorization header, to the vendor's probe path only.
+      expect(upstream.arrivals.map((a) => [a.url, a.headers.authorization])).toEqual([
+        ["/user", `Bearer ${good}`],
+        ["/user", `Bearer ${good}`],
+        ["/user", `Bearer ${bad}`],
+      ]);
+      // Without --check nothing is asked of the vendor.
+      expect((await runInProcess(childEnv(h.home), ["creds", "show", "gh"])).exitCode).toBe(0);
+      expect(upstream.arrivals).toHaveLength(3);
+    } finally {
+      await upstream.close();
+      h.cleanup();
+    }
+  });
+});
+
+describe("colour (the built CLI): on a terminal or with FORCE_COLOR, never with NO_COLOR, off a terminal or under --json", () => {
+  const ANSI = /\u001b\[[0-9;]*m/;
+  // Not childEnv: it sets NO_COLOR for every other test.
+  const env = (extra: Record<string, string>) => {
+    const { NO_COLOR: _n, FORCE_COLOR: _f, ...rest } = { ...testEnv(), AUTHCTL_HOME: t.home, TERM: "xterm-256color" };
+    return { ...rest, ...extra };
+  };
+  const cli = (args: string[], extra: Record<string, string> = {}) => execa("node", [CLI, ...args], { env: env(extra), extendEnv: false, reject: false, stdin: "ignore" });
+
+  it("FORCE_COLOR=1: bold headers, green valid, yellow expiring; NO_COLOR=1 or a pipe: none; --json: none", async () => {
+    const forced = await cli(["status"], { FORCE_COLOR: "1" });
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain("\u001b[1mSET\u001b[22m");
+    expect(forced.stdout).toMatch(/\u001b\[32mvalid\u001b\[39m/);
+    expect(forced.stdout).toMatch(/\u001b\[33mexpiring in 3h, needs login\u001b\[39m/);
+    // The columns still line up: widths count what shows, not the escapes.
+    const plain = (await cli(["status"])).stdout;
+    expect(forced.stdout.replace(new RegExp(ANSI.source, "g"), "")).toBe(plain);
+    for (const [args, extra] of [
+      [["status"], {}],
+      [["creds", "list"], {}],
+      [["status"], { NO_COLOR: "1", FORCE_COLOR: "1" }],
+      [["status", "--json"], { FORCE_COLOR: "1" }],
+      [["creds", "list", "--json"], { FORCE_COLOR: "1" }],
+    ] as const) {
+      const r = await cli([...args], extra);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout, `${args.join(" ")} ${JSON.stringify(extra)}`).not.toMatch(ANSI);
+    }
+  });
+
+  it("a terminal gets colour unless NO_COLOR is set", async () => {
+    const tty = runInPty(["node", CLI, "creds", "list"], env({}));
+    await tty.child;
+    expect(tty.output()).toContain("\u001b[1mPROVIDER\u001b[22m");
+    const plain = runInPty(["node", CLI, "creds", "list"], env({ NO_COLOR: "1" }));
+    await plain.child;
+    expect(plain.output()).toContain("PROVIDER");
+    expect(plain.output()).not.toMatch(ANSI);
   });
 });

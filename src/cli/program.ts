@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { MissingCredentialsError } from "../core/errors.js";
 import { EXIT, exitCodeOf, messageOf } from "./exitCodes.js";
 import { createFactory, type Factory } from "./factory.js";
+import { helpLayout, helpOutput, withExamples } from "./help.js";
 import { type IOStreams, err, out } from "./io.js";
 import { VERSION } from "./version.js";
 
@@ -48,17 +49,20 @@ export async function buildProgram(f: Factory, writeErr: (s: string) => void = (
     .version(VERSION, "-V, --version", "print the version (also: authctl -v, authctl version)")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({
-      writeOut: (s) => f.io.stdout.write(s),
-      writeErr,
-    });
-  program.configureHelp({ sortSubcommands: false });
+    .configureOutput(helpOutput(f.io, writeErr));
+  program.configureHelp({ ...helpLayout(f.io), sortSubcommands: false });
   const wanted = COMMANDS.some(([name]) => name === only) ? COMMANDS.filter(([name]) => name === only) : COMMANDS;
   for (const build of await Promise.all(wanted.map(([, load]) => load()))) program.addCommand(build(f));
   program.command("version").description("print the version").action(() => out(f.io, VERSION));
+  withExamples(program, f.io, [
+    ["log in with a vendor's own CLI, in a container", "authctl auth claude"],
+    ["store an API key, typed at a hidden prompt", "authctl key anthropic"],
+    ["run a command with the credentials in its environment", "authctl run -- npm test"],
+    ["which logins work", "authctl status"],
+  ]);
   // addCommand does not pass these down as .command() does.
   const inherit = (cmd: Command) => {
-    cmd.exitOverride().configureOutput({ writeOut: (s) => f.io.stdout.write(s), writeErr });
+    cmd.exitOverride().configureOutput(helpOutput(f.io, writeErr)).configureHelp(helpLayout(f.io));
     cmd.showHelpAfterError("(run with --help for usage)");
     cmd.commands.forEach(inherit);
   };

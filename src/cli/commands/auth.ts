@@ -4,6 +4,7 @@ import { assertImageReference } from "../../core/imageRef.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { AuthMode } from "../../roster/schema.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { out, printJson, stdinIsTTY } from "../io.js";
 
 export interface AuthCliOptions {
@@ -83,7 +84,7 @@ async function readLine(f: Factory, stop: AbortSignal): Promise<string> {
 }
 
 export function authCommand(f: Factory, run = runAuth): Command {
-  return new Command("auth")
+  const command = new Command("auth")
     .description("log a provider in: the vendor's own CLI in a container, a device code or browser login on the host, or an API key")
     .argument("<provider>", "provider name, see `authctl providers`")
     .option("--project <project>", "project the login is for (also the credential set unless --set is given)")
@@ -97,4 +98,9 @@ export function authCommand(f: Factory, run = runAuth): Command {
     .option("--scopes <scopes>", "host logins: scopes, space- or comma-separated (default from the roster)")
     .option("--json", "print the summary as JSON")
     .action((provider: string, opts: AuthCliOptions) => run(f, provider, opts));
+  return withExamples(command, f.io, [
+    ["log in with Claude Code's own CLI, in a container", "authctl auth claude"],
+    ["log in for one project: its credential set is acme", "authctl auth gh --project acme"],
+    ["store an API key instead of logging in", "authctl auth claude --mode api_key"],
+  ]);
 }

@@ -4,7 +4,9 @@ import { fixCommandIn } from "../../roster/fixCommand.js";
 import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo } from "../../store/store.js";
 import { credentialListing, listingOf } from "../../access/listCredentials.js";
+import { EXIT } from "../exitCodes.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { type IOStreams, out, printJson, stateColor, table, timeText } from "../io.js";
 
 /** One credential as `creds list --json` and the library's `listCredentials()` give it. */
@@ -48,12 +50,26 @@ function credentialOf(ref: string, set: string | undefined): { credentialSet: st
   return parsed;
 }
 
-export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean; set?: string }): Promise<void> {
+/**
+ * `--check`: the login probed at its vendor as `status --check` probes it (the roster's probe),
+ * for the account it belongs to; the secret goes only to the vendor's own endpoint.
+ */
+async function probe(f: Factory, credentialSet: string, provider: string) {
+  const [{ probeCredential }, roster] = await Promise.all([import("../../access/statusProbe.js"), f.roster()]);
+  const row = (await f.unlockedStore()).get(credentialSet, provider);
+  if (!row) throw await missing(f, provider, credentialSet);
+  return probeCredential(row, roster.has(provider) ? roster.get(provider) : undefined, f.signal);
+}
+
+export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean; set?: string; check?: boolean }): Promise<void> {
   const { io } = f;
   const { credentialSet, provider } = credentialOf(ref, opts.set);
   const info = f.store().info(credentialSet, provider);
   if (!info) throw await missing(f, provider, credentialSet);
-  if (opts.json) return printJson(io, infoJson(info));
+  const check = opts.check ? await probe(f, credentialSet, provider) : undefined;
+  // A login the vendor refused (or that could not be asked) fails the command, as in `status --check`.
+  if (check?.result === "rejected" || check?.result === "failed") f.exitCode = EXIT.error;
+  if (opts.json) return printJson(io, { ...infoJson(info), ...(check ? { check } : {}) });
   const now = Date.now();
   const lines = [
     ["credential", `${info.credentialSet}:${info.provider}`],
@@ -62,6 +78,7 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
     ["expires", expiryText(io, info, now)],
     ["created", timeText(info.createdAt, now)],
     ["updated", timeText(info.updatedAt, now)],
+    ...(check ? [["account", check.identity ?? "-"], ["check", stateColor(io, check.result, `${check.result}: ${check.detail}`)]] : []),
   ];
   for (const line of table(lines)) out(io, line);
 }
@@ -97,8 +114,9 @@ export function credsCommand(f: Factory): Command {
     .description("show one credential, redacted")
     .argument("<provider>", "e.g. anthropic --set ci, or ci:anthropic (a bare provider without --set means the default set)")
     .option("--set <set>", "credential set")
-    .option("--json", "print JSON")
-    .action((ref: string, opts: { json?: boolean; set?: string }) => runCredsShow(f, ref, opts));
+    .option("--check", "probe it at its vendor (the roster's probe, as status --check) and show the account it belongs to")
+    .option("--json", "print JSON (with --check: check {result, identity, detail})")
+    .action((ref: string, opts: { json?: boolean; set?: string; check?: boolean }) => runCredsShow(f, ref, opts));
   creds
     .command("rm")
     .description("remove one credential")
@@ -106,5 +124,9 @@ export function credsCommand(f: Factory): Command {
     .option("--set <set>", "credential set")
     .option("--json", "print JSON: removed, kind (null when only a container login's copies were left), removedFiles")
     .action((ref: string, opts: { json?: boolean; set?: string }) => runCredsRm(f, ref, opts));
-  return creds;
+  return withExamples(creds, f.io, [
+    ["every stored credential, never a secret", "authctl creds list"],
+    ["one credential, and the account it belongs to (probed)", "authctl creds show gh --check"],
+    ["remove one", "authctl creds rm anthropic --set ci"],
+  ]);
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import type { IOStreams } from "../io.js";
 
 export interface GitCredentialOpts {
@@ -54,11 +55,15 @@ export async function runGitCredential(f: Factory, operation: string, opts: GitC
 }
 
 export function gitCredentialCommand(f: Factory): Command {
-  return new Command("git-credential")
+  const command = new Command("git-credential")
     .description("git's credential helper: answers git with a stored token for the hosts a provider declares (see setup-git)")
     .argument("<operation>", "get, store or erase (git passes it)")
     .option("--provider <provider>", "answer with this provider's credential (its roster hosts, and --host)")
     .option("--host <host>", "one more host --provider answers (setup-git writes it)")
     .option("--set <set>", "credential set (default: a set named by the request's user name, else $AUTHCTL_SET, else 'default')")
     .action((operation: string, opts: GitCredentialOpts) => runGitCredential(f, operation, opts));
+  return withExamples(command, f.io, [
+    ["let setup-git write the helper into git's config", "authctl setup-git"],
+    ["what git then runs, the request on stdin", "authctl git-credential get"],
+  ]);
 }

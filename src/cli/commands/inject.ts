@@ -2,6 +2,7 @@ import { closeSync, constants, fchmodSync, openSync, readFileSync, writeSync } f
 import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 
 export interface InjectOpts {
   in: string;
@@ -49,10 +50,14 @@ export async function runInject(f: Factory, opts: InjectOpts): Promise<void> {
 }
 
 export function injectCommand(f: Factory): Command {
-  return new Command("inject")
+  const command = new Command("inject")
     .description("render a template: each {{ authctl://<set>/<provider>[/<field>] }} becomes that credential's secret (to stdout, or a new 0600 file)")
     .requiredOption("-i, --in <template>", "the template file")
     .option("-o, --out <file>", "write here (created 0600; an existing file is refused unless --force) instead of stdout")
     .option("--force", "overwrite an existing output file (it is set to 0600)")
     .action((opts: InjectOpts) => runInject(f, opts));
+  return withExamples(command, f.io, [
+    ["render a template ({{ authctl://default/anthropic }}) to a new 0600 file", "authctl inject -i .env.tpl -o .env"],
+    ["to stdout", "authctl inject -i config.tpl.yaml"],
+  ]);
 }

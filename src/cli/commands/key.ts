@@ -5,6 +5,7 @@ import type { StoredSummary } from "../../logins/api-key/apiKey.js";
 import type { Roster } from "../../roster/load.js";
 import { apiKeyQuestion, promptHidden, readAllStdin } from "../../ui/prompt.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { type IOStreams, out, printJson, stdinIsTTY } from "../io.js";
 import { credentialSetFor } from "./auth.js";
 
@@ -63,7 +64,7 @@ async function runKeyCommand(f: Factory, provider: string, opts: KeyOptions, arg
 }
 
 export function keyCommand(f: Factory): Command {
-  return new Command("key")
+  const command = new Command("key")
     .description("store an API key (hidden prompt on a terminal, stdin otherwise)")
     .argument("<provider>", "provider name, see `authctl providers`")
     .argument("[command...]", "with --command: the command that prints the key, after --")
@@ -77,4 +78,9 @@ export function keyCommand(f: Factory): Command {
     .option("--force", "store a key that does not look like the provider's (another prefix, or another provider's)")
     .option("--json", "print JSON")
     .action(async (provider: string, argv: string[], opts: KeyOptions) => void (await runKey(f, provider, opts, argv)));
+  return withExamples(command, f.io, [
+    ["paste a key at a hidden prompt", "authctl key anthropic"],
+    ["from a pipe, into the ci set", "printenv GITHUB_TOKEN | authctl key gh --set ci --stdin"],
+    ["keep a command that prints the key, run on each use", "authctl key openai --command -- op read op://dev/openai/key"],
+  ]);
 }

@@ -4,6 +4,7 @@ import { AuthctlError, ServiceError } from "../../core/errors.js";
 import type { SessionPolicy, SessionPolicyFlags } from "../../proxy/policy.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { err, out, printJson, stateColor, table, timeText } from "../io.js";
 import { portNumber, runServe } from "./serve.js";
 
@@ -180,5 +181,9 @@ export function proxyCommand(f: Factory): Command {
     .argument("<session>", "session id")
     .option("--json", "print JSON: sessionId, revoked (how many phantoms), filesRemoved")
     .action(async (session: string, opts: { json?: boolean }) => runProxyRevoke(f, session, opts));
-  return proxy;
+  return withExamples(proxy, f.io, [
+    ["the sessions that hold phantom tokens", "authctl proxy list"],
+    ["phantoms and client settings for one session", "authctl proxy client anthropic --session box-1 --json"],
+    ["end a session: its phantoms stop working", "authctl proxy revoke box-1"],
+  ]);
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { err, warnSkippedRoster } from "../io.js";
 
 export interface RunOpts {
@@ -89,7 +90,7 @@ function hintDoubleDash(cmd: Command): Command {
 }
 
 export function runCommand(f: Factory): Command {
-  return hintDoubleDash(new Command("run"))
+  const command = hintDoubleDash(new Command("run"))
     .description("run a command with the set's credentials in its environment (nothing written to disk)")
     .usage("[options] -- <command> [args…]")
     .option("--set <name>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
@@ -101,4 +102,8 @@ export function runCommand(f: Factory): Command {
     .option("--token-ttl <seconds>", "lifetime of the command's token (revoked at exit anyway)")
     .argument("<command...>", "the command and its arguments")
     .action((argv: string[], opts: RunOpts) => runRun(f, argv, opts));
+  return withExamples(command, f.io, [
+    ["a command with the default set's credentials in its environment", "authctl run -- npm test"],
+    ["only some providers, from the ci set", "authctl run --set ci --only anthropic,gh -- ./deploy.sh"],
+  ]);
 }

@@ -7,6 +7,7 @@ import type { ProxyAddress } from "../../access/protocol.js";
 import { InterruptedError, ServiceError, UsageError } from "../../core/errors.js";
 import { ensurePrivateDir } from "../../core/paths.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { err, out, printJson, table } from "../io.js";
 import { auditOptions, runAudit } from "./audit.js";
 
@@ -223,5 +224,9 @@ export function serveCommand(f: Factory): Command {
     .option("--json", "print JSON: stopped (and the pid it stopped)")
     .action((_opts, cmd: Command) => runServeStop(f, cmd.optsWithGlobals()));
   auditOptions(serve.command("log").description("the audit log (same as `authctl audit`)")).action((_opts, cmd: Command) => runAudit(f, cmd.optsWithGlobals()));
-  return serve;
+  return withExamples(serve, f.io, [
+    ["the daemon in the background, with the proxy on a port", "authctl serve --detach --proxy-port 8787"],
+    ["whether it runs, and where it listens", "authctl serve status"],
+    ["stop it", "authctl serve stop"],
+  ]);
 }

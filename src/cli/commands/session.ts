@@ -25,6 +25,12 @@ export interface CaptureOptions {
   redirectUrlStdin?: boolean;
 }
 
+/**
+ * A session's id is `sessionId` in every JSON authctl prints (proxy and agent sessions too); `id`
+ * stays beside it because login frontends read it (documented `session prepare --json` output).
+ */
+const sessionIdJson = (id: string) => ({ sessionId: id, id });
+
 async function load() {
   const [session, saved, images, sweep] = await Promise.all([
     import("../../logins/container/session.js"),
@@ -56,7 +62,7 @@ async function prepareHost(f: Factory, context: Authctl, provider: string, opts:
   await loopback?.close();
   const id = saved.saveHostSession(context, state);
   const { method, title, prompt } = state;
-  if (opts.json) printJson(f.io, { id, method, title, ...prompt });
+  if (opts.json) printJson(f.io, { ...sessionIdJson(id), method, title, ...prompt });
   else {
     const { promptText } = await import("../../logins/hostLogin.js");
     out(f.io, `session ${id}`);
@@ -75,7 +81,7 @@ async function captureHost(f: Factory, context: Authctl, id: string, opts: Captu
   await using session = restoreOAuth2Login(state, { context, clientSecret });
   const summary = await session.capture({ signal: f.signal, pastedRedirectUrl });
   saved.forgetHostSession(context, id);
-  if (opts.json) printJson(f.io, { id, ...summary });
+  if (opts.json) printJson(f.io, { ...sessionIdJson(id), ...summary });
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (${summary.kind} ${summary.preview})`);
 }
 
@@ -98,7 +104,7 @@ export async function runSessionPrepare(f: Factory, provider: string, opts: Prep
   });
   const saved = m.saveSession(context, prepared.toJSON());
   const { argv, banner, title, authDir, containerName } = prepared;
-  if (opts.json) printJson(f.io, { id: saved.id, argv, banner, title, authDir, containerName });
+  if (opts.json) printJson(f.io, { ...sessionIdJson(saved.id), argv, banner, title, authDir, containerName });
   else {
     out(f.io, `session ${saved.id}`);
     out(f.io, banner);
@@ -114,7 +120,7 @@ export async function runSessionCapture(f: Factory, id: string, opts: CaptureOpt
   await f.unlockedStore();
   const restored = await m.restoreSession(saved.state, { context });
   const summary = await restored.capture();
-  if (opts.json) printJson(f.io, { id, ...summary });
+  if (opts.json) printJson(f.io, { ...sessionIdJson(id), ...summary });
   else out(f.io, `Stored ${summary.credentialSet}:${summary.provider} (oauth ${summary.preview})`);
 }
 
@@ -138,7 +144,7 @@ export async function runSessionCleanup(f: Factory, id: string, opts: { json?: b
     }
     m.forgetSession(context, id);
   }
-  if (opts.json) printJson(f.io, { id, cleaned: true });
+  if (opts.json) printJson(f.io, { ...sessionIdJson(id), cleaned: true });
   else out(f.io, `Cleaned up session ${id}`);
 }
 
@@ -148,7 +154,7 @@ export function sessionCommand(f: Factory): Command {
   );
   session
     .command("prepare")
-    .description("prepare a login and print {id, argv, banner, title, authDir, containerName}, or for a host login {id, method, title, kind, userCode, verificationUri | authUrl, …}")
+    .description("prepare a login; print {sessionId, argv, banner, title, authDir, containerName}, or for a host login {sessionId, method, title, kind, userCode, verificationUri | authUrl, …}")
     .argument("<provider>")
     .option("--project <project>", "project the login is for (also the credential set unless --set)")
     .option("--set <set>", `credential set (default: the project, else '${DEFAULT_SET}')`)

@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { Command } from "commander";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { out, printJson } from "../io.js";
 
 export interface SetupGitOpts {
@@ -36,11 +37,15 @@ export async function runSetupGit(f: Factory, opts: SetupGitOpts): Promise<void>
 }
 
 export function setupGitCommand(f: Factory): Command {
-  return new Command("setup-git")
+  const command = new Command("setup-git")
     .description("make git take its https tokens from authctl (credential.<url>.helper in the global git config)")
     .option("--host <host>", "only this host (git.example.com[:port], or its URL); default: every host a provider declares")
     .option("--provider <provider>", "the provider whose credential the host gets (default: the one whose roster entry lists it)")
     .option("--set <set>", "credential set the helper reads (default: chosen when git asks: the URL's user name, $AUTHCTL_SET, 'default')")
     .option("--json", "print JSON: the entries written (url, provider, helper)")
     .action((opts: SetupGitOpts) => runSetupGit(f, opts));
+  return withExamples(command, f.io, [
+    ["every host a provider declares (github.com for gh …)", "authctl setup-git"],
+    ["one host, with the ci set's gh token", "authctl setup-git --host ghe.example.com --provider gh --set ci"],
+  ]);
 }

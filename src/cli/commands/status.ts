@@ -3,6 +3,7 @@ import { systemClock, type Clock } from "../../core/clock.js";
 import { UsageError } from "../../core/errors.js";
 import { gatherStatus } from "../../access/status.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { EXIT } from "../exitCodes.js";
 import { out, printJson, stateColor, table, timeText } from "../io.js";
 
@@ -76,7 +77,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
 }
 
 export function statusCommand(f: Factory): Command {
-  return new Command("status")
+  const command = new Command("status")
     .description("show which logins work (valid, expiring or expired and whether they refresh, missing, locked), the store, and what unlocks it")
     .option("--set <set>", "only this credential set, and the set --require checks (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else every set, 'default' for --require)")
     .option("--require <providers>", "comma-separated providers that must be present: exit 3 if one is missing (for CI; default: the project file's require)")
@@ -85,4 +86,9 @@ export function statusCommand(f: Factory): Command {
     .action(async (opts: StatusOptions) => {
       f.exitCode = await runStatus(f, opts);
     });
+  return withExamples(command, f.io, [
+    ["which logins work, and what unlocks the store", "authctl status"],
+    ["probe each login at its vendor and show the account", "authctl status --check"],
+    ["in CI: exit 3 unless these are stored", "authctl status --set ci --require anthropic,gh"],
+  ]);
 }

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { printJson } from "../io.js";
 
 export interface TokenOpts {
@@ -28,10 +29,14 @@ export async function runToken(f: Factory, provider: string, opts: TokenOpts): P
 }
 
 export function tokenCommand(f: Factory): Command {
-  return new Command("token")
+  const command = new Command("token")
     .description("print one credential's secret on stdout, for scripts and other tools' credential helpers")
     .argument("<provider>", "e.g. gh, anthropic (see `authctl providers`)")
     .option("--set <set>", "credential set (default: $AUTHCTL_SET, else the nearest authctl.yaml's, else 'default')")
     .option("--json", "print JSON: credentialSet, provider, kind, token, expiresAt")
     .action((provider: string, opts: TokenOpts) => runToken(f, provider, opts));
+  return withExamples(command, f.io, [
+    ["one credential's secret, for a script", "authctl token gh"],
+    ["another tool's own variable, for one command", "GH_TOKEN=$(authctl token gh --set ci) gh release list"],
+  ]);
 }

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { StoreLockedError, UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
+import { withExamples } from "../help.js";
 import { out, printJson, timeText } from "../io.js";
 
 export const DEFAULT_UNLOCK = "8h";
@@ -63,11 +64,15 @@ export async function runLock(f: Factory, opts: { json?: boolean }): Promise<voi
 }
 
 export function unlockCommand(f: Factory): Command {
-  return new Command("unlock")
+  const command = new Command("unlock")
     .description("ask a passphrase store's passphrase once; later commands need none until --for runs out or `authctl lock`")
     .option("--for <length>", `how long: 8h, 30m, 90s (default ${DEFAULT_UNLOCK}, at most 24h)`)
     .option("--json", "print JSON: unlocked, until")
     .action((opts: UnlockOptions) => runUnlock(f, opts));
+  return withExamples(command, f.io, [
+    ["ask the passphrase once, for the next 8 hours", "authctl unlock --for 8h"],
+    ["end it early", "authctl lock"],
+  ]);
 }
 
 export function lockCommand(f: Factory): Command {
