@@ -1,11 +1,10 @@
 import { existsSync, lstatSync } from "node:fs";
-import { join } from "node:path";
 import type { Authctl } from "../context.js";
 import { AuthctlError } from "../core/errors.js";
 import { privateDirProblem } from "../core/paths.js";
 import { typedCredential, secretOf } from "../credentials/table.js";
-import { contentTag, imageExists, type Engine } from "../engine/index.js";
-import { IMAGES_DIR } from "../logins/container/images.js";
+import { imageExists, type Engine } from "../engine/index.js";
+import { expectedAuthImage } from "../logins/container/images.js";
 import { readKeyringSecret } from "../store/keyring.js";
 import { passphraseFromEnv } from "../store/keySource.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
@@ -42,11 +41,19 @@ async function engineChecks(context: Authctl, options: DoctorOptions): Promise<D
     return [broken("engine", "no container engine answers", messageOf(error))];
   }
   const via = engine.socketPath ? `API socket ${engine.socketPath}` : "its CLI (no API socket answered)";
-  const image = options.image ?? contentTag("localhost/authctl-auth", join(IMAGES_DIR, "auth"));
+  const found = ok("engine", `${engine.name} ${engine.binary}, through ${via}`);
+  const mode = ok("mode", engine.rootless ? "rootless" : "rootful");
+  let image: string;
+  try {
+    image = options.image ?? expectedAuthImage(context.home, "auth");
+  } catch (error) {
+    // A broken config.yaml: its error names the file and the field.
+    return [found, mode, broken("image", "config.yaml cannot be read", messageOf(error))];
+  }
   const present = await imageExists(engine, image).catch(() => false);
   return [
-    ok("engine", `${engine.name} ${engine.binary}, through ${via}`),
-    ok("mode", engine.rootless ? "rootless" : "rootful"),
+    found,
+    mode,
     present
       ? ok("image", `${image} is in ${engine.name}'s images`)
       : broken("image", `${image} is not in ${engine.name}'s images`, options.image ? `build or load ${options.image} into ${engine.name}, or drop --image` : "authctl image build"),

@@ -1,6 +1,7 @@
 import { EngineError } from "../core/errors.js";
 import { httpCall, type HttpReply } from "../core/http.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
+import { labelsOf } from "./labels.js";
 
 const TIMEOUT_MS = 60_000;
 /** A container list of thousands fits many times over; an engine (or whatever listens there) sending more is cut off. */
@@ -55,6 +56,13 @@ export function apiBackend(socketPath: string): EngineBackend {
     },
     containerExists: (name) => found(`inspecting container ${name}`, `/containers/${enc(name)}/json`),
     imageExists: (ref) => found(`inspecting image ${ref}`, `/images/${enc(ref)}/json`),
+    async imageLabels(ref) {
+      const what = `inspecting image ${ref}`;
+      const reply = await send(what, "GET", `/images/${enc(ref)}/json`);
+      if (reply.status === 404) return undefined;
+      if (reply.status !== 200) throw failure(what, messageOf(reply));
+      return labelsOf((JSON.parse(reply.body) as { Config?: { Labels?: unknown } }).Config?.Labels);
+    },
     async listContainers({ namePrefix, label }: ContainerFilter) {
       const filters = label ? `&filters=${enc(JSON.stringify({ label: [label] }))}` : "";
       const reply = await send("cannot list containers", "GET", `/containers/json?all=true${filters}`);

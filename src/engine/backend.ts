@@ -17,6 +17,8 @@ export interface EngineBackend {
   /** Names of all containers (running or not) matching the filter. */
   listContainers(filter: ContainerFilter): Promise<string[]>;
   imageExists(ref: string): Promise<boolean>;
+  /** The image's labels ({} when it has none), or undefined when the engine has no such image. */
+  imageLabels(ref: string): Promise<Record<string, string> | undefined>;
 }
 
 /** Connection-level failures: the API socket went away after detection. */
@@ -44,6 +46,7 @@ function withCliFallback(api: EngineBackend, cli: EngineBackend): EngineBackend 
     containerExists: wrap((b) => b.containerExists),
     listContainers: wrap((b) => b.listContainers),
     imageExists: wrap((b) => b.imageExists),
+    imageLabels: wrap((b) => b.imageLabels),
   };
 }
 

@@ -60,6 +60,8 @@ export async function buildImage(engine: Engine, o: BuildImageOptions): Promise<
   const { execa } = await import("execa");
   // --force-rm: docker keeps a failed step's intermediate container otherwise (podman's default).
   const args = ["build", "--force-rm", "-f", containerfileFor(o), "-t", o.tag];
+  // authctl never pulls; docker has no such switch, so callers check the base is local first.
+  if (engine.name === "podman") args.push("--pull=never");
   for (const [k, v] of Object.entries(o.labels ?? {})) args.push("--label", `${k}=${v}`);
   for (const [k, v] of Object.entries(o.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   args.push(resolve(o.contextDir));

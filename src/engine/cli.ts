@@ -1,5 +1,6 @@
 import { EngineError } from "../core/errors.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
+import { labelsOf } from "./labels.js";
 import type { Engine } from "./detect.js";
 
 interface Outcome {
@@ -48,6 +49,12 @@ export function cliBackend(engine: Engine): EngineBackend {
     },
     containerExists: (name) => exists("container", name),
     imageExists: (ref) => exists("image", ref),
+    async imageLabels(ref) {
+      if (!(await exists("image", ref))) return undefined;
+      const o = await run(engine, ["image", "inspect", "--format", "{{json .Config.Labels}}", ref]);
+      if (o.exitCode !== 0) throw failure(`image inspect ${ref}`, o);
+      return labelsOf(JSON.parse(o.stdout.trim() || "null"));
+    },
     async listContainers({ namePrefix, label }: ContainerFilter) {
       const o = await run(engine, ["ps", "-a", "--format", "{{.Names}}", ...(label ? ["--filter", `label=${label}`] : [])]);
       if (o.exitCode !== 0) throw failure("ps -a", o);

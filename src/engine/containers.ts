@@ -60,3 +60,17 @@ export function listContainers(engine: Engine, filter: ContainerFilter = {}): Pr
 export function imageExists(engine: Engine, ref: string): Promise<boolean> {
   return backendFor(engine).imageExists(ref);
 }
+
+/** The label an image built from images/<key> carries: the vendor CLIs on its PATH, comma-separated. */
+export const CLIS_LABEL = "io.authctl.clis";
+
+/**
+ * The CLIs an image says it carries (its `io.authctl.clis` label), or undefined when it does not say
+ * (an image authctl did not build). A missing image is an EngineError.
+ */
+export async function imageClis(engine: Engine, ref: string): Promise<string[] | undefined> {
+  const labels = await backendFor(engine).imageLabels(ref);
+  if (!labels) throw new EngineError(`image ${ref} is not in ${engine.name}'s local images`);
+  const list = labels[CLIS_LABEL];
+  return list === undefined ? undefined : list.split(",").map((c) => c.trim()).filter(Boolean);
+}

@@ -7,7 +7,7 @@ import { ModeUnavailableError } from "../core/errors.js";
 import { assertImageReference } from "../core/imageRef.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
-import { ensureAuthImage } from "./container/images.js";
+import { defaultAuthImage } from "./container/images.js";
 import { runSession } from "./container/runSession.js";
 import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSummary } from "./container/session.js";
 import { apiKeyQuestion } from "../ui/prompt.js";
@@ -91,11 +91,11 @@ export function effectiveModes(entry: Provider, options: Pick<AuthenticateOption
   return [options.mode];
 }
 
-async function resolveImage(source: ImageSource | undefined, entry: Provider, engine: Engine, ui?: AuthUi): Promise<string> {
+async function resolveImage(source: ImageSource | undefined, entry: Provider, engine: Engine, home: string, ui?: AuthUi): Promise<string> {
   if (typeof source === "string") return source;
   if (typeof source === "function") return source();
   oauthProvider(entry);
-  return ensureAuthImage(engine, entry.oauth!.image, ui && ((line) => ui.show(line)));
+  return defaultAuthImage(engine, home, entry.oauth!.image, ui && ((line) => ui.show(line)));
 }
 
 /** One named surface per provider: `run` does the whole interactive login, `prepareOAuth` holds it. */
@@ -165,7 +165,7 @@ export class Authenticator {
     const entry = context.roster().get(this.provider);
     if (typeof options.image === "string") assertImageReference(options.image);
     const engine = await context.engine();
-    const image = await resolveImage(options.image, entry, engine, options.ui);
+    const image = await resolveImage(options.image, entry, engine, context.home, options.ui);
     return prepareOAuthSession(this.provider, { ...options, context, image });
   }
 }

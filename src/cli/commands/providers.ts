@@ -5,6 +5,10 @@ import { out, printJson, table, warnSkippedRoster } from "../io.js";
 export async function runProviders(f: Factory, opts: { json?: boolean }): Promise<void> {
   const roster = await f.roster();
   warnSkippedRoster(f.io, roster);
+  const { declaredClis, missingCliHint } = await import("../../logins/container/images.js");
+  // A container login needs its CLI in the image: said here, not by runc at `auth` time.
+  const loginCli = (p: { host_flow?: unknown; oauth?: { command: string[]; image: string } }) =>
+    p.oauth && !p.host_flow ? { cli: p.oauth.command[0]!, inAuthImage: declaredClis(p.oauth.image).includes(p.oauth.command[0]!) } : null;
   const providers = roster.list().map((p) => ({
     name: p.name,
     label: p.label,
@@ -13,11 +17,15 @@ export async function runProviders(f: Factory, opts: { json?: boolean }): Promis
     envVar: p.api_key?.env_var ?? null,
     keyUrl: p.api_key?.key_url ?? null,
     prefixes: p.api_key?.prefixes ?? [],
+    containerLogin: p.modes.includes("oauth") ? loginCli(p) : null,
   }));
   if (opts.json) return printJson(f.io, providers);
   const rows = [["NAME", "LABEL", "KIND", "MODES", "ENV"]];
   for (const p of providers) rows.push([p.name, p.label, p.kind, p.modes.join(","), p.envVar ?? ""]);
   for (const line of table(rows)) out(f.io, line);
+  for (const p of providers.filter((p) => p.containerLogin && !p.containerLogin.inAuthImage)) {
+    f.io.stderr.write(`note: ${p.name}'s OAuth login needs the \`${p.containerLogin!.cli}\` CLI, which authctl's auth image does not have: ${missingCliHint(p.containerLogin!.cli)}\n`);
+  }
 }
 
 export function providersCommand(f: Factory): Command {

@@ -92,7 +92,7 @@ export async function runSessionPrepare(f: Factory, provider: string, opts: Prep
   await m.sweepStaleLogins(context);
   if (context.roster().get(provider).host_flow) return prepareHost(f, context, provider, opts);
   const entry = m.oauthProvider(context.roster().get(provider));
-  const image = opts.image ?? (await m.ensureAuthImage(await context.engine(), entry.oauth.image, (l) => f.io.stderr.write(l + "\n")));
+  const image = opts.image ?? (await m.defaultAuthImage(await context.engine(), context.home, entry.oauth.image, (l) => f.io.stderr.write(l + "\n")));
   const prepared = await m.prepareOAuthSession(provider, {
     projectId: opts.project ?? null,
     context,

@@ -8,6 +8,7 @@ import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles } from "./capture/index.js";
 import { prepareSharedMount } from "./sharedMount.js";
+import { assertImageCarries } from "./images.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 import type { AuthSessionState } from "./savedSessions.js";
@@ -211,6 +212,7 @@ export async function prepareOAuthSession(
   assertImageReference(options.image);
   const engine = await context.engine();
   await assertImagePresent(engine, options.image);
+  await assertImageCarries(engine, options.image, entry);
   const { signal } = options;
   // Held until the session is handed over: a stop in between removes the temp dir, then ends.
   const release = holdSignal(signal);
