@@ -198,6 +198,31 @@ describe("the PostgreSQL store", () => {
     await vi.waitFor(() => expect(store.generation()).toBe(store.generation()), { timeout: 5_000 });
   });
 
+  it("each home keeps its own audit checkpoint row: one host's checkpoint never overwrites another's", async ({ skip }) => {
+    if (!cluster) return skip();
+    const url = await cluster.database("audit");
+    const a = openStore(url);
+    a.put("default", "openai", "api_key", { apiKey: "x" }, { preview: "x…" });
+    const b = openStore(url, a);
+    a.audit("stored", "default", "openai", "api_key");
+    b.audit("removed", "default", "openai", "api_key");
+    const [homeA, homeB] = [a.home, b.home];
+    a.close();
+    b.close();
+    const keys = (await sql<{ key: string }>(url, "SELECT key FROM meta WHERE key LIKE 'audit_checkpoint%' ORDER BY key")).map((r) => r.key);
+    expect(keys).toHaveLength(2);
+    expect(keys).toEqual(expect.arrayContaining([expect.stringContaining(homeA), expect.stringContaining(homeB)]));
+    const reopened = (home: string) => {
+      const store = CredentialStore.open({ home, env: { ...testEnv(), AUTHCTL_STORE_URL: url } });
+      stores.push(store);
+      return store.lastAuditCheckpoint();
+    };
+    const [checkA, checkB] = [reopened(homeA), reopened(homeB)];
+    expect(checkA).toMatch(/"type":"checkpoint"/);
+    expect(checkB).toMatch(/"type":"checkpoint"/);
+    expect(checkA).not.toBe(checkB);
+  });
+
   it("sealed rows move between SQLite and PostgreSQL as they are, and open there with the same key", async ({ skip }) => {
     if (!cluster) return skip();
     const url = await cluster.database("sealed");
