@@ -15,7 +15,8 @@
 #    recipe (make_base below), the node binary, npm's package.json, the extra CAs and the mirror,
 #    so the tag names the content and an existing tag is reused.
 # 2. Image: `authctl image build auth --base <base>`, whose tag hashes the context and the base
-#    reference, so a second run finds the tag and builds nothing.
+#    reference, so a second run finds the tag and builds nothing. It records the base in
+#    $AUTHCTL_HOME/config.yaml (images.auth.base), so a later `authctl auth` runs this image.
 # 3. Both are built with podman whenever podman answers, whichever engine asked: the isolated
 #    dockerd of scripts/setup-container-engine.sh has no bridge, so its builds have no network
 #    (apt: "Temporary failure resolving"). For another engine the image is then copied over

@@ -106,6 +106,17 @@ describe.runIf(hasEngine)(`image build and auth never pull; the base image build
     }
   }, 120_000);
 
+  it("doctor checks the image auth would run (the recorded base's build), and names a broken config.yaml", async () => {
+    const r = await authctl(join(t.home, "script"), ["doctor", "--json"], { timeout: 60_000 });
+    const checks = (JSON.parse(r.stdout) as { checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }> }).checks;
+    expect(checks.find((c) => c.name === "image")).toMatchObject({ ok: true, detail: `${tag} is in ${ENGINE}'s images` });
+    const broken = join(t.home, "broken-config");
+    writeConfig(broken, "images:\n  auth:\n    image: -x\n");
+    const b = await authctl(broken, ["doctor", "--json"], { timeout: 60_000 });
+    const image = (JSON.parse(b.stdout) as { checks: Array<{ name: string; ok: boolean; fix?: string }> }).checks.find((c) => c.name === "image");
+    expect(image).toMatchObject({ ok: false, fix: expect.stringContaining(`config file ${join(broken, "config.yaml")}: images.auth.image: must be an image reference`) });
+  }, 120_000);
+
   it("image build with no local base is refused before the engine could pull, naming --base and the script", async () => {
     const present = spawnSync(ENGINE, ["image", "inspect", DEFAULT_BASE], { stdio: "ignore" }).status === 0;
     expect(present, `${DEFAULT_BASE} is in ${ENGINE}: this test needs it absent`).toBe(false);
