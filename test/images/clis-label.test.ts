@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +47,16 @@ describe.runIf(hasEngine)(`auth checks the image's CLI label before starting a c
     expect(r.stderr).toContain("authctl image build --base");
     expect(r.stderr).toContain("authctl auth qwen --image <ref>");
     expect(r.stderr).not.toMatch(/executable file not found|exit(ed)? (status|code)? ?12[5-7]/i);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(containersNamed("auth-qwen")).toEqual([]);
+  });
+
+  it("config.yaml's images.auth.image is what auth runs when no --image is given, and its label is checked the same way", async () => {
+    const home = join(t.home, "configured");
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    writeFileSync(join(home, "config.yaml"), `images:\n  auth:\n    image: ${IMAGE}\n`);
+    const r = await authctl(home, ["auth", "qwen"], { timeout: 120_000 });
+    expect(r.stderr).toContain(`\`qwen\` CLI, which image ${IMAGE} does not have`);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(containersNamed("auth-qwen")).toEqual([]);
   });
