@@ -225,18 +225,26 @@ export class PostgresBackend implements StoreBackend {
     }
   }
 
+  /** Call ids fit the Int32 cell: a daemon making thousands of calls a second wraps them within days. */
+  private nextId(): number {
+    this.lastId = this.lastId >= 0x7fff_ffff ? 1 : this.lastId + 1;
+    return this.lastId;
+  }
+
   private call(message: Record<string, unknown>, timeoutMs = this.timeoutMs): Answer {
     if (this.closed) throw new StoreError(`${this.label} was closed: open the store again`);
-    const id = ++this.lastId;
+    const id = this.nextId();
     this.port.postMessage({ ...message, id });
     const deadline = Date.now() + timeoutMs;
-    for (let seen = Atomics.load(this.cells, 0); seen < id; seen = Atomics.load(this.cells, 0)) {
+    // The worker answers in order and nothing more is posted until this answer: the cell reaches
+    // this id, whatever later answers of calls given up on it passes through on the way.
+    for (let seen = Atomics.load(this.cells, 0); seen !== id; seen = Atomics.load(this.cells, 0)) {
       const left = deadline - Date.now();
       if (left <= 0) {
         // The worker answers in order: a transaction left open is rolled back once the late call ends,
         // without waiting here for it a second time.
         if (this.depth > 0 || message.op === "begin") {
-          this.port.postMessage({ op: "rollback", id: ++this.lastId });
+          this.port.postMessage({ op: "rollback", id: this.nextId() });
           this.abandoned = true;
         }
         throw storeError(this.label, { message: `no answer within ${timeoutMs} ms`, lost: true }, this.password);
@@ -246,7 +254,7 @@ export class PostgresBackend implements StoreBackend {
     for (;;) {
       const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined;
       if (!answer) throw new StoreError(`${this.label}: its worker answered call ${id} without a message; open the store again`);
-      if (answer.id < id) continue;
+      if (answer.id !== id) continue;
       if (answer.error) throw storeError(this.label, answer.error, this.password);
       return answer;
     }
