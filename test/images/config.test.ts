@@ -68,6 +68,18 @@ describe("providers says which container logins the auth image cannot run", () =
     expect(plain.stderr).toMatch(/note: glab's OAuth login needs the `glab` CLI.*authctl key glab/);
     expect(plain.stderr).not.toContain("opencode");
   });
+
+  it("a user provider whose image key is not under images/ is listed (its CLI unknown: null), not a crash", async () => {
+    const home = join(t.home, "own-image");
+    mkdirSync(join(home, "agents"), { recursive: true, mode: 0o700 });
+    writeFileSync(
+      join(home, "agents", "mytool.yaml"),
+      "name: mytool\nlabel: My tool\nkind: tool\nmodes: [oauth]\noauth:\n  command: [mytool, login]\n  container_mount: /home/dev/.mytool\n  host_dir_name: _mytool\n  image: mine\n  capture:\n    extractor: gh\n    files: [{ path: hosts.yml, format: yaml }]\n",
+    );
+    const r = await authctl(home, ["providers", "--json"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Array<{ name: string; containerLogin: unknown }>).find((p) => p.name === "mytool")).toMatchObject({ containerLogin: { cli: "mytool", inAuthImage: null } });
+  });
 });
 
 describe.runIf(hasEngine)(`image build and auth never pull; the base image build used is what auth runs next (${ENGINE})`, () => {

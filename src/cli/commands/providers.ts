@@ -7,8 +7,11 @@ export async function runProviders(f: Factory, opts: { json?: boolean }): Promis
   warnSkippedRoster(f.io, roster);
   const { declaredClis, missingCliHint } = await import("../../logins/container/images.js");
   // A container login needs its CLI in the image: said here, not by runc at `auth` time.
-  const loginCli = (p: { host_flow?: unknown; oauth?: { command: string[]; image: string } }) =>
-    p.oauth && !p.host_flow ? { cli: p.oauth.command[0]!, inAuthImage: declaredClis(p.oauth.image).includes(p.oauth.command[0]!) } : null;
+  const loginCli = (p: { host_flow?: unknown; oauth?: { command: string[]; image: string } }) => {
+    if (!p.oauth || p.host_flow) return null;
+    const clis = declaredClis(p.oauth.image);
+    return { cli: p.oauth.command[0]!, inAuthImage: clis ? clis.includes(p.oauth.command[0]!) : null };
+  };
   const providers = roster.list().map((p) => ({
     name: p.name,
     label: p.label,
@@ -23,7 +26,7 @@ export async function runProviders(f: Factory, opts: { json?: boolean }): Promis
   const rows = [["NAME", "LABEL", "KIND", "MODES", "ENV"]];
   for (const p of providers) rows.push([p.name, p.label, p.kind, p.modes.join(","), p.envVar ?? ""]);
   for (const line of table(rows)) out(f.io, line);
-  for (const p of providers.filter((p) => p.containerLogin && !p.containerLogin.inAuthImage)) {
+  for (const p of providers.filter((p) => p.containerLogin?.inAuthImage === false)) {
     f.io.stderr.write(`note: ${p.name}'s OAuth login needs the \`${p.containerLogin!.cli}\` CLI, which authctl's auth image does not have: ${missingCliHint(p.containerLogin!.cli)}\n`);
   }
 }

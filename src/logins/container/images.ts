@@ -33,9 +33,13 @@ function containerfileArg(key: string, name: string): string | undefined {
   return new RegExp(`^ARG ${name}=(\\S+)\\s*$`, "m").exec(text)?.[1];
 }
 
-/** The CLIs images/<key> installs: its AUTHCTL_CLIS list, the same one its `io.authctl.clis` label is made from. */
-export function declaredClis(key: string): string[] {
-  return (containerfileArg(key, "AUTHCTL_CLIS") ?? "").split(",").filter(Boolean);
+/**
+ * The CLIs images/<key> installs: its AUTHCTL_CLIS list, the same one its `io.authctl.clis` label is
+ * made from; undefined when there is no such image or it keeps no list.
+ */
+export function declaredClis(key: string): string[] | undefined {
+  if (!imageKeys().includes(key)) return undefined;
+  return containerfileArg(key, "AUTHCTL_CLIS")?.split(",").filter(Boolean);
 }
 
 /** Why a provider's CLI is not in authctl's image, where there is more to say than "add it". */
