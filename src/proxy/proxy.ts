@@ -5,7 +5,7 @@ import type { Authctl } from "../context.js";
 import { contextFrom, type WithContext } from "../context.js";
 import { readCredentialAsync } from "../access/credentials.js";
 import { freshCredential, isHostLogin, refreshDue } from "../access/fresh.js";
-import { CredentialRefreshError } from "../core/errors.js";
+import { CredentialRefreshError, StoreError } from "../core/errors.js";
 import { credentialType, typedCredential, type CredentialPayload } from "../credentials/index.js";
 import type { StoredCredential } from "../store/store.js";
 import {
@@ -86,11 +86,11 @@ type Refusal = { status: number; reason: string; message: string; rule?: string;
 const REASONS: Record<number, string> = { 403: "Forbidden", 429: "Too Many Requests", 503: "Service Unavailable" };
 
 /** The JSON body of a refusal: the rule that refused, when a rule did, so a client (and its user) can tell. */
-/** The credential could not be made ready (a refresh that failed or did not answer): a 502 saying so, never a forwarded request. */
+/** The credential could not be made ready (a refresh that failed or did not answer, or the store): a 502 or 503 saying so, never a forwarded request. */
 const notReady = (target: Target, error: unknown): Refusal => ({
   grant: target.grant,
-  status: 502,
-  reason: "Bad Gateway",
+  // A store that does not answer (its database restarting) is this service unavailable, not a bad upstream.
+  ...(error instanceof StoreError ? { status: 503, reason: "Service Unavailable" } : { status: 502, reason: "Bad Gateway" }),
   rule: "fail_closed",
   message: `authctl proxy: the credential for ${target.grant.credentialSet}:${target.grant.provider} could not be made ready, so nothing was forwarded: ${(error as Error).message.slice(0, 300)}`,
 });

@@ -11,6 +11,7 @@ import type { SqlTx } from "./sql.js";
 import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
 import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
 import { StoreCache } from "./storeCache.js";
+import { HomeLock } from "./homeLock.js";
 import { withLease, type LeaseOptions } from "./lease.js";
 import { authctlHome } from "../core/paths.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -138,6 +139,8 @@ export class CredentialStore {
 
   /** This store's writer of the audit log, opened at its first event: `close` signs what it wrote. */
   private auditLog: AuditLog | undefined;
+  /** On a shared store: the lock of this home's audit log (opened at its first write). */
+  private homeLock: HomeLock | undefined;
   private closed = false;
 
   private constructor(home: string, env: Readonly<Record<string, string | undefined>>, clock: Clock, busyTimeoutMs: number) {
@@ -337,7 +340,8 @@ export class CredentialStore {
    */
   auditKeeper(): AuditKeeper {
     return {
-      exclusive: (fn) => this.backend.exclusive(() => fn()),
+      // A shared database's lock would tie this home's file to every host and to the database being up.
+      exclusive: (fn) => (this.backend.shared ? (this.homeLock ??= new HomeLock(this.home, 15_000)).exclusive(fn) : this.backend.exclusive(() => fn())),
       checkpointKey: () => {
         // Never creates a key, runs a passphrase command or asks the keyring just to sign: a later
         // writer holding the key signs these lines too (a checkpoint covers the whole chain before it).
@@ -403,6 +407,7 @@ export class CredentialStore {
     } finally {
       this.auditLog = undefined;
       this.closed = true;
+      this.homeLock?.close();
       this.backend.close();
     }
   }

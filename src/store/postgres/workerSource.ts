@@ -20,6 +20,8 @@ pg.types.setTypeParser(1700, Number);
 
 const CONNECTION = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P01|57P02|57P03|08\\w{3})$/;
 const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(String(e && e.message));
+// A pooled connection that died while idle (a restart): worth one retry, unlike a refused or timed-out connect.
+const stale = (e) => /^(ECONNRESET|EPIPE|57P01|57P02)$/.test(String(e && e.code)) || /Connection terminated/.test(String(e && e.message));
 const bytes = (v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
 const pool = new pg.Pool(config);
@@ -28,6 +30,9 @@ pool.on("error", () => {});
 let closed = false;
 let tx;
 let txLost = false;
+// A checked-out connection that drops between two calls of a transaction has no pending query to
+// fail: without a listener its error would end this thread. The next call fails as lost instead.
+const onTxError = () => { txLost = true; };
 
 async function fresh(run) {
   // A pooled connection may have died while idle without the pool noticing yet: nothing was done
@@ -35,7 +40,7 @@ async function fresh(run) {
   try {
     return await run();
   } catch (e) {
-    if (!lost(e)) throw e;
+    if (!stale(e)) throw e;
     return run();
   }
 }
@@ -52,6 +57,7 @@ async function begin() {
     }
   });
   txLost = false;
+  tx.on("error", onTxError);
   try {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [lockKey]);
   } catch (e) {
@@ -64,6 +70,7 @@ async function end(error) {
   const client = tx;
   tx = undefined;
   if (!client) return;
+  client.removeListener("error", onTxError);
   if (error || txLost) {
     try { if (!txLost) await client.query("ROLLBACK"); } catch {}
     client.release(true);
