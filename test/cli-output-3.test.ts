@@ -148,8 +148,10 @@ describe("colour (the built CLI): on a terminal or with FORCE_COLOR, never with 
   const ANSI = /\u001b\[[0-9;]*m/;
   // Not childEnv: it sets NO_COLOR for every other test.
   const env = (extra: Record<string, string>) => {
-    const { NO_COLOR: _n, FORCE_COLOR: _f, ...rest } = { ...testEnv(), AUTHCTL_HOME: t.home, TERM: "xterm-256color" };
-    return { ...rest, ...extra };
+    const base: Record<string, string> = { ...testEnv(), AUTHCTL_HOME: t.home, TERM: "xterm-256color" };
+    delete base.NO_COLOR;
+    delete base.FORCE_COLOR;
+    return { ...base, ...extra };
   };
   const cli = (args: string[], extra: Record<string, string> = {}) => execa("node", [CLI, ...args], { env: env(extra), extendEnv: false, reject: false, stdin: "ignore" });
 
