@@ -55,7 +55,7 @@ type PrepareHostLogin = (provider: string, options: HostLoginOptions) => Promise
 /** The host login methods, each loaded only when used (MSAL, google-auth-library and openid-client are heavy). */
 const HOST_LOGINS: Record<HostFlowName, () => Promise<PrepareHostLogin>> = {
   msal_device_code: async () => (await import("./msal/deviceCode.js")).prepareMsalDeviceCode,
-  google_pkce: async () => (await import("./google/pkce.js")).prepareGooglePkce,
+  google_pkce: async () => (await import("./oauth2/login.js")).prepareOAuth2,
   oauth2_device: async () => (await import("./oauth2/login.js")).prepareOAuth2,
   oauth2_pkce: async () => (await import("./oauth2/login.js")).prepareOAuth2,
 };

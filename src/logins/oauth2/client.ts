@@ -48,6 +48,9 @@ export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
 
 class UnreachableError extends Error {}
 
+/** Where a token answer's id token goes, past openid-client's OpenID Connect checks (see tokenEndpointFetch). */
+export const UNCHECKED_ID_TOKEN = "authctl_unchecked_id_token";
+
 /** openid-client's own deadline for one request, kept now that the exchange is ours. */
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000;
 
@@ -80,9 +83,10 @@ async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
  * The token endpoint's answers, read within a cap and adjusted for what openid-client expects:
  * - GitHub answers a pending device-code poll with HTTP 200 and `{"error":"authorization_pending"}`
  *   (and `slow_down` the same way); RFC 8628 says 400. Such bodies are re-statused 400.
- * - An `id_token` is dropped: authctl does OAuth 2.0, not OpenID Connect, and openid-client would
- *   check it against an issuer these roster entries do not declare (Microsoft's multi-tenant
- *   issuer is a template). MSAL gets its own id token when it redeems the refresh token.
+ * - An `id_token` is moved aside to `UNCHECKED_ID_TOKEN`: authctl does OAuth 2.0, not OpenID Connect,
+ *   and openid-client would check it against an issuer these roster entries do not declare
+ *   (Microsoft's multi-tenant issuer is a template). MSAL gets its own id token when it redeems
+ *   the refresh token; a Google login keeps it for its callers, as google-auth-library did.
  */
 export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
   const response = await boundedFetch(url, init);
@@ -97,6 +101,7 @@ export async function tokenEndpointFetch(url: string, init: RequestInit): Promis
   const headers = new Headers(response.headers);
   headers.delete("content-length");
   if (typeof body.error === "string") return new Response(text, { status: 400, headers });
+  if (body.id_token !== undefined) body[UNCHECKED_ID_TOKEN] = body.id_token;
   delete body.id_token;
   return new Response(JSON.stringify(body), { status: 200, headers });
 }
@@ -105,7 +110,9 @@ export function clientCredentials(context: Authctl, entry: Provider, flow: OAuth
   const clientId = options.clientId ?? flow.client_id;
   if (!clientId) throw new UsageError(`${entry.name}: no client id: pass --client-id, or set host_flow.client_id in ${context.paths.userRoster}/${entry.name}.yaml`);
   const clientSecret = options.clientSecret ?? (flow.client_secret_env ? context.env[flow.client_secret_env] : undefined);
-  if (flow.token_auth_method !== "none" && !clientSecret) {
+  // Google's installed-app clients may go without their secret (PKCE alone), as its own library lets them.
+  const secretOptional = entry.host_flow?.flow === "google_pkce";
+  if (flow.token_auth_method !== "none" && !clientSecret && !secretOptional) {
     throw new UsageError(`${entry.name}: ${flow.token_auth_method} needs a client secret: pipe it to --client-secret-stdin${flow.client_secret_env ? ` or set ${flow.client_secret_env}` : ""}`);
   }
   return { clientId, ...(clientSecret ? { clientSecret } : {}) };
@@ -118,8 +125,8 @@ export async function oauth2Configuration(flow: OAuth2Flow, clientId: string, cl
     token_endpoint: flow.token_endpoint,
     ...(flow.flow === "oauth2_device" ? { device_authorization_endpoint: flow.device_authorization_endpoint } : { authorization_endpoint: flow.authorization_endpoint }),
   };
-  const auth =
-    flow.token_auth_method === "client_secret_post" ? oidc.ClientSecretPost(clientSecret) : flow.token_auth_method === "client_secret_basic" ? oidc.ClientSecretBasic(clientSecret) : oidc.None();
+  const method = clientSecret ? flow.token_auth_method : "none";
+  const auth = method === "client_secret_post" ? oidc.ClientSecretPost(clientSecret) : method === "client_secret_basic" ? oidc.ClientSecretBasic(clientSecret) : oidc.None();
   const config = new oidc.Configuration(server, clientId, clientSecret, auth);
   config[oidc.customFetch] = tokenEndpointFetch;
   if (Object.values(server).some((u) => u.startsWith("http:"))) oidc.allowInsecureRequests(config);

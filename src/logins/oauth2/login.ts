@@ -4,7 +4,7 @@ import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError } from "../../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import type { HostCaptureOptions, HostLoginOptions, HostLoginSession, HostLoginSummary, HostPrompt } from "../hostLogin.js";
-import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom } from "./client.js";
+import { clientCredentials, genericFlowOf, oauth2Configuration, oauthFailure, payloadFrom, UNCHECKED_ID_TOKEN } from "./client.js";
 import { recordCredential } from "../../credentials/index.js";
 import { LoopbackRedirect } from "./loopback.js";
 import type * as z from "zod";
@@ -18,9 +18,10 @@ import type { OAuth2LoginStateSchema } from "../hostSessions.js";
 export type OAuth2LoginState = z.infer<typeof OAuth2LoginStateSchema>;
 
 /**
- * Generic OAuth 2.0 for providers declared only in YAML — device code (RFC 8628) or authorization
- * code + PKCE with a loopback redirect — through openid-client. Also starts a Microsoft device-code
- * login whose poll will run in another process (`detached`).
+ * Host logins through openid-client: generic OAuth 2.0 for providers declared only in YAML —
+ * device code (RFC 8628) or authorization code + PKCE with a loopback redirect — and Google's
+ * login (`auth` and `session` alike). Also starts a Microsoft device-code login whose poll runs in
+ * another process (`session capture`); `auth msgraph` still polls through MSAL (msal/deviceCode.ts).
  */
 export async function startOAuth2Login(provider: string, options: HostLoginOptions = {}): Promise<{ state: OAuth2LoginState; loopback?: LoopbackRedirect }> {
   const context = contextFrom(options);
@@ -110,8 +111,9 @@ function oauth2Session(state: OAuth2LoginState, options: HostLoginOptions, openL
     }
     if (state.method === "google_pkce") {
       const { storeGoogleTokens } = await import("../google/pkce.js");
-      const { access_token, refresh_token, expires_in, token_type, scope, id_token } = tokens;
-      const googleTokens = { access_token, refresh_token, token_type, scope, id_token, expiry_date: expires_in === undefined ? null : context.clock.now() + expires_in * 1000 };
+      const { access_token, refresh_token, expires_in, token_type, scope } = tokens;
+      const idToken = tokens[UNCHECKED_ID_TOKEN];
+      const googleTokens = { access_token, refresh_token, token_type, scope, ...(typeof idToken === "string" ? { id_token: idToken } : {}), expiry_date: expires_in === undefined ? null : context.clock.now() + expires_in * 1000 };
       return storeGoogleTokens(context, { ...state, clientSecret }, googleTokens);
     }
     return storeOAuth2Tokens(context, state, tokens, clientSecret);
