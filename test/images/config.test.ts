@@ -144,9 +144,9 @@ describe.runIf(hasEngine)(`image build and auth never pull; the base image build
   it("the auth image's label is the Containerfile's one list, and every CLI on it is on the image's PATH (opencode too)", () => {
     const labels = spawnSync(ENGINE, ["image", "inspect", "--format", "{{json .Config.Labels}}", tag], { encoding: "utf8" });
     expect(labels.status, labels.stderr).toBe(0);
-    expect((JSON.parse(labels.stdout) as Record<string, string>)["io.authctl.clis"]).toBe(declaredClis("auth").join(","));
+    expect((JSON.parse(labels.stdout) as Record<string, string>)["io.authctl.clis"]).toBe(declaredClis("auth")!.join(","));
     const check = 'for c in $(echo "$CLIS" | tr , " "); do command -v "$c" || exit 1; done; opencode --version';
-    const run = spawnSync(ENGINE, ["run", "--rm", "--network", "none", "--user", "2000000:2000000", "-e", "HOME=/tmp", "-e", `CLIS=${declaredClis("auth").join(",")}`, tag, "sh", "-c", check], { encoding: "utf8", timeout: 120_000 });
+    const run = spawnSync(ENGINE, ["run", "--rm", "--network", "none", "--user", "2000000:2000000", "-e", "HOME=/tmp", "-e", `CLIS=${declaredClis("auth")!.join(",")}`, tag, "sh", "-c", check], { encoding: "utf8", timeout: 120_000 });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain("/opencode");
     expect(run.stdout.trim().split("\n").at(-1)).toBe("1.18.33");
