@@ -1,4 +1,5 @@
 import { copyFileSync, mkdirSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -162,6 +163,42 @@ describe("the PostgreSQL store", () => {
     const mysql = storeErrorOf(open(`mysql://root:${secret}@db/authctl`));
     expect(mysql.message).toMatch(/^AUTHCTL_STORE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(mysql.message).not.toContain(secret);
+  });
+
+  it("calls give up instead of hanging: a server that never answers, a write lock held elsewhere", async ({ skip }) => {
+    if (!cluster) return skip();
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    const { home, cleanup } = tempHome();
+    dirs.push({ cleanup });
+    try {
+      const started = Date.now();
+      const err = storeErrorOf(() => CredentialStore.open({ home, env: { ...testEnv(), AUTHCTL_STORE_URL: `postgres://fleet:${canary()}@127.0.0.1:${port}/mute` } }));
+      expect(err.message).toMatch(new RegExp(`^PostgreSQL store 127\\.0\\.0\\.1:${port}/mute cannot be reached`));
+      expect(Date.now() - started).toBeLessThan(11_000);
+      console.log(`[pg store] a server that never answers: refused after ${Date.now() - started} ms`);
+    } finally {
+      silent.close();
+    }
+
+    const url = await cluster.database("locked");
+    const store = openStore(url);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock($1)", [0x61757468]);
+      const started = Date.now();
+      const err = storeErrorOf(() => store.put("default", "openai", "api_key", { apiKey: "x" }, { preview: "x…" }));
+      expect(err.message).toMatch(/write lock was not granted in time/);
+      expect(Date.now() - started).toBeLessThan(11_000);
+      console.log(`[pg store] the write lock held elsewhere: refused after ${Date.now() - started} ms`);
+      expect(store.list()).toEqual([]); // reads never wait for the lock
+    } finally {
+      await holder.end();
+    }
+    store.put("default", "openai", "api_key", { apiKey: "x" }, { preview: "x…" });
+    expect(store.list()).toHaveLength(1);
   });
 
   it("a store written by a newer authctl is refused", async ({ skip }) => {

@@ -21,7 +21,7 @@ pg.types.setTypeParser(1700, Number);
 const CONNECTION = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P01|57P02|57P03|08\\w{3})$/;
 const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(String(e && e.message));
 // A pooled connection that died while idle (a restart): worth one retry, unlike a refused or timed-out connect.
-const stale = (e) => /^(ECONNRESET|EPIPE|57P01|57P02)$/.test(String(e && e.code)) || /Connection terminated/.test(String(e && e.message));
+const stale = (e) => /^(ECONNRESET|EPIPE|57P01|57P02)$/.test(String(e && e.code)) || /Connection terminated unexpectedly/.test(String(e && e.message));
 const bytes = (v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
 
 const pool = new pg.Pool(config);
@@ -110,8 +110,12 @@ async function handle(m) {
     case "close":
       closed = true;
       await end(new Error("closed"));
-      if (listener) await listener.end().catch(() => {});
-      await pool.end().catch(() => {});
+      // A brief chance to say goodbye to the server; a connection still being made is not waited
+      // for (the thread is terminated next).
+      await Promise.race([
+        Promise.all([listener && listener.end().catch(() => {}), pool.end().catch(() => {})]),
+        new Promise((resolve) => setTimeout(resolve, 200)),
+      ]);
       return {};
   }
   throw new Error("unknown op " + m.op);
