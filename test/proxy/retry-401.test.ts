@@ -24,6 +24,9 @@ describe("the proxy refreshes and retries once on a 401 to a stored host-login t
     return context.store().get<OAuth2Payload>("default", "github-oauth")!.payload.access_token;
   }
 
+  /** The vendor's answer to a token it does not accept. */
+  const unauthorized: FakeHandler = (_req, res) => void res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Bad credentials"}');
+
   const refreshes = () => host.server.grants.filter((g) => g.grant_type === "refresh_token").length;
 
   async function withProxy(context: Authctl, handler: FakeHandler, fn: (call: (body: string) => ReturnType<typeof request>, upstream: Awaited<ReturnType<typeof fakeUpstream>>) => Promise<void>) {
@@ -43,7 +46,7 @@ describe("the proxy refreshes and retries once on a 401 to a stored host-login t
     using context = host.context();
     const old = await loggedIn(context);
     const refused: FakeHandler = (req, res, body) => {
-      if (req.headers.authorization === `Bearer ${old}`) return void res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Bad credentials"}');
+      if (req.headers.authorization === `Bearer ${old}`) return unauthorized(req, res, body);
       res.writeHead(200, { "content-type": "application/json" }).end(body);
     };
     await withProxy(context, refused, async (call, upstream) => {
@@ -65,8 +68,7 @@ describe("the proxy refreshes and retries once on a 401 to a stored host-login t
   it("a second 401 (the new token refused too) goes to the client: one refresh, two sends, no loop", async () => {
     using context = host.context();
     await loggedIn(context);
-    const always401: FakeHandler = (_req, res) => void res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Bad credentials"}');
-    await withProxy(context, always401, async (call, upstream) => {
+    await withProxy(context, unauthorized, async (call, upstream) => {
       const reply = await call('{"n":1}');
       expect(reply.status).toBe(401);
       expect(refreshes()).toBe(1);
@@ -77,8 +79,7 @@ describe("the proxy refreshes and retries once on a 401 to a stored host-login t
   it("a body too big to replay (over 8 MiB) is not sent twice: the 401 goes to the client and nothing is refreshed", async () => {
     using context = host.context();
     await loggedIn(context);
-    const always401: FakeHandler = (_req, res) => void res.writeHead(401, { "content-type": "application/json" }).end('{"message":"Bad credentials"}');
-    await withProxy(context, always401, async (call, upstream) => {
+    await withProxy(context, unauthorized, async (call, upstream) => {
       const reply = await call(JSON.stringify({ blob: "x".repeat(9 * 1024 * 1024) }));
       expect(reply.status).toBe(401);
       expect(refreshes()).toBe(0);
