@@ -9,7 +9,10 @@ import { routeFor, type UpstreamOverride } from "./routes.js";
 
 const MAX_REFRESH_BODY = 64 * 1024;
 
-/** The client's refresh request, or undefined when it is too big or broken (it is then refused as holding no phantom). */
+/**
+ * The client's refresh request, or undefined when it is broken (then refused as holding no
+ * phantom). One over the cap ends the connection: readBody stops reading there, as the service does.
+ */
 function readSmallBody(req: IncomingMessage): Promise<string | undefined> {
   return readBody(req, MAX_REFRESH_BODY).then(
     (body) => body.toString("utf8"),
