@@ -3,7 +3,7 @@ import { systemClock, type Clock } from "./core/clock.js";
 import type { Env } from "./core/env.js";
 import { AuthctlError } from "./core/errors.js";
 import { authctlHome, storePaths, type StorePaths } from "./core/paths.js";
-import { detectEngine, type Engine } from "./engine/detect.js";
+import type { Engine } from "./engine/detect.js";
 import { loadRoster, type Roster } from "./roster/load.js";
 import { CredentialStore } from "./store/store.js";
 
@@ -75,9 +75,12 @@ export class Authctl implements Disposable {
     return this.loadedRoster;
   }
 
-  /** podman or docker (`AUTHCTL_ENGINE` overrides), detected on first use. */
+  /**
+   * podman or docker (`AUTHCTL_ENGINE` overrides), detected on first use. Detection (and the
+   * HTTP client it talks to the engine with) loads only then: most commands start no container.
+   */
   engine(): Promise<Engine> {
-    this.detectedEngine ??= detectEngine(this.env);
+    this.detectedEngine ??= import("./engine/detect.js").then(({ detectEngine }) => detectEngine(this.env));
     return this.detectedEngine;
   }
 

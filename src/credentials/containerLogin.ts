@@ -1,38 +1,53 @@
 import * as z from "zod";
 import { maskSecret } from "../core/mask.js";
-import type { CredentialType } from "./type.js";
+import { array, object, oneOf, optional, record, string } from "./shape.js";
+import { lazySchema, type CredentialType } from "./type.js";
 
 /** One of several logins in one vendor file: where (host or provider name), who, and its token. */
-export const CapturedAccountSchema = z.looseObject({
-  name: z.string(),
-  user: z.string().optional(),
-  accessToken: z.string().min(1),
-  refreshToken: z.string().optional(),
-});
-export type CapturedAccount = z.infer<typeof CapturedAccountSchema>;
+const capturedAccountSchema = lazySchema(() =>
+  z.looseObject({
+    name: z.string(),
+    user: z.string().optional(),
+    accessToken: z.string().min(1),
+    refreshToken: z.string().optional(),
+  }),
+);
+export type CapturedAccount = z.infer<ReturnType<typeof capturedAccountSchema>>;
 
 /**
  * A vendor CLI's login captured from its container (claude, codex, gemini, gh, glab, opencode,
  * qwen: one shape for all): the vendor files verbatim, so the CLI can be handed them back
  * unchanged, plus the tokens the vendor's extractor found in them.
  */
-export const ContainerLoginPayloadSchema = z.looseObject({
-  type: z.literal("oauth"),
-  provider: z.string().default(""),
-  /** Roster-relative path → exact file text. */
-  files: z.record(z.string(), z.string()),
-  accessToken: z.string().min(1),
-  refreshToken: z.string().optional(),
-  account: z.string().optional(),
-  /** Every account the file holds when it holds several (gh/glab hosts, opencode providers); the first is `accessToken`'s. */
-  accounts: z.array(CapturedAccountSchema).optional(),
-});
-export type ContainerLoginPayload = z.infer<typeof ContainerLoginPayloadSchema>;
+const schema = lazySchema(() =>
+  z.looseObject({
+    type: z.literal("oauth"),
+    provider: z.string().default(""),
+    /** Roster-relative path → exact file text. */
+    files: z.record(z.string(), z.string()),
+    accessToken: z.string().min(1),
+    refreshToken: z.string().optional(),
+    account: z.string().optional(),
+    /** Every account the file holds when it holds several (gh/glab hosts, opencode providers); the first is `accessToken`'s. */
+    accounts: z.array(capturedAccountSchema()).optional(),
+  }),
+);
+export type ContainerLoginPayload = z.infer<ReturnType<typeof schema>>;
 
 export const containerLogin: CredentialType<ContainerLoginPayload> = {
   type: "oauth",
   mode: "oauth",
-  schema: ContainerLoginPayloadSchema,
+  schema,
+  shape: object({
+    type: oneOf(["oauth"]),
+    provider: optional(string()),
+    files: record(string()),
+    accessToken: string({ nonEmpty: true }),
+    refreshToken: optional(string()),
+    account: optional(string()),
+    accounts: optional(array(object({ name: string(), user: optional(string()), accessToken: string({ nonEmpty: true }), refreshToken: optional(string()) }))),
+  }),
+  defaults: { provider: "" },
   kind: () => "oauth",
   secret: (p) => p.accessToken,
   // The expiry is a field of the vendor's file (the roster says which): the capture passes it along.

@@ -4,6 +4,7 @@ export {
   credentialType,
   modeOf,
   parsePayload,
+  readPayload,
   secretOf,
   typedCredential,
   upgradePayload,

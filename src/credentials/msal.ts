@@ -1,19 +1,22 @@
 import * as z from "zod";
 import { maskSecret } from "../core/mask.js";
-import type { CredentialType } from "./type.js";
+import { array, object, oneOf, string } from "./shape.js";
+import { lazySchema, type CredentialType } from "./type.js";
 
 /** A Microsoft login: the account it is for and MSAL's serialized token cache. */
-export const MsalPayloadSchema = z.looseObject({
-  type: z.literal("msal"),
-  clientId: z.string(),
-  tenantId: z.string(),
-  scopes: z.array(z.string()),
-  homeAccountId: z.string(),
-  username: z.string(),
-  /** `TokenCache.serialize()`: access, refresh and id tokens, sealed with the rest of the row (the name has "token": `creds show` redacts it). */
-  tokenCache: z.string(),
-});
-export type MsalPayload = z.infer<typeof MsalPayloadSchema>;
+const schema = lazySchema(() =>
+  z.looseObject({
+    type: z.literal("msal"),
+    clientId: z.string(),
+    tenantId: z.string(),
+    scopes: z.array(z.string()),
+    homeAccountId: z.string(),
+    username: z.string(),
+    /** `TokenCache.serialize()`: access, refresh and id tokens, sealed with the rest of the row (the name has "token": `creds show` redacts it). */
+    tokenCache: z.string(),
+  }),
+);
+export type MsalPayload = z.infer<ReturnType<typeof schema>>;
 
 interface CachedAccessToken {
   secret: string;
@@ -40,7 +43,16 @@ function newestAccessToken(p: MsalPayload): CachedAccessToken | undefined {
 export const msal: CredentialType<MsalPayload> = {
   type: "msal",
   mode: "oauth",
-  schema: MsalPayloadSchema,
+  schema,
+  shape: object({
+    type: oneOf(["msal"]),
+    clientId: string(),
+    tenantId: string(),
+    scopes: array(string()),
+    homeAccountId: string(),
+    username: string(),
+    tokenCache: string(),
+  }),
   kind: () => "device_flow",
   secret: (p) => newestAccessToken(p)?.secret,
   // MSAL refreshes from the cache's refresh token: the login does not expire as a whole.

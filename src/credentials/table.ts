@@ -50,30 +50,52 @@ export function upgradePayload(kind: CredentialKind, payload: unknown): unknown 
   return payload;
 }
 
-/**
- * Checks a payload against its type's schema, a stored one (`kind` given) upgraded from an older
- * shape first. `where` names the row in the error ("default:gh"), which lists the failing field
- * and the known types.
- */
-export function parsePayload(where: string, kind: CredentialKind | undefined, payload: unknown): CredentialPayload {
-  const upgraded = (kind === undefined ? payload : upgradePayload(kind, payload)) as { type?: unknown } | null;
+/** The payload upgraded from an older shape when `kind` says it is a stored one, and its type; else the error naming the row. */
+function typeOf(where: string, kind: CredentialKind | undefined, payload: unknown): { upgraded: Record<string, unknown>; type: PayloadType } {
+  const upgraded = (kind === undefined ? payload : upgradePayload(kind, payload)) as Record<string, unknown> | null;
   const type = upgraded?.type;
   if (!isType(type)) {
     throw new InvalidCredentialError(
       `${where}: the ${kind ?? "new"} payload is of no known type (type ${JSON.stringify(typeof type === "string" ? type.slice(0, 40) : type ?? null)}; known: ${Object.keys(CREDENTIAL_TYPES).join(", ")}); store it again`,
     );
   }
-  const parsed = (CREDENTIAL_TYPES[type].schema as CredentialType["schema"]).safeParse(upgraded);
+  return { upgraded: upgraded!, type };
+}
+
+const invalid = (where: string, type: PayloadType, path: PropertyKey[], message: string) =>
+  new InvalidCredentialError(`${where}: the ${type} payload's ${path.map(String).join(".") || "value"} ${message}; store it again`);
+
+/**
+ * Checks a payload against its type's zod schema, a stored one (`kind` given) upgraded from an
+ * older shape first: for a payload being written, or one from outside (the service's put).
+ * `where` names the row in the error ("default:gh"), which lists the failing field and the known types.
+ */
+export function parsePayload(where: string, kind: CredentialKind | undefined, payload: unknown): CredentialPayload {
+  const { upgraded, type } = typeOf(where, kind, payload);
+  const parsed = (CREDENTIAL_TYPES[type].schema as CredentialType["schema"])().safeParse(upgraded);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new InvalidCredentialError(`${where}: the ${type} payload's ${issue.path.join(".") || "value"} ${issue.message}; store it again`);
+    throw invalid(where, type, issue.path, issue.message);
   }
   return parsed.data as CredentialPayload;
 }
 
+/**
+ * A payload read back from the store, upgraded and checked against its type's rules without
+ * zod (its write went through parsePayload): a row that fails is refused as parsePayload would.
+ */
+export function readPayload(where: string, kind: CredentialKind, payload: unknown): CredentialPayload {
+  const { upgraded, type } = typeOf(where, kind, payload);
+  const { shape, defaults } = CREDENTIAL_TYPES[type] as CredentialType;
+  const issue = shape(upgraded, []);
+  if (issue) throw invalid(where, type, issue.path, issue.message);
+  const filled = defaults && Object.entries(defaults).filter(([field]) => upgraded[field] === undefined);
+  return (filled?.length ? { ...upgraded, ...Object.fromEntries(filled) } : upgraded) as CredentialPayload;
+}
+
 /** A stored row with its payload upgraded and checked: what every reader after the store sees. */
 export function typedCredential(row: StoredCredential): StoredCredential<CredentialPayload> {
-  return { ...row, payload: parsePayload(`${row.credentialSet}:${row.provider}`, row.kind, row.payload) };
+  return { ...row, payload: readPayload(`${row.credentialSet}:${row.provider}`, row.kind, row.payload) };
 }
 
 type Named = Pick<StoredCredential, "kind" | "payload"> & Partial<Pick<StoredCredential, "credentialSet" | "provider">>;
@@ -81,13 +103,13 @@ const nameOf = (c: Named) => `${c.credentialSet ?? "?"}:${c.provider ?? "?"}`;
 
 /** The secret a credential delivers, whatever its type; undefined when it holds none. */
 export function secretOf(credential: Named): string | undefined {
-  const payload = parsePayload(nameOf(credential), credential.kind, credential.payload);
+  const payload = readPayload(nameOf(credential), credential.kind, credential.payload);
   const secret = credentialType(payload).secret(payload);
   return typeof secret === "string" && secret.length > 0 ? secret : undefined;
 }
 
 /** Whether a credential is delivered as an API key or as a login's token (the roster's `delivery` and `proxy` modes). */
 export function modeOf(credential: Named): "api_key" | "oauth" {
-  return credentialType(parsePayload(nameOf(credential), credential.kind, credential.payload)).mode;
+  return credentialType(readPayload(nameOf(credential), credential.kind, credential.payload)).mode;
 }
 

@@ -1,5 +1,6 @@
 import type * as z from "zod";
 import type { CredentialKind } from "../store/store.js";
+import type { Check } from "./shape.js";
 
 /**
  * What one type of stored payload is and how it behaves: the only code that knows its fields.
@@ -9,7 +10,12 @@ import type { CredentialKind } from "../store/store.js";
 export interface CredentialType<P extends { type: string } = { type: string }> {
   readonly type: P["type"];
   readonly mode: "api_key" | "oauth";
-  readonly schema: z.ZodType<P>;
+  /** Checks a payload being written (built on first use: a command that only reads never builds it). */
+  readonly schema: () => z.ZodType<P>;
+  /** The schema's rules for a payload read back from the store, checked without zod (./shape.ts). */
+  readonly shape: Check;
+  /** What the schema fills in when a field is absent, filled in on read alike. */
+  readonly defaults?: Partial<P>;
   kind(payload: P): CredentialKind;
   /** The one value a process or upstream is given; undefined when the payload holds none now (a command not yet run). */
   secret(payload: P): string | undefined;
@@ -19,4 +25,10 @@ export interface CredentialType<P extends { type: string } = { type: string }> {
   preview(payload: P): string;
   /** Where it has one: the refresh token that renews the secret. */
   refreshToken?(payload: P): string | undefined;
+}
+
+/** A schema built the first time a payload is written, not when its module loads. */
+export function lazySchema<S>(build: () => S): () => S {
+  let built: S | undefined;
+  return () => (built ??= build());
 }
