@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { CLI, canary, childEnv, tempHome, testEnv } from "./helpers/env.js";
 import { runInProcess } from "./helpers/memory-io.js";
 import { runInPty } from "./helpers/pty.js";
+import { TEST_IMAGE } from "./helpers/engine.js";
 import { fakeUpstream } from "./helpers/fake-upstream.js";
 import { writeUserRoster } from "./helpers/host-roster.js";
 
@@ -36,20 +37,22 @@ function timeFields(value: unknown, path = "$"): Array<{ path: string; value: un
   return Object.entries(value).flatMap(([k, v]) => [...(TIME_FIELD.test(k) && v !== null ? [{ path: `${path}.${k}`, value: v }] : []), ...timeFields(v, `${path}.${k}`)]);
 }
 
+// One home for the whole file: an API key, a gh login that expires in 3h, a proxy session.
+let client: unknown;
+beforeAll(async () => {
+  const key = canary("sk-ant-api03-");
+  const gh = canary("gho_");
+  secrets.push(key, gh);
+  expect((await run(["key", "anthropic"], key)).exitCode).toBe(0);
+  // A login that expires, so every expiresAt below holds a time and not null.
+  using store = CredentialStore.open({ home: t.home, env: childEnv(t.home) });
+  const payload = { type: "oauth", provider: "gh", files: { "hosts.yml": `oauth_token: ${gh}\n` }, accessToken: gh };
+  store.put("default", "gh", "oauth", payload, { preview: "gho…", expiresAt: new Date(Date.now() + 3 * 3600_000) });
+  // A proxy session, which proxy list and audit --session show.
+  client = await json(["proxy", "client", "anthropic", "--session", "box-1", "--base-url", "http://127.0.0.1:9"]);
+});
+
 describe("authctl output, part 3 (in-process)", () => {
-  let client: unknown;
-  beforeAll(async () => {
-    const key = canary("sk-ant-api03-");
-    const gh = canary("gho_");
-    secrets.push(key, gh);
-    expect((await run(["key", "anthropic"], key)).exitCode).toBe(0);
-    // A login that expires, so every expiresAt below holds a time and not null.
-    using store = CredentialStore.open({ home: t.home, env: childEnv(t.home) });
-    const payload = { type: "oauth", provider: "gh", files: { "hosts.yml": `oauth_token: ${gh}\n` }, accessToken: gh };
-    store.put("default", "gh", "oauth", payload, { preview: "gho…", expiresAt: new Date(Date.now() + 3 * 3600_000) });
-    // A proxy session, which proxy list and audit --session show.
-    client = await json(["proxy", "client", "anthropic", "--session", "box-1", "--base-url", "http://127.0.0.1:9"]);
-  });
 
   it("every time in every --json output is ISO 8601 UTC with milliseconds (one form)", async () => {
     const outputs: Record<string, unknown> = {
@@ -164,7 +167,13 @@ describe("colour (the built CLI): on a terminal or with FORCE_COLOR, never with 
     // The columns still line up: widths count what shows, not the escapes.
     const plain = (await cli(["status"])).stdout;
     expect(forced.stdout.replace(new RegExp(ANSI.source, "g"), "")).toBe(plain);
+    // Other states: a daemon that does not run is red; every passing doctor check is green.
+    expect((await cli(["serve", "status"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[31mnot running\u001b[39m");
+    const doctor = ["doctor", "--image", TEST_IMAGE];
+    expect((await cli(doctor, { FORCE_COLOR: "1" })).stdout).toMatch(/^\u001b\[32mok  \u001b\[39m  engine/m);
     for (const [args, extra] of [
+      [["serve", "status"], {}],
+      [doctor, {}],
       [["status"], {}],
       [["creds", "list"], {}],
       [["status"], { NO_COLOR: "1", FORCE_COLOR: "1" }],
@@ -172,7 +181,8 @@ describe("colour (the built CLI): on a terminal or with FORCE_COLOR, never with 
       [["creds", "list", "--json"], { FORCE_COLOR: "1" }],
     ] as const) {
       const r = await cli([...args], extra);
-      expect(r.exitCode, r.stderr).toBe(0);
+      // serve status exits 1 when no daemon runs; what matters is that it printed, plainly.
+      expect(r.stdout.length, r.stderr).toBeGreaterThan(0);
       expect(r.stdout, `${args.join(" ")} ${JSON.stringify(extra)}`).not.toMatch(ANSI);
     }
   });

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { assertImageReference } from "../../core/imageRef.js";
 import { EXIT } from "../exitCodes.js";
 import type { Factory } from "../factory.js";
-import { out, printJson } from "../io.js";
+import { out, printJson, stateColor } from "../io.js";
 
 export interface DoctorOpts {
   image?: string;
@@ -18,7 +18,7 @@ export async function runDoctor(f: Factory, opts: DoctorOpts): Promise<number> {
   if (opts.json) printJson(f.io, { ok: healthy, checks });
   else {
     const width = Math.max(...checks.map((c) => c.name.length));
-    for (const c of checks) out(f.io, `${c.ok ? "ok  " : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}${c.fix ? `; fix: ${c.fix}` : ""}`);
+    for (const c of checks) out(f.io, `${c.ok ? stateColor(f.io, "ok", "ok  ") : stateColor(f.io, "failed", "FAIL")}  ${c.name.padEnd(width)}  ${c.detail}${c.fix ? `; fix: ${c.fix}` : ""}`);
   }
   return healthy ? EXIT.ok : EXIT.error;
 }

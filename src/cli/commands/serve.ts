@@ -8,7 +8,7 @@ import { InterruptedError, ServiceError, UsageError } from "../../core/errors.js
 import { ensurePrivateDir } from "../../core/paths.js";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
-import { err, out, printJson, table } from "../io.js";
+import { err, out, printJson, stateColor, table } from "../io.js";
 import { auditOptions, runAudit } from "./audit.js";
 
 // The daemon starts from the bundled bin when there is one (scripts/bundle-cli.mjs): half the start-up.
@@ -166,7 +166,7 @@ export async function runServeStatus(f: Factory, opts: { json?: boolean }): Prom
   const { auditPath } = await import("../../store/audit.js");
   if (opts.json) printJson(f.io, { running: Boolean(connected), ...listeningJson(where.socketPath, pid, proxy, auditPath(context.home)) });
   else {
-    const rows = [["service", connected ? "running" : "not running"], ["service socket", where.socketPath], ["pid", String(pid ?? "-")]];
+    const rows = [["service", connected ? stateColor(f.io, "ok", "running") : stateColor(f.io, "failed", "not running")], ["service socket", where.socketPath], ["pid", String(pid ?? "-")]];
     if (proxy) rows.push(["proxy", [proxy.socket, proxy.url].filter(Boolean).join(" and ")]);
     if (connected?.peerUnchecked) rows.push(["verified", `by its directory only: the daemon's uid is not read (${connected.peerUnchecked})`]);
     for (const line of table(rows)) out(f.io, line);
