@@ -44,7 +44,7 @@ export function declaredClis(key: string): string[] | undefined {
 
 /** Why a provider's CLI is not in authctl's image, where there is more to say than "add it". */
 const NOT_IN_IMAGE: Record<string, string> = {
-  qwen: "Qwen Code needs node >= 22 and the no-registry base has the host's node 20: build the image on a node 22 base (`authctl image build --base <ref>`) with @qwen-code/qwen-code added",
+  qwen: "Qwen Code (npm @qwen-code/qwen-code) needs node >= 22 and authctl's image is built for node 20: add it to images/auth/Containerfile and build on a local node 22 base (`authctl image build --base <ref>`)",
   glab: "glab is on neither npm nor Debian 12: build an image FROM authctl's that copies in GitLab's glab release binary, or store a token instead (`authctl key glab`)",
 };
 
