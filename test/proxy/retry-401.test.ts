@@ -1,3 +1,6 @@
+import { createHash } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { Authctl } from "../../src/context.js";
 import type { OAuth2Payload } from "../../src/credentials/oauth2.js";
@@ -85,5 +88,50 @@ describe("the proxy refreshes and retries once on a 401 to a stored host-login t
       expect(refreshes()).toBe(0);
       expect(upstream.arrivals).toHaveLength(1);
     });
+  }, 60_000);
+
+  it("a WebSocket upgrade refused with the old token: one refresh, and the upgrade sent again bridges with the new one", async () => {
+    using context = host.context();
+    const old = await loggedIn(context);
+    const seen: string[] = [];
+    const upstream = http.createServer((_req, res) => void res.writeHead(404).end());
+    const bridged = new Set<Socket>();
+    upstream.on("upgrade", (req: http.IncomingMessage, socket: Socket) => {
+      bridged.add(socket);
+      seen.push(String(req.headers.authorization));
+      if (req.headers.authorization === `Bearer ${old}`) return void socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+      socket.on("error", () => socket.destroy());
+    });
+    await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const proxy = createCredentialProxy({ context, upstreams: { "github-oauth": { oauth: { base_url: base, allow_paths: ["/v1"], header: "authorization", websocket: true } } } });
+    const listening = await listenProxy(proxy, { port: 0 });
+    try {
+      const { accessToken } = mintPhantoms("github-oauth", { context, sessionId: "retry-401-ws" });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request(`${listening.url}/v1/ws`, {
+          headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", authorization: `Bearer ${accessToken}` },
+        });
+        req.on("upgrade", (res, socket: Socket) => {
+          socket.destroy();
+          resolve(res.statusCode!);
+        });
+        req.on("response", (res) => resolve(res.statusCode!));
+        req.on("error", reject);
+        req.end();
+      });
+      expect(status).toBe(101);
+      expect(refreshes()).toBe(1);
+      const fresh = context.store().get<OAuth2Payload>("default", "github-oauth")!.payload.access_token;
+      expect(seen).toEqual([`Bearer ${old}`, `Bearer ${fresh}`]);
+    } finally {
+      await listening.close();
+      // An upgraded socket is no longer the server's to close.
+      for (const socket of bridged) socket.destroy();
+      upstream.closeAllConnections();
+      await new Promise<void>((done) => upstream.close(() => done()));
+    }
   }, 60_000);
 });
