@@ -176,6 +176,11 @@ export class PostgresBackend implements StoreBackend {
   }
 
   private migrate(): void {
+    // Most opens find the schema current: two reads, and the fleet's write lock is not taken.
+    if (this.get<{ meta: string | null }>("SELECT to_regclass('meta')::text AS meta")?.meta) {
+      const version = this.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")?.value;
+      if (version === String(PG_SCHEMA_VERSION)) return;
+    }
     this.exclusive((tx) => {
       tx.run(PG_META_TABLE);
       const current = Number(tx.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")?.value ?? 0);
