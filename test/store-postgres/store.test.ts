@@ -124,6 +124,23 @@ describe("the PostgreSQL store", () => {
     expect(verifyPhantom(accessToken, { context: contextB })).toBeUndefined();
   });
 
+  it("a listener cut off by the server: nothing cached is trusted meanwhile, then it listens again", async ({ skip }) => {
+    if (!cluster) return skip();
+    const url = await cluster.database("listener");
+    const a = openStore(url);
+    a.put("default", "anthropic", "api_key", { apiKey: "first" }, { preview: "f…" });
+    const b = openStore(url, a);
+    await vi.waitFor(() => expect(b.generation()).toBe(b.generation()));
+    const steady = b.generation();
+    const cut = await sql<{ cut: boolean }>(url, "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE datname = $1 AND application_name = 'authctl-listener'", ["listener"]);
+    expect(cut.length).toBeGreaterThanOrEqual(2); // a's and b's listeners
+    await vi.waitFor(() => expect(b.generation()).not.toBe(steady), { timeout: 1_000, interval: 2 });
+    await vi.waitFor(() => expect(b.generation()).toBe(b.generation()), { timeout: 5_000 });
+    expect(b.get<{ apiKey: string }>("default", "anthropic")?.payload.apiKey).toBe("first");
+    a.put("default", "anthropic", "api_key", { apiKey: "second" }, { preview: "s…" });
+    await vi.waitFor(() => expect(b.get<{ apiKey: string }>("default", "anthropic")?.payload.apiKey).toBe("second"), { timeout: 1_000, interval: 5 });
+  });
+
   it("the lease has one holder at a time across two stores", async ({ skip }) => {
     if (!cluster) return skip();
     const url = await cluster.database("lease");

@@ -142,7 +142,8 @@ let listener;
 let backoff = 100;
 function listen() {
   if (closed) return;
-  const client = new pg.Client(config);
+  // Named apart, so an operator (or a test) can tell it from the pool's connections.
+  const client = new pg.Client(Object.assign({}, config, { application_name: "authctl-listener" }));
   listener = client;
   let failed = false;
   let beat;
