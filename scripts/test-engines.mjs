@@ -76,19 +76,25 @@ const usesAuthImage = (file) => readFileSync(join(REPO, file), "utf8").includes(
 async function prebuildAuthImage() {
   if (process.env.AUTHCTL_AUTH_IMAGE || process.getuid?.() !== 0) return undefined;
   const engines = plans.filter((p) => p.files.some(usesAuthImage) && engineAnswers(p.engine)).map((p) => p.engine);
-  for (const engine of engines) {
-    const child = spawn("bash", [join(REPO, "scripts/build-auth-image.sh")], { cwd: REPO, env: engineEnv(engine), stdio: ["ignore", "pipe", "pipe"] });
-    const lines = [];
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-        lines.push(line);
-        if (line.startsWith("[build-auth-image]")) process.stdout.write(`[image] ${line}\n`);
-      });
+  // The script records its base in $AUTHCTL_HOME/config.yaml: a home of its own keeps the real one unwritten.
+  const home = mkdtempSync(join(tmpdir(), "authctl-image-home-"));
+  try {
+    for (const engine of engines) {
+      const child = spawn("bash", [join(REPO, "scripts/build-auth-image.sh")], { cwd: REPO, env: { ...engineEnv(engine), AUTHCTL_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+      const lines = [];
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+          lines.push(line);
+          if (line.startsWith("[build-auth-image]")) process.stdout.write(`[image] ${line}\n`);
+        });
+      }
+      const code = await new Promise((resolve) => child.once("close", resolve));
+      if (code !== 0) return `scripts/build-auth-image.sh for ${engine} exited ${code}; its last lines:\n${lines.slice(-30).join("\n")}`;
     }
-    const code = await new Promise((resolve) => child.once("close", resolve));
-    if (code !== 0) return `scripts/build-auth-image.sh for ${engine} exited ${code}; its last lines:\n${lines.slice(-30).join("\n")}`;
+    return undefined;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
-  return undefined;
 }
 
 function run({ engine, files }) {

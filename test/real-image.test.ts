@@ -9,6 +9,7 @@ import { prepareOAuthSession, type AuthSession } from "../src/logins/container/s
 import { loadRoster } from "../src/roster/load.js";
 import { imageUserOf } from "../src/roster/schema.js";
 import { CredentialStore } from "../src/store/store.js";
+import { authImage } from "./helpers/auth-image.js";
 import { ctxOf } from "./helpers/context.js";
 import { authctl, canary, REPO, tempHome } from "./helpers/env.js";
 import { containersNamed, requireEngine } from "./helpers/engine.js";
@@ -45,10 +46,7 @@ beforeAll(async () => {
     image = process.env.AUTHCTL_AUTH_IMAGE;
     return;
   }
-  const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh")], { reject: false, stdin: "ignore", all: true });
-  expect(build.exitCode, build.all).toBe(0);
-  image = build.stdout.trim().split("\n").at(-1)!;
-  expect(image).toMatch(/^localhost\/authctl-auth:[0-9a-f]{12}$/);
+  image = await authImage();
 }, 20 * 60_000);
 
 afterAll(() => {

@@ -1,22 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { parse, stringify } from "yaml";
-import { expect } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "./context.js";
 import { REPO } from "./env.js";
 import { startProxyServe } from "./proxy-serve.js";
-
-/** The auth image the container suites run: AUTHCTL_AUTH_IMAGE, else the one the build script makes (or finds). */
-export async function authImage(): Promise<string> {
-  const given = process.env.AUTHCTL_AUTH_IMAGE;
-  if (given) return given;
-  const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh")], { reject: false, stdin: "ignore", all: true });
-  expect(build.exitCode, build.all).toBe(0);
-  return build.stdout.trim().split("\n").at(-1)!;
-}
 
 /**
  * A gh login (container shape, `ghToken` in its hosts.yml) in set `foo` of `home`, with the shipped

@@ -5,6 +5,7 @@ import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
+import { authImage } from "../helpers/auth-image.js";
 import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
 import { ENGINE, requireEngine } from "../helpers/engine.js";
@@ -59,13 +60,8 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
   const started: string[] = [];
 
   beforeAll(async () => {
-    image = process.env.AUTHCTL_AUTH_IMAGE ?? "";
-    if (!image) {
-      // Cached: returns at once when the image exists (CI's real-image suite builds the same tag).
-      const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh")], { reject: false, stdin: "ignore", all: true });
-      expect(build.exitCode, build.all).toBe(0);
-      image = build.stdout.trim().split("\n").at(-1)!;
-    }
+    // scripts/build-auth-image.sh, cached: returns at once when the image exists (CI's real-image suite builds the same tag).
+    image = await authImage();
     upstream = await fakeUpstream((req, res, body) => {
       const presented = String(req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
       const real = [secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey, secrets.codexAccess, secrets.ghToken];

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authctl, canary, tempHome } from "../helpers/env.js";
 import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
-import { authImage, serveGhLogin } from "../helpers/gh-agent.js";
+import { authImage } from "../helpers/auth-image.js";
+import { serveGhLogin } from "../helpers/gh-agent.js";
 
 /**
  * Issue 23 item 1: the proxy decides per request. The REAL gh (in the real auth image, no network)
