@@ -169,11 +169,13 @@ describe("colour (the built CLI): on a terminal or with FORCE_COLOR, never with 
     expect(forced.stdout.replace(new RegExp(ANSI.source, "g"), "")).toBe(plain);
     // Other states: a daemon that does not run is red; every passing doctor check is green.
     expect((await cli(["serve", "status"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[31mnot running\u001b[39m");
+    expect((await cli(["providers"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[1mNAME\u001b[22m");
     const doctor = ["doctor", "--image", TEST_IMAGE];
     expect((await cli(doctor, { FORCE_COLOR: "1" })).stdout).toMatch(/^\u001b\[32mok  \u001b\[39m  engine/m);
     for (const [args, extra] of [
       [["serve", "status"], {}],
       [doctor, {}],
+      [["providers"], {}],
       [["status"], {}],
       [["creds", "list"], {}],
       [["status"], { NO_COLOR: "1", FORCE_COLOR: "1" }],

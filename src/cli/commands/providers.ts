@@ -25,7 +25,7 @@ export async function runProviders(f: Factory, opts: { json?: boolean }): Promis
   if (opts.json) return printJson(f.io, providers);
   const rows = [["NAME", "LABEL", "KIND", "MODES", "ENV"]];
   for (const p of providers) rows.push([p.name, p.label, p.kind, p.modes.join(","), p.envVar ?? ""]);
-  for (const line of table(rows)) out(f.io, line);
+  for (const line of table(rows, f.io)) out(f.io, line);
   for (const p of providers.filter((p) => p.containerLogin?.inAuthImage === false)) {
     f.io.stderr.write(`note: ${p.name}'s OAuth login needs the \`${p.containerLogin!.cli}\` CLI, which authctl's auth image does not have: ${missingCliHint(p.containerLogin!.cli)}\n`);
   }
