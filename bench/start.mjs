@@ -2,6 +2,8 @@
 // commands scripts and agents call often, each as a ratio to `node -e 0` measured interleaved in
 // this same run (a busy neighbour slows both alike). Each command gets its own AUTHCTL_HOME and
 // TMPDIR. Prints a Markdown table and writes it to bench/last-start.md. Reported, never asserted.
+// Two ratios per command: wall time, and CPU time (user + system of the child process, which a
+// busy shared machine disturbs far less than wall time).
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,18 +19,27 @@ const { Authctl, storeApiKey } = await import(pathToFileURL(join(dirname(CLI), "
 const PAIRS = Number(process.env.BENCH_START_PAIRS ?? 15);
 const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-start-"));
 
-/** Wall time of one process from spawn to exit, in ms; a failure is reported, not timed. */
+/**
+ * Every child (baseline and subject alike) preloads this file: at exit it writes its own CPU time
+ * (getrusage of the whole process, Node's own start included) where BENCH_CPU_FILE says.
+ */
+const CPU_HOOK = join(scratch, "cpu-at-exit.cjs");
+writeFileSync(CPU_HOOK, `process.on("exit", () => { const u = process.cpuUsage(); require("fs").writeFileSync(process.env.BENCH_CPU_FILE, String((u.user + u.system) / 1000)); });\n`);
+const CPU_FILE = join(scratch, "cpu.txt");
+
+/** Wall and CPU time of one process from spawn to exit, in ms; a failure is reported, not timed. */
 function timed(argv, { env = process.env, input } = {}) {
   return new Promise((resolve, reject) => {
     const start = performance.now();
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
+    const childEnv = { ...env, NODE_OPTIONS: `--require=${CPU_HOOK}`, BENCH_CPU_FILE: CPU_FILE };
+    const child = spawn(argv[0], argv.slice(1), { env: childEnv, stdio: [input === undefined ? "ignore" : "pipe", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     if (input !== undefined) child.stdin.end(input);
     child.on("error", reject);
     child.on("close", (code) => {
       const ms = performance.now() - start;
-      if (code === 0) resolve(ms);
+      if (code === 0) resolve({ ms, cpu: Number(readFileSync(CPU_FILE, "utf8")) });
       else reject(new Error(`${argv.slice(1).join(" ")} exited ${code}: ${stderr.trim().split("\n")[0]}`));
     });
   });
@@ -74,11 +85,27 @@ const FLOOR_SQLITE = join(scratch, "sqlite.cjs");
 const sqlite = JSON.stringify(join(REPO, "node_modules/better-sqlite3"));
 writeFileSync(FLOOR_SQLITE, `require(${JSON.stringify(join(REPO, "node_modules/commander"))}); new (require(${sqlite}))(process.argv[2], { readonly: true }).prepare("SELECT count(*) FROM sqlite_master").get();\n`);
 
+/**
+ * The steps of a command that reads payloads, each on top of the last: the bin's own bundled zod,
+ * then the roster's schemas built (every command that reads the roster builds them today).
+ */
+const meta = JSON.parse(readFileSync(join(dirname(CLI), "meta.json"), "utf8"));
+const chunkHolding = (input) => Object.keys(meta.outputs).find((out) => Object.keys(meta.outputs[out].inputs).some((i) => i.includes(input)));
+const floorStep = (name, chunks) => {
+  const file = join(scratch, `${name}.cjs`);
+  writeFileSync(file, `require(${JSON.stringify(FLOOR_SQLITE)});\n${chunks.map((c) => `require(${JSON.stringify(join(dirname(CLI), "..", "..", c))});`).join("\n")}\n`);
+  return file;
+};
+const FLOOR_ZOD = floorStep("zod", [chunkHolding("node_modules/zod/")]);
+const FLOOR_ROSTER = floorStep("roster-schemas", [chunkHolding("node_modules/zod/"), chunkHolding("dist/roster/schema.js")]);
+
 const seed = seedHome();
 const FIGURES = [
   { name: "floor: a one-line ESM file", argv: ["node", FLOOR], target: null },
   { name: "floor: a one-line CommonJS file", argv: ["node", FLOOR_CJS], target: null },
   { name: "floor: require commander and better-sqlite3, open the 1,000-row store, one SELECT", argv: ["node", FLOOR_SQLITE, join(seed, "credentials.db")], target: null },
+  { name: "floor: the above, then the bin's bundled zod", argv: ["node", FLOOR_ZOD, join(seed, "credentials.db")], target: null },
+  { name: "floor: the above, then the roster's zod schemas built", argv: ["node", FLOOR_ROSTER, join(seed, "credentials.db")], target: null },
   { name: "`authctl --version`", args: ["--version"], target: 1.2 },
   { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
@@ -93,21 +120,24 @@ try {
   console.error(header);
   for (const fig of FIGURES) {
     if (fig.command && !hasCommand(fig.command)) {
-      rows.push([fig.name, "n/a", "n/a", "n/a", `≤ ${fig.target}×`, "n/a"]);
+      rows.push([fig.name, "n/a", "n/a", "n/a", "n/a", "n/a", `≤ ${fig.target}×`, "n/a"]);
       continue;
     }
     const env = envFor(fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
     const argv = fig.argv ?? ["node", CLI, ...fig.args];
     const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"]), () => timed(argv, { env, input: fig.input }));
-    const base = median(times.baseline);
-    const subject = median(times.subject);
+    const of = (runs, field) => median(runs.map((r) => r[field]));
+    const [base, subject] = [of(times.baseline, "ms"), of(times.subject, "ms")];
+    const [baseCpu, subjectCpu] = [of(times.baseline, "cpu"), of(times.subject, "cpu")];
     const ratio = subject / base;
+    const cpuRatio = subjectCpu / baseCpu;
     const target = fig.target === null ? "-" : `≤ ${fig.target}×`;
-    const met = fig.target === null ? "-" : ratio <= fig.target ? "pass" : "**fail**";
-    rows.push([fig.name, `${subject.toFixed(0)} ms`, `${base.toFixed(0)} ms`, `${ratio.toFixed(2)}×`, target, met]);
-    console.error(`${fig.name}: ${ratio.toFixed(2)}×`);
+    const met = (r) => (fig.target === null ? "-" : r <= fig.target ? "pass" : "**fail**");
+    rows.push([fig.name, `${subject.toFixed(0)} ms`, `${base.toFixed(0)} ms`, `${ratio.toFixed(2)}×`, `${subjectCpu.toFixed(0)} / ${baseCpu.toFixed(0)} ms`, `${cpuRatio.toFixed(2)}×`, target, `${met(ratio)} / ${met(cpuRatio)}`]);
+    console.error(`${fig.name}: wall ${ratio.toFixed(2)}×, CPU ${cpuRatio.toFixed(2)}×`);
   }
-  const lines = [["command", "median", "`node -e 0`", "ratio", "target", "result"], ["---", "---", "---", "---", "---", "---"], ...rows];
+  const head = ["command", "median", "`node -e 0`", "wall ratio", "CPU (vs `node -e 0`)", "CPU ratio", "target", "wall / CPU"];
+  const lines = [head, head.map(() => "---"), ...rows];
   const report = [header, "", ...lines.map((r) => `| ${r.join(" | ")} |`), ""].join("\n");
   console.log(report);
   writeFileSync(join(REPO, "bench/last-start.md"), report);

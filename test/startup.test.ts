@@ -9,8 +9,9 @@ const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "tmp-promise",
 /** What scripts, git and agents call often: each must start without the login layer. */
 const HOT_COMMANDS = ["creds", "providers", "status", "token", "git-credential", "run"];
 /**
- * Stored payloads are checked against their type's zod schema (src/credentials): a command that
- * reads one loads zod. `creds list` and `providers` read none.
+ * Commands that read payloads load zod: not for the payloads (read back, they are checked without
+ * it: src/credentials/shape.ts), but for the roster's schemas, the service protocol and the project
+ * file, all built when their modules load. `creds list` and `providers` read none of these.
  */
 const READS_PAYLOADS = new Set(["status", "token", "git-credential", "run"]);
 const heavyPackagesFor = (command: string) => HEAVY_PACKAGES.filter((p) => p !== "zod" || !READS_PAYLOADS.has(command));
