@@ -183,25 +183,24 @@ async function transactions(url) {
 
 /**
  * Database transactions per proxied request in steady state (the target is none: reads come from
- * the cache): those during the load, less those of an idle stretch as long (the listeners' heartbeats).
+ * the cache). An upper bound: the listeners' heartbeats (a SELECT 1 every 3 s per daemon) count
+ * too, when PostgreSQL gets round to counting them (each server process reports at most once a second).
  */
 async function roundTrips(url, fleet) {
-  // Each server process reports its counts at most once a second: wait for the last ones.
   const settle = () => new Promise((r) => setTimeout(r, 1_500));
   const requests = 2_000;
+  // Every daemon's caches warm first: the revokes before cleared them, and re-verifying the
+  // phantoms once is not a per-request cost.
+  for (const d of fleet.daemons) for (const phantom of d.phantoms) await ok(d.url, phantom, d.agent);
   await settle();
   const before = await transactions(url);
-  const started = performance.now();
   await Promise.all(fleet.daemons.map(async (d, i) => {
     for (let n = i; n < requests; n += fleet.daemons.length) await ok(d.url, d.phantoms[n % d.phantoms.length], d.agent);
   }));
-  const loadMs = performance.now() - started;
   await settle();
-  const loaded = (await transactions(url)) - before;
-  await new Promise((r) => setTimeout(r, loadMs));
-  await settle();
-  const idle = (await transactions(url)) - before - loaded;
-  return { perRequest: Math.max(0, loaded - idle) / requests, loaded, idle };
+  // Our own query counts once.
+  const counted = (await transactions(url)) - before - 1;
+  return { perRequest: counted / requests, counted, requests };
 }
 
 /** A session minted and revoked through home A's store; how long until daemons B and C both answer 401. */
@@ -256,7 +255,7 @@ try {
     ["1 daemon: p99 (sequential)", ms(one.sqlite.p99), ms(one.postgres.p99), ratio(one.postgres.p99, one.sqlite.p99), "≤ 1.1× (lower is better)"],
     ["3 daemons: proxied requests/s (total)", three.sqlite.rate.toFixed(0), three.postgres.rate.toFixed(0), ratio(three.postgres.rate, three.sqlite.rate), "≥ 0.9×"],
     ["3 daemons: p99 (sequential, round robin)", ms(three.sqlite.p99), ms(three.postgres.p99), ratio(three.postgres.p99, three.sqlite.p99), "≤ 1.1× (lower is better)"],
-    ["database transactions per proxied request (3 daemons, steady state; idle stretch subtracted)", "-", `${perRequest.perRequest.toFixed(3)} (${perRequest.loaded} under load, ${perRequest.idle} idle)`, "", "0"],
+    ["database transactions per proxied request (3 daemons, steady state; heartbeats included)", "-", `≤ ${perRequest.perRequest.toFixed(3)} (${perRequest.counted} for ${perRequest.requests} requests)`, "", "0"],
     ["revoke on A's store → 401 on B and C (median / max)", "n/a (a store per host)", `${ms(median(revokes))} / ${ms(Math.max(...revokes))}`, "", "≤ 1 s"],
   ];
   const header = `Machine: ${machine("podman")}. Medians of ${RUNS} interleaved rounds (${RATE.clients} keep-alive clients × ${RATE.requests} requests; p99 over ${LATENCY_REQUESTS} sequential requests); ${REVOKES} revokes.`;
