@@ -252,6 +252,23 @@ describe("the PostgreSQL store", () => {
     await vi.waitFor(() => expect(store.generation()).toBe(store.generation()), { timeout: 5_000 });
   });
 
+  it("a worker thread that ends on its own is replaced at the next call; the store goes on", async ({ skip }) => {
+    if (!cluster) return skip();
+    const url = await cluster.database("worker");
+    const store = openStore(url);
+    store.put("default", "openai", "api_key", { apiKey: "kept" }, { preview: "k…" });
+    const before = store.generation();
+    // The thread itself, as a crash in it would leave it: ended, with the store not told.
+    const thread = (store as unknown as { backend: { thread: { worker: { terminate(): Promise<number> } } } }).backend.thread;
+    await thread.worker.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(store.generation()).not.toBe(before);
+    expect(store.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("kept");
+    store.put("default", "anthropic", "api_key", { apiKey: "new" }, { preview: "n…" });
+    expect(store.list()).toHaveLength(2);
+    await vi.waitFor(() => expect(store.generation()).toBe(store.generation()), { timeout: 5_000 });
+  });
+
   it("each home keeps its own audit checkpoint row: one host's checkpoint never overwrites another's", async ({ skip }) => {
     if (!cluster) return skip();
     const url = await cluster.database("audit");

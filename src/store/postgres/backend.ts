@@ -53,9 +53,12 @@ export class PostgresBackend implements StoreBackend {
   readonly readOnly = undefined;
   readonly label: string;
   private readonly password: string | undefined;
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly cells = new Int32Array(new SharedArrayBuffer(12));
+  private readonly workerEnv: Record<string, string>;
+  private thread!: { worker: Worker; port: MessagePort; cells: Int32Array };
+  /** Set when the worker ended on its own (a bug in it, memory): the next call starts another. */
+  private ended: Error | undefined;
+  /** How many workers this store has started: a new one's counter starts over, its generations must not repeat. */
+  private epoch = 0;
   private readonly sql = new Map<string, string>();
   private lastId = 0;
   /** Commits through this store: its own writes are seen at once, before its NOTIFY comes back. */
@@ -78,30 +81,39 @@ export class PostgresBackend implements StoreBackend {
   };
 
   private constructor(
-    url: string,
+    private readonly url: string,
     env: Readonly<Record<string, string | undefined>>,
     private readonly timeoutMs: number,
   ) {
     ({ label: this.label, password: this.password } = describeUrl(url));
+    this.workerEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && PG_ENV.test(e[0])));
+    this.startWorker();
+  }
+
+  private startWorker(): void {
     const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    const workerEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && PG_ENV.test(k)));
-    this.worker = new Worker(WORKER_SOURCE, {
+    const cells = new Int32Array(new SharedArrayBuffer(12));
+    const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      env: workerEnv,
+      env: this.workerEnv,
       // The parent's flags must not change how this CommonJS source runs; pg's warnings are not ours to print.
       execArgv: ["--no-warnings"],
       workerData: {
         pgPath: createRequire(import.meta.url).resolve("pg"),
-        config: { connectionString: url, application_name: "authctl", max: 4, idleTimeoutMillis: 30_000, keepAlive: true, ...TIMEOUTS },
+        config: { connectionString: this.url, application_name: "authctl", max: 4, idleTimeoutMillis: 30_000, keepAlive: true, ...TIMEOUTS },
         port: port2,
-        cells: this.cells,
+        cells,
         lockKey: LOCK_KEY,
         heartbeatMs: HEARTBEAT_MS,
       },
       transferList: [port2],
     });
-    this.worker.unref();
+    worker.unref();
+    worker.once("exit", (code) => {
+      if (!this.closed && this.thread?.worker === worker) this.ended = new Error(`its worker thread exited (code ${code})`);
+    });
+    this.thread = { worker, port: port1, cells };
+    this.epoch++;
   }
 
   /** Starts the worker and brings the schema up to date (under the write lock, so racing hosts migrate once). */
@@ -153,8 +165,9 @@ export class PostgresBackend implements StoreBackend {
    * elsewhere could go unnoticed, so each call answers a new value and nothing cached is used.
    */
   generation(): string {
-    if (Atomics.load(this.cells, 2) === 0) return `down:${++this.downCalls}`;
-    return `${Atomics.load(this.cells, 1)}:${this.own}`;
+    const { cells } = this.thread;
+    if (this.ended || Atomics.load(cells, 2) === 0) return `down:${++this.downCalls}`;
+    return `${this.epoch}:${Atomics.load(cells, 1)}:${this.own}`;
   }
 
   /** PostgreSQL keeps its own pages consistent; what can be checked from here is that it answers. */
@@ -171,8 +184,8 @@ export class PostgresBackend implements StoreBackend {
       // Closing a store whose database is gone: the worker is ended below either way.
     }
     this.closed = true;
-    this.port.close();
-    void this.worker.terminate();
+    this.thread.port.close();
+    void this.thread.worker.terminate();
   }
 
   private migrate(): void {
@@ -238,26 +251,34 @@ export class PostgresBackend implements StoreBackend {
 
   private call(message: Record<string, unknown>, timeoutMs = this.timeoutMs): Answer {
     if (this.closed) throw new StoreError(`${this.label} was closed: open the store again`);
+    if (this.ended) {
+      // Its connections (and any transaction on them) ended with it; a new worker starts clean.
+      const lost = this.ended;
+      this.ended = undefined;
+      this.startWorker();
+      if (this.depth > 0) throw storeError(this.label, { message: `${lost.message} inside a transaction, which was rolled back; retry`, lost: true }, this.password);
+    }
+    const { port, cells } = this.thread;
     const id = this.nextId();
-    this.port.postMessage({ ...message, id });
+    port.postMessage({ ...message, id });
     const deadline = Date.now() + timeoutMs;
     // The worker answers in order and nothing more is posted until this answer: the cell reaches
     // this id, whatever later answers of calls given up on it passes through on the way.
-    for (let seen = Atomics.load(this.cells, 0); seen !== id; seen = Atomics.load(this.cells, 0)) {
+    for (let seen = Atomics.load(cells, 0); seen !== id; seen = Atomics.load(cells, 0)) {
       const left = deadline - Date.now();
       if (left <= 0) {
         // The worker answers in order: a transaction left open is rolled back once the late call ends,
         // without waiting here for it a second time.
         if (this.depth > 0 || message.op === "begin") {
-          this.port.postMessage({ op: "rollback", id: this.nextId() });
+          port.postMessage({ op: "rollback", id: this.nextId() });
           this.abandoned = true;
         }
         throw storeError(this.label, { message: `no answer within ${timeoutMs} ms`, lost: true }, this.password);
       }
-      Atomics.wait(this.cells, 0, seen, left);
+      Atomics.wait(cells, 0, seen, left);
     }
     for (;;) {
-      const answer = receiveMessageOnPort(this.port)?.message as Answer | undefined;
+      const answer = receiveMessageOnPort(port)?.message as Answer | undefined;
       if (!answer) throw new StoreError(`${this.label}: its worker answered call ${id} without a message; open the store again`);
       if (answer.id !== id) continue;
       if (answer.error) throw storeError(this.label, answer.error, this.password);

@@ -80,6 +80,7 @@ async function end(error) {
 }
 
 async function handle(m) {
+  if ((m.inTx || m.op === "savepoint" || m.op === "commit") && !tx) throw new Error("no transaction is open (it was rolled back)");
   switch (m.op) {
     case "query": {
       const params = (m.params || []).map(bytes);
