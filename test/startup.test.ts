@@ -100,14 +100,18 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
   afterAll(cleanup);
   const hook = join(home, "..", "log-loads.cjs");
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  writeFileSync(hook, `process.on("exit", () => { for (const f of Object.keys(require.cache)) process._rawDebug("LOADED " + f); });\n`);
+  writeFileSync(
+    hook,
+    `process.on("exit", () => { for (const f of Object.keys(require.cache)) process._rawDebug("LOADED " + f); for (const m of process.moduleLoadList) if (m.startsWith("NativeModule ")) process._rawDebug("BUILTIN " + m.slice(13)); });\n`,
+  );
 
-  async function loaded(args: string[]) {
-    const result = await authctl(home, args, { extraEnv: { NODE_OPTIONS: `--require=${hook}` } });
+  async function loaded(args: string[], input?: string) {
+    const result = await authctl(home, args, { extraEnv: { NODE_OPTIONS: `--require=${hook}` }, input });
     expect(result.exitCode, result.stderr).toBe(0);
     const files = [...result.stderr.matchAll(/^LOADED (\S+)$/gm)].map((m) => relative(REPO, m[1]!)).filter((f) => !f.startsWith(".."));
     const packages = new Set(files.filter((f) => f.startsWith("node_modules/")).map((f) => f.split("/")[1]!));
-    return { files: files.filter((f) => f.startsWith("dist/")), packages: [...packages].sort(), stdout: result.stdout };
+    const builtins = [...result.stderr.matchAll(/^BUILTIN (\S+)$/gm)].map((m) => m[1]!);
+    return { files: files.filter((f) => f.startsWith("dist/")), packages: [...packages].sort(), builtins, stdout: result.stdout };
   }
 
   it("the bin is CommonJS, so the hook sees every module it loads", () => {
@@ -131,5 +135,16 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
     expect(inputs).toContain("dist/cli/commands/creds.js");
     expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || (i.includes("node_modules/") && !i.includes("node_modules/commander/")))).toEqual([]);
     expect(packages).toEqual(["better-sqlite3", "bindings", "file-uri-to-path"]);
+  });
+
+  it("`token`, `status` and `run` with no service running load neither node:http nor engine detection", async () => {
+    const meta = JSON.parse(readFileSync(join(REPO, "dist/bin/meta.json"), "utf8")) as Metafile;
+    expect((await authctl(home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
+    for (const args of [["token", "openai"], ["status"], ["run", "--no-token", "--", "true"]]) {
+      const { files, builtins } = await loaded(args);
+      expect(builtins, args.join(" ")).toContain("net");
+      expect(builtins.filter((b) => ["http", "https", "tls"].includes(b)), args.join(" ")).toEqual([]);
+      expect(files.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {})).filter((i) => i.startsWith("dist/engine/")), args.join(" ")).toEqual([]);
+    }
   });
 });

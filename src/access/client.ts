@@ -1,6 +1,5 @@
 import type { z } from "zod";
 import { HttpExchangeError, ServiceError, UntrustedServiceError } from "../core/errors.js";
-import { httpCall } from "../core/http.js";
 import { DEFAULT_SET } from "../core/names.js";
 import type { PeerCredentials } from "../core/peerCredentials.js";
 import type { StoredCredential } from "../store/store.js";
@@ -19,6 +18,8 @@ export interface SendWireOptions {
 
 export async function sendWire(request: WireRequest, options: SendWireOptions = {}): Promise<WireResponse> {
   const { body, ...http } = httpOptions(request);
+  // node:http (with https and tls) loads only when a service is really called: most commands find none running.
+  const { httpCall } = await import("../core/http.js");
   try {
     const reply = await httpCall({ ...http, ...(body === undefined ? {} : { body }), ...WIRE_LIMITS, signal: options.signal, createConnection: verifiedConnection(request.socketPath, options.onPeer) });
     return { status: reply.status, body: reply.body };

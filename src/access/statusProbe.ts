@@ -1,5 +1,5 @@
 import { HttpExchangeError } from "../core/errors.js";
-import { httpCall, type HttpReply } from "../core/http.js";
+import type { HttpReply } from "../core/http.js";
 import { modeOf, secretOf } from "../credentials/index.js";
 import type { Probe } from "../roster/probeSchema.js";
 import type { Roster } from "../roster/load.js";
@@ -86,6 +86,8 @@ export async function probeCredential(row: StoredCredential, entry: Provider | u
   const headers: Record<string, string> = { accept: "application/json", ...probe.headers };
   headers[probe.header] = probe.header === "authorization" ? `Bearer ${secret}` : secret;
   let reply: HttpReply;
+  // Only `status --check` probes: plain `status` never loads node:http.
+  const { httpCall } = await import("../core/http.js");
   try {
     reply = await httpCall({ url: url.href, headers, timeoutMs: PROBE_TIMEOUT_MS, maxBytes: MAX_ANSWER_BYTES, ...(signal ? { signal } : {}) });
   } catch (e) {
