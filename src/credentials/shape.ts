@@ -2,7 +2,7 @@
  * Structural checks for payloads read back from the store. A payload is checked against its
  * type's zod schema when it is written (recordCredential); reading it back checks the same rules
  * again with these few plain functions, so a command that only reads never builds the schemas
- * (building them was a fifth of `authctl token`'s start). test/credentials/read-check.test.ts
+ * nor runs zod per row (`status` over 1,000 rows did both). test/credentials/read-check.test.ts
  * holds every type's read check to its schema, field by field.
  */
 export type Path = (string | number)[];
