@@ -121,8 +121,8 @@ export function verifyPhantom(token: string, options: WithContext = {}): Phantom
   const presented = hashOf(token);
   const row = context
     .store()
-    .exclusive((tx) =>
-      tx.get<PhantomRow & { policy: string | null }>(
+    .read((sql) =>
+      sql.get<PhantomRow & { policy: string | null }>(
         "SELECT t.*, p.policy FROM phantom_tokens t LEFT JOIN session_policies p ON p.session_id = t.session_id AND p.provider = t.provider WHERE t.token_hash = ?",
         presented,
       ),
@@ -151,7 +151,7 @@ export function revokeSession(sessionId: string, options: WithContext = {}): num
 /** Whether phantoms were ever minted for the session (revoked or not): a second revoke is not a typo. */
 export function sessionKnown(sessionId: string, options: WithContext = {}): boolean {
   if (!SESSION_ID.test(sessionId)) return false;
-  const row = contextFrom(options).store().exclusive((tx) => tx.get("SELECT 1 FROM phantom_tokens WHERE session_id = ? LIMIT 1", sessionId));
+  const row = contextFrom(options).store().read((sql) => sql.get("SELECT 1 FROM phantom_tokens WHERE session_id = ? LIMIT 1", sessionId));
   return row !== undefined;
 }
 
@@ -166,7 +166,7 @@ export function revokePhantom(token: string, options: WithContext = {}): void {
 export function hasLivePhantoms(options: WithContext = {}): boolean {
   const context = contextFrom(options);
   const now = context.clock.now();
-  const row = context.store().exclusive((tx) => tx.get("SELECT 1 FROM phantom_tokens WHERE purpose = 'access' AND revoked_at IS NULL AND expires_at > ? LIMIT 1", now));
+  const row = context.store().read((sql) => sql.get("SELECT 1 FROM phantom_tokens WHERE purpose = 'access' AND revoked_at IS NULL AND expires_at > ? LIMIT 1", now));
   return row !== undefined;
 }
 
@@ -187,13 +187,13 @@ export interface ProxySessionSummary {
 export function listSessions(options: WithContext & { all?: boolean } = {}): ProxySessionSummary[] {
   const context = contextFrom(options);
   const now = context.clock.now();
-  const { rows, policies } = context.store().exclusive((tx) => ({
-    rows: tx.all<{ session_id: string; credential_set: string; provider: string; created: number; expires: number; unrevoked: number }>(
+  const { rows, policies } = context.store().read((sql) => ({
+    rows: sql.all<{ session_id: string; credential_set: string; provider: string; created: number; expires: number; unrevoked: number }>(
       `SELECT session_id, credential_set, provider, MIN(created_at) AS created, MAX(expires_at) AS expires,
          SUM(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS unrevoked
        FROM phantom_tokens GROUP BY session_id, credential_set, provider`,
     ),
-    policies: tx.all<{ session_id: string; provider: string; policy: string }>("SELECT session_id, provider, policy FROM session_policies"),
+    policies: sql.all<{ session_id: string; provider: string; policy: string }>("SELECT session_id, provider, policy FROM session_policies"),
   }));
   const sessions = new Map<string, ProxySessionSummary & { unrevoked: boolean }>();
   for (const row of rows) {

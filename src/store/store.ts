@@ -7,7 +7,7 @@ import type { KeySourceName } from "./keySource.js";
 import { StoreKey, type KeyKind } from "./storeKey.js";
 import type { StoreBackend } from "./backend.js";
 import { openBackend } from "./selectBackend.js";
-import type { SqlTx } from "./sql.js";
+import type { SqlRead, SqlTx } from "./sql.js";
 import { AuditLog, auditMaxBytes, auditPath, type AuditKeeper, type LifecycleOp } from "./audit.js";
 import { CHECKPOINT_KEY_LABEL } from "./auditChain.js";
 import { StoreCache } from "./storeCache.js";
@@ -386,6 +386,15 @@ export class CredentialStore {
    */
   exclusive<T>(fn: (tx: SqlTx) => T): T {
     return this.backend.exclusive(fn);
+  }
+
+  /**
+   * Reads of those tables that take no lock: each statement sees what was committed when it ran.
+   * On PostgreSQL the write lock is the whole fleet's, so a lookup (a phantom presented to the
+   * proxy) must not queue behind every host's writers.
+   */
+  read<T>(fn: (sql: SqlRead) => T): T {
+    return fn(this.backend);
   }
 
   /**

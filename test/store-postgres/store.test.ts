@@ -201,6 +201,8 @@ describe("the PostgreSQL store", () => {
 
     const url = await cluster.database("locked");
     const store = openStore(url);
+    const context = new Authctl({ env: testEnv(), home: store.home, store });
+    const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-locked" });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     try {
@@ -211,6 +213,10 @@ describe("the PostgreSQL store", () => {
       expect(Date.now() - started).toBeLessThan(11_000);
       console.log(`[pg store] the write lock held elsewhere: refused after ${Date.now() - started} ms`);
       expect(store.list()).toEqual([]); // reads never wait for the lock
+      // Nor does the proxy's phantom lookup: the lock is the whole fleet's, a lookup must not queue behind its writers.
+      const lookup = Date.now();
+      expect(verifyPhantom(accessToken, { context })?.sessionId).toBe("box-locked");
+      expect(Date.now() - lookup).toBeLessThan(2_000);
     } finally {
       await holder.end();
     }
