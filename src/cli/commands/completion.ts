@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
 import { Command } from "commander";
-import { UsageError } from "../../core/errors.js";
+import { StoreError, UsageError } from "../../core/errors.js";
 import { storePaths } from "../../core/paths.js";
 import { DEFAULT_SET } from "../../core/names.js";
 import { loadRoster } from "../../roster/load.js";
+import { STORE_URL_VARIABLE } from "../../store/selectBackend.js";
 import { completionScript, SHELLS, type Shell } from "../completion/scripts.js";
 import { completionTree } from "../completion/tree.js";
 import type { Factory } from "../factory.js";
@@ -19,16 +20,27 @@ export async function runCompletion(f: Factory, shell: string): Promise<void> {
 /**
  * The names the scripts complete at run time, from the roster and the store's rows: metadata only,
  * so a locked passphrase store completes as well and no secret is ever read. A home without a
- * store is not created by pressing Tab.
+ * store is not created by pressing Tab. A PostgreSQL store's names are in the database (a host of the
+ * fleet may never have stored anything); one that cannot be reached leaves the roster's names, as
+ * a Tab has nowhere to say why.
  */
 export function runCompleteNames(f: Factory, what: string): void {
-  const stored = existsSync(storePaths(f.home).db) ? f.store().list() : [];
+  const stored = f.io.env[STORE_URL_VARIABLE]?.trim() ? listOrNothing(f) : existsSync(storePaths(f.home).db) ? f.store().list() : [];
   const names =
     // The roster alone, not the whole context (engine detection and friends): this runs at every Tab.
     what === "providers" ? [...loadRoster({ userDir: storePaths(f.home).userRoster }).list().map((p) => p.name), ...stored.map((c) => c.provider)]
     : what === "sets" ? [DEFAULT_SET, ...stored.map((c) => c.credentialSet)]
     : [];
   for (const name of [...new Set(names)].sort()) out(f.io, name);
+}
+
+function listOrNothing(f: Factory): ReturnType<ReturnType<Factory["store"]>["list"]> {
+  try {
+    return f.store().list();
+  } catch (error) {
+    if (error instanceof StoreError) return [];
+    throw error;
+  }
 }
 
 export function completionCommand(f: Factory): Command {
