@@ -10,6 +10,7 @@ import { passphraseFromEnv } from "../store/keySource.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import { connectService, serviceLocation } from "./connect.js";
 import { resolveCredentialSet } from "./credentialSet.js";
+import { describeStore } from "./status.js";
 import { findProjectFile } from "./projectFile.js";
 
 /** One line of `authctl doctor`: `detail` says what was found, `fix` what to do when it is broken. */
@@ -63,7 +64,10 @@ async function engineChecks(context: Authctl, options: DoctorOptions): Promise<D
 /** The store and what unlocks it, from its metadata: nothing is decrypted here. */
 function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boolean } {
   const { db, keyFile } = context.paths;
-  if (!existsSync(db)) return { checks: [ok("store", `none yet at ${db} (the first login creates it)`)], readable: false };
+  const described = describeStore(context.env, context.home);
+  const shared = described.backend === "postgresql";
+  // A PostgreSQL store is there whether or not this host ever wrote to it: it is opened to be checked.
+  if (!shared && !existsSync(db)) return { checks: [ok("store", `none yet at ${db} (the first login creates it)`)], readable: false };
   let store: ReturnType<Authctl["store"]>;
   let kind: string | undefined;
   try {
@@ -71,10 +75,16 @@ function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boole
     kind = store.keyKind;
     store.list();
   } catch (error) {
+    if (shared) {
+      // The store's errors name the database and the likely cause; the fix is the same whichever it was.
+      const fix = "check that PostgreSQL is running and answers from this host, and that AUTHCTL_STORE_URL names it (then `authctl doctor` again)";
+      return { checks: [broken("store", messageOf(error), fix)], readable: false };
+    }
     const fix = `move ${db} aside (and restore it from a backup), or point AUTHCTL_HOME at another home`;
     return { checks: [broken("store", `${db} cannot be read: ${messageOf(error)}`, fix)], readable: false };
   }
-  const checks = [ok("store", `${db}${store.readOnlyReason ? ` (read-only: ${store.readOnlyReason})` : ""}`)];
+  const where = shared ? `${store.path}, shared by the fleet (schema current)` : db;
+  const checks = [ok("store", `${where}${store.readOnlyReason ? ` (read-only: ${store.readOnlyReason})` : ""}`)];
   if (kind === "keyfile") {
     const mode = existsSync(keyFile) ? lstatSync(keyFile).mode & 0o777 : undefined;
     checks.push(
@@ -84,7 +94,7 @@ function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boole
     );
   } else if (kind === "scrypt") {
     checks.push(ok("key", `passphrase${passphraseFromEnv(context.env) ? " (from the environment)" : ": asked on a terminal, or held by `authctl unlock`"}`));
-  } else checks.push(ok("key", kind === "keyring" ? "OS keyring" : "none yet (the first secret creates it)"));
+  } else checks.push(ok("key", kind === "keyring" ? `OS keyring (account "${store.path}")` : "none yet (the first secret creates it)"));
   return { checks, readable: true };
 }
 

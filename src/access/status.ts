@@ -2,6 +2,9 @@ import { AuthctlError } from "../core/errors.js";
 import type { Env } from "../core/env.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
+import { storePaths } from "../core/paths.js";
+import { describeUrl } from "../store/postgres/location.js";
+import { STORE_URL_VARIABLE } from "../store/selectBackend.js";
 import type { Roster } from "../roster/load.js";
 import type { CredentialInfo, CredentialStore } from "../store/store.js";
 import { withLoginStates, type LoginState } from "./statusStates.js";
@@ -31,10 +34,32 @@ export interface LoginStatus {
   check?: ProbeOutcome;
 }
 
+/**
+ * Which store a report describes: the home's SQLite file, or the PostgreSQL database a fleet shares
+ * (`PostgreSQL store host:port/db`, never the URL: it may hold the password). The label is also the
+ * keyring account the store key is kept under, so two stores of one user never share an entry.
+ */
+export interface StoreDescription {
+  backend: "postgresql" | "sqlite";
+  label: string;
+}
+
+/** The store `AUTHCTL_STORE_URL` (or the home) selects, without opening it. */
+export function describeStore(env: Env, home: string): StoreDescription {
+  const url = env[STORE_URL_VARIABLE]?.trim();
+  if (!url) return { backend: "sqlite", label: storePaths(home).db };
+  try {
+    return { backend: "postgresql", label: describeUrl(url).label };
+  } catch {
+    return { backend: "postgresql", label: `${STORE_URL_VARIABLE} (not a valid URL)` };
+  }
+}
+
 /** What `authctl status --json` prints: the store's facts and one row per login. JSON-safe. */
 export interface AuthctlStatus {
   home: string;
   database: string;
+  store: StoreDescription;
   /** What the store key is kept in: `keyring`, `keyfile` or `scrypt` (a passphrase); null before the first secret. */
   keyKind: NonNullable<CredentialStore["keyKind"]> | null;
   /** Why the store can only be read; null when it can be written. */
@@ -130,6 +155,7 @@ export async function gatherStatus(sources: StatusSources, query: StatusQuery = 
   return {
     home: store.home,
     database: store.path,
+    store: { backend: describeStore(sources.env, store.home).backend, label: store.path },
     keyKind: store.keyKind ?? null,
     readOnly: store.readOnlyReason ?? null,
     unlockedBy,

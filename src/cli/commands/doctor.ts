@@ -13,9 +13,11 @@ export interface DoctorOpts {
 export async function runDoctor(f: Factory, opts: DoctorOpts): Promise<number> {
   if (opts.image !== undefined) assertImageReference(opts.image, "--image");
   const { doctor } = await import("../../access/doctor.js");
-  const checks = await doctor(await f.context(), opts.image === undefined ? {} : { image: opts.image });
+  const { describeStore } = await import("../../access/status.js");
+  const context = await f.context();
+  const checks = await doctor(context, opts.image === undefined ? {} : { image: opts.image });
   const healthy = checks.every((c) => c.ok);
-  if (opts.json) printJson(f.io, { ok: healthy, checks });
+  if (opts.json) printJson(f.io, { ok: healthy, store: describeStore(context.env, context.home), checks });
   else {
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks) out(f.io, `${c.ok ? stateColor(f.io, "ok", "ok  ") : stateColor(f.io, "failed", "FAIL")}  ${c.name.padEnd(width)}  ${c.detail}${c.fix ? `; fix: ${c.fix}` : ""}`);
@@ -27,7 +29,7 @@ export function doctorCommand(f: Factory): Command {
   return new Command("doctor")
     .description("check the engine, the login image, the store and its key, the keyring, the daemon's sockets and the clock: each line ok or the fix (exit 1 when one is broken)")
     .option("--image <tag>", "check this login image instead of the one built from images/auth (as `auth --image`)")
-    .option("--json", "print JSON: ok, and checks (name, ok, detail, fix)")
+    .option("--json", "print JSON: ok, store (backend, label), and checks (name, ok, detail, fix)")
     .action(async (opts: DoctorOpts) => {
       f.exitCode = await runDoctor(f, opts);
     });

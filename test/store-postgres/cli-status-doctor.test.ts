@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { authctl, canary, tempHome } from "../helpers/env.js";
+import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
+
+interface DoctorJson {
+  ok: boolean;
+  store: { backend: string; label: string };
+  checks: Array<{ name: string; ok: boolean; detail: string; fix?: string }>;
+}
+
+/**
+ * `status` and `doctor` name the store they describe: on a PostgreSQL store (AUTHCTL_STORE_URL) its
+ * label (host:port/database, the keyring account of its key), never the password; the home's
+ * credentials.db otherwise. Doctor checks that the database answers and says what to do when not.
+ */
+describe("status and doctor on a PostgreSQL store", () => {
+  let cluster: PostgresCluster | undefined;
+  const dir = tempHome("authctl-pgstatus-");
+  const sqlite = tempHome("authctl-pgstatus-sqlite-");
+  const printed: string[] = [];
+  let url = "";
+  let label = "";
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    if (!cluster) return;
+    url = await cluster.database("statusdb");
+    label = `PostgreSQL store 127.0.0.1:${cluster.port}/statusdb`;
+    const stored = await authctl(dir.home, ["key", "openai", "--stdin"], { input: canary("sk-proj-"), extraEnv: { AUTHCTL_STORE_URL: url }, timeout: 30_000 });
+    expect(stored.exitCode, String(stored.stderr)).toBe(0);
+  }, 90_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    dir.cleanup();
+    sqlite.cleanup();
+  });
+
+  const run = async (home: string, args: string[], env: Record<string, string> = { AUTHCTL_STORE_URL: url }) => {
+    const r = await authctl(home, args, { extraEnv: env, timeout: 60_000 });
+    printed.push(String(r.stdout), String(r.stderr));
+    return r;
+  };
+
+  it("status --json: store {backend: postgresql, label}", async ({ skip }) => {
+    if (!cluster) return skip();
+    const r = await run(dir.home, ["status", "--json"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const status = JSON.parse(String(r.stdout)) as { store: unknown; logins: Array<{ provider: string }> };
+    expect(status.store).toEqual({ backend: "postgresql", label });
+    expect(status.logins.map((l) => l.provider)).toEqual(["openai"]);
+    const human = await run(dir.home, ["status"]);
+    expect(human.stdout).toContain(label);
+  });
+
+  it("status --json on the home's SQLite store: store {backend: sqlite, label: its file}", async ({ skip }) => {
+    if (!cluster) return skip();
+    await run(sqlite.home, ["key", "openai", "--stdin"], {});
+    const r = await run(sqlite.home, ["status", "--json"], {});
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect((JSON.parse(String(r.stdout)) as { store: unknown }).store).toEqual({ backend: "sqlite", label: `${sqlite.home}/credentials.db` });
+  });
+
+  it("doctor names the PostgreSQL store (not a credentials.db in the home) and finds it answering", async ({ skip }) => {
+    if (!cluster) return skip();
+    const r = await run(dir.home, ["doctor", "--json"]);
+    const doctor = JSON.parse(String(r.stdout)) as DoctorJson;
+    expect(doctor.store).toEqual({ backend: "postgresql", label });
+    const store = doctor.checks.find((c) => c.name === "store")!;
+    expect(store, JSON.stringify(doctor.checks)).toMatchObject({ ok: true });
+    expect(store.detail).toContain(label);
+    expect(store.detail).not.toContain("credentials.db");
+  });
+
+  it("doctor with the database stopped: the store check fails naming it, with what to do; status exits 1 naming it", async ({ skip }) => {
+    if (!cluster) return skip();
+    await cluster.halt();
+    try {
+      const r = await run(dir.home, ["doctor", "--json"]);
+      expect(r.exitCode).toBe(1);
+      const doctor = JSON.parse(String(r.stdout)) as DoctorJson;
+      expect(doctor.store).toEqual({ backend: "postgresql", label });
+      const store = doctor.checks.find((c) => c.name === "store")!;
+      expect(store, JSON.stringify(doctor.checks)).toMatchObject({ ok: false });
+      expect(store.detail).toContain(`${label} cannot be reached`);
+      expect(store.fix).toMatch(/PostgreSQL is running|AUTHCTL_STORE_URL/);
+      const status = await run(dir.home, ["status"]);
+      expect(status.exitCode).toBe(1);
+      expect(String(status.stderr)).toContain(`${label} cannot be reached`);
+    } finally {
+      await cluster.start();
+    }
+  }, 90_000);
+
+  it("never prints the database password", ({ skip }) => {
+    if (!cluster) return skip();
+    expect(printed.join("\n")).not.toContain(new URL(url).password);
+  });
+});
