@@ -25,3 +25,19 @@ export async function authImage(): Promise<string> {
     rmSync(home, { recursive: true, force: true });
   }
 }
+
+/**
+ * The base the auth image is built on (`scripts/build-auth-image.sh --base-only`, made or found
+ * in the builder engine). `image build --base <it>` then computes the tag the script built, so
+ * a test finds that image instead of building on a stale base an engine still holds.
+ */
+export async function authBaseImage(): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), "authctl-image-home-"));
+  try {
+    const build = await execa("bash", [join(REPO, "scripts/build-auth-image.sh"), "--base-only"], { env: { AUTHCTL_HOME: home }, reject: false, stdin: "ignore", all: true });
+    expect(build.exitCode, build.all).toBe(0);
+    return build.stdout.trim().split("\n").at(-1)!;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
