@@ -5,15 +5,22 @@ import { CaptureError } from "../src/core/errors.js";
 import type { GooglePayload } from "../src/credentials/google.js";
 import { prepareHostLogin } from "../src/logins/authenticator.js";
 import { canary } from "./helpers/env.js";
-import { googleAt, useHostLoginFixture, writeUserRoster } from "./helpers/host-roster.js";
+import { googleAt, msgraphAt, useHostLoginFixture, writeUserRoster } from "./helpers/host-roster.js";
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
-/** Google's token endpoint as a test needs it: a normal answer (with an id token), or 50 MB. */
-async function googleTokenEndpoint(answer: "tokens" | "huge", tokens: Record<string, unknown>) {
+/**
+ * A token endpoint as a test needs it: a normal answer (with an id token), or 50 MB. A Microsoft
+ * device code is issued as usual first (`msgraphAt(metadata)` points msgraph at it).
+ */
+async function tokenEndpoint(answer: "tokens" | "huge", tokens: Record<string, unknown>) {
   let sent = 0;
   const server: Server = createServer((req, res) => {
     req.resume();
+    if (req.url?.endsWith("/devicecode")) {
+      const device = { device_code: "devcode-1", user_code: "ABCD-EFGH", verification_uri: `http://${req.headers.host}/device`, expires_in: 900, interval: 1 };
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(device));
+    }
     if (answer === "tokens") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(tokens));
     res.writeHead(200, { "content-type": "application/json", "content-length": FIFTY_MB });
     const chunk = Buffer.alloc(256 * 1024, " ");
@@ -28,9 +35,11 @@ async function googleTokenEndpoint(answer: "tokens" | "huge", tokens: Record<str
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const root = `http://${host}/tenant1/oauth2/v2.0`;
   return {
     base: `http://${host}`,
     host,
+    metadata: { issuer: "https://login.fake.test/tenant1/v2.0", authorization_endpoint: `${root}/authorize`, token_endpoint: `${root}/token`, device_authorization_endpoint: `${root}/devicecode` },
     sent: () => sent,
     close: () => {
       server.closeAllConnections();
@@ -48,7 +57,7 @@ async function approve(authUrl: string): Promise<void> {
   await fetch(back);
 }
 
-describe("a Google host login runs through the one openid-client path", () => {
+describe("host logins run through the one openid-client path", () => {
   const host = useHostLoginFixture("g");
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -56,28 +65,33 @@ describe("a Google host login runs through the one openid-client path", () => {
     close = undefined;
   });
 
-  it("its token endpoint answering 50 MB is refused naming the host and the cap, and nothing is stored", async () => {
-    const endpoint = await googleTokenEndpoint("huge", {});
+  /** A login whose token endpoint answers 50 MB: refused naming the host and the cap, little read, nothing stored. */
+  async function refusedHuge(provider: "google" | "msgraph") {
+    const endpoint = await tokenEndpoint("huge", {});
     close = endpoint.close;
-    writeUserRoster(host.home, googleAt(endpoint.base));
+    writeUserRoster(host.home, provider === "google" ? googleAt(endpoint.base) : msgraphAt(endpoint.metadata));
     using context = host.context();
-    await using session = await prepareHostLogin("google", { context, clientSecret: canary("secret") });
+    await using session = await prepareHostLogin(provider, { context, ...(provider === "google" ? { clientSecret: canary("secret") } : {}) });
     const captured = session.capture().then(
       () => undefined,
       (e: unknown) => e,
     );
-    await approve((session.prompt as { authUrl: string }).authUrl);
+    if (session.prompt.kind === "auth_url") await approve(session.prompt.authUrl);
     const error = await captured;
     expect(error).toBeInstanceOf(CaptureError);
     expect((error as Error).message).toContain(endpoint.host);
     expect((error as Error).message).toMatch(/over 1048576 bytes/);
     expect(endpoint.sent()).toBeLessThan(FIFTY_MB / 2);
-    expect(context.store().info("default", "google")).toBeUndefined();
-  }, 30_000);
+    expect(context.store().info("default", provider)).toBeUndefined();
+  }
+
+  it("its token endpoint answering 50 MB is refused naming the host and the cap, and nothing is stored", () => refusedHuge("google"), 30_000);
+
+  it("Microsoft's device code too (auth msgraph): a 50 MB answer to its poll is refused the same way", () => refusedHuge("msgraph"), 30_000);
 
   it("the tokens are stored as google-auth-library stored them, id token included", async () => {
     const tokens = { access_token: canary("ya29."), refresh_token: canary("1//"), id_token: canary("eyJ"), expires_in: 3599, token_type: "Bearer", scope: "openid email" };
-    const endpoint = await googleTokenEndpoint("tokens", tokens);
+    const endpoint = await tokenEndpoint("tokens", tokens);
     close = endpoint.close;
     writeUserRoster(host.home, googleAt(endpoint.base));
     using context = host.context();

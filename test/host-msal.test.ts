@@ -11,6 +11,8 @@ import type { FakeIdentityOptions } from "./helpers/fake-identity.js";
 import { msgraphAt, useHostLoginFixture } from "./helpers/host-roster.js";
 import { runInProcess } from "./helpers/memory-io.js";
 
+const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 describe("Microsoft Graph device code with real MSAL against a local fake authority", () => {
@@ -25,8 +27,13 @@ describe("Microsoft Graph device code with real MSAL against a local fake author
     const summary = await session.capture();
     expect(summary).toMatchObject({ provider: "msgraph", credentialSet: "default", kind: "device_flow", expiresAt: null });
     expect(host.server.devicePolls).toBe(3);
+    // The poll is the only token request: its answer goes into MSAL's cache as it came, so its
+    // refresh token is not redeemed (and rotated) once more. Each poll asks for client_info, as MSAL's did.
+    expect(host.server.grants.map((g) => g.grant_type)).toEqual(Array(3).fill(DEVICE_CODE_GRANT));
+    expect(host.server.grants.every((g) => g.params.client_info === "1")).toBe(true);
     const row = context.store().get<MsalPayload>("default", "msgraph")!;
-    expect(row.payload).toMatchObject({ type: "msal", clientId: "client-1", tenantId: "tenant1", username: "dev@fake.test" });
+    // The account as MSAL keys it when it polls: uid.utid from client_info.
+    expect(row.payload).toMatchObject({ type: "msal", clientId: "client-1", tenantId: "tenant1", username: "dev@fake.test", homeAccountId: "oid-1.tenant1" });
     expect(row.payload.tokenCache).toContain(host.server.issued.find((t) => t.includes("rt"))!);
     context.close();
     // The cache (access and refresh tokens) never reaches the DB, WAL or any other file in plaintext.

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Authctl } from "../src/context.js";
 import type { GooglePayload } from "../src/logins/google/pkce.js";
-import { buildMsalApp } from "../src/logins/msal/app.js";
+import { buildMsalApp, type MsalPayload } from "../src/logins/msal/app.js";
 import { baseEnv } from "./helpers/context.js";
 import { authctl, canary, tempHome } from "./helpers/env.js";
 import { FakeIdentityServer } from "./helpers/fake-identity.js";
@@ -44,7 +44,10 @@ describe("host logins through `authctl session prepare | capture | cleanup`", ()
     expect(String(captured.stdout) + String(captured.stderr) + prepared.stdout + prepared.stderr).not.toContain(prefix);
     expect(existsSync(join(home, "sessions", `${json.id}.host.json`))).toBe(false);
 
+    // One path with `auth msgraph`: the poll's answer is MSAL's cache as it came, its refresh token not redeemed again.
+    expect(server.grants.map((g) => g.grant_type)).toEqual(["urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:device_code"]);
     using context = contextFor();
+    expect(context.store().get<MsalPayload>("default", "msgraph")!.payload.tokenCache).toContain(server.issued.find((t) => t.includes("rt"))!);
     const app = await buildMsalApp("default", { context });
     const [account] = await app.getTokenCache().getAllAccounts();
     expect(account?.username).toBe("dev@fake.test");

@@ -50,16 +50,6 @@ export type AuthResult = CaptureSummary | StoredSummary | HostLoginSummary;
 /** How a provider logs in: its vendor CLI in a container, an API key, or one of the host flows. */
 export type LoginMethod = "container" | "api_key" | HostFlowName;
 
-type PrepareHostLogin = (provider: string, options: HostLoginOptions) => Promise<HostLoginSession>;
-
-/** The host login methods, each loaded only when used (MSAL, google-auth-library and openid-client are heavy). */
-const HOST_LOGINS: Record<HostFlowName, () => Promise<PrepareHostLogin>> = {
-  msal_device_code: async () => (await import("./msal/deviceCode.js")).prepareMsalDeviceCode,
-  google_pkce: async () => (await import("./oauth2/login.js")).prepareOAuth2,
-  oauth2_device: async () => (await import("./oauth2/login.js")).prepareOAuth2,
-  oauth2_pkce: async () => (await import("./oauth2/login.js")).prepareOAuth2,
-};
-
 export function loginMethodOf(entry: Provider, mode: AuthMode): LoginMethod {
   if (mode === "api_key") return "api_key";
   return entry.host_flow?.flow ?? "container";
@@ -69,10 +59,12 @@ export function loginMethodOf(entry: Provider, mode: AuthMode): LoginMethod {
 export async function prepareHostLogin(provider: string, options: HostLoginOptions = {}): Promise<HostLoginSession> {
   validateArguments("prepareHostLogin", { provider: [ProviderArgument, provider], options: [SetOptions, options] });
   const context = contextFrom(options);
-  const flow = context.roster().get(provider).host_flow?.flow;
-  if (!flow) throw new ModeUnavailableError(`${provider} has no host login (host_flow); its OAuth login runs in a container: \`authctl auth ${provider}\``);
-  const prepare = await HOST_LOGINS[flow]();
-  return prepare(provider, { ...options, context });
+  if (!context.roster().get(provider).host_flow) {
+    throw new ModeUnavailableError(`${provider} has no host login (host_flow); its OAuth login runs in a container: \`authctl auth ${provider}\``);
+  }
+  // Every host flow runs through openid-client, loaded only when used (it and MSAL are heavy).
+  const { prepareOAuth2 } = await import("./oauth2/login.js");
+  return prepareOAuth2(provider, { ...options, context });
 }
 
 /** Roster modes ∩ the gate, with an error that says which gate closed which mode. */

@@ -21,8 +21,8 @@ export function oauth2Flow(entry: Provider): OAuth2Flow {
 }
 
 /**
- * Any host flow as generic OAuth 2.0: Microsoft's endpoints as a device flow polled outside MSAL
- * (`authctl session capture` runs in a new process; MSAL cannot resume a poll it did not start),
+ * Any host flow as generic OAuth 2.0: Microsoft's endpoints as a device flow (polled here, not by
+ * MSAL, which cannot resume a poll `authctl session capture` takes over in a new process),
  * Google's as authorization code + PKCE.
  */
 export function genericFlowOf(entry: Provider, tenantId?: string): OAuth2Flow {
@@ -85,8 +85,8 @@ async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
  *   (and `slow_down` the same way); RFC 8628 says 400. Such bodies are re-statused 400.
  * - An `id_token` is moved aside to `UNCHECKED_ID_TOKEN`: authctl does OAuth 2.0, not OpenID Connect,
  *   and openid-client would check it against an issuer these roster entries do not declare
- *   (Microsoft's multi-tenant issuer is a template). MSAL gets its own id token when it redeems
- *   the refresh token; a Google login keeps it for its callers, as google-auth-library did.
+ *   (Microsoft's multi-tenant issuer is a template). MSAL gets it back when it builds its cache from
+ *   the answer; a Google login keeps it for its callers, as google-auth-library did.
  */
 export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
   const response = await boundedFetch(url, init);

@@ -18,10 +18,11 @@ import type { OAuth2LoginStateSchema } from "../hostSessions.js";
 export type OAuth2LoginState = z.infer<typeof OAuth2LoginStateSchema>;
 
 /**
- * Host logins through openid-client: generic OAuth 2.0 for providers declared only in YAML —
- * device code (RFC 8628) or authorization code + PKCE with a loopback redirect — and Google's
- * login (`auth` and `session` alike). Also starts a Microsoft device-code login whose poll runs in
- * another process (`session capture`); `auth msgraph` still polls through MSAL (msal/deviceCode.ts).
+ * Every host login, through openid-client, for `auth` and `session` alike: generic OAuth 2.0 for
+ * providers declared only in YAML — device code (RFC 8628) or authorization code + PKCE with a
+ * loopback redirect — Google's PKCE login and Microsoft's device code. What is stored is each
+ * provider's own shape: MSAL's cache for Microsoft (msal/capture.ts), google-auth-library's
+ * tokens for Google, an OAuth 2.0 token set for the others.
  */
 export async function startOAuth2Login(provider: string, options: HostLoginOptions = {}): Promise<{ state: OAuth2LoginState; loopback?: LoopbackRedirect }> {
   const context = contextFrom(options);
@@ -48,7 +49,8 @@ export async function startOAuth2Login(provider: string, options: HostLoginOptio
       kind: "device_code",
       userCode: user_code,
       verificationUri: verification_uri,
-      message: `Open ${verification_uri} and enter the code ${user_code}`,
+      // Microsoft words its own instruction (in the user's language); others get ours.
+      message: typeof device.message === "string" ? device.message : `Open ${verification_uri} and enter the code ${user_code}`,
       expiresAt: new Date(context.clock.now() + expires_in * 1000).toISOString(),
     };
     return { state: { ...base, prompt, device: { device_code, user_code, verification_uri, expires_in, ...(interval ? { interval } : {}) } } };
@@ -94,7 +96,9 @@ function oauth2Session(state: OAuth2LoginState, options: HostLoginOptions, openL
     const oidc = await import("openid-client");
     const config = await oauth2Configuration(flow, state.clientId, clientSecret);
     if (state.device) {
-      return { tokens: await oidc.pollDeviceAuthorizationGrant(config, state.device, undefined, { signal: polling.signal }), clientSecret };
+      // client_info: Microsoft then returns the account's ids, from which MSAL keys its cache (as when it polled).
+      const parameters = state.method === "msal_device_code" ? { client_info: "1" } : undefined;
+      return { tokens: await oidc.pollDeviceAuthorizationGrant(config, state.device, parameters, { signal: polling.signal }), clientSecret };
     }
     const pkce = state.pkce!;
     loopback ??= await LoopbackRedirect.open(pkce.state, Number(new URL(pkce.redirectUri).port));
@@ -105,9 +109,8 @@ function oauth2Session(state: OAuth2LoginState, options: HostLoginOptions, openL
 
   async function store(tokens: TokenEndpointResponse, clientSecret: string | undefined): Promise<HostLoginSummary> {
     if (state.method === "msal_device_code") {
-      if (!tokens.refresh_token) throw new CaptureError(`${state.provider}: the device-code login returned no refresh token (add offline_access to the scopes)`);
-      const { storeMsalFromRefreshToken } = await import("../msal/deviceCode.js");
-      return storeMsalFromRefreshToken(context, { ...state, tenantId: state.tenantId! }, tokens.refresh_token);
+      const { storeMsalTokens } = await import("../msal/capture.js");
+      return storeMsalTokens(context, { ...state, tenantId: state.tenantId! }, tokens);
     }
     if (state.method === "google_pkce") {
       const { storeGoogleTokens } = await import("../google/pkce.js");
