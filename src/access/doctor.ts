@@ -83,7 +83,7 @@ function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boole
     const fix = `move ${db} aside (and restore it from a backup), or point AUTHCTL_HOME at another home`;
     return { checks: [broken("store", `${db} cannot be read: ${messageOf(error)}`, fix)], readable: false };
   }
-  const where = shared ? `${store.path}, shared by the fleet (schema current)` : db;
+  const where = shared ? `${store.path}, shared by the fleet (${fleetFacts(store)})` : db;
   const checks = [ok("store", `${where}${store.readOnlyReason ? ` (read-only: ${store.readOnlyReason})` : ""}`)];
   if (kind === "keyfile") {
     const mode = existsSync(keyFile) ? lstatSync(keyFile).mode & 0o777 : undefined;
@@ -96,6 +96,18 @@ function storeChecks(context: Authctl): { checks: DoctorCheck[]; readable: boole
     checks.push(ok("key", `passphrase${passphraseFromEnv(context.env) ? " (from the environment)" : ": asked on a terminal, or held by `authctl unlock`"}`));
   } else checks.push(ok("key", kind === "keyring" ? `OS keyring (account "${store.path}")` : "none yet (the first secret creates it)"));
   return { checks, readable: true };
+}
+
+/**
+ * A PostgreSQL store's schema version and its LISTEN connections: every authctl process on the
+ * store holds one (this doctor's included), and a daemon without one serves nothing from its cache.
+ */
+function fleetFacts(store: ReturnType<Authctl["store"]>): string {
+  return store.read((sql) => {
+    const version = sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")?.value ?? "unknown";
+    const listening = sql.get<{ n: string | number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'authctl-listener'")?.n;
+    return `schema version ${version}; ${Number(listening ?? 0)} authctl process(es) listening for changes, this one included`;
+  });
 }
 
 function keyringCheck(context: Authctl, storeReadable: boolean): DoctorCheck {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authctl, canary, tempHome } from "../helpers/env.js";
+import { CredentialStore } from "../../src/store/store.js";
+import { authctl, canary, childEnv, tempHome } from "../helpers/env.js";
 import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
 
 interface DoctorJson {
@@ -61,15 +62,26 @@ describe("status and doctor on a PostgreSQL store", () => {
     expect((JSON.parse(String(r.stdout)) as { store: unknown }).store).toEqual({ backend: "sqlite", label: `${sqlite.home}/credentials.db` });
   });
 
-  it("doctor names the PostgreSQL store (not a credentials.db in the home) and finds it answering", async ({ skip }) => {
+  it("doctor names the PostgreSQL store (not a credentials.db in the home), finds it answering, its schema version and who listens", async ({ skip }) => {
     if (!cluster) return skip();
-    const r = await run(dir.home, ["doctor", "--json"]);
+    // Another process on the store (as a daemon would be): its listener is counted with doctor's own.
+    const other = CredentialStore.open({ home: dir.home, env: childEnv(dir.home, { AUTHCTL_STORE_URL: url }) });
+    other.list();
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      const deadline = Date.now() + 10_000;
+      do r = await run(dir.home, ["doctor", "--json"]);
+      while (!/ 2 authctl process/.test(String(r.stdout)) && Date.now() < deadline);
+    } finally {
+      other.close();
+    }
     const doctor = JSON.parse(String(r.stdout)) as DoctorJson;
     expect(doctor.store).toEqual({ backend: "postgresql", label });
     const store = doctor.checks.find((c) => c.name === "store")!;
     expect(store, JSON.stringify(doctor.checks)).toMatchObject({ ok: true });
     expect(store.detail).toContain(label);
     expect(store.detail).not.toContain("credentials.db");
+    expect(store.detail).toMatch(/schema version \d+; 2 authctl process\(es\) listening for changes, this one included/);
   });
 
   it("doctor with the database stopped: the store check fails naming it, with what to do; status exits 1 naming it", async ({ skip }) => {
