@@ -64,9 +64,12 @@ describe("providers says which container logins the auth image cannot run", () =
     });
     const plain = await authctl(join(t.home, "providers"), ["providers"]);
     expect(plain.exitCode, plain.stderr).toBe(0);
-    expect(plain.stderr).toMatch(/note: qwen's OAuth login needs the `qwen` CLI.*node >= 22.*docs\/images\.md/);
-    expect(plain.stderr).toMatch(/note: glab's OAuth login needs the `glab` CLI.*authctl key glab/);
-    expect(plain.stderr).not.toContain("opencode");
+    expect(plain.stderr).toBe("");
+    expect(plain.stdout).toMatch(/^qwen .* oauth\*/m);
+    expect(plain.stdout).toMatch(/^\* qwen: its OAuth login needs the `qwen` CLI.*node >= 22.*docs\/images\.md/m);
+    expect(plain.stdout).toMatch(/^\* glab: its OAuth login needs the `glab` CLI.*authctl key glab/m);
+    expect(plain.stdout).toMatch(/^opencode .* oauth$/m);
+    expect(plain.stdout).not.toMatch(/^\* opencode/m);
   });
 
   it("a user provider whose image key is not under images/ is listed (its CLI unknown: null), not a crash", async () => {

@@ -24,10 +24,13 @@ export async function runProviders(f: Factory, opts: { json?: boolean }): Promis
   }));
   if (opts.json) return printJson(f.io, providers);
   const rows = [["NAME", "LABEL", "KIND", "MODES", "ENV"]];
-  for (const p of providers) rows.push([p.name, p.label, p.kind, p.modes.join(","), p.envVar ?? ""]);
+  // A mode the auth image cannot run is marked in the table and explained under it: part of the
+  // listing (stdout), not a warning every listing repeats on stderr.
+  const lacking = (p: (typeof providers)[number]) => p.containerLogin?.inAuthImage === false;
+  for (const p of providers) rows.push([p.name, p.label, p.kind, p.modes.map((m) => (m === "oauth" && lacking(p) ? "oauth*" : m)).join(","), p.envVar ?? ""]);
   for (const line of table(rows, f.io)) out(f.io, line);
-  for (const p of providers.filter((p) => p.containerLogin?.inAuthImage === false)) {
-    f.io.stderr.write(`note: ${p.name}'s OAuth login needs the \`${p.containerLogin!.cli}\` CLI, which authctl's auth image does not have: ${missingCliHint(p.containerLogin!.cli)}\n`);
+  for (const p of providers.filter(lacking)) {
+    out(f.io, `* ${p.name}: its OAuth login needs the \`${p.containerLogin!.cli}\` CLI, which authctl's auth image does not have: ${missingCliHint(p.containerLogin!.cli)}`);
   }
 }
 
