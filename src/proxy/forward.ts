@@ -179,11 +179,14 @@ export class ChunkJoiner extends Transform {
   }
 }
 
+/** An upstream's answer: node:http's, or the proxy's own reader's (upstreamClient.ts). */
+export type UpstreamResponse = Readable & { statusCode?: number; statusMessage?: string; headers: IncomingHttpHeaders };
+
 /**
  * The upstream's body as plain bytes the scrubber can read (an upstream that ignored the request
  * for identity gets decoded); undefined for an encoding the proxy cannot decode.
  */
-export function decodedBody(res: IncomingMessage): Readable | undefined {
+export function decodedBody(res: UpstreamResponse): Readable | undefined {
   const encoding = String(res.headers["content-encoding"] ?? "identity").trim().toLowerCase();
   if (encoding === "identity" || encoding === "") return res;
   const decoder =
@@ -207,7 +210,7 @@ const bodiless = (method: string | undefined, status: number) => method === "HEA
  * The body goes out decoded and without its content-length (the scrub may change it); one in an
  * encoding the proxy cannot read is refused with 502. Returns what counts the bytes sent.
  */
-export function sendScrubbed(method: string | undefined, upstreamRes: IncomingMessage, res: ServerResponse, scrub: Scrub | undefined, done: (status: number, bytes: number) => void): ChunkJoiner {
+export function sendScrubbed(method: string | undefined, upstreamRes: UpstreamResponse, res: ServerResponse, scrub: Scrub | undefined, done: (status: number, bytes: number) => void): ChunkJoiner {
   const status = upstreamRes.statusCode ?? 502;
   const headers = responseHeaders(upstreamRes.headers, scrub);
   const joiner = new ChunkJoiner(scrub);

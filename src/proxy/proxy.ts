@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_REQUEST_BYTES,
   type ForwardLimits,
   headersFor,
+  type UpstreamResponse,
   refuseSocket,
   scrubFor,
   sendJson,
@@ -29,6 +30,7 @@ import { guardedLookup, type ResolveUpstream, UpstreamRefusedError } from "./ups
 import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
+import { UpstreamPool, UpstreamRequest } from "./upstreamClient.js";
 import { WebSocketScrubber } from "./websocket.js";
 import { gitRequest, gitRouteFor, sendGitRefusal } from "./gitRoutes.js";
 import { pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
@@ -108,7 +110,7 @@ const refreshable = (target: Target) => target.credential.payload.type === "oaut
 const retriesOn401 = (target: Target) => refreshable(target) || isHostLogin(target.credential.payload);
 
 /** The one "send once, and again after a refresh on a 401" decision, for requests and upgrades alike. */
-const retryAfter = (target: Target, upstreamRes: IncomingMessage, retried: boolean) => upstreamRes.statusCode === 401 && !retried && retriesOn401(target);
+const retryAfter = (target: Target, upstreamRes: UpstreamResponse, retried: boolean) => upstreamRes.statusCode === 401 && !retried && retriesOn401(target);
 
 /** The stored row as a typed credential; undefined for none, or for one of no known shape (refused, not guessed at). */
 function typedOrNone(row: StoredCredential | undefined): StoredCredential<CredentialPayload> | undefined {
@@ -135,6 +137,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     upstreamIdleMs: options.upstreamIdleMs ?? 300_000,
     lookup: guardedLookup(options.resolveUpstream),
   };
+  const pool = new UpstreamPool();
   const upgradeIdleMs = options.upgradeIdleMs ?? 300_000;
   const maxPerSession = options.maxConnectionsPerSession ?? 32;
   const sessionConnections = new Map<string, number>();
@@ -171,7 +174,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   }
 
   /** A session's byte budget holds within an answer too: one that runs past it is cut off, not delivered whole. */
-  function capBytes(grant: PhantomGrant, upstreamRes: IncomingMessage, res: ServerResponse, sent: number): void {
+  function capBytes(grant: PhantomGrant, upstreamRes: UpstreamResponse, res: ServerResponse, sent: number): void {
     let left = meters.bytesLeft(meterKey(grant), grant.policy ?? {}) - sent;
     if (left === Infinity) return;
     upstreamRes.on("data", (chunk: Buffer) => {
@@ -285,7 +288,13 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const attempt = async (secret: string, replay: Buffer | undefined, retried: boolean) => {
       const headers = headersFor(target.route, req.headers, secret);
       const scrub = scrubFor(secret, phantom);
-      const upstream = upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headers, limits);
+      // The proxy's own reader relays the answer in whole socket reads; node:http's client is kept for
+      // what it alone does here: a chunked request body, a replay, and answers a rewrite reads whole.
+      const own = !retried && !rewrites.length && req.headers["transfer-encoding"] === undefined;
+      const bodyless = Number(req.headers["content-length"] ?? 0) === 0;
+      const upstream = own
+        ? new UpstreamRequest(pool, target.route, req.method ?? "GET", req.url ?? "/", headers, limits, bodyless)
+        : upstreamRequest(target.route, req.method ?? "GET", req.url ?? "/", headers, limits);
       res.once("close", () => {
         if (!res.writableFinished) upstream.destroy();
       });
@@ -299,7 +308,7 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         } else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
         audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
-      upstream.on("response", (upstreamRes) => {
+      upstream.on("response", (upstreamRes: UpstreamResponse) => {
         if (retryAfter(target, upstreamRes, retried)) {
           upstreamRes.resume();
           // The refused upstream may stop reading: read the rest of the body into the replay copy.
@@ -310,7 +319,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         }
         capBytes(target.grant, upstreamRes, res, meter.bytes);
         if (rewrites.length) {
-          sendRewritten(upstreamRes, res, rewrites, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
+          // A route with rewrites is always sent through node:http (above).
+          sendRewritten(upstreamRes as IncomingMessage, res, rewrites, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
           return;
         }
         joiner = sendScrubbed(req.method, upstreamRes, res, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));

@@ -1,0 +1,317 @@
+import { type IncomingHttpHeaders, type OutgoingHttpHeaders, validateHeaderName, validateHeaderValue } from "node:http";
+import net, { isIP, type Socket } from "node:net";
+import { PassThrough, Writable } from "node:stream";
+import tls from "node:tls";
+import type { ForwardLimits } from "./forward.js";
+import type { ResolvedRoute } from "./routes.js";
+
+/**
+ * An upstream's answer as the proxy reads it: status, headers and the body's bytes with the
+ * upstream's framing taken off, one write per read of the socket. node:http's client hands a
+ * streamed answer over one small chunk at a time (an SSE event each), and that per-chunk work
+ * was most of the proxy's CPU; here a 64 KiB read of many chunks is one event.
+ */
+export interface UpstreamAnswer extends PassThrough {
+  statusCode: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** As node:http's default: an upstream whose status line and headers run past this is refused. */
+const MAX_HEAD_BYTES = 16 * 1024;
+/** A chunk-size line (with its extensions) or trailer section longer than this is a broken answer. */
+const MAX_LINE_BYTES = 4 * 1024;
+/** Idle upstream connections are closed before a usual server keep-alive (5 s) ends them under a request. */
+const POOL_IDLE_MS = 4_000;
+const POOL_MAX_IDLE = 64;
+
+/** Kept-alive upstream connections by origin; each was checked by the upstream guard when it connected. */
+export class UpstreamPool {
+  private readonly idle = new Map<string, Socket[]>();
+
+  take(origin: string): Socket | undefined {
+    const list = this.idle.get(origin);
+    for (let socket = list?.pop(); socket; socket = list?.pop()) if (!socket.destroyed && socket.readyState === "open") return socket;
+    return undefined;
+  }
+
+  give(origin: string, socket: Socket): void {
+    const list = this.idle.get(origin) ?? [];
+    if (list.length >= POOL_MAX_IDLE) return void socket.destroy();
+    this.idle.set(origin, list);
+    list.push(socket);
+    socket.setTimeout(POOL_IDLE_MS);
+    // An idle connection the upstream closes (or that says anything unasked) leaves the pool.
+    const drop = () => {
+      const at = list.indexOf(socket);
+      if (at !== -1) list.splice(at, 1);
+      socket.destroy();
+    };
+    socket.once("close", drop).once("data", drop).once("error", drop);
+    socket.once("authctl:taken", () => socket.off("close", drop).off("data", drop).off("error", drop));
+  }
+}
+
+type Framing = { kind: "none" } | { kind: "length"; left: number } | { kind: "chunked" } | { kind: "close" };
+
+/** Thrown into the answer (or the request, before one) when the upstream's bytes are not HTTP/1.1 the proxy can relay. */
+class BrokenAnswer extends Error {}
+
+function parseHead(head: string): { statusCode: number; statusMessage: string; headers: IncomingHttpHeaders; http10: boolean } {
+  const lines = head.split("\r\n");
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0] ?? "");
+  if (!status) throw new BrokenAnswer("the upstream's status line is not HTTP/1.x");
+  const headers: Record<string, string | string[]> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name) || /[\0\r\n]/.test(line)) throw new BrokenAnswer("the upstream sent a malformed header line");
+    const value = line.slice(colon + 1).trim();
+    const had = headers[name];
+    if (name === "set-cookie") headers[name] = [...((had as string[] | undefined) ?? []), value];
+    else headers[name] = had === undefined ? value : `${had as string}, ${value}`;
+  }
+  return { statusCode: Number(status[2]), statusMessage: status[3] ?? "", headers, http10: status[1] === "0" };
+}
+
+function framingOf(method: string, statusCode: number, headers: IncomingHttpHeaders): Framing {
+  if (method === "HEAD" || statusCode === 204 || statusCode === 304 || statusCode < 200) return { kind: "none" };
+  const te = headers["transfer-encoding"];
+  if (te !== undefined) {
+    // Chunked must be the last coding; anything else has no length the proxy can trust (request smuggling's ground).
+    if (!/(?:^|,)\s*chunked\s*$/i.test(String(te)) || headers["content-length"] !== undefined) throw new BrokenAnswer("the upstream's transfer-encoding is not one the proxy relays");
+    return { kind: "chunked" };
+  }
+  const length = headers["content-length"];
+  if (length === undefined) return { kind: "close" };
+  const values = new Set(String(length).split(",").map((v) => v.trim()));
+  const [only] = values;
+  if (values.size !== 1 || !/^\d{1,15}$/.test(only!)) throw new BrokenAnswer("the upstream's content-length is not one number");
+  return { kind: "length", left: Number(only) };
+}
+
+/** The request's head, every name and value checked as node:http would (no CR, LF or NUL can split it). */
+function requestHead(method: string, target: string, headers: OutgoingHttpHeaders): string {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    validateHeaderName(name);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      validateHeaderValue(name, String(v));
+      head += `${name}: ${String(v)}\r\n`;
+    }
+  }
+  return `${head}connection: keep-alive\r\n\r\n`;
+}
+
+/**
+ * One request to the route's upstream over a pooled HTTP/1.1 connection, written as a Writable
+ * (the request body is piped in, or `end(replay)`), emitting `response` with an UpstreamAnswer
+ * and `error` when no answer came. The connection goes back to the pool only when the answer's
+ * end was known from its framing and nothing followed it.
+ */
+export class UpstreamRequest extends Writable {
+  private socket: Socket | undefined;
+  private reused = false;
+  private answer: UpstreamAnswer | undefined;
+  private released = false;
+
+  constructor(
+    private readonly pool: UpstreamPool,
+    private readonly route: ResolvedRoute,
+    private readonly method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    private readonly limits: ForwardLimits,
+    private readonly bodyless: boolean,
+  ) {
+    // Not destroyed when the request body ends: the answer is still to come on the socket.
+    super({ autoDestroy: false });
+    const target = new URL(route.base_url);
+    this.origin = target.origin;
+    this.head = requestHead(method, target.pathname.replace(/\/+$/, "") + path, { ...headers, host: target.host });
+    this.connect(target);
+  }
+
+  private readonly origin: string;
+  private readonly head: string;
+
+  private connect(target: URL): void {
+    let socket = this.pool.take(this.origin);
+    this.reused = Boolean(socket);
+    if (socket) socket.emit("authctl:taken");
+    else {
+      const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
+      // The name stays the request's host (TLS verifies it); only the address comes from the guard.
+      const options = { host: target.hostname.replace(/^\[|\]$/g, ""), port, noDelay: true, ...(this.limits.lookup ? { lookup: this.limits.lookup } : {}) };
+      socket =
+        target.protocol === "https:"
+          ? tls.connect({ ...options, ...(isIP(options.host) ? {} : { servername: options.host }) })
+          : net.connect(options);
+    }
+    this.socket = socket;
+    if (!this.reused) {
+      socket.setNoDelay(true);
+      // One handler for the connection's life: a pooled socket is reused many times.
+      socket.on("timeout", () => socket.destroy(new Error("upstream timed out")));
+    }
+    socket.setTimeout(this.limits.upstreamIdleMs);
+    this.read(socket);
+    socket.write(this.head);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (!this.socket || this.socket.destroyed) return done(new Error("the upstream connection is gone"));
+    if (this.socket.write(chunk)) done();
+    else this.socket.once("drain", () => done());
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    if (!this.released) this.socket?.destroy();
+    this.answer?.destroy();
+    // As node:http's client: a request cut off before its answer reports it, so the proxy answers the client.
+    done(error ?? (this.answer ? null : new Error("the request to the upstream was cut off")));
+  }
+
+  /** Reads answers off the socket: skips 1xx, then hands the body on without its framing. */
+  private read(socket: Socket): void {
+    let pending: Buffer | undefined;
+    let framing: Framing | undefined;
+    let chunkLeft = 0;
+    /** After a chunk's data, its CRLF; in the last chunk's trailers, until the empty line. */
+    let phase: "size" | "data" | "crlf" | "trailers" = "size";
+    let got = false;
+
+    const fail = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      if (this.answer) this.answer.destroy(error);
+      else this.destroy(error);
+    };
+    const finish = (rest: number) => {
+      const answer = this.answer!;
+      cleanup();
+      // Bytes after the end, or a close asked for: the connection is not reused.
+      if (rest === 0 && !this.closeAfter && !socket.destroyed) {
+        this.released = true;
+        socket.resume();
+        this.pool.give(this.origin, socket);
+      } else socket.destroy();
+      answer.end();
+    };
+    const onData = (data: Buffer) => {
+      got = true;
+      try {
+        let buf = pending ? Buffer.concat([pending, data]) : data;
+        pending = undefined;
+        while (!framing) {
+          const end = buf.indexOf("\r\n\r\n");
+          if (end === -1) {
+            if (buf.length > MAX_HEAD_BYTES) throw new BrokenAnswer("the upstream's response headers are too large");
+            pending = buf;
+            return;
+          }
+          if (end > MAX_HEAD_BYTES) throw new BrokenAnswer("the upstream's response headers are too large");
+          const head = parseHead(buf.toString("latin1", 0, end));
+          buf = buf.subarray(end + 4);
+          if (head.statusCode === 101) throw new BrokenAnswer("the upstream switched protocols unasked");
+          if (head.statusCode < 200) continue;
+          framing = framingOf(this.method, head.statusCode, head.headers);
+          const connection = String(head.headers.connection ?? "").toLowerCase();
+          this.closeAfter = framing.kind === "close" || /\bclose\b/.test(connection) || (head.http10 && !/\bkeep-alive\b/.test(connection));
+          this.answer = Object.assign(new PassThrough({ highWaterMark: 64 * 1024 }), { statusCode: head.statusCode, statusMessage: head.statusMessage, headers: head.headers });
+          this.answer.on("drain", () => this.released || socket.resume());
+          this.answer.once("close", () => {
+            if (!this.released) socket.destroy();
+          });
+          this.emit("response", this.answer);
+          if (framing.kind === "none") return finish(buf.length);
+        }
+        this.body(buf, framing, socket, finish, {
+          get: () => [chunkLeft, phase] as const,
+          set: (left, at, keep) => ((chunkLeft = left), (phase = at), (pending = keep)),
+        });
+      } catch (error) {
+        fail(error as Error);
+      }
+    };
+    const onEnd = () => {
+      if (framing?.kind === "close" && this.answer) return finish(1);
+      const error = new Error(this.answer ? "the upstream cut the response short" : "the upstream closed the connection before answering");
+      // A kept-alive connection the upstream had closed as it was reused: once more on a fresh one, when nothing was sent that cannot be sent again.
+      if (!this.answer && !got && this.reused && this.bodyless && !this.destroyed) {
+        cleanup();
+        this.reused = false;
+        return this.connect(new URL(this.route.base_url));
+      }
+      fail(error);
+    };
+    const onError = (error: Error) => {
+      if (this.answer) this.answer.destroy(error);
+      else if (!got && this.reused && this.bodyless && !this.destroyed) onEnd();
+      else this.destroy(error);
+    };
+    const cleanup = () => {
+      socket.off("data", onData).off("end", onEnd).off("close", onEnd).off("error", onError);
+    };
+    socket.on("data", onData).once("end", onEnd).once("close", onEnd).on("error", onError);
+  }
+
+  private closeAfter = false;
+
+  /** The body bytes in `buf` handed to the answer in one write; the framing's state kept across reads. */
+  private body(
+    buf: Buffer,
+    framing: Framing,
+    socket: Socket,
+    finish: (rest: number) => void,
+    state: { get: () => readonly [number, "size" | "data" | "crlf" | "trailers"]; set: (left: number, at: "size" | "data" | "crlf" | "trailers", keep?: Buffer) => void },
+  ): void {
+    const answer = this.answer!;
+    const send = (data: Buffer) => data.length > 0 && !answer.write(data) && socket.pause();
+    if (framing.kind === "close") return void send(buf);
+    if (framing.kind === "length") {
+      const take = Math.min(framing.left, buf.length);
+      framing.left -= take;
+      send(buf.subarray(0, take));
+      if (framing.left === 0) finish(buf.length - take);
+      return;
+    }
+    let [left, phase] = state.get();
+    const parts: Buffer[] = [];
+    let at = 0;
+    while (at < buf.length) {
+      if (phase === "data") {
+        const take = Math.min(left, buf.length - at);
+        parts.push(buf.subarray(at, at + take));
+        at += take;
+        left -= take;
+        if (left === 0) phase = "crlf";
+        continue;
+      }
+      const eol = buf.indexOf("\r\n", at);
+      if (eol === -1) {
+        if (buf.length - at > MAX_LINE_BYTES) throw new BrokenAnswer("the upstream sent a chunk line that is too long");
+        state.set(left, phase, buf.subarray(at));
+        return void send(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      }
+      const line = buf.toString("latin1", at, eol);
+      at = eol + 2;
+      if (phase === "crlf") {
+        if (line !== "") throw new BrokenAnswer("the upstream's chunk did not end where its size said");
+        phase = "size";
+      } else if (phase === "size") {
+        const size = /^([0-9a-fA-F]{1,12})(?:[ \t]*;.*)?$/.exec(line);
+        if (!size) throw new BrokenAnswer("the upstream sent a malformed chunk size");
+        left = parseInt(size[1]!, 16);
+        phase = left === 0 ? "trailers" : "data";
+      } else if (line === "") {
+        // The empty line after the last chunk (and its trailers, which are not passed on).
+        send(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+        return finish(buf.length - at);
+      }
+    }
+    state.set(left, phase);
+    send(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+}
