@@ -19,7 +19,7 @@ pg.types.setTypeParser(20, Number);
 pg.types.setTypeParser(1700, Number);
 
 const CONNECTION = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P01|57P02|57P03|08\\w{3})$/;
-const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(String(e && e.message));
+const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/.test(String(e && e.message));
 // A pooled connection that died while idle (a restart): worth one retry, unlike a refused or timed-out connect.
 const stale = (e) => /^(ECONNRESET|EPIPE|57P01|57P02)$/.test(String(e && e.code)) || /Connection terminated unexpectedly/.test(String(e && e.message));
 const bytes = (v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
