@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, REPO, authctl, tempHome } from "./helpers/env.js";
@@ -9,9 +9,10 @@ const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "tmp-promise",
 /** What scripts, git and agents call often: each must start without the login layer. */
 const HOT_COMMANDS = ["creds", "providers", "status", "token", "git-credential", "run"];
 /**
- * Commands that read payloads load zod: not for the payloads (read back, they are checked without
- * it: src/credentials/shape.ts), but for the roster's schemas, the service protocol and the project
- * file, all built when their modules load. `creds list` and `providers` read none of these.
+ * Commands that read payloads load zod's module: not for the payloads (read back, they are checked
+ * without it: src/credentials/shape.ts), but with the modules declaring the roster's schemas, the
+ * service protocol and the project file. Those schemas are built on first use (src/core/lazy.ts):
+ * the last describe below counts none built. `creds list` and `providers` load none of these.
  */
 const READS_PAYLOADS = new Set(["status", "token", "git-credential", "run"]);
 const heavyPackagesFor = (command: string) => HEAVY_PACKAGES.filter((p) => p !== "zod" || !READS_PAYLOADS.has(command));
@@ -146,5 +147,40 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
       expect(builtins.filter((b) => ["http", "https", "tls"].includes(b)), args.join(" ")).toEqual([]);
       expect(files.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {})).filter((i) => i.startsWith("dist/engine/")), args.join(" ")).toEqual([]);
     }
+  });
+});
+
+describe("what the built CLI builds of zod when it runs (V8's coverage of the bundle)", () => {
+  const plain = tempHome();
+  const withUserRoster = tempHome();
+  afterAll(() => (plain.cleanup(), withUserRoster.cleanup()));
+
+  /** Schemas built: zod constructs one `Internals` per schema object, each counted by its function's call count. */
+  async function schemasBuilt(home: string, args: string[], input?: string) {
+    const coverage = join(home, "..", `coverage-${args[0]}`);
+    const result = await authctl(home, args, { extraEnv: { NODE_V8_COVERAGE: coverage }, input });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const scripts = readdirSync(coverage).flatMap((f) => (JSON.parse(readFileSync(join(coverage, f), "utf8")) as { result: { functions: { functionName: string; ranges: { count: number }[] }[] }[] }).result);
+    rmSync(coverage, { recursive: true, force: true });
+    return scripts.flatMap((s) => s.functions).filter((f) => f.functionName === "Internals").reduce((sum, f) => sum + f.ranges[0]!.count, 0);
+  }
+
+  it("with no user roster, the hot commands build none of the roster's, the protocol's or the config's schemas", async () => {
+    mkdirSync(plain.home, { recursive: true, mode: 0o700 });
+    expect((await authctl(plain.home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
+    expect((await authctl(plain.home, ["key", "gh", "--stdin"], { input: "ghp_FAKE_startup_token_not_real_0001" })).exitCode).toBe(0);
+    for (const args of [["status"], ["providers"], ["creds", "list"]]) {
+      expect(await schemasBuilt(plain.home, args), args.join(" ")).toBe(0);
+    }
+    // token, run and git-credential call the library, which checks its own arguments (core/arguments.ts: the provider name and the set option), nothing else.
+    expect(await schemasBuilt(plain.home, ["token", "openai"])).toBeLessThanOrEqual(5);
+    expect(await schemasBuilt(plain.home, ["run", "--no-token", "--", "true"])).toBeLessThanOrEqual(5);
+    expect(await schemasBuilt(plain.home, ["git-credential", "get"], "protocol=https\nhost=github.com\n\n")).toBeLessThanOrEqual(5);
+  });
+
+  it("a user roster file still gets the full schema: the count sees it built", async () => {
+    mkdirSync(join(withUserRoster.home, "agents"), { recursive: true, mode: 0o700 });
+    copyFileSync(join(REPO, "resources/agents/openai.yaml"), join(withUserRoster.home, "agents/openai.yaml"));
+    expect(await schemasBuilt(withUserRoster.home, ["providers"])).toBeGreaterThan(100);
   });
 });

@@ -1,6 +1,7 @@
 import { fstatSync, lstatSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as z from "zod";
+import { lazy } from "../core/lazy.js";
 import { UsageError } from "../core/errors.js";
 import { PROVIDER_NAME, SET_NAME } from "../core/names.js";
 import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
@@ -13,11 +14,11 @@ const MAX_PROJECT_FILE_BYTES = 64 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Names only: a project file is committed with the code, so nothing in it may be a secret. */
-const ProjectFileSchema = z.strictObject({
+const ProjectFileSchema = lazy(() => z.strictObject({
   set: z.string().max(128).regex(SET_NAME).optional(),
   require: z.array(z.string().max(128).regex(PROVIDER_NAME)).optional(),
   env: z.record(z.string().max(128).regex(PROVIDER_NAME), z.string().max(128).regex(ENV_NAME)).optional(),
-});
+}));
 
 /** `authctl.yaml`: the set a project's commands read, the providers it needs, and the extra variable names run exports. */
 export interface ProjectFile {

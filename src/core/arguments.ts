@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { lazy } from "./lazy.js";
 import { InvalidArgumentError } from "./errors.js";
 
 type ErrorClass = new (message: string) => Error;
@@ -33,7 +34,7 @@ function typeOfValue(value: unknown): string {
 }
 
 /** A provider's name where an entry point takes one first (the roster checks that it exists). */
-export const ProviderArgument = z.string();
+export const ProviderArgument = lazy(() => z.string());
 
 /** The options object most entry points take: the credential set, spelled one way; the rest is each call's own. */
-export const SetOptions = z.looseObject({ credentialSet: z.string().optional() });
+export const SetOptions = lazy(() => z.looseObject({ credentialSet: z.string().optional() }));

@@ -3,6 +3,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as Yaml from "yaml";
 import * as z from "zod";
+import { lazy } from "./lazy.js";
 import { UsageError } from "./errors.js";
 import { isImageReference } from "./imageRef.js";
 import { ensurePrivateDir } from "./paths.js";
@@ -12,17 +13,17 @@ import { parseYaml } from "./yaml.js";
 export const CONFIG_FILE = "config.yaml";
 const MAX_CONFIG_BYTES = 64 * 1024;
 
-const imageRef = z.string().refine(isImageReference, "must be an image reference (e.g. localhost/authctl-auth:latest)");
+const imageRef = lazy(() => z.string().refine(isImageReference, "must be an image reference (e.g. localhost/authctl-auth:latest)"));
 
 /** One image key under images/ (`auth`): what `image build` builds FROM, and what `auth` runs instead of building. */
-const ImageSettingsSchema = z.strictObject({
+const ImageSettingsSchema = lazy(() => z.strictObject({
   base: imageRef.optional(),
   image: imageRef.optional(),
-});
+}));
 
-const ConfigSchema = z.strictObject({
+const ConfigSchema = lazy(() => z.strictObject({
   images: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "must be an image key under images/ (e.g. auth)"), ImageSettingsSchema).optional(),
-});
+}));
 
 export type AuthctlConfig = z.infer<typeof ConfigSchema>;
 export type ImageSettings = z.infer<typeof ImageSettingsSchema>;

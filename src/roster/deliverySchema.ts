@@ -1,11 +1,12 @@
 import * as z from "zod";
+import { lazy } from "../core/lazy.js";
 
 /**
  * How a provider's secret may leave authctl. `runtime_env`: exported to a process (`authctl run`,
  * the local service). `proxy_only`: never handed out; only the credential proxy may use it —
  * for logins a vendor reserves for its own client (Claude's subscription OAuth, docs/vendors.md).
  */
-export const DeliveryPolicySchema = z.enum(["runtime_env", "proxy_only"]);
+export const DeliveryPolicySchema = lazy(() => z.enum(["runtime_env", "proxy_only"]));
 export type DeliveryPolicy = z.infer<typeof DeliveryPolicySchema>;
 
 /**
@@ -26,7 +27,7 @@ const RUNS_DIFFERENTLY: ReadonlyArray<readonly [RegExp, string]> = [
 ];
 
 /** A name a secret may be exported under: a plain variable name that only the tool reading it acts on. */
-export const envVarName = z
+export const envVarName = lazy(() => z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name (A-Z, 0-9, _)")
   .superRefine((name, ctx) => {
@@ -36,9 +37,9 @@ export const envVarName = z
       code: "custom",
       message: `${name} changes how ${what}, so authctl never exports a secret under it; name the variable the tool reads its key from (such as MYTOOL_API_KEY)`,
     });
-  });
+  }));
 
-export const DeliverySchema = z.strictObject({
+export const DeliverySchema = lazy(() => z.strictObject({
   /** One policy for every kind of credential, or one per login mode (`{ oauth: proxy_only }`). */
   policy: z
     .union([DeliveryPolicySchema, z.strictObject({ oauth: DeliveryPolicySchema.optional(), api_key: DeliveryPolicySchema.optional() })])
@@ -47,6 +48,6 @@ export const DeliverySchema = z.strictObject({
   extra_env: z.array(envVarName).default([]),
   /** The variable an OAuth login's access token is exported as; defaults to `api_key.env_var`. */
   oauth_env_var: envVarName.optional(),
-});
+}));
 
 export type Delivery = z.infer<typeof DeliverySchema>;

@@ -1,10 +1,11 @@
 import * as z from "zod";
+import { lazy } from "../core/lazy.js";
 
 /** Where a credential goes and which paths it may reach; one per credential mode. */
-const absolutePrefix = z
+const absolutePrefix = lazy(() => z
   .string()
   .refine((p) => p.startsWith("/"), "must start with '/'")
-  .refine((p) => !p.split("/").includes("..") && !p.includes("%"), "must not contain '..' or '%'");
+  .refine((p) => !p.split("/").includes("..") && !p.includes("%"), "must not contain '..' or '%'"));
 
 /**
  * The methods a route may forward. TRACE (the upstream echoes the request, real credential
@@ -18,14 +19,14 @@ export type ProxyMethod = (typeof PROXY_METHODS)[number];
  * `*` matches one segment, `**` any number (none included); `*` inside a segment matches within it.
  */
 export const ENDPOINT_RULE = /^(\*|[A-Z]+(?:,[A-Z]+)*) (\/[^\s?#]*)$/;
-const endpointRule = z
+const endpointRule = lazy(() => z
   .string()
-  .regex(ENDPOINT_RULE, "must be 'METHOD /path' (METHOD: GET, GET,HEAD or *; path segments * and ** match one and any number)");
+  .regex(ENDPOINT_RULE, "must be 'METHOD /path' (METHOD: GET, GET,HEAD or *; path segments * and ** match one and any number)"));
 
 /** Names a session grants with `--grant`: lower-case words joined by '-'. */
 export const ENDPOINT_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-export const ProxyRouteSchema = z.strictObject({
+export const ProxyRouteSchema = lazy(() => z.strictObject({
   /** Upstream origin (and optional path prefix) the proxy forwards to; the client never picks the host. */
   base_url: z.url({ protocol: /^https?$/ }),
   /** The header that carries the real credential upstream. */
@@ -59,19 +60,19 @@ export const ProxyRouteSchema = z.strictObject({
   response_rewrites: z
     .array(z.strictObject({ path: absolutePrefix, field: z.string().min(1), value: z.string() }))
     .optional(),
-});
+}));
 
-export const ProxyRefreshSchema = z.strictObject({
+export const ProxyRefreshSchema = lazy(() => z.strictObject({
   token_url: z.url({ protocol: /^https?$/ }),
   client_id: z.string().min(1),
-});
+}));
 
 /**
  * `proxy:` in a roster file: the upstream for each mode the provider stores (`api_key`, `oauth`),
  * and for OAuth the refresh endpoint the proxy (the one refresher) uses. Every URL can be replaced
  * by a user roster file or by `createCredentialProxy({ upstreams })`.
  */
-export const ProxySchema = z.strictObject({
+export const ProxySchema = lazy(() => z.strictObject({
   api_key: ProxyRouteSchema.optional(),
   oauth: ProxyRouteSchema.extend({ refresh: ProxyRefreshSchema.optional() }).optional(),
   /**
@@ -79,7 +80,7 @@ export const ProxySchema = z.strictObject({
    * Basic auth: an agent container's git is sent here instead of https://<host>/.
    */
   git: ProxyRouteSchema.extend({ host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name (and port)") }).optional(),
-});
+}));
 
 export type ProxyConfig = z.infer<typeof ProxySchema>;
 export type ProxyRoute = z.infer<typeof ProxyRouteSchema>;

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import * as z from "zod";
+import { lazy } from "../core/lazy.js";
 import { HostFlowSchema } from "./hostFlowSchema.js";
 import { DeliverySchema, envVarName } from "./deliverySchema.js";
 import { GitSchema } from "./gitSchema.js";
@@ -11,48 +12,48 @@ import { SourceSchema } from "./sourceSchema.js";
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-const relativePath = z
+const relativePath = lazy(() => z
   .string()
   .min(1)
   .refine((p) => !p.startsWith("/"), "must be a relative path")
-  .refine((p) => !p.split("/").includes(".."), "must not contain '..'");
+  .refine((p) => !p.split("/").includes(".."), "must not contain '..'"));
 
 /**
  * The directory inside the container the login's temp dir is mounted on. authctl writes
  * `-v <host>:<this>:Z`, so it must be a plain path: a ':' would add mount options, and `/` would
  * hide the image's whole filesystem (both passed validation and failed at run time).
  */
-const containerDir = z
+const containerDir = lazy(() => z
   .string()
   .refine((p) => p.startsWith("/"), "must be an absolute path")
   .refine((p) => !p.split("/").includes(".."), "must not contain '..'")
   .refine((p) => p !== "/", "must be a directory below / (mounting over / hides the image)")
   .refine((p) => !/[:,\s\p{Cc}]/u.test(p), "must be a plain path: no ':' (authctl sets the mount options), ',', spaces or control characters")
-  .refine((p) => p === "/" || (posix.normalize(p) === p && !p.endsWith("/")), "must be a normalized path: no '//', '.' segments or trailing '/'");
+  .refine((p) => p === "/" || (posix.normalize(p) === p && !p.endsWith("/")), "must be a normalized path: no '//', '.' segments or trailing '/'"));
 
-const singleSegment = z
+const singleSegment = lazy(() => z
   .string()
   .min(1)
-  .refine((p) => !p.includes("/") && p !== "." && p !== "..", "must be ONE path segment (no '/', not '.' or '..')");
+  .refine((p) => !p.includes("/") && p !== "." && p !== "..", "must be ONE path segment (no '/', not '.' or '..')"));
 
-export const CaptureFileSchema = z.strictObject({
+export const CaptureFileSchema = lazy(() => z.strictObject({
   path: relativePath,
   format: z.enum(["json", "yaml", "env"]).default("json"),
-});
+}));
 
 /** Where the expiry lives inside the first capture file: a dotted field path and its unit. */
-export const ExpirySchema = z.strictObject({
+export const ExpirySchema = lazy(() => z.strictObject({
   field: z.string().min(1),
   unit: z.enum(["epoch_ms", "epoch_s", "iso", "jwt_exp"]),
-});
+}));
 
-export const CaptureSchema = z.strictObject({
+export const CaptureSchema = lazy(() => z.strictObject({
   extractor: z.string().regex(PROVIDER_NAME, "must name an extractor (lowercase letters, digits, '-')"),
   files: z.array(CaptureFileSchema).min(1, "must list at least one file"),
   expiry: ExpirySchema.optional(),
-});
+}));
 
-export const OAuthSchema = z
+export const OAuthSchema = lazy(() => z
   .strictObject({
     command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list"),
     container_mount: containerDir,
@@ -77,14 +78,14 @@ export const OAuthSchema = z
       path: ["extra_run_args", unsafe.index],
       message: `${JSON.stringify(unsafe.shown)} ${unsafe.reason}; remove it, or add \`allow_unsafe_run_args: true\` under oauth in this file if the login really needs it`,
     });
-  });
+  }));
 
 /**
  * How a key entered inside a container reaches the tool: the vendor's own login command reading
  * the key on stdin (`login_command`, preferred: the vendor owns its file layout), or a file written
  * through a printf template (`config_path` + `printf_template`).
  */
-export const ApiKeyConfigSchema = z
+export const ApiKeyConfigSchema = lazy(() => z
   .strictObject({
     login_command: z.array(z.string().min(1)).min(1, "must be a non-empty argv list").optional(),
     config_path: z.string().min(1).optional(),
@@ -101,16 +102,16 @@ export const ApiKeyConfigSchema = z
     } else if (!c.login_command && (c.config_path === undefined || c.printf_template === undefined)) {
       ctx.addIssue({ code: "custom", path: [], message: "needs login_command, or both config_path and printf_template" });
     }
-  });
+  }));
 
-export const ApiKeySchema = z.strictObject({
+export const ApiKeySchema = lazy(() => z.strictObject({
   env_var: envVarName,
   key_url: z.url().optional(),
   prefixes: z.array(z.string().min(1)).optional(),
   config: ApiKeyConfigSchema.optional(),
-});
+}));
 
-export const ProviderSchema = z
+export const ProviderSchema = lazy(() => z
   .strictObject({
     name: z.string().regex(PROVIDER_NAME, "must match [a-z0-9][a-z0-9-]*"),
     label: z.string().min(1),
@@ -143,7 +144,7 @@ export const ProviderSchema = z
         ctx.addIssue({ code: "custom", path: ["probe", mode, "base_url"], message: `is required: there is no proxy.${mode} route to take the upstream from` });
       }
     }
-  });
+  }));
 
 export type Provider = z.infer<typeof ProviderSchema>;
 export type OAuthConfig = z.infer<typeof OAuthSchema>;

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ProviderArgument, SetOptions, validateArguments } from "../../core/arguments.js";
+import { lazy } from "../../core/lazy.js";
 import { InvalidApiKeyError, ModeUnavailableError } from "../../core/errors.js";
 import { contextFrom, type WithContext } from "../../context.js";
 import type { Provider } from "../../roster/schema.js";
@@ -73,7 +74,7 @@ export function checkKeyFormat(provider: Provider, key: string, roster: readonly
   }
 }
 
-const StoreApiKeyArgs = SetOptions.extend({ force: z.boolean().optional() });
+const StoreApiKeyArgs = lazy(() => SetOptions.extend({ force: z.boolean().optional() }));
 
 export interface StoreApiKeyOptions extends WithContext {
   credentialSet?: string;
