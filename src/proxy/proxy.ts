@@ -175,11 +175,17 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
 
   /** A session's byte budget holds within an answer too: one that runs past it is cut off, not delivered whole. */
   function capBytes(grant: PhantomGrant, upstreamRes: UpstreamResponse, res: ServerResponse, sent: number): void {
-    let left = meters.bytesLeft(meterKey(grant), grant.policy ?? {}) - sent;
+    const budget = meters.bytesLeft(meterKey(grant), grant.policy ?? {});
+    let left = budget - sent;
     if (left === Infinity) return;
     upstreamRes.on("data", (chunk: Buffer) => {
       left -= chunk.length;
-      if (left < 0) (upstreamRes.destroy(), res.destroy());
+      if (left < 0) {
+        // Spent, however little of the answer reached the client before the cut.
+        meters.addBytes(meterKey(grant), Math.max(0, budget));
+        upstreamRes.destroy();
+        res.destroy();
+      }
     });
   }
 
