@@ -87,7 +87,8 @@ writeFileSync(FLOOR_SQLITE, `require(${JSON.stringify(join(REPO, "node_modules/c
 
 /**
  * The steps of a command that reads payloads, each on top of the last: the bin's own bundled zod,
- * then the roster's schemas built (every command that reads the roster builds them today).
+ * then the roster's schema modules loaded. Their schemas are built on first use (src/core/lazy.ts),
+ * that is only when a user roster file is validated; a build before that change built them here.
  */
 const meta = JSON.parse(readFileSync(join(dirname(CLI), "meta.json"), "utf8"));
 const chunkHolding = (input) => Object.keys(meta.outputs).find((out) => Object.keys(meta.outputs[out].inputs).some((i) => i.includes(input)));
@@ -105,7 +106,7 @@ const FIGURES = [
   { name: "floor: a one-line CommonJS file", argv: ["node", FLOOR_CJS], target: null },
   { name: "floor: require commander and better-sqlite3, open the 1,000-row store, one SELECT", argv: ["node", FLOOR_SQLITE, join(seed, "credentials.db")], target: null },
   { name: "floor: the above, then the bin's bundled zod", argv: ["node", FLOOR_ZOD, join(seed, "credentials.db")], target: null },
-  { name: "floor: the above, then the roster's zod schemas built", argv: ["node", FLOOR_ROSTER, join(seed, "credentials.db")], target: null },
+  { name: "floor: the above, then the roster's schema modules loaded", argv: ["node", FLOOR_ROSTER, join(seed, "credentials.db")], target: null },
   { name: "`authctl --version`", args: ["--version"], target: 1.2 },
   { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
