@@ -86,11 +86,18 @@ describe("vendor key helpers calling authctl token", () => {
   });
 
   it("Claude Code honours CLAUDE_CODE_API_KEY_HELPER_TTL_MS: with 1 ms it asks authctl again", async () => {
-    const { clientHome, output, helperCalls } = await claudeRun("1");
-    expect(output).toContain(REPLY_TEXT);
-    expect(helperCalls.length).toBeGreaterThan(1);
-    assertKeyStaysOut(clientHome, output, anthropicKey);
-  });
+    // Claude asks its helper at start and again before its request once the TTL has passed; a request
+    // made while the first call is still running (a slow, loaded machine) shares that call. So up to
+    // three runs: a TTL that was ignored never asks twice, however many runs it gets.
+    const counts: number[] = [];
+    for (let attempt = 0; attempt < 3 && !counts.some((n) => n > 1); attempt++) {
+      const { clientHome, output, helperCalls } = await claudeRun("1");
+      expect(output).toContain(REPLY_TEXT);
+      assertKeyStaysOut(clientHome, output, anthropicKey);
+      counts.push(helperCalls.length);
+    }
+    expect(Math.max(...counts), `helper calls per run: ${counts.join(", ")}`).toBeGreaterThan(1);
+  }, 3 * CLI_TIMEOUT_MS);
 
   it("Codex's model_providers.<id>.auth.command: `codex exec` sends the key `authctl token openai` printed", async () => {
     const clientHome = mkdtempSync(join(clientRoot, "codex-"));
