@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// `npm test`: every suite on podman and, beside it, the container suites on docker.
+// `npm test`: the container suites on podman and on docker and, beside them, the suites that need
+// no engine (plan "host", with podman's environment).
 //
-//   npm test                               # podman: all suites; docker: the container suites
-//   npm test -- test/engine.test.ts        # only these files (docker: those that are container suites)
-//   AUTHCTL_TEST_ENGINES=podman npm test   # one engine
+//   npm test                               # podman + host: every suite; docker: the container suites
+//   npm test -- test/engine.test.ts        # only these files (each plan takes the ones it runs)
+//   AUTHCTL_TEST_ENGINES=podman npm test   # one engine (and the host plan)
 //
-// The two runs go in parallel: they share no containers (separate engines), no temp dirs (every
-// suite makes its own) and no store. Output lines are prefixed with the engine; a per-engine
-// summary follows. A run whose engine does not answer is skipped with a reason, or fails when
-// CI=true. AUTHCTL_TEST_SUMMARY=<file> receives the totals as JSON (.ci/run prints them).
+// The three runs go in parallel: they share no containers (separate engines, or none), no temp
+// dirs (every suite makes its own) and no store. Output lines are prefixed with the plan; a
+// per-plan summary follows. A run whose engine does not answer is skipped with a reason, or fails
+// when CI=true. AUTHCTL_TEST_SUMMARY=<file> receives the totals as JSON (.ci/run prints them).
 //
 // When a chosen suite runs the real auth image, its build (scripts/build-auth-image.sh: minutes
 // on a fresh machine, built with podman and copied into docker) starts here, beside the suites;
@@ -56,9 +57,15 @@ const all = testFiles().sort();
 const chosen = fileArgs.length ? all.filter((f) => fileArgs.some((a) => f.includes(a.replace(/^\.\//, "")))) : all;
 const wanted = (process.env.AUTHCTL_TEST_ENGINES ?? "podman,docker").split(",").map((e) => e.trim()).filter(Boolean);
 
+// Files run one at a time within a plan (vitest.config.ts); the plans run side by side. The suites
+// that need no engine (the store, PostgreSQL and fleet suites among them: mostly waiting on
+// processes, leases and timeouts) make a plan of their own beside podman's container suites,
+// so the run takes as long as its longest plan, not the sum of both.
+const containerSuites = chosen.filter(isContainerSuite);
 const plans = [
-  { engine: "podman", files: chosen },
-  { engine: "docker", files: chosen.filter(isContainerSuite) },
+  { name: "podman", engine: "podman", files: containerSuites },
+  { name: "host", engine: "podman", needsEngine: false, files: chosen.filter((f) => !containerSuites.includes(f)) },
+  { name: "docker", engine: "docker", files: containerSuites },
 ].filter((p) => wanted.includes(p.engine));
 
 const scratch = mkdtempSync(join(tmpdir(), "authctl-test-engines-"));
@@ -75,7 +82,7 @@ const usesAuthImage = (file) => readFileSync(join(REPO, file), "utf8").includes(
  */
 async function prebuildAuthImage() {
   if (process.env.AUTHCTL_AUTH_IMAGE || process.getuid?.() !== 0) return undefined;
-  const engines = plans.filter((p) => p.files.some(usesAuthImage) && engineAnswers(p.engine)).map((p) => p.engine);
+  const engines = [...new Set(plans.filter((p) => p.files.some(usesAuthImage) && engineAnswers(p.engine)).map((p) => p.engine))];
   // The script records its base in $AUTHCTL_HOME/config.yaml: a home of its own keeps the real one unwritten.
   const home = mkdtempSync(join(tmpdir(), "authctl-image-home-"));
   try {
@@ -97,18 +104,18 @@ async function prebuildAuthImage() {
   }
 }
 
-function run({ engine, files }) {
-  if (files.length === 0) return Promise.resolve({ engine, skipped: "no container suite among the chosen files" });
-  if (!engineAnswers(engine)) {
+function run({ name, engine, needsEngine = true, files }) {
+  if (files.length === 0) return Promise.resolve({ name, skipped: needsEngine ? "no container suite among the chosen files" : "no engine-free suite among the chosen files" });
+  if (needsEngine && !engineAnswers(engine)) {
     const why = `${engine} does not answer (run scripts/setup-container-engine.sh as root)`;
-    return Promise.resolve(CI ? { engine, error: `CI=true: ${why}` } : { engine, skipped: why });
+    return Promise.resolve(CI ? { name, error: `CI=true: ${why}` } : { name, skipped: why });
   }
-  const json = join(scratch, `${engine}.json`);
+  const json = join(scratch, `${name}.json`);
   const argv = [vitest, "run", ...files, "--reporter=default", "--reporter=json", `--outputFile=${json}`, ...optionArgs];
   const child = spawn(process.execPath, argv, { cwd: REPO, env: engineEnv(engine), stdio: ["ignore", "pipe", "pipe"] });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-      (stream === child.stdout ? process.stdout : process.stderr).write(`[${engine}] ${line}\n`);
+      (stream === child.stdout ? process.stdout : process.stderr).write(`[${name}] ${line}\n`);
     });
   }
   return new Promise((resolve) => {
@@ -116,7 +123,7 @@ function run({ engine, files }) {
       try {
         const r = JSON.parse(readFileSync(json, "utf8"));
         resolve({
-          engine,
+          name,
           files: files.length,
           code,
           passed: r.numPassedTests,
@@ -125,7 +132,7 @@ function run({ engine, files }) {
           failedFiles: r.testResults.filter((t) => t.status === "failed").map((t) => relative(REPO, t.name)),
         });
       } catch {
-        resolve({ engine, error: `vitest exited with ${code} and wrote no results` });
+        resolve({ name, error: `vitest exited with ${code} and wrote no results` });
       }
     });
   });
@@ -137,20 +144,20 @@ const prebuildFailure = await prebuild;
 rmSync(scratch, { recursive: true, force: true });
 
 const totals = { passed: 0, failed: 0, skipped: 0, engines: {} };
-console.log("\nTest summary by engine");
+console.log("\nTest summary by plan (podman and docker: the container suites; host: the suites that need no engine)");
 for (const r of results) {
-  totals.engines[r.engine] = r;
+  totals.engines[r.name] = r;
   if (r.error) {
     totals.failed += 1;
-    console.log(`  ${r.engine.padEnd(7)} FAILED: ${r.error}`);
+    console.log(`  ${r.name.padEnd(7)} FAILED: ${r.error}`);
   } else if (r.skipped !== undefined && r.passed === undefined) {
-    console.log(`  ${r.engine.padEnd(7)} not run: ${r.skipped}`);
+    console.log(`  ${r.name.padEnd(7)} not run: ${r.skipped}`);
   } else {
     totals.passed += r.passed;
     totals.failed += r.failed;
     totals.skipped += r.skipped;
     const failedFiles = r.failedFiles.length ? ` (failed: ${r.failedFiles.join(", ")})` : "";
-    console.log(`  ${r.engine.padEnd(7)} ${r.files} files: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${failedFiles}`);
+    console.log(`  ${r.name.padEnd(7)} ${r.files} files: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${failedFiles}`);
   }
 }
 console.log(`  total   ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
