@@ -130,6 +130,7 @@ function run({ name, engine, needsEngine = true, files }) {
           failed: r.numFailedTests + (code !== 0 && r.numFailedTests === 0 ? 1 : 0),
           skipped: r.numPendingTests + r.numTodoTests,
           failedFiles: r.testResults.filter((t) => t.status === "failed").map((t) => relative(REPO, t.name)),
+          failures: failuresOf(r),
         });
       } catch {
         resolve({ name, error: `vitest exited with ${code} and wrote no results` });
@@ -138,10 +139,31 @@ function run({ name, engine, needsEngine = true, files }) {
   });
 }
 
+/**
+ * The failed tests of a vitest JSON report, each with the head of its first failure message: the
+ * summary ends the output, and a CI log is often read from its tail only.
+ */
+function failuresOf(report) {
+  const failures = [];
+  for (const file of report.testResults) {
+    const failed = file.assertionResults.filter((t) => t.status === "failed");
+    if (file.status === "failed" && failed.length === 0) failures.push({ test: relative(REPO, file.name), message: file.message ?? "" });
+    for (const t of failed) failures.push({ test: `${relative(REPO, file.name)} > ${t.fullName}`, message: t.failureMessages?.[0] ?? "" });
+  }
+  return failures.map(({ test, message }) => ({ test, message: message.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => !/^\s*at (.*node_modules|new Promise|process\.|node:)/.test(line)).slice(0, 6).join("\n").slice(0, 600) }));
+}
+
 const prebuild = prebuildAuthImage();
 const results = await Promise.all(plans.map(run));
 const prebuildFailure = await prebuild;
 rmSync(scratch, { recursive: true, force: true });
+
+const failed = results.flatMap((r) => (r.failures ?? []).map((f) => ({ plan: r.name, ...f })));
+if (failed.length) {
+  console.log("\nFailed tests (the head of each failure; the full text is above, under the plan's prefix)");
+  for (const f of failed.slice(0, 12)) console.log(`  [${f.plan}] ${f.test}\n${f.message.replace(/^/gm, "      ")}`);
+  if (failed.length > 12) console.log(`  … and ${failed.length - 12} more`);
+}
 
 const totals = { passed: 0, failed: 0, skipped: 0, engines: {} };
 console.log("\nTest summary by plan (podman and docker: the container suites; host: the suites that need no engine)");
