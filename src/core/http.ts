@@ -23,6 +23,8 @@ export interface HttpCall {
   signal?: AbortSignal;
   /** node:http's `createConnection`, for a connection verified before anything is sent. */
   createConnection?: RequestOptions["createConnection"];
+  /** How the URL's host becomes the address dialled (a guard that checks it after resolution); TLS still verifies the name. */
+  lookup?: RequestOptions["lookup"];
 }
 
 export interface HttpReply {
@@ -40,7 +42,7 @@ export function httpCall(call: HttpCall): Promise<HttpReply> {
   const { url, socketPath, timeoutMs, maxBytes } = call;
   const peer = url ?? `${socketPath}${call.path ?? "/"}`;
   const headers = { ...(call.body === undefined ? {} : { "content-length": Buffer.byteLength(call.body) }), ...call.headers };
-  const options: RequestOptions = { method: call.method ?? "GET", headers, signal: call.signal, createConnection: call.createConnection };
+  const options: RequestOptions = { method: call.method ?? "GET", headers, signal: call.signal, createConnection: call.createConnection, ...(call.lookup ? { lookup: call.lookup } : {}) };
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {

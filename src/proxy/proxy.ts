@@ -130,7 +130,7 @@ function typedOrNone(row: StoredCredential | undefined): StoredCredential<Creden
  */
 export function createCredentialProxy(options: CredentialProxyOptions = {}): CredentialProxy {
   const context = contextFrom(options);
-  const refresher = new RefreshOwner(context);
+  const refresher = new RefreshOwner(context, { resolveUpstream: options.resolveUpstream });
   const refreshPath = options.refreshPath ?? "/oauth/token";
   const limits: ForwardLimits = {
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,

@@ -1,3 +1,4 @@
+import type { LookupFunction } from "node:net";
 import type { Authctl } from "../context.js";
 import { CredentialRefreshError } from "../core/errors.js";
 import { httpCall, TOKEN_RESPONSE_LIMIT } from "../core/http.js";
@@ -6,6 +7,7 @@ import { containerLogin, rotatedLogin, type ContainerLoginPayload as OAuthPayloa
 import type { ProxyOAuthRoute } from "../roster/proxySchema.js";
 import type { StoredCredential } from "../store/store.js";
 import { refreshLeaseKey } from "../store/lease.js";
+import { guardedLookup, type ResolveUpstream } from "./upstreamGuard.js";
 
 type RefreshConfig = NonNullable<ProxyOAuthRoute["refresh"]>;
 
@@ -20,8 +22,11 @@ interface TokenResponse {
   expires_in?: number;
 }
 
-/** POSTs JSON with a timeout and a cap on the answer; never follows a redirect (the body holds a refresh token). */
-export async function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; json: unknown }> {
+/**
+ * POSTs JSON with a timeout and a cap on the answer; never follows a redirect (the body holds a
+ * refresh token). `lookup` resolves and checks the host (the upstream guard) when given.
+ */
+export async function postJson(url: string, body: unknown, timeoutMs: number, signal?: AbortSignal, lookup?: LookupFunction): Promise<{ status: number; json: unknown }> {
   const reply = await httpCall({
     url,
     method: "POST",
@@ -30,6 +35,7 @@ export async function postJson(url: string, body: unknown, timeoutMs: number, si
     timeoutMs,
     maxBytes: TOKEN_RESPONSE_LIMIT,
     ...(signal ? { signal } : {}),
+    ...(lookup ? { lookup } : {}),
   });
   let json: unknown;
   try {
@@ -49,11 +55,17 @@ export class RefreshOwner {
   private readonly inflight = new Map<string, Promise<StoredCredential<OAuthPayload>>>();
   /** How many refresh calls this owner sent (the tests' and the audit's view of "exactly one"). */
   refreshCalls = 0;
+  private readonly timeoutMs: number;
+  /** The token endpoint is dialled like any upstream: its address checked after resolution, once per connection. */
+  private readonly lookup: LookupFunction;
 
   constructor(
     private readonly context: Authctl,
-    private readonly timeoutMs = 30_000,
-  ) {}
+    options: { timeoutMs?: number; resolveUpstream?: ResolveUpstream } = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.lookup = guardedLookup(options.resolveUpstream, "refresh.token_url");
+  }
 
   /**
    * The credential, refreshed first when it expires soon or when `rejected` (the access token an
@@ -90,8 +102,9 @@ export class RefreshOwner {
         { grant_type: "refresh_token", refresh_token: refreshToken, client_id: config.client_id },
         this.timeoutMs,
         signal,
+        this.lookup,
       ).catch((error: Error) => {
-        throw new CredentialRefreshError(`refreshing ${credentialSet}:${provider} failed: ${error.message}`);
+        throw new CredentialRefreshError(`refreshing ${credentialSet}:${provider} failed: ${error.message.replace(/^authctl proxy: /, "")}`, { cause: error });
       });
       const tokens = json as Partial<TokenResponse> | undefined;
       if (status !== 200 || typeof tokens?.access_token !== "string") {

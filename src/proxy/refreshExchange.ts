@@ -6,6 +6,7 @@ import { sendJson } from "./forward.js";
 import { mintPhantoms, revokePhantom, verifyPhantom, type PhantomGrant } from "./phantoms.js";
 import type { RefreshOwner } from "./refresh.js";
 import { routeFor, type UpstreamOverride } from "./routes.js";
+import { UpstreamRefusedError } from "./upstreamGuard.js";
 
 const MAX_REFRESH_BODY = 64 * 1024;
 
@@ -34,9 +35,11 @@ function refreshTokenOf(text: string | undefined, contentType: string): string |
 /** How an exchange ended, for the proxy's audit line (the shape of its own refusals). */
 export type ExchangeOutcome = { status: 200; grant: PhantomGrant } | { status: number; reason: string; message: string; grant?: PhantomGrant };
 
-function refuse(res: ServerResponse, status: 400 | 401, error: string, message: string, grant?: PhantomGrant): ExchangeOutcome {
+const REASONS = { 400: "Bad Request", 401: "Unauthorized", 502: "Bad Gateway" } as const;
+
+function refuse(res: ServerResponse, status: keyof typeof REASONS, error: string, message: string, grant?: PhantomGrant): ExchangeOutcome {
   sendJson(res, status, { error, error_description: message });
-  return { status, reason: status === 400 ? "Bad Request" : "Unauthorized", message, ...(grant ? { grant } : {}) };
+  return { status, reason: REASONS[status], message, ...(grant ? { grant } : {}) };
 }
 
 /**
@@ -71,6 +74,8 @@ export async function exchangeRefreshPhantom(
     try {
       await deps.refresher.fresh(grant.credentialSet, grant.provider, route.refresh);
     } catch (error) {
+      // The token endpoint was never dialled: the login may be fine, so the client is not told to log in again.
+      if ((error as Error).cause instanceof UpstreamRefusedError) return refuse(res, 502, "server_error", (error as Error).message, grant);
       return refuse(res, 401, "invalid_grant", (error as Error).message, grant);
     }
   }

@@ -44,9 +44,10 @@ export const localUpstream = (hostname: string): boolean => isIP(hostname.replac
  * connection, every address checked, and the socket connects to exactly those addresses, so a
  * name that answers differently a moment later (DNS rebinding) cannot slip another address in
  * between the check and the connect. TLS still verifies the configured name: the request keeps it
- * as its host, only the address comes from here.
+ * as its host, only the address comes from here. `field` is the roster field a refusal tells the
+ * user to change (the route's `base_url`, its `refresh.token_url`).
  */
-export function guardedLookup(resolve: ResolveUpstream = systemResolve): LookupFunction {
+export function guardedLookup(resolve: ResolveUpstream = systemResolve, field = "base_url"): LookupFunction {
   return (hostname, options, callback) => {
     const fail = (error: Error) => callback(error as NodeJS.ErrnoException, "", 0);
     resolve(hostname).then((found) => {
@@ -55,8 +56,8 @@ export function guardedLookup(resolve: ResolveUpstream = systemResolve): LookupF
       const own = localUpstream(hostname) ? undefined : ownAddresses();
       const forbidden = own && addresses.find((a) => forbiddenAddress(a.address, own));
       if (forbidden) {
-        const why = `the upstream ${hostname} resolved to ${forbidden.address}, a loopback, private, link-local or metadata address, or one of this host's own`;
-        return fail(new UpstreamRefusedError(`authctl proxy: ${why}; the proxy dials only public addresses for a named upstream (to use a local one, put the address itself in the roster's base_url)`));
+        const why = `the upstream ${hostname} resolved to ${forbidden.address} (loopback, private, link-local, metadata or this host's own)`;
+        return fail(new UpstreamRefusedError(`authctl proxy: ${why}, refused: for a local endpoint, give its address in the roster's ${field}`));
       }
       if (options.all) callback(null, addresses);
       else callback(null, addresses[0]!.address, addresses[0]!.family);

@@ -1,7 +1,5 @@
-import dgram from "node:dgram";
 import { lookup, Resolver } from "node:dns/promises";
 import { hostname } from "node:os";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { mintPhantoms } from "../../src/proxy/phantoms.js";
@@ -9,40 +7,10 @@ import { createCredentialProxy, type ProxyAuditEntry } from "../../src/proxy/pro
 import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
+import { dnsStub } from "../helpers/dns-stub.js";
 import { canary, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
-
-/**
- * A DNS server on 127.0.0.1 answering A queries from `answers` (name → the address for the n-th
- * query of it); AAAA and unknown names get an empty answer. Counts the queries of each name.
- */
-async function dnsStub(answers: Record<string, (n: number) => string>) {
-  const queries: Record<string, number> = {};
-  const server = dgram.createSocket("udp4");
-  server.on("message", (query, peer) => {
-    let at = 12;
-    const labels: string[] = [];
-    while (query[at]! > 0) {
-      labels.push(query.subarray(at + 1, at + 1 + query[at]!).toString());
-      at += query[at]! + 1;
-    }
-    const question = query.subarray(12, at + 5);
-    const name = labels.join(".").toLowerCase();
-    const type = query.readUInt16BE(at + 1);
-    const n = (queries[name] = (queries[name] ?? 0) + 1);
-    const address = type === 1 ? answers[name]?.(n) : undefined;
-    const header = Buffer.alloc(12);
-    query.copy(header, 0, 0, 2);
-    header.writeUInt16BE(0x8180, 2);
-    header.writeUInt16BE(1, 4);
-    header.writeUInt16BE(address ? 1 : 0, 6);
-    const answer = address ? Buffer.concat([Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]), Buffer.from(address.split(".").map(Number))]) : Buffer.alloc(0);
-    server.send(Buffer.concat([header, question, answer]), peer.port, peer.address);
-  });
-  await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", resolve));
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, queries, close: () => server.close() };
-}
 
 /**
  * Issue 23 item 2: the proxy dials only the roster's upstream, checks the address it resolves to
