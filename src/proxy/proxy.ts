@@ -31,7 +31,7 @@ import { RefreshOwner } from "./refresh.js";
 import { exchangeRefreshPhantom } from "./refreshExchange.js";
 import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { UpstreamPool, UpstreamRequest } from "./upstreamClient.js";
-import { WebSocketScrubber } from "./websocket.js";
+import { bridgeWebSocket } from "./websocket.js";
 import { gitRequest, gitRouteFor, sendGitRefusal } from "./gitRoutes.js";
 import { pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
@@ -394,24 +394,9 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         // A bridge nobody uses still holds two sockets: closed after upgradeIdleMs without a byte either way.
         for (const end of [socket, upstreamSocket]) end.setTimeout(upgradeIdleMs, () => (socket.destroy(), upstreamSocket.destroy()));
         writeRawHead(socket, upstreamRes, [], scrub);
-        const fromUpstream = scrub ? new WebSocketScrubber(scrub) : undefined;
-        fromUpstream?.on("error", () => (socket.destroy(), upstreamSocket.destroy()));
-        if (upstreamHead.length) (fromUpstream ?? socket).write(upstreamHead);
-        if (head.length) upstreamSocket.write(head);
-        let bytesIn = head.length;
-        let bytesOut = upstreamHead.length;
-        socket.on("data", (chunk: Buffer) => (bytesIn += chunk.length));
-        upstreamSocket.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
-        upstreamSocket.on("error", () => socket.destroy());
-        upstreamSocket.on("close", () => socket.destroy());
-        // Audited once the bridge ends, with what crossed it both ways.
-        socket.once("close", () => {
-          upstreamSocket.destroy();
-          audit(target, req, 101, bytesIn, bytesOut, started);
-        });
-        if (fromUpstream) upstreamSocket.pipe(fromUpstream).pipe(socket);
-        else upstreamSocket.pipe(socket);
-        socket.pipe(upstreamSocket);
+        const budget = meters.bytesLeft(meterKey(target.grant), target.grant.policy ?? {});
+        // Audited once the bridge ends, with what crossed it both ways (and the rule, when the budget cut it).
+        bridgeWebSocket(socket, upstreamSocket, { head, upstreamHead, scrub, budget }, ({ bytesIn, bytesOut, spent }) => audit(spent ? { ...target, ...spent } : target, req, 101, bytesIn, bytesOut, started));
       });
       upstream.on("response", (upstreamRes) => {
         if (retryAfter(target, upstreamRes, retried)) {

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { Transform, type TransformCallback } from "node:stream";
 import { type Scrub, scrubChunk } from "./forward.js";
 
@@ -78,4 +79,111 @@ export class WebSocketScrubber extends Transform {
     this.needed = 2;
     return end;
   }
+}
+
+/** How long a client cut off at its budget has to answer the close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 5_000;
+/** 1008 "policy violation" (RFC 6455 §7.4.1). */
+const POLICY_VIOLATION = 1008;
+const BUDGET_RULE = "session.max_bytes";
+
+/** A close frame as a server sends it (unmasked); the reason is ASCII and short enough for a control frame. */
+function closeFrame(code: number, reason: string): Buffer {
+  const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason.slice(0, MAX_CONTROL_PAYLOAD - 2))]);
+  return Buffer.concat([frameHeader(0x88, payload.length), payload]);
+}
+
+/** Passes chunks on while the shared budget holds them; the chunk that would overrun it, and all after, are dropped. */
+class BudgetGate extends Transform {
+  constructor(private readonly allows: (bytes: number) => boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    done(null, this.allows(chunk.length) ? chunk : undefined);
+  }
+}
+
+export interface BridgeOptions {
+  /** What the client sent after its handshake, and the upstream after its 101. */
+  head: Buffer;
+  upstreamHead: Buffer;
+  /** The real secret to replace in what the upstream sends; none when there is no secret. */
+  scrub: Scrub | undefined;
+  /** What the session's byte budget still allows (Infinity without one). */
+  budget: number;
+}
+
+export interface BridgeEnd {
+  /** Bytes that arrived from the client and from the upstream, relayed or not. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Set when the bridge was cut at the session's byte budget: the rule, and why, for the audit line. */
+  spent?: { rule: string; message: string };
+}
+
+/**
+ * Relays an upgraded WebSocket connection both ways, the upstream's frames scrubbed. A session's
+ * byte budget holds within the bridge as it does within an HTTP answer: bytes count as they cross,
+ * in both directions, and the first chunk that would overrun the budget is not relayed. Then the
+ * upstream's connection ends, and the client gets a close frame 1008 naming the rule: only whole
+ * frames reach it through the scrubber, so the close frame lands on a frame boundary (without a
+ * scrubber its socket just ends). `onEnd` runs once, when the client's socket has closed.
+ */
+export function bridgeWebSocket(client: Socket, upstream: Socket, options: BridgeOptions, onEnd: (end: BridgeEnd) => void): void {
+  const { scrub, budget } = options;
+  let bytesIn = options.head.length;
+  let bytesOut = options.upstreamHead.length;
+  let relayed = 0;
+  let spent: BridgeEnd["spent"];
+  const limited = budget !== Infinity;
+  const fromUpstream = scrub ? new WebSocketScrubber(scrub) : undefined;
+  fromUpstream?.on("error", () => (client.destroy(), upstream.destroy()));
+  const gateDown = limited ? new BudgetGate((bytes) => take(bytes)) : undefined;
+  const gateUp = limited ? new BudgetGate((bytes) => take(bytes)) : undefined;
+  // upstream → [budget] → [scrubber] → client, and client → [budget] → upstream.
+  const upstreamInto = gateDown ?? fromUpstream ?? client;
+  const intoClient = fromUpstream ?? gateDown;
+
+  function cut(): void {
+    const message = `authctl proxy: this session has used its byte budget (${BUDGET_RULE}), so its WebSocket was closed; mint a new session for more`;
+    spent = { rule: BUDGET_RULE, message };
+    upstream.unpipe();
+    // unpipe() pauses: the client's answer to the close frame, and its end, must still be read (and go nowhere).
+    client.unpipe().resume();
+    intoClient?.unpipe(client);
+    upstream.destroy();
+    if (fromUpstream) client.end(closeFrame(POLICY_VIOLATION, `${BUDGET_RULE}: the session's byte budget is spent`));
+    else client.end();
+    setTimeout(() => client.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Counts a chunk against the budget; false once it would overrun it (the bridge is then cut). */
+  function take(bytes: number): boolean {
+    if (spent) return false;
+    if (relayed + bytes > budget) {
+      cut();
+      return false;
+    }
+    relayed += bytes;
+    return true;
+  }
+
+  client.on("data", (chunk: Buffer) => (bytesIn += chunk.length));
+  upstream.on("data", (chunk: Buffer) => (bytesOut += chunk.length));
+  upstream.on("error", () => client.destroy());
+  // A cut upstream closes while the client still reads its close frame.
+  upstream.on("close", () => spent || client.destroy());
+  client.once("close", () => {
+    upstream.destroy();
+    onEnd({ bytesIn, bytesOut, ...(spent ? { spent } : {}) });
+  });
+
+  if (gateDown && fromUpstream) gateDown.pipe(fromUpstream);
+  intoClient?.pipe(client);
+  if (options.upstreamHead.length) upstreamInto.write(options.upstreamHead);
+  if (options.head.length) (gateUp ?? upstream).write(options.head);
+  upstream.pipe(upstreamInto);
+  if (gateUp) client.pipe(gateUp).pipe(upstream);
+  else client.pipe(upstream);
 }
