@@ -36,3 +36,15 @@ export function containerDetails(prefix: string): string {
   const r = spawnSync(ENGINE, ["ps", "-a", "--format", "{{.Names}} | {{.Status}} | {{.CreatedAt}} | {{.Labels}}"], { encoding: "utf8" });
   return r.stdout.split("\n").filter((n) => n.startsWith(prefix)).join("\n");
 }
+
+/**
+ * Waits until the agent forwarder of a detached container (`… node /opt/authctl/forward.mjs sleep N`)
+ * listens on its port: `run -d` returns before node has started, and a client exec'd at once would
+ * meet a refused connection. Reads /proc/net/tcp, so it needs only `sh` and `grep` in the image.
+ */
+export function waitForForwarder(name: string, timeoutMs = 60_000): void {
+  const listening = 'grep -qi ":$(printf %04X "$AUTHCTL_PROXY_PORT") 00000000:0000 0A" /proc/net/tcp';
+  const script = `i=0; until ${listening}; do i=$((i+1)); [ $i -gt ${Math.ceil(timeoutMs / 100)} ] && exit 1; sleep 0.1; done`;
+  const r = spawnSync(ENGINE, ["exec", name, "sh", "-c", script], { encoding: "utf8", timeout: timeoutMs + 20_000 });
+  if (r.status !== 0) throw new Error(`the agent forwarder in ${name} did not listen within ${timeoutMs} ms: ${r.stderr || r.error?.message || `exit ${r.status}`}`);
+}

@@ -8,7 +8,7 @@ import { CredentialStore } from "../../src/store/store.js";
 import { authImage } from "../helpers/auth-image.js";
 import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
-import { ENGINE, requireEngine } from "../helpers/engine.js";
+import { ENGINE, requireEngine, waitForForwarder } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, geminiGenerate, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
@@ -119,6 +119,7 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     const quiet = QUIET.flatMap((e) => ["-e", e]);
     const r = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...quiet, ...agent.runArgs, "--name", name, image, ...agent.command, "sleep", "300"], { reject: false });
     expect(r.exitCode, String(r.stderr)).toBe(0);
+    waitForForwarder(name);
     return name;
   }
 

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authctl, canary, tempHome } from "../helpers/env.js";
-import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine, waitForForwarder } from "../helpers/engine.js";
 import { authImage } from "../helpers/auth-image.js";
 import { serveGhLogin } from "../helpers/gh-agent.js";
 import { startGitServer, type GitServer } from "../helpers-git/git-server.js";
@@ -64,6 +64,7 @@ describe.skipIf(!canRun)("agent container: git over HTTPS through the proxy with
     agentEnv = agent.env;
     const run = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...agent.runArgs, "--name", NAME, image, ...agent.command, "sleep", "600"], { reject: false });
     expect(run.exitCode, String(run.stderr)).toBe(0);
+    waitForForwarder(NAME);
   }, 20 * 60_000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authctl, canary, tempHome } from "../helpers/env.js";
-import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine, waitForForwarder } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { authImage } from "../helpers/auth-image.js";
 import { serveGhLogin } from "../helpers/gh-agent.js";
@@ -55,6 +55,7 @@ describe.skipIf(!canRun)("proxy policy: gh in a container through the real proxy
     containerSession = agent.sessionId;
     const run = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...agent.runArgs, "--name", NAME, image, ...agent.command, "sleep", "600"], { reject: false });
     expect(run.exitCode, String(run.stderr)).toBe(0);
+    waitForForwarder(NAME);
   }, 20 * 60_000);
 
   afterAll(async () => {
