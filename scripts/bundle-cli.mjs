@@ -26,6 +26,21 @@ const BUNDLED = new Set(["commander", "zod"]);
 const external = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})].filter((name) => !BUNDLED.has(name));
 
 /**
+ * zod is a file of its own (zod.js), loaded the first time a schema is built or a zod value is
+ * read: most modules declaring schemas are on every command's start path (the roster, the service
+ * protocol, the project file), their schemas built on first use (src/core/lazy.ts), yet loading
+ * zod's module alone cost a fifth of `node -e 0`. Each `import * as z from "zod"` becomes a stand-in
+ * (lazyModule below) whose first property read requires zod.js.
+ */
+const ZOD_FILE = "./zod.js";
+const zodApart = {
+  name: "zod-apart",
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, () => ({ path: ZOD_FILE, external: true }));
+  },
+};
+
+/**
  * `new URL("../../resources/agents/", import.meta.url)` must keep meaning "beside the module as
  * tsc laid it out" once that module lives in dist/bin/: each import.meta.url of our code becomes the
  * URL of its original file, relative to dist/bin/ (every output file is written there, no subfolders).
@@ -48,7 +63,7 @@ const common = {
   format: "esm",
   platform: "node",
   target: "node20",
-  plugins: [originalModuleUrl],
+  plugins: [originalModuleUrl, zodApart],
   metafile: true,
   logLevel: "warning",
 };
@@ -70,8 +85,31 @@ const entry = await build({
   outdir: STAGE,
   external: [...external, "./start.js"],
 });
+/**
+ * zod.js holds what our modules read off zod's namespace (`z.string`, `z.object`, …): a whole-zod
+ * entry would keep every export, locales included (four times the size).
+ */
+function zodNamesUsed(inputs) {
+  const names = new Set();
+  for (const [input, { imports }] of Object.entries(inputs)) {
+    if (!imports.some((edge) => edge.path === ZOD_FILE)) continue;
+    const text = readFileSync(join(REPO, input), "utf8");
+    const namespace = text.match(/^import \* as ([\w$]+) from "zod";$/m)?.[1];
+    if (!namespace) throw new Error(`${input}: zod is imported in a form the bundler cannot defer (use \`import * as z from "zod"\`)`);
+    for (const m of text.matchAll(new RegExp(`(?<![\\w$.])${namespace.replace("$", "\\$")}\\.([A-Za-z_$][\\w$]*)`, "g"))) names.add(m[1]);
+  }
+  return [...names].sort();
+}
+const zodNames = zodNamesUsed({ ...rest.metafile.inputs, ...entry.metafile.inputs });
+const zod = await build({
+  ...common,
+  plugins: [],
+  stdin: { contents: `export { ${zodNames.join(", ")} } from "zod";\n`, resolveDir: REPO, sourcefile: "zod-used-by-authctl.js" },
+  outfile: join(STAGE, "zod.js"),
+});
 // test/startup.test.ts reads which sources each output holds and what it imports.
-const meta = { inputs: { ...rest.metafile.inputs, ...entry.metafile.inputs }, outputs: { ...rest.metafile.outputs, ...entry.metafile.outputs } };
+const builds = [rest, entry, zod];
+const meta = { inputs: Object.assign({}, ...builds.map((b) => b.metafile.inputs)), outputs: Object.assign({}, ...builds.map((b) => b.metafile.outputs)) };
 writeFileSync(join(STAGE, "meta.json"), JSON.stringify(meta).replaceAll(`${relative(REPO, STAGE)}/`, "dist/bin/"));
 
 /**
@@ -84,7 +122,32 @@ function toCommonJs(file) {
   const code = readFileSync(file, "utf8").replace(/\bimport\("(\.\/(?:chunk-[A-Z0-9]+|start)\.js)"\)/g, 'Promise.resolve().then(() => require("$1"))');
   const moduleUrl = code.includes("import.meta.url") ? 'const __authctlModuleUrl = require("node:url").pathToFileURL(__filename).href;' : "";
   const out = transformSync(code, { format: "cjs", platform: "node", target: "node20", define: { "import.meta.url": "__authctlModuleUrl" }, banner: moduleUrl, logLevel: "error" });
-  writeFileSync(file, out.code);
+  writeFileSync(file, loadOnFirstUse(out.code, file));
+}
+
+/**
+ * Modules most commands import but few use, loaded on first use instead of at start-up: zod (see
+ * zodApart), and the Node built-ins only some commands call (child_process: commander's own
+ * `require` for executable subcommands, which authctl has none of, and the store's key helpers;
+ * worker_threads: the PostgreSQL backend and the in-run service call). Each loaded up front cost
+ * about a tenth of `node -e 0`. Only a whole-module binding (`var x = require(…)`) is replaced:
+ * its every use is a property read, which the stand-in forwards.
+ */
+const LAZY_BUILTINS = ["child_process", "worker_threads"];
+const LAZY_MODULE = `const __authctlLazyModule = (load) => { let loaded; const real = () => (loaded ??= load()); return new Proxy({}, { get: (_, key) => real()[key], has: (_, key) => key in real(), ownKeys: () => Reflect.ownKeys(real()), getOwnPropertyDescriptor: (_, key) => { const d = Reflect.getOwnPropertyDescriptor(real(), key); return d && { ...d, configurable: true }; } }); };\n`;
+function loadOnFirstUse(code, file) {
+  const builtins = new RegExp(`^(\\s*var [\\w$]+ = )(?:require|\\(0, import_chunk_[A-Z0-9]+\\.__require\\))\\("(node:(?:${LAZY_BUILTINS.join("|")}))"\\);$`, "gm");
+  const zodImport = /^(var [\w$]+ = )__toESM\(require\("\.\/zod\.js"\)\);$/gm;
+  let replaced = 0;
+  let zodDeferred = 0;
+  const out = code
+    .replace(builtins, (_, head, spec) => (replaced++, `${head}__authctlLazyModule(() => require("${spec}"));`))
+    .replace(zodImport, (_, head) => (replaced++, zodDeferred++, `${head}__authctlLazyModule(() => require("${ZOD_FILE}"));`));
+  // Any other form would load zod with this file, silently undoing the split.
+  if (code.split(`require("${ZOD_FILE}")`).length - 1 !== zodDeferred) throw new Error(`${relative(REPO, file)}: zod is imported in a form the bundler cannot defer (use \`import * as z from "zod"\`)`);
+  if (replaced === 0) return out;
+  const strict = out.startsWith('"use strict";\n') ? '"use strict";\n' : "";
+  return strict + LAZY_MODULE + out.slice(strict.length);
 }
 const requireFromRepo = createRequire(join(REPO, "package.json"));
 for (const output of Object.values(meta.outputs)) {

@@ -15,7 +15,9 @@ export function systemIO(): IOStreams {
   } catch {
     // A directory removed under the shell: no project file applies.
   }
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
+  // Node builds process.stdin when first read (a file's or /dev/null's loads fs streams, readline
+  // and fs/promises): `token` never reads it.
+  return { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
 }
 
 export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);

@@ -12,6 +12,7 @@ type ErrorClass = new (message: string) => Error;
  */
 export function validateArguments(fn: string, args: Record<string, readonly [z.ZodType, unknown]>, ErrorType: ErrorClass = InvalidArgumentError): void {
   for (const [name, [schema, value]] of Object.entries(args)) {
+    if (ACCEPTED_AT_SIGHT.get(schema)?.(value)) continue;
     const parsed = schema.safeParse(value);
     if (parsed.success) continue;
     const issue = parsed.error.issues[0]!;
@@ -38,3 +39,16 @@ export const ProviderArgument = lazy(() => z.string());
 
 /** The options object most entry points take: the credential set, spelled one way; the rest is each call's own. */
 export const SetOptions = lazy(() => z.looseObject({ credentialSet: z.string().optional() }));
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+
+/**
+ * The usual argument of the two schemas every credential read checks, recognised without building
+ * them (`token`, `run` and the git helper would otherwise load zod for this alone). Each accepts a
+ * subset of what its schema accepts; anything else still goes to the schema, for its exact error.
+ */
+const ACCEPTED_AT_SIGHT = new Map<unknown, (value: unknown) => boolean>([
+  [ProviderArgument, (value) => typeof value === "string"],
+  [SetOptions, (value) => isPlainObject(value) && (value.credentialSet === undefined || typeof value.credentialSet === "string")],
+]);
