@@ -25,7 +25,7 @@ function frameHeader(first: number, length: number): Buffer {
  * withheld from the upstream), a masked one (a server never masks) or one over 16 MiB ends the
  * bridge. A secret cut across two fragments of one message is not found.
  */
-export class WebSocketScrubber extends Transform {
+class WebSocketScrubber extends Transform {
   private chunks: Buffer[] = [];
   private size = 0;
   /** Bytes the next frame needs before it can be read. */
