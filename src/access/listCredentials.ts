@@ -1,3 +1,4 @@
+import { readFacts } from "../credentials/facts.js";
 import type { CredentialKind } from "../store/kinds.js";
 import type { CredentialInfo, CredentialStore } from "../store/store.js";
 
@@ -15,6 +16,8 @@ export interface CredentialListing {
   expired: boolean;
   createdAt: string;
   updatedAt: string;
+  /** The account the last live check of it saw (`status --check`, `creds show --check`); absent when none did. */
+  identity?: string;
 }
 
 export function listingOf(info: CredentialInfo, now: number): CredentialListing {
@@ -27,7 +30,13 @@ export function listingOf(info: CredentialInfo, now: number): CredentialListing 
     expired: info.expiresAt ? info.expiresAt.getTime() <= now : false,
     createdAt: info.createdAt.toISOString(),
     updatedAt: info.updatedAt.toISOString(),
+    ...identityOf(info),
   };
+}
+
+function identityOf(info: CredentialInfo): { identity?: string } {
+  const identity = readFacts(info.meta)?.identity;
+  return identity ? { identity } : {};
 }
 
 /**

@@ -6,9 +6,10 @@ import { storePaths } from "../core/paths.js";
 import { describeUrl } from "../store/postgres/location.js";
 import { STORE_URL_VARIABLE } from "../store/selectBackend.js";
 import type { Roster } from "../roster/load.js";
-import type { CredentialInfo, CredentialStore } from "../store/store.js";
-import { withLoginStates, type LoginState } from "./statusStates.js";
-import { checkLogins, type ProbeOutcome } from "./statusProbe.js";
+import { identityFacts, readFacts } from "../credentials/facts.js";
+import type { CredentialInfo, CredentialStore, RowMeta } from "../store/store.js";
+import { keepFacts, withLoginStates, type LoginState } from "./statusStates.js";
+import type { ProbeOutcome } from "./statusProbe.js";
 
 export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
 
@@ -30,6 +31,8 @@ export interface LoginStatus {
   label?: string;
   /** A refresh token and its refresher exist; set on every row `gatherStatus` returns. */
   refreshable?: boolean;
+  /** The account the last live check of this login saw (kept with the row), never the secret. */
+  identity?: string;
   /** `check`: the live probe's result and the account it names, never the secret. */
   check?: ProbeOutcome;
 }
@@ -101,6 +104,7 @@ export function stateOf(expiresAt: Date | null, now: number): LoginState {
 }
 
 function rowOf(info: CredentialInfo, now: number): LoginStatus {
+  const identity = readFacts(info.meta)?.identity;
   return {
     credentialSet: info.credentialSet,
     provider: info.provider,
@@ -109,6 +113,7 @@ function rowOf(info: CredentialInfo, now: number): LoginStatus {
     kind: info.kind,
     preview: info.preview,
     expiresAt: info.expiresAt?.toISOString() ?? null,
+    ...(identity ? { identity } : {}),
   };
 }
 
@@ -123,6 +128,23 @@ async function requiredRows(sources: StatusSources, names: readonly string[], se
     if (envVar && sources.env[envVar]) return { credentialSet: set, provider, state: "valid", source: `env ${envVar}`, kind: "api_key", preview: null, expiresAt: null };
     return { credentialSet: set, provider, state: "missing", source: null, kind: null, preview: null, expiresAt: null, fix: fixCommandFor(entry, set) };
   });
+}
+
+/**
+ * Each stored login probed live (only `--check` loads the probe and the payload types it reads);
+ * the account a probe names is kept with its row, so plain `status` and `creds show` show it later.
+ */
+async function checkedLogins<R extends LoginStatus>(sources: StatusSources, rows: readonly R[], signal: AbortSignal | undefined): Promise<R[]> {
+  const { checkLogins } = await import("./statusProbe.js");
+  const checked = await checkLogins(sources, rows, signal);
+  await keepIdentities(sources.store, checked, sources.now);
+  return checked.map((r) => (r.check?.identity ? { ...r, identity: r.check.identity } : r));
+}
+
+/** Keeps the account each probe named with its row (the row's facts). */
+export async function keepIdentities(store: CredentialStore, checked: ReadonlyArray<Pick<LoginStatus, "credentialSet" | "provider" | "check">>, now: number): Promise<void> {
+  const found = checked.filter((r) => r.check?.result === "ok" && r.check.identity);
+  await keepFacts(store, found.map((r) => ({ credentialSet: r.credentialSet, provider: r.provider, extra: identityFacts(r.check!.identity!, now) })));
 }
 
 /**
@@ -147,11 +169,17 @@ export async function gatherStatus(sources: StatusSources, query: StatusQuery = 
     }
   }
   const set = query.credentialSet ?? DEFAULT_SET;
-  const rows = store.list(query.credentialSet ? { credentialSet: query.credentialSet } : {}).map((info) => rowOf(info, now));
+  const infos = store.list(query.credentialSet ? { credentialSet: query.credentialSet } : {});
+  const metaOf = new Map<LoginStatus, RowMeta | null>();
+  const rows = infos.map((info) => {
+    const row = rowOf(info, now);
+    metaOf.set(row, info.meta ?? null);
+    return row;
+  });
   const inSet = new Set(rows.filter((r) => r.credentialSet === set).map((r) => r.provider));
   rows.push(...(await requiredRows(sources, query.require ?? [], set, inSet)));
-  const stated = await withLoginStates(sources, rows, lockProblem !== null);
-  const logins = query.check ? await checkLogins(sources, stated, query.signal) : stated;
+  const stated = await withLoginStates(sources, rows, lockProblem !== null, (r) => metaOf.get(r) ?? null);
+  const logins = query.check ? await checkedLogins(sources, stated, query.signal) : stated;
   return {
     home: store.home,
     database: store.path,

@@ -1,11 +1,9 @@
 import { AuthctlError } from "../core/errors.js";
 import { spanText } from "../core/clock.js";
-import { credentialType, typedCredential, type CredentialPayload } from "../credentials/index.js";
-import { msalAccessTokenExpiry } from "../credentials/msal.js";
-import { accessTokenExpiry } from "../credentials/oauth2.js";
+import { readFacts, type CredentialFacts } from "../credentials/facts.js";
 import type { Roster } from "../roster/load.js";
 import type { Provider } from "../roster/schema.js";
-import type { CredentialStore, StoredCredential } from "../store/store.js";
+import type { CredentialStore, RowMeta, StoredCredential } from "../store/store.js";
 
 /** Within this much of its expiry a login counts as expiring. */
 export const EXPIRING_WITHIN_MS = 24 * 60 * 60 * 1000;
@@ -30,28 +28,29 @@ export interface LoginStateOf {
 }
 
 /** Whether something authctl runs renews this login: a refresh token alone is not enough. */
-function refresherExists(payload: CredentialPayload, entry: Provider | undefined): boolean {
+function refresherExists(facts: CredentialFacts, entry: Provider | undefined): boolean {
+  if (!facts.refreshToken) return false;
   const flow = entry?.host_flow?.flow;
-  switch (payload.type) {
+  switch (facts.type) {
     case "oauth":
-      return Boolean(credentialType(payload).refreshToken?.(payload) && entry?.proxy?.oauth?.refresh);
+      return Boolean(entry?.proxy?.oauth?.refresh);
     case "oauth2":
-      return Boolean(credentialType(payload).refreshToken?.(payload) && (flow === "oauth2_device" || flow === "oauth2_pkce"));
+      return flow === "oauth2_device" || flow === "oauth2_pkce";
     case "google_oauth":
-      return Boolean(credentialType(payload).refreshToken?.(payload) && flow === "google_pkce");
+      return flow === "google_pkce";
     case "msal":
-      // MSAL's serialized cache keeps the refresh token next to the access token.
       return flow === "msal_device_code";
     default:
       return false;
   }
 }
 
-/** The access token's own expiry where the type knows one, else the row's. */
-function secretExpiry(payload: CredentialPayload, rowExpiry: Date | null): Date | null {
-  if (payload.type === "oauth2") return accessTokenExpiry(payload) ?? rowExpiry;
-  if (payload.type === "msal") return msalAccessTokenExpiry(payload) ?? rowExpiry;
-  return rowExpiry;
+/** One stored login's state from its facts (the row's, or its payload's) and the roster entry of its provider. */
+export function stateOfFacts(facts: CredentialFacts, rowExpiry: Date | null, entry: Provider | undefined, now: number): LoginStateOf {
+  const refreshable = refresherExists(facts, entry);
+  // The access token's own expiry where the type knows one, else the row's.
+  const expiresAt = facts.tokenExpiresAt ?? rowExpiry;
+  return { state: stateFromExpiry(expiresAt, refreshable, now), expiresAt, refreshable };
 }
 
 export function stateFromExpiry(expiresAt: Date | null, refreshable: boolean, now: number): LoginState {
@@ -62,18 +61,19 @@ export function stateFromExpiry(expiresAt: Date | null, refreshable: boolean, no
   return "valid";
 }
 
-/** One stored login's state from its typed payload (read, never shown) and the roster entry of its provider. */
-export function loginStateOf(row: StoredCredential, entry: Provider | undefined, now: number): LoginStateOf {
-  let payload: CredentialPayload;
+/**
+ * One stored login's facts read from its payload (decrypted, never shown), for a row written
+ * before rows kept them; undefined with the reason when the payload is of no known type.
+ */
+async function factsOfPayload(row: StoredCredential): Promise<{ facts?: CredentialFacts; meta?: RowMeta; reason?: string }> {
+  const { factsOf, typedCredential } = await import("../credentials/index.js");
   try {
-    payload = typedCredential(row).payload;
+    const meta = factsOf(typedCredential(row).payload);
+    return { facts: readFacts(meta)!, meta };
   } catch (e) {
     if (!(e instanceof AuthctlError)) throw e;
-    return { state: "unknown", expiresAt: row.expiresAt, refreshable: false, reason: e.message };
+    return { reason: e.message };
   }
-  const refreshable = refresherExists(payload, entry);
-  const expiresAt = secretExpiry(payload, row.expiresAt);
-  return { state: stateFromExpiry(expiresAt, refreshable, now), expiresAt, refreshable };
 }
 
 /** The state as a table says it: `expiring in 3h, will refresh`. */
@@ -116,7 +116,8 @@ interface RowLike {
   expiresAt: string | null;
 }
 
-function storedState(store: CredentialStore, r: RowLike, roster: Roster | undefined, now: number, expiresAt: Date | null): LoginStateOf {
+/** A stored row's state read from its payload: a row written before rows kept facts, or whose facts do not read. */
+async function openedState(store: CredentialStore, r: RowLike, roster: Roster | undefined, now: number, expiresAt: Date | null): Promise<LoginStateOf & { meta?: RowMeta }> {
   let row: StoredCredential | undefined;
   try {
     row = store.get(r.credentialSet, r.provider);
@@ -125,32 +126,67 @@ function storedState(store: CredentialStore, r: RowLike, roster: Roster | undefi
     return { state: "unknown", expiresAt, refreshable: false, reason: e.message };
   }
   if (!row) return { state: "missing", expiresAt: null, refreshable: false };
-  return loginStateOf(row, roster?.has(r.provider) ? roster.get(r.provider) : undefined, now);
+  const { facts, meta, reason } = await factsOfPayload(row);
+  if (!facts) return { state: "unknown", expiresAt: row.expiresAt, refreshable: false, reason: reason! };
+  return { ...stateOfFacts(facts, row.expiresAt, entryOf(roster, r.provider), now), meta: meta! };
 }
+
+const entryOf = (roster: Roster | undefined, provider: string) => (roster?.has(provider) ? roster.get(provider) : undefined);
 
 /** Kinds whose rows never expire or refresh: their state needs neither the payload nor the roster. */
 const PLAIN_KINDS = new Set(["api_key", "command"]);
 
 /**
- * Each row's state from its typed credential (decrypted here, never returned), or `locked` for
- * every stored row when the store key is unavailable. The roster is read only when a row may refresh.
+ * Keeps facts with their rows, where the store can be written: rows written before rows kept
+ * facts get them (the next listing opens no payload), and `extra` (the account a check saw) is
+ * added. A store that cannot take them now (busy, read-only) is left for the next time: what was
+ * shown is right either way.
+ */
+export async function keepFacts(store: CredentialStore, rows: ReadonlyArray<{ credentialSet: string; provider: string; extra?: RowMeta }>): Promise<void> {
+  if (rows.length === 0 || store.readOnlyReason) return;
+  const { factsOf, readPayload } = await import("../credentials/index.js");
+  const extra = new Map(rows.map((r) => [`${r.credentialSet}\0${r.provider}`, r.extra]));
+  try {
+    store.annotate(rows, ({ credentialSet, provider, current, kind, payloadJson }) => ({
+      // Facts another writer added meanwhile are newer than any payload read before.
+      ...(current?.type ? current : factsOf(readPayload(`${credentialSet}:${provider}`, kind, JSON.parse(payloadJson)))),
+      ...extra.get(`${credentialSet}\0${provider}`),
+    }));
+  } catch (e) {
+    if (!(e instanceof AuthctlError)) throw e;
+  }
+}
+
+/**
+ * Each row's state from its facts (the row's `meta`, nothing decrypted) or, for a row without
+ * them, its typed credential (decrypted here, never returned); `locked` for every stored row when
+ * the store key is unavailable. The roster is read only when a row may refresh.
  */
 export async function withLoginStates<R extends RowLike>(
   sources: { store: CredentialStore; now: number; roster: () => Roster | Promise<Roster> },
   rows: readonly R[],
   locked: boolean,
+  metaOf: (r: R) => RowMeta | null = () => null,
 ): Promise<(Omit<R, keyof StateFields> & StateFields)[]> {
   const { store, now } = sources;
   const roster = !locked && rows.some((r) => r.source === "store" && !PLAIN_KINDS.has(r.kind ?? "")) ? await sources.roster() : undefined;
-  return rows.map((r) => {
+  const opened: { credentialSet: string; provider: string }[] = [];
+  const stated = [];
+  for (const r of rows) {
     const expiresAt = r.expiresAt ? new Date(r.expiresAt) : null;
     let found: LoginStateOf;
+    const facts = r.source === "store" ? readFacts(metaOf(r)) : undefined;
     if (r.source !== "store") found = { state: r.state as LoginState, expiresAt, refreshable: false };
     else if (locked) found = { state: "locked", expiresAt, refreshable: false };
+    else if (facts) found = stateOfFacts(facts, expiresAt, entryOf(roster, r.provider), now);
     else {
-      found = storedState(store, r, roster, now, expiresAt);
+      const { meta, ...state } = await openedState(store, r, roster, now, expiresAt);
+      if (meta) opened.push({ credentialSet: r.credentialSet, provider: r.provider });
+      found = state;
     }
     const label = found.reason ? `unknown: ${found.reason}` : stateLabel(found.state, found.expiresAt, now);
-    return { ...r, state: found.state, label, refreshable: found.refreshable, expiresAt: found.expiresAt?.toISOString() ?? null };
-  });
+    stated.push({ ...r, state: found.state, label, refreshable: found.refreshable, expiresAt: found.expiresAt?.toISOString() ?? null });
+  }
+  await keepFacts(store, opened);
+  return stated;
 }

@@ -1,6 +1,10 @@
 import { assertProviderName, assertSetName } from "../core/names.js";
 import type { LifecycleOp } from "../store/audit.js";
 import type { CredentialKind, CredentialStore } from "../store/store.js";
+import type { RowMeta } from "../store/store.js";
+import { keptFacts } from "./facts.js";
+import { msalAccessTokenExpiry } from "./msal.js";
+import { accessTokenExpiry } from "./oauth2.js";
 import { credentialType, parsePayload, type CredentialPayload, type PayloadType } from "./table.js";
 
 /** What storing a credential returns, whichever login stored it: never the secret. */
@@ -39,7 +43,16 @@ export function recordCredential(context: { store(): CredentialStore }, options:
   const preview = options.preview ?? type.preview(payload);
   const expiresAt = options.expiresAt !== undefined ? options.expiresAt : type.expiresAt(payload);
   const store = context.store();
-  store.put(credentialSet, provider, kind, payload, { preview, expiresAt });
+  const kept = options.op === "refreshed" ? keptFacts(store.info(credentialSet, provider)?.meta) : {};
+  store.put(credentialSet, provider, kind, payload, { preview, expiresAt, meta: { ...factsOf(payload), ...kept } });
   store.audit(options.op ?? "stored", credentialSet, provider, kind);
   return { provider, credentialSet, kind, type: payload.type, preview, expiresAt };
+}
+
+/** A payload's facts (facts.ts) as its row keeps them: nothing secret, only what tells its state. */
+export function factsOf(payload: CredentialPayload): RowMeta {
+  const tokenExpiry = payload.type === "oauth2" ? accessTokenExpiry(payload) : payload.type === "msal" ? msalAccessTokenExpiry(payload) : null;
+  // MSAL's serialized cache keeps the refresh token beside the access token.
+  const refreshToken = payload.type === "msal" || Boolean(credentialType(payload).refreshToken?.(payload));
+  return { type: payload.type, ...(tokenExpiry ? { tokenExpiresAt: tokenExpiry.getTime() } : {}), ...(refreshToken ? { refreshToken } : {}) };
 }

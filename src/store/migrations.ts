@@ -73,6 +73,11 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
       ) WITHOUT ROWID;
     `);
   },
+  (db) => {
+    // A row's non-secret facts (payload type, token expiry, refreshability, checked account), so
+    // `status` lists without decrypting; null on rows written before, which are read the old way.
+    db.exec("ALTER TABLE credentials ADD COLUMN meta TEXT");
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -20,6 +20,14 @@ import type { CredentialKind } from "./kinds.js";
 
 export { CREDENTIAL_KINDS, type CredentialKind } from "./kinds.js";
 
+/**
+ * Facts about a credential that hold nothing secret (its payload type, when its access token
+ * lapses, whether it can refresh, the account a live check saw), written with the row so a
+ * listing never opens the payload. Sealed rows take them into their associated data: a row whose
+ * facts were changed does not decrypt. Null on a row written before they were kept.
+ */
+export type RowMeta = Readonly<Record<string, string | number | boolean>>;
+
 /** What `list` and `show` see: everything but the secret. */
 export interface CredentialInfo {
   credentialSet: string;
@@ -29,6 +37,8 @@ export interface CredentialInfo {
   expiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Its facts; null on a row written before rows kept them; absent on a credential not read from a store. */
+  meta?: RowMeta | null;
 }
 
 export interface StoredCredential<T = unknown> extends CredentialInfo {
@@ -38,6 +48,7 @@ export interface StoredCredential<T = unknown> extends CredentialInfo {
 export interface PutOptions {
   preview: string;
   expiresAt?: Date | null;
+  meta?: RowMeta;
 }
 
 export interface OpenStoreOptions {
@@ -58,6 +69,7 @@ interface Row {
   expires_at: number | null;
   created_at: number;
   updated_at: number;
+  meta: string | null;
 }
 interface SecretRow extends Row {
   nonce: Buffer;
@@ -71,13 +83,14 @@ export type SealedRow = SecretRow;
 export type KeyMeta = Partial<Record<(typeof KEY_META)[number], string>>;
 const KEY_META = ["kdf", "kdf_salt", "key_check"] as const;
 
-const COLUMNS = "credential_set, provider, kind, preview, expires_at, created_at, updated_at";
+const COLUMNS = "credential_set, provider, kind, preview, expires_at, created_at, updated_at, meta";
 const SQL = {
-  upsert: `INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  upsert: `INSERT INTO credentials (credential_set, provider, kind, nonce, ciphertext, preview, expires_at, created_at, updated_at, meta)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (credential_set, provider) DO UPDATE SET
       kind = excluded.kind, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
-      preview = excluded.preview, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+      preview = excluded.preview, expires_at = excluded.expires_at, updated_at = excluded.updated_at, meta = excluded.meta`,
+  reseal: "UPDATE credentials SET nonce = ?, ciphertext = ?, meta = ? WHERE credential_set = ? AND provider = ?",
   get: "SELECT * FROM credentials WHERE credential_set = ? AND provider = ?",
   info: `SELECT ${COLUMNS} FROM credentials WHERE credential_set = ? AND provider = ?`,
   listAll: `SELECT ${COLUMNS} FROM credentials ORDER BY credential_set, provider`,
@@ -99,9 +112,33 @@ const upsertParams = (row: SecretRow): Array<string | number | Buffer | null> =>
   row.expires_at,
   row.created_at,
   row.updated_at,
+  row.meta,
 ];
 
-const rowAad = (set: string, provider: string, kind: string) => `authctl:row:v1\0${set}\0${provider}\0${kind}`;
+/**
+ * A row's associated data: its name and kind, and on a row with facts (`meta`) those facts and
+ * what listings show (preview, expiry) too, so none of them can be changed without the payload
+ * failing to open. A row written before facts were kept has none and its v1 data; removing a
+ * row's facts to pass it off as such a row fails alike, since it was sealed under v2.
+ */
+function rowAad(row: Pick<Row, "credential_set" | "provider" | "kind" | "preview" | "expires_at" | "meta">): string {
+  if (row.meta === null) return `authctl:row:v1\0${row.credential_set}\0${row.provider}\0${row.kind}`;
+  return `authctl:row:v2\0${JSON.stringify([row.credential_set, row.provider, row.kind, row.preview, row.expires_at, row.meta])}`;
+}
+
+/** A row's facts; a value that is not an object of them (hand-edited) reads as none, and its row then fails to open. */
+function parseMeta(text: string | null): RowMeta | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as RowMeta) : null;
+  } catch {
+    return null;
+  }
+}
+
+const doesNotDecrypt = (credentialSet: string, provider: string) =>
+  new StoreError(`the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`);
 
 function toInfo(row: Row): CredentialInfo {
   return {
@@ -112,6 +149,7 @@ function toInfo(row: Row): CredentialInfo {
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+    meta: parseMeta(row.meta),
   };
 }
 
@@ -241,18 +279,17 @@ export class CredentialStore {
     const rows = entries.map((e): SecretRow => {
       assertSetName(e.credentialSet);
       assertProviderName(e.provider);
-      const sealed = seal(key, Buffer.from(JSON.stringify(e.payload), "utf8"), rowAad(e.credentialSet, e.provider, e.kind));
-      return {
+      const row: Row = {
         credential_set: e.credentialSet,
         provider: e.provider,
         kind: e.kind,
-        nonce: sealed.nonce,
-        ciphertext: sealed.ciphertext,
         preview: e.preview,
         expires_at: e.expiresAt ? e.expiresAt.getTime() : null,
         created_at: now,
         updated_at: now,
+        meta: e.meta ? JSON.stringify(e.meta) : null,
       };
+      return { ...row, ...seal(key, Buffer.from(JSON.stringify(e.payload), "utf8"), rowAad(row)) };
     });
     this.backend.exclusive((tx) => {
       for (const row of rows) tx.run(SQL.upsert, ...upsertParams(row));
@@ -263,12 +300,8 @@ export class CredentialStore {
     const hit = this.opened.get(`${credentialSet}\0${provider}`, () => {
       const row = this.backend.get<SecretRow>(SQL.get, credentialSet, provider);
       if (!row) return undefined;
-      const plaintext = open(this.requireKey(), row, rowAad(row.credential_set, row.provider, row.kind));
-      if (!plaintext) {
-        throw new StoreError(
-          `the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`,
-        );
-      }
+      const plaintext = open(this.requireKey(), row, rowAad(row));
+      if (!plaintext) throw doesNotDecrypt(credentialSet, provider);
       return { row, json: plaintext.toString("utf8") };
     });
     if (!hit) return undefined;
@@ -283,6 +316,36 @@ export class CredentialStore {
   list(filter: { credentialSet?: string } = {}): CredentialInfo[] {
     const rows = filter.credentialSet ? this.backend.all<Row>(SQL.listSet, filter.credentialSet) : this.backend.all<Row>(SQL.listAll);
     return rows.map(toInfo);
+  }
+
+  /**
+   * Rewrites the facts of the named rows in one transaction: `update` gets each row's current
+   * facts and its payload (JSON text, read inside the transaction, so a refresh meanwhile is
+   * seen), and its answer is sealed with the payload. Payload, preview, expiry and times stay as
+   * they were. Returns how many rows were found.
+   */
+  annotate(
+    rows: ReadonlyArray<{ credentialSet: string; provider: string }>,
+    update: (row: { credentialSet: string; provider: string; current: RowMeta | null; kind: CredentialKind; payloadJson: string }) => RowMeta,
+  ): number {
+    this.assertWritable();
+    const key = this.requireKey();
+    const found = this.backend.exclusive((tx) => {
+      let n = 0;
+      for (const { credentialSet, provider } of rows) {
+        const row = tx.get<SecretRow>(SQL.get, credentialSet, provider);
+        if (!row) continue;
+        const plaintext = open(key, row, rowAad(row));
+        if (!plaintext) throw doesNotDecrypt(credentialSet, provider);
+        const meta = JSON.stringify(update({ credentialSet, provider, current: parseMeta(row.meta), kind: row.kind, payloadJson: plaintext.toString("utf8") }));
+        const sealed = seal(key, plaintext, rowAad({ ...row, meta }));
+        tx.run(SQL.reseal, sealed.nonce, sealed.ciphertext, meta, credentialSet, provider);
+        n++;
+      }
+      return n;
+    });
+    this.opened.clear();
+    return found;
   }
 
   remove(credentialSet: string, provider: string): boolean {

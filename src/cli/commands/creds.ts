@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { MissingCredentialsError, UsageError } from "../../core/errors.js";
+import { MissingCredentialsError, StoreLockedError, UsageError } from "../../core/errors.js";
 import { fixCommandIn } from "../../roster/fixCommand.js";
 import { assertSetName, parseCredentialRef } from "../../core/names.js";
 import type { CredentialInfo } from "../../store/store.js";
@@ -61,15 +61,34 @@ async function probe(f: Factory, credentialSet: string, provider: string) {
   return probeCredential(row, roster.has(provider) ? roster.get(provider) : undefined, f.signal);
 }
 
+/**
+ * Opens the row, where its key is at hand without asking: a row's facts and preview are sealed
+ * with its payload, so one whose payload or facts were changed fails here, naming it, instead of
+ * being shown. A store only a passphrase prompt would open is shown as stored, as before.
+ */
+function verifyRow(f: Factory, credentialSet: string, provider: string): void {
+  const store = f.store();
+  if (store.needsPassphrasePrompt()) return;
+  try {
+    store.get(credentialSet, provider);
+  } catch (error) {
+    if (!(error instanceof StoreLockedError)) throw error;
+  }
+}
+
 export async function runCredsShow(f: Factory, ref: string, opts: { json?: boolean; set?: string; check?: boolean }): Promise<void> {
   const { io } = f;
   const { credentialSet, provider } = credentialOf(ref, opts.set);
   const info = f.store().info(credentialSet, provider);
   if (!info) throw await missing(f, provider, credentialSet);
+  verifyRow(f, credentialSet, provider);
   const check = opts.check ? await probe(f, credentialSet, provider) : undefined;
+  if (check) await (await import("../../access/status.js")).keepIdentities(f.store(), [{ credentialSet, provider, check }], Date.now());
   // A login the vendor refused (or that could not be asked) fails the command, as in `status --check`.
   if (check?.result === "rejected" || check?.result === "failed") f.exitCode = EXIT.error;
-  if (opts.json) return printJson(io, { ...infoJson(info), ...(check ? { check } : {}) });
+  const listing = infoJson(info);
+  const identity = check?.identity ?? listing.identity;
+  if (opts.json) return printJson(io, { ...listing, ...(identity ? { identity } : {}), ...(check ? { check } : {}) });
   const now = Date.now();
   const lines = [
     ["credential", `${info.credentialSet}:${info.provider}`],
@@ -78,7 +97,8 @@ export async function runCredsShow(f: Factory, ref: string, opts: { json?: boole
     ["expires", expiryText(io, info, now)],
     ["created", timeText(info.createdAt, now)],
     ["updated", timeText(info.updatedAt, now)],
-    ...(check ? [["account", check.identity ?? "-"], ["check", stateColor(io, check.result, `${check.result}: ${check.detail}`)]] : []),
+    ...(identity || check ? [["account", identity ?? "-"]] : []),
+    ...(check ? [["check", stateColor(io, check.result, `${check.result}: ${check.detail}`)]] : []),
   ];
   for (const line of table(lines)) out(io, line);
 }

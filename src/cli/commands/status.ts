@@ -61,11 +61,14 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
     out(io);
     if (rows.length === 0) out(io, "no logins yet: `authctl auth <provider>` or `authctl key <provider>`");
     else {
-      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES", ...(opts.check ? ["CHECK"] : [])]];
+      // The account a live check saw, kept with the row: shown once any row has one.
+      const accounts = rows.some((r) => r.identity);
+      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES", ...(accounts ? ["ACCOUNT"] : []), ...(opts.check ? ["CHECK"] : [])]];
       for (const r of rows) {
         const check = r.check ? [stateColor(io, r.check.result, r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`)] : opts.check ? ["-"] : [];
         const expires = r.expiresAt ? timeText(new Date(r.expiresAt), now, { relativeOnly: true }) : "-";
-        lines.push([r.credentialSet, r.provider, stateColor(io, r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires, ...check]);
+        const account = accounts ? [r.identity ?? "-"] : [];
+        lines.push([r.credentialSet, r.provider, stateColor(io, r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires, ...account, ...check]);
       }
       for (const line of table(lines, io)) out(io, line);
     }

@@ -44,6 +44,8 @@ export const PG_MIGRATIONS: ReadonlyArray<readonly string[]> = [
       expires_at BIGINT  NOT NULL
     )`,
   ],
+  // A row's non-secret facts, as SQLite's migration 5.
+  ["ALTER TABLE credentials ADD COLUMN meta TEXT"],
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
