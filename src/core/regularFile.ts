@@ -79,9 +79,17 @@ export function readRegularFileSync(path: string, options: ReadRegularFileOption
     if (opened.dev !== before.dev || opened.ino !== before.ino) throw refuse("changed while it was being read", "changed");
     options.verifyOpened?.(fd);
 
-    const buf = Buffer.alloc(limit + 1);
+    // Sized by the file, not the limit: a 256 KiB buffer zeroed per file was most of the roster's
+    // load time. A file that grows after the fstat gets a bigger buffer, up to limit + 1 bytes.
+    let buf = Buffer.alloc(Math.min(opened.size, limit) + 1);
     let total = 0;
-    while (total < buf.length) {
+    for (;;) {
+      if (total === buf.length) {
+        if (total > limit) break;
+        const bigger = Buffer.alloc(Math.min(buf.length * 2, limit + 1));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
       const bytesRead = readSync(fd, buf, total, buf.length - total, null);
       if (bytesRead === 0) break;
       total += bytesRead;
