@@ -2,11 +2,16 @@ import { execa, type ResultPromise } from "execa";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
 import { parse, stringify } from "yaml";
+import { Authctl } from "../../src/context.js";
 import { storePaths } from "../../src/core/paths.js";
+import { mintPhantoms } from "../../src/proxy/phantoms.js";
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
-import { canary, childEnv, CLI } from "../helpers/env.js";
+import { CredentialStore } from "../../src/store/store.js";
+import { canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
 
 /** The environment of one fleet host: its own home, the shared store URL, the key from its home's key file. */
 export const fleetEnv = (home: string, storeUrl: string) => childEnv(home, { AUTHCTL_STORE_URL: storeUrl });
@@ -152,4 +157,77 @@ export function auditOps(homes: string[], op: string): number {
     for (const line of text.split("\n")) if (line.includes(`"op":"${op}"`)) count++;
   }
   return count;
+}
+
+export interface Fleet {
+  /** Undefined before the fixture started, and where PostgreSQL is not installed (the file skips). */
+  pg: PostgresCluster | undefined;
+  /** The fleet's database (daemons may reach it by another road: `daemonUrls`). */
+  url: string;
+  homes: string[];
+  vendor: Awaited<ReturnType<typeof fakeOAuthVendor>>;
+  /** A store of the first home, to seed rows and read what the daemons stored. */
+  seed: CredentialStore;
+  context: Authctl;
+  daemons: FleetDaemon[];
+  /** Every token stored so far: none may reach a daemon's output. */
+  secrets: string[];
+  /** Stores a login whose access token expired; the vendor takes its refresh token once. */
+  storeExpiredLogin(): void;
+  phantomFor(sessionId: string): string;
+  stored(): { accessToken: string; refreshToken: string };
+  /** No daemon wrote a token or the database password to its output. */
+  expectNoLeaks(): void;
+}
+
+/**
+ * A test file's fleet: PostgreSQL, the fake vendor routed in each home's roster, the first home's
+ * store holding an expired login (which makes the store key the other homes copy), and three
+ * daemons started on the database. `daemonUrls` gives each daemon its road to it (a relay the
+ * test owns); all stopped and removed after the file's tests.
+ */
+export function useFleet(name: string, daemonUrls?: (url: string, pg: PostgresCluster) => Promise<string[]>): Fleet {
+  const dirs = ["a", "b", "c"].map((host) => tempHome(`authctl-${name}-${host}-`));
+  const fleet = {
+    homes: dirs.map((d) => d.home),
+    daemons: [],
+    secrets: [],
+    storeExpiredLogin() {
+      const login = fleet.vendor.expiredLogin();
+      fleet.secrets.push(login.payload.accessToken, login.payload.refreshToken);
+      fleet.seed.put("default", "claude", "oauth", login.payload, { preview: `${name}…`, expiresAt: login.expiresAt });
+    },
+    phantomFor: (sessionId: string) => mintPhantoms("claude", { context: fleet.context, sessionId }).accessToken,
+    stored: () => fleet.seed.get<{ accessToken: string; refreshToken: string }>("default", "claude")!.payload,
+    expectNoLeaks() {
+      const output = fleet.daemons.map((d) => d.stderr()).join("\n");
+      for (const secret of [...fleet.secrets, fleet.vendor.state.access, ...fleet.vendor.state.live]) expect(output).not.toContain(secret);
+      expect(output).not.toContain(new URL(fleet.pg!.url).password);
+    },
+  } as unknown as Fleet;
+
+  beforeAll(async () => {
+    const pg = await startPostgres();
+    if (!pg) return;
+    fleet.pg = pg;
+    fleet.vendor = await fakeOAuthVendor();
+    for (const home of fleet.homes) routeClaudeTo(home, fleet.vendor.url);
+    fleet.url = await pg.database(name);
+    const env = fleetEnv(fleet.homes[0]!, fleet.url);
+    fleet.seed = CredentialStore.open({ home: fleet.homes[0]!, env });
+    fleet.context = new Authctl({ env, home: fleet.homes[0]!, store: fleet.seed });
+    fleet.storeExpiredLogin();
+    for (const home of fleet.homes.slice(1)) copyKeyFile(fleet.homes[0]!, home);
+    const urls = daemonUrls ? await daemonUrls(fleet.url, pg) : fleet.homes.map(() => fleet.url);
+    fleet.daemons = await Promise.all(fleet.homes.map((home, i) => startFleetDaemon("abc"[i]!, home, fleetEnv(home, urls[i]!))));
+  });
+
+  afterAll(async () => {
+    await Promise.all(fleet.daemons.map((d) => d.stop().catch(() => undefined)));
+    fleet.seed?.close();
+    await fleet.vendor?.close();
+    await fleet.pg?.stop();
+    for (const d of dirs) d.cleanup();
+  });
+  return fleet;
 }

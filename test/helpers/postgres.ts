@@ -1,10 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { canary } from "./env.js";
+import { afterAll, beforeAll } from "vitest";
+import { canary, tempHome } from "./env.js";
 
 /**
  * A throwaway PostgreSQL cluster for a test file: Debian's binaries, a data directory in a fresh
@@ -151,3 +153,124 @@ export async function startPostgres(): Promise<PostgresCluster | undefined> {
     },
   };
 }
+
+/**
+ * A test file's cluster and temp homes (one per prefix): started before its tests, stopped and
+ * removed after them. `cluster` stays undefined where PostgreSQL is not installed: the file skips.
+ */
+export function usePostgres(...homePrefixes: string[]): { readonly cluster: PostgresCluster | undefined; homes: string[] } {
+  const dirs = homePrefixes.map((prefix) => tempHome(prefix));
+  const fixture = { cluster: undefined as PostgresCluster | undefined, homes: dirs.map((d) => d.home) };
+  beforeAll(async () => {
+    fixture.cluster = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await fixture.cluster?.stop();
+    for (const d of dirs) d.cleanup();
+  });
+  return fixture;
+}
+
+/**
+ * The relay's own process: a store in the test's process waits on its worker synchronously, and
+ * would starve a relay running on the same event loop. Commands on stdin, one a line; after each,
+ * a line `{"port":…,"accepted":…}` on stdout.
+ */
+const RELAY_SOURCE = `
+const net = require("node:net");
+const target = Number(process.argv[1]);
+const pairs = new Set();
+let server;
+let port = 0;
+let accepted = 0;
+let stalled = false;
+const stall = ([client, upstream]) => {
+  client.unpipe();
+  if (upstream) upstream.unpipe();
+  client.pause();
+  if (upstream) upstream.pause();
+};
+const listen = () =>
+  new Promise((resolve, reject) => {
+    const s = net.createServer((client) => {
+      accepted++;
+      const pair = [client, stalled ? undefined : net.connect(target, "127.0.0.1")];
+      pairs.add(pair);
+      for (const socket of pair) {
+        if (!socket) continue;
+        socket.on("close", () => pairs.delete(pair));
+        socket.on("error", () => pair.forEach((x) => x && x.destroy()));
+      }
+      if (pair[1]) client.pipe(pair[1]).pipe(client);
+      else stall(pair);
+    });
+    s.once("error", reject);
+    s.listen(port, "127.0.0.1", () => {
+      port = s.address().port;
+      server = s;
+      resolve();
+    });
+  });
+const destroyAll = () => {
+  for (const pair of pairs) pair.forEach((x) => x && x.destroy());
+  pairs.clear();
+};
+const commands = {
+  start: () => listen(),
+  accepted: async () => {},
+  async cut() {
+    const s = server;
+    server = undefined;
+    const closed = new Promise((r) => (s ? s.close(r) : r()));
+    destroyAll();
+    await closed;
+  },
+  async stall() {
+    stalled = true;
+    pairs.forEach(stall);
+  },
+  async heal() {
+    if (stalled) destroyAll();
+    stalled = false;
+    if (!server) await listen();
+  },
+};
+let queue = Promise.resolve();
+require("node:readline").createInterface({ input: process.stdin }).on("line", (line) => {
+  queue = queue.then(() => commands[line]()).then(() => process.stdout.write(JSON.stringify({ port, accepted }) + "\\n"));
+});
+process.stdin.on("end", () => process.exit(0));
+`;
+
+/**
+ * The only road from one host to PostgreSQL: a TCP forwarder the test can cut (every connection
+ * destroyed, nothing listening, so a connect is refused), stall (a partition that sends no FIN or
+ * RST: open connections carry nothing more, a new one is accepted and never answered) and heal
+ * (forwarding again on the same port; stalled connections reset, as a peer that lost their state).
+ */
+export async function tcpRelay(targetPort: number) {
+  const child = spawn(process.execPath, ["-e", RELAY_SOURCE, String(targetPort)], { stdio: ["pipe", "pipe", "inherit"] });
+  const replies = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const send = async (command: string) => {
+    child.stdin!.write(`${command}\n`);
+    const reply = await replies.next();
+    if (reply.done) throw new Error(`the TCP relay exited before answering "${command}"`);
+    return JSON.parse(reply.value) as { port: number; accepted: number };
+  };
+  const { port } = await send("start");
+  return {
+    port: () => port,
+    accepted: async () => (await send("accepted")).accepted,
+    cut: async () => void (await send("cut")),
+    stall: async () => void (await send("stall")),
+    heal: async () => void (await send("heal")),
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.stdin!.end();
+      await exited;
+    },
+  };
+}
+
+export type TcpRelay = Awaited<ReturnType<typeof tcpRelay>>;

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { StoreError } from "../../src/core/errors.js";
 import { mintPhantoms, revokeSession, verifyPhantom } from "../../src/proxy/phantoms.js";
+import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { canary, tempHome, testEnv } from "../helpers/env.js";
-import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
+import { startPostgres, tcpRelay, type PostgresCluster } from "../helpers/postgres.js";
 
 /**
  * The PostgreSQL store backend (issue 24) against a real cluster this file starts: each test has
@@ -52,6 +53,19 @@ describe("the PostgreSQL store", () => {
       return (await client.query(text, params)).rows as T[];
     } finally {
       await client.end();
+    }
+  }
+
+  /** `fn`'s first result once it stops throwing (the database answers again), and how long that took. */
+  async function onceItAnswers<T>(fn: () => T, giveUpMs = 10_000): Promise<{ value: T; ms: number }> {
+    const started = performance.now();
+    for (;;) {
+      try {
+        return { value: fn(), ms: performance.now() - started };
+      } catch (err) {
+        if (performance.now() - started > giveUpMs) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
   }
 
@@ -232,7 +246,7 @@ describe("the PostgreSQL store", () => {
     const { home, cleanup } = tempHome();
     dirs.push({ cleanup });
     const err = storeErrorOf(() => CredentialStore.open({ home, env: { ...testEnv(), AUTHCTL_STORE_URL: url } }));
-    expect(err.message).toMatch(/has schema version 99, newer than this authctl understands \(1\): upgrade authctl/);
+    expect(err.message).toMatch(new RegExp(`has schema version 99, newer than this authctl understands \\(${PG_SCHEMA_VERSION}\\): upgrade authctl`));
   });
 
   it("PostgreSQL restarting: calls fail naming the database, then the same store object works again", async ({ skip }) => {
@@ -252,11 +266,49 @@ describe("the PostgreSQL store", () => {
     } finally {
       await cluster.start();
     }
-    expect(store.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("kept");
+    // Refused at once until the store's background probe finds the database again.
+    const { value: kept, ms } = await onceItAnswers(() => store.get<{ apiKey: string }>("default", "openai")?.payload.apiKey);
+    console.log(`[pg store] restarted: calls went through ${ms.toFixed(0)} ms after the database was back`);
+    expect(kept).toBe("kept");
+    expect(ms).toBeLessThan(2_000);
     store.put("default", "anthropic", "api_key", { apiKey: "after" }, { preview: "a…" });
     expect(store.list().map((c) => c.provider)).toEqual(["anthropic", "openai"]);
     await vi.waitFor(() => expect(store.generation()).toBe(store.generation()), { timeout: 5_000 });
   });
+
+  it("a silent partition costs one timeout: later calls are refused at once, nothing cached is served, and a write missed meanwhile is read after the heal", async ({ skip }) => {
+    if (!cluster) return skip();
+    const url = await cluster.database("silent");
+    const relay = await tcpRelay(cluster.port);
+    try {
+      const writer = openStore(url);
+      writer.put("default", "openai", "api_key", { apiKey: "before" }, { preview: "b…" });
+      const cutOff = openStore(url.replace(`:${cluster.port}/`, `:${relay.port()}/`), writer);
+      expect(cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("before");
+      await vi.waitFor(() => expect(cutOff.generation()).toBe(cutOff.generation()), { timeout: 5_000 });
+      await relay.stall();
+      const timed = (fn: () => unknown) => {
+        const started = performance.now();
+        const err = storeErrorOf(fn);
+        expect(err.message).toMatch(new RegExp(`^PostgreSQL store 127\\.0\\.0\\.1:${relay.port()}/silent cannot be reached`));
+        return performance.now() - started;
+      };
+      const first = timed(() => cutOff.list());
+      // Written elsewhere while cut off: its notification never reaches the cut-off store.
+      writer.put("default", "openai", "api_key", { apiKey: "during" }, { preview: "d…" });
+      const later = [timed(() => cutOff.list()), timed(() => cutOff.get("default", "openai")), timed(() => cutOff.put("default", "anthropic", "api_key", { apiKey: "x" }, { preview: "x…" }))];
+      await relay.heal();
+      const { value: after, ms: recovered } = await onceItAnswers(() => cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey);
+      console.log(`[pg store] silent partition: first call refused after ${first.toFixed(0)} ms, the next ${later.map((t) => t.toFixed(0)).join(", ")} ms; calls went through ${recovered.toFixed(0)} ms after the heal`);
+      expect(first).toBeLessThan(11_000);
+      for (const t of later) expect(t).toBeLessThan(500);
+      expect(recovered).toBeLessThan(2_000);
+      expect(after).toBe("during");
+      expect(cutOff.list().map((c) => c.provider)).toEqual(["openai"]);
+    } finally {
+      await relay.close();
+    }
+  }, 60_000);
 
   it("a worker thread that ends on its own is replaced at the next call; the store goes on", async ({ skip }) => {
     if (!cluster) return skip();

@@ -5,7 +5,7 @@ import type { StoreBackend } from "../backend.js";
 import type { SqlParam, SqlTx } from "../sql.js";
 import { describeUrl, storeError, type WorkerError } from "./location.js";
 import { PG_META_TABLE, PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./schema.js";
-import { WORKER_SOURCE } from "./workerSource.js";
+import { LISTENING, UNREACHABLE, WORKER_SOURCE } from "./workerSource.js";
 
 /** The store's one write lock (pg_advisory_xact_lock's key): "auth" in ASCII, the same on every host. */
 const LOCK_KEY = 0x61757468;
@@ -18,6 +18,14 @@ const CALL_TIMEOUT_MS = 10_000;
 const TIMEOUTS = { connectionTimeoutMillis: 3_000, lock_timeout: 5_000, query_timeout: 8_000, statement_timeout: 8_000 };
 /** How often the listener checks its connection: a host cut off without a FIN stops trusting its cache this soon. */
 const HEARTBEAT_MS = 3_000;
+/** A heartbeat or probe with no answer in this long: the database is unreachable (well above a loaded LAN's round-trip). */
+const HEARTBEAT_TIMEOUT_MS = 5_000;
+/**
+ * The probe's first and longest wait between tries while the database is unreachable: calls go
+ * through again about this long after it answers. A try against a stopped server is one refused
+ * connect; against a silent one it waits for the connect timeout, so tries are rarer still.
+ */
+const PROBE_BACKOFF_MS = [100, 500];
 
 /** What pg reads from the environment besides the URL (a password kept out of it, TLS files, ~/.pgpass). */
 const PG_ENV = /^(PG[A-Z_]+|HOME)$/;
@@ -47,6 +55,8 @@ function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
  * `exclusive` holds one advisory lock for the whole store (BEGIN IMMEDIATE's meaning, across
  * hosts); `generation` reads a counter the worker's LISTEN connection bumps, so a cached read
  * costs no round-trip and a commit on another host clears it as soon as its NOTIFY arrives.
+ * Once the database is found unreachable (a lost connection, a call with no answer), calls are
+ * refused at once, without a round-trip, until the worker's probe reaches it again.
  */
 export class PostgresBackend implements StoreBackend {
   readonly shared = true;
@@ -64,6 +74,8 @@ export class PostgresBackend implements StoreBackend {
   /** Commits through this store: its own writes are seen at once, before its NOTIFY comes back. */
   private own = 0;
   private downCalls = 0;
+  /** Why the database was last found unreachable, for the calls refused until it answers again. */
+  private lost: WorkerError | undefined;
   /** Nesting of `exclusive` (0: none open); inner levels are savepoints. */
   private depth = 0;
   private changed = false;
@@ -105,6 +117,8 @@ export class PostgresBackend implements StoreBackend {
         cells,
         lockKey: LOCK_KEY,
         heartbeatMs: HEARTBEAT_MS,
+        heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+        probeBackoffMs: PROBE_BACKOFF_MS,
       },
       transferList: [port2],
     });
@@ -166,7 +180,7 @@ export class PostgresBackend implements StoreBackend {
    */
   generation(): string {
     const { cells } = this.thread;
-    if (this.ended || Atomics.load(cells, 2) === 0) return `down:${++this.downCalls}`;
+    if (this.ended || Atomics.load(cells, 2) !== LISTENING) return `down:${++this.downCalls}`;
     return `${this.epoch}:${Atomics.load(cells, 1)}:${this.own}`;
   }
 
@@ -259,6 +273,11 @@ export class PostgresBackend implements StoreBackend {
       if (this.depth > 0) throw storeError(this.label, { message: `${lost.message} inside a transaction, which was rolled back; retry`, lost: true }, this.password);
     }
     const { port, cells } = this.thread;
+    // Only what starts work is refused: a transaction already open ends (commits or rolls back) as it would.
+    if ((message.op === "begin" || (message.op === "query" && !message.inTx)) && Atomics.load(cells, 2) === UNREACHABLE) {
+      const why = this.lost ?? { message: "its connection was lost" };
+      throw storeError(this.label, { ...why, message: `${why.message}; calls are refused at once until a connection tried in the background is answered`, lost: true }, this.password);
+    }
     const id = this.nextId();
     port.postMessage({ ...message, id });
     const deadline = Date.now() + timeoutMs;
@@ -273,7 +292,12 @@ export class PostgresBackend implements StoreBackend {
           port.postMessage({ op: "rollback", id: this.nextId() });
           this.abandoned = true;
         }
-        throw storeError(this.label, { message: `no answer within ${timeoutMs} ms`, lost: true }, this.password);
+        this.lost = { message: `no answer within ${timeoutMs} ms`, lost: true };
+        if (message.op !== "close") {
+          Atomics.store(cells, 2, UNREACHABLE);
+          port.postMessage({ op: "unreachable" });
+        }
+        throw storeError(this.label, this.lost, this.password);
       }
       Atomics.wait(cells, 0, seen, left);
     }
@@ -281,6 +305,7 @@ export class PostgresBackend implements StoreBackend {
       const answer = receiveMessageOnPort(port)?.message as Answer | undefined;
       if (!answer) throw new StoreError(`${this.label}: its worker answered call ${id} without a message; open the store again`);
       if (answer.id !== id) continue;
+      this.lost = answer.error?.lost ? answer.error : undefined;
       if (answer.error) throw storeError(this.label, answer.error, this.password);
       return answer;
     }

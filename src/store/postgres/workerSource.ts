@@ -6,13 +6,26 @@
  *
  * The shared Int32 cells: [0] the id of the newest answered call (the main thread waits on it);
  * [1] the change counter, bumped at every NOTIFY on authctl_store and whenever the listener
- * (re)connects or fails (a notification may have been missed meanwhile); [2] 1 while the listener
- * is up, 0 while it is down (nothing cached may be trusted then).
+ * (re)connects or fails (a notification may have been missed meanwhile); [2] the database's state
+ * (below).
  */
+
+/** No listener yet (starting, or it failed for another reason than the network): calls go to the database, nothing cached is trusted. */
+export const UNLISTENED = 0;
+/** The listener is up: a cached read is trusted until the change counter moves. */
+export const LISTENING = 1;
+/**
+ * The database stopped answering (a call lost its connection or got no answer, the listener
+ * dropped): calls are refused at once, without a round-trip, until one background probe connects,
+ * answers SELECT 1 and LISTENs again. A silent partition then costs one timeout, not one per call.
+ */
+export const UNREACHABLE = 2;
+
 export const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 const pg = require(workerData.pgPath);
-const { config, port, cells, lockKey, heartbeatMs } = workerData;
+const { config, port, cells, lockKey, heartbeatMs, heartbeatTimeoutMs, probeBackoffMs } = workerData;
+const UNLISTENED = ${UNLISTENED}, LISTENING = ${LISTENING}, UNREACHABLE = ${UNREACHABLE};
 
 // BIGINT (times in ms, counts) and NUMERIC come back as numbers, as SQLite's integers do.
 pg.types.setTypeParser(20, Number);
@@ -110,6 +123,8 @@ async function handle(m) {
       return {};
     case "close":
       closed = true;
+      clearTimeout(retry);
+      clearInterval(beat);
       await end(new Error("closed"));
       // A brief chance to say goodbye to the server; a connection still being made is not waited
       // for (the thread is terminated next).
@@ -130,50 +145,88 @@ function answer(id, message) {
 
 let queue = Promise.resolve();
 port.on("message", (m) => {
+  // Not queued: the main thread gave up on a call that is still running ahead of anything queued.
+  if (m.op === "unreachable") return unreachable();
   queue = queue.then(() =>
     handle(m).then(
       (result) => answer(m.id, result),
-      (e) => answer(m.id, { error: { code: e && e.code ? String(e.code) : undefined, message: String((e && e.message) || e), lost: lost(e) } }),
+      (e) => {
+        // Marked before the answer, so the caller's next call already sees it.
+        if (lost(e)) unreachable();
+        answer(m.id, { error: { code: e && e.code ? String(e.code) : undefined, message: String((e && e.message) || e), lost: lost(e) } });
+      },
     ),
   );
 });
 
 const bump = () => Atomics.add(cells, 1, 1);
+const setState = (state) => Atomics.store(cells, 2, state);
+// The connection that LISTENs while the state is LISTENING; otherwise the probe trying to become it.
 let listener;
-let backoff = 100;
+let listening = false;
+let beat;
+let retry;
+let backoff = 0;
+
+function drop() {
+  clearInterval(beat);
+  const client = listener;
+  listener = undefined;
+  listening = false;
+  if (client) client.end().catch(() => {});
+}
+
+/** One probe at a time: a live listener is dropped (it may be as dead as the call's connection) and probed anew. */
+function unreachable() {
+  if (closed) return;
+  setState(UNREACHABLE);
+  bump();
+  if (!listening) return;
+  drop();
+  listen();
+}
+
+/**
+ * A new connection, SELECT 1, LISTEN: the probe that ends UNREACHABLE and the listener after it
+ * are one connection. Whatever was committed meanwhile came with no notification, so the counter
+ * moves (every cache drops what it holds) before the calls go through again.
+ */
 function listen() {
+  retry = undefined;
   if (closed) return;
   // Named apart, so an operator (or a test) can tell it from the pool's connections.
   const client = new pg.Client(Object.assign({}, config, { application_name: "authctl-listener" }));
   listener = client;
   let failed = false;
-  let beat;
-  const retry = () => {
-    if (failed) return;
+  const fail = (e) => {
+    if (failed || listener !== client) return;
     failed = true;
-    clearInterval(beat);
-    Atomics.store(cells, 2, 0);
-    bump();
-    client.end().catch(() => {});
+    const wasListening = listening;
+    drop();
     if (closed) return;
-    setTimeout(listen, backoff);
-    backoff = Math.min(backoff * 2, 2000);
+    // A refused login or a missing database is not the network: calls still go and say so themselves.
+    setState(e === undefined || lost(e) ? UNREACHABLE : UNLISTENED);
+    bump();
+    backoff = wasListening ? 0 : Math.min(Math.max(backoff * 2, probeBackoffMs[0]), probeBackoffMs[1]);
+    retry = setTimeout(listen, backoff);
   };
-  client.on("error", retry);
-  client.on("end", retry);
+  client.on("error", fail);
+  client.on("end", () => fail());
   client.on("notification", bump);
   client
     .connect()
-    .then(() => client.query("LISTEN authctl_store"))
+    .then(() => client.query({ text: "SELECT 1", query_timeout: heartbeatTimeoutMs }))
+    .then(() => client.query({ text: "LISTEN authctl_store", query_timeout: heartbeatTimeoutMs }))
     .then(() => {
-      if (failed) return;
-      backoff = 100;
-      Atomics.store(cells, 2, 1);
+      if (failed || listener !== client || closed) return;
+      listening = true;
+      backoff = 0;
       bump();
+      setState(LISTENING);
       // A connection cut without a FIN (a partition) would keep a silent listener: a heartbeat notices.
-      beat = setInterval(() => void client.query("SELECT 1").catch(retry), heartbeatMs);
+      beat = setInterval(() => void client.query({ text: "SELECT 1", query_timeout: heartbeatTimeoutMs }).catch(fail), heartbeatMs);
     })
-    .catch(retry);
+    .catch(fail);
 }
 listen();
 `;
