@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authctl, canary, tempHome } from "../helpers/env.js";
-import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
+import { describe, expect, it } from "vitest";
+import { authctl, canary } from "../helpers/env.js";
+import { usePostgres } from "../helpers/postgres.js";
 
 /**
  * The built CLI (dist/bin: `npm run build` first) on a PostgreSQL store: the bundled bin finds pg
@@ -8,41 +8,32 @@ import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
  * one line on stderr and exit 1.
  */
 describe("the CLI on a PostgreSQL store", () => {
-  let cluster: PostgresCluster | undefined;
-  const dir = tempHome("authctl-pgcli-");
-
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 60_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    dir.cleanup();
-  });
+  const pg = usePostgres("authctl-pgcli-");
+  const home = pg.homes[0]!;
 
   it("stores a key, lists it and prints it back, never showing the database password", async ({ skip }) => {
-    if (!cluster) return skip();
-    const url = await cluster.database("cli");
+    if (!pg.cluster) return skip();
+    const url = await pg.cluster.database("cli");
     const password = new URL(url).password;
     const key = canary("sk-proj-");
     const env = { AUTHCTL_STORE_URL: url };
-    const stored = await authctl(dir.home, ["key", "openai", "--stdin"], { input: key, extraEnv: env, timeout: 30_000 });
+    const stored = await authctl(home, ["key", "openai", "--stdin"], { input: key, extraEnv: env, timeout: 30_000 });
     expect(stored.stderr).not.toContain(key);
     expect(stored.exitCode, String(stored.stderr)).toBe(0);
-    const listed = await authctl(dir.home, ["creds", "list"], { extraEnv: env, timeout: 30_000 });
+    const listed = await authctl(home, ["creds", "list"], { extraEnv: env, timeout: 30_000 });
     expect(listed.exitCode, String(listed.stderr)).toBe(0);
     expect(listed.stdout).toContain("openai");
     expect(listed.stdout).not.toContain(key);
-    const token = await authctl(dir.home, ["token", "openai"], { extraEnv: env, timeout: 30_000 });
+    const token = await authctl(home, ["token", "openai"], { extraEnv: env, timeout: 30_000 });
     expect(token.exitCode, String(token.stderr)).toBe(0);
     expect(token.stdout.trim()).toBe(key);
     for (const r of [stored, listed, token]) expect(`${r.stdout}${r.stderr}`).not.toContain(password);
   });
 
   it("an unreachable database: one line naming it, exit 1, no password", async ({ skip }) => {
-    if (!cluster) return skip();
+    if (!pg.cluster) return skip();
     const secret = canary("pw");
-    const r = await authctl(dir.home, ["creds", "list"], { extraEnv: { AUTHCTL_STORE_URL: `postgres://fleet:${secret}@127.0.0.1:9/nowhere` }, timeout: 30_000 });
+    const r = await authctl(home, ["creds", "list"], { extraEnv: { AUTHCTL_STORE_URL: `postgres://fleet:${secret}@127.0.0.1:9/nowhere` }, timeout: 30_000 });
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toBe("");
     const lines = String(r.stderr).trim().split("\n");

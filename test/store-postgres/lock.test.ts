@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childEnv, REPO, tempHome } from "../helpers/env.js";
-import { startPostgres, type PostgresCluster } from "../helpers/postgres.js";
+import { describe, expect, it } from "vitest";
+import { PG_SCHEMA_VERSION } from "../../src/store/postgres/schema.js";
+import { childEnv, REPO } from "../helpers/env.js";
+import { usePostgres } from "../helpers/postgres.js";
 
 const PROCESSES = 4;
 const INCREMENTS = 50;
@@ -27,22 +28,12 @@ function waitForLine(child: ResultPromise, line: string): Promise<void> {
  * database once. Runs the built store (dist/: `npm run build` first), as a deployed authctl would.
  */
 describe("the PostgreSQL store's write lock", () => {
-  let cluster: PostgresCluster | undefined;
-  const dir = tempHome("authctl-pglock-");
-
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 60_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    dir.cleanup();
-  });
+  const postgres = usePostgres("authctl-pglock-");
 
   it(`${PROCESSES} processes × ${INCREMENTS} read-then-write increments on a fresh database: no update lost`, async ({ skip }) => {
-    if (!cluster) return skip();
-    const url = await cluster.database("lock");
-    const env = childEnv(dir.home, { AUTHCTL_STORE_URL: url });
+    if (!postgres.cluster) return skip();
+    const url = await postgres.cluster.database("lock");
+    const env = childEnv(postgres.homes[0]!, { AUTHCTL_STORE_URL: url });
     const workers = Array.from({ length: PROCESSES }, () =>
       execa("node", [WORKER, String(INCREMENTS)], { env, extendEnv: false, reject: false, stdin: "pipe" }),
     );
@@ -58,7 +49,7 @@ describe("the PostgreSQL store's write lock", () => {
     try {
       const { rows } = await client.query("SELECT key, value FROM meta WHERE key IN ('test_counter', 'schema_version') ORDER BY key");
       expect(rows).toEqual([
-        { key: "schema_version", value: "1" },
+        { key: "schema_version", value: String(PG_SCHEMA_VERSION) },
         { key: "test_counter", value: String(PROCESSES * INCREMENTS) },
       ]);
     } finally {
