@@ -139,8 +139,22 @@ async function requestRate(via) {
   return RATE.requests / ((performance.now() - started) / 1000);
 }
 
-async function requestsPerSecond(ways) {
-  const rates = (await interleaved(RUNS, ways, requestRate)).map(median);
+async function requestsPerSecond(ways, pids) {
+  const cpu = ways.map(() => 0);
+  let rounds = 0;
+  const rates = (
+    await interleaved(RUNS, ways, async (via) => {
+      const w = ways.indexOf(via);
+      const before = pids[w] ? cpuMs(pids[w]) : 0;
+      const rate = await requestRate(via);
+      if (pids[w]) cpu[w] += cpuMs(pids[w]) - before;
+      if (w === 0) rounds++;
+      return rate;
+    })
+  ).map(median);
+  // Per request, the proxy's own work apart from the bytes: what the latency above is made of, and what load does not skew.
+  const perRequest = ways.map((via, w) => (pids[w] ? `${via.name} ${(cpu[w] / (rounds * RATE.requests)).toFixed(3)}` : undefined)).filter(Boolean);
+  notes.push(`CPU per proxied request in the requests/s phase (ms, the proxy process only): ${perRequest.join(", ")}.`);
   const ratios = rates.slice(1).map((r) => r / rates[0]);
   const figure = `requests/s, ${RATE.clients} keep-alive clients sending small POSTs as fast as answered (policy on)`;
   return [row(figure, rates.map((r) => `${r.toFixed(0)}/s`), ratios.map((r) => `${r.toFixed(3)}×`), "reported", true)];
@@ -279,7 +293,7 @@ try {
   console.error(header);
   const figures = {
     latency,
-    rate: requestsPerSecond,
+    rate: (w) => requestsPerSecond(w, pids),
     sse,
     paced: pacedThroughput,
     throughput: (w) => throughput(w, pids),

@@ -33,7 +33,7 @@ import { rewritesFor, sendRewritten } from "./rewrite.js";
 import { UpstreamPool, UpstreamRequest } from "./upstreamClient.js";
 import { bridgeWebSocket } from "./websocket.js";
 import { gitRequest, gitRouteFor, sendGitRefusal } from "./gitRoutes.js";
-import { pathAllowed, phantomFrom, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
+import { pathAllowed, phantomFrom, type ProxyMode, type ResolvedRoute, routeFor, type UpstreamOverride } from "./routes.js";
 
 /** One proxied request, as the audit log records it: never headers, bodies or tokens. */
 export interface ProxyAuditEntry {
@@ -158,9 +158,20 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return true;
   }
 
-  // Kept until anything is committed to the store (a revocation or refresh, from any process).
-  const grants = new StoreCache<PhantomGrant>(() => context.store());
+  // Kept until anything is committed to the store (a revocation or refresh, from any process). A
+  // phantom's entry holds its credential too, so a request asks the store's generation once.
+  const phantoms = new StoreCache<{ grant: PhantomGrant; credential?: StoredCredential<CredentialPayload> }>(() => context.store());
   const credentials = new StoreCache<StoredCredential<CredentialPayload>>(() => context.store());
+  const credentialOf = (grant: PhantomGrant) =>
+    grant.purpose === "access" ? credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => typedOrNone(context.store().get(grant.credentialSet, grant.provider))) : undefined;
+
+  /** Built once per provider and mode: the context loads its roster once. */
+  const routes = new Map<string, ResolvedRoute | undefined>();
+  function routeOf(provider: string, mode: ProxyMode): ResolvedRoute | undefined {
+    const key = `${provider}\0${mode}`;
+    if (!routes.has(key)) routes.set(key, routeFor(context.roster(), provider, mode, options.upstreams));
+    return routes.get(key);
+  }
 
   const meters = new SessionMeters();
   const meterKey = (grant: PhantomGrant) => `${grant.sessionId}\0${grant.provider}`;
@@ -201,18 +212,25 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
 
   function decide(req: IncomingMessage): Target | Refusal {
     const phantom = phantomFrom(req.headers);
-    const grant = phantom === undefined || !looksLikePhantom(phantom) ? undefined : grants.get(phantomKey(phantom), () => verifyPhantom(phantom, { context }));
+    const known =
+      phantom === undefined || !looksLikePhantom(phantom)
+        ? undefined
+        : phantoms.get(phantomKey(phantom), () => {
+            const grant = verifyPhantom(phantom, { context });
+            return grant && { grant, credential: credentialOf(grant) };
+          });
+    const grant = known?.grant;
     if (!grant || grant.purpose !== "access" || grant.expiresAt.getTime() <= context.clock.now()) {
       return { status: 401, reason: "Unauthorized", message: "authctl proxy: unknown, revoked or expired phantom token" };
     }
-    const credential = credentials.get(`${grant.credentialSet}\0${grant.provider}`, () => typedOrNone(context.store().get(grant.credentialSet, grant.provider)));
+    const credential = known.credential;
     const mode = credential && credentialType(credential.payload).mode;
     if (!credential || !mode) {
       return { grant, status: 401, reason: "Unauthorized", message: `authctl proxy: no usable credential stored for ${grant.credentialSet}:${grant.provider}` };
     }
     const git = gitRequest(req.method ?? "", req.url ?? "");
     const gitRoute = git && gitRouteFor(context.roster(), grant.provider, mode, options.upstreams);
-    const route = gitRoute || routeFor(context.roster(), grant.provider, mode, options.upstreams);
+    const route = gitRoute || routeOf(grant.provider, mode);
     if (!route) return { grant, status: 403, reason: "Forbidden", message: `authctl proxy: ${grant.provider} has no proxy route for ${mode} credentials` };
     if (!(route.methods as string[]).includes(req.method ?? "")) {
       const allow = route.methods.join(", ");
@@ -256,18 +274,21 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     const grant = target.grant;
     if (grant) meters.addBytes(meterKey(grant), bytesIn + bytesOut);
     if (!options.onAudit) return;
-    options.onAudit({
-      ...(grant ? { provider: grant.provider, credentialSet: grant.credentialSet, sessionId: grant.sessionId } : {}),
-      ...("message" in target ? { refused: target.message } : {}),
-      ...("rule" in target && target.rule ? { rule: target.rule } : {}),
-      method: req.method ?? "GET",
-      // The query is cut off: some APIs take a key there (`?key=`), and the path is all the audit needs.
-      path: (req.url ?? "").split("?")[0]!.slice(0, 512),
-      status,
-      bytesIn,
-      bytesOut,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-    });
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    // Field by field, in the line's order: no small objects built and spread on every request.
+    const entry = {} as ProxyAuditEntry;
+    if (grant) (entry.provider = grant.provider), (entry.credentialSet = grant.credentialSet), (entry.sessionId = grant.sessionId);
+    if ("message" in target) entry.refused = target.message;
+    if ("rule" in target && target.rule) entry.rule = target.rule;
+    entry.method = req.method ?? "GET";
+    // The query is cut off: some APIs take a key there (`?key=`), and the path is all the audit needs.
+    entry.path = (query === -1 ? url : url.slice(0, query)).slice(0, 512);
+    entry.status = status;
+    entry.bytesIn = bytesIn;
+    entry.bytesOut = bytesOut;
+    entry.durationMs = Math.round((performance.now() - started) * 100) / 100;
+    options.onAudit(entry);
   }
 
   async function proxyRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

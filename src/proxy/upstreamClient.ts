@@ -23,7 +23,8 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_LINE_BYTES = 4 * 1024;
 /** Idle upstream connections are closed before a usual server keep-alive (5 s) ends them under a request. */
 const POOL_IDLE_MS = 4_000;
-const POOL_MAX_IDLE = 64;
+/** Two listeners of 128 connections each (server.ts) can have this many answers in flight: all their connections are kept. */
+const POOL_MAX_IDLE = 256;
 
 /** Kept-alive upstream connections by origin; each was checked by the upstream guard when it connected. */
 export class UpstreamPool {
@@ -157,13 +158,34 @@ export class UpstreamRequest extends Writable {
     }
     socket.setTimeout(this.limits.upstreamIdleMs);
     this.read(socket);
-    socket.write(this.head);
+    // A connection made again after the pooled one closed sends the head the first one got.
+    if (!this.headPending) socket.write(this.head, "latin1");
   }
 
+  /** The head waits for the body's first bytes (or its end): one write, one segment upstream, instead of two. */
+  private headPending = true;
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (!this.socket || this.socket.destroyed) return done(new Error("the upstream connection is gone"));
-    if (this.socket.write(chunk)) done();
-    else this.socket.once("drain", () => done());
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return done(new Error("the upstream connection is gone"));
+    let flowing: boolean;
+    if (this.headPending) {
+      this.headPending = false;
+      socket.cork();
+      socket.write(this.head, "latin1");
+      flowing = socket.write(chunk);
+      socket.uncork();
+    } else flowing = socket.write(chunk);
+    if (flowing) done();
+    else socket.once("drain", () => done());
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    if (this.headPending && this.socket && !this.socket.destroyed) {
+      this.headPending = false;
+      this.socket.write(this.head, "latin1");
+    }
+    done();
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {

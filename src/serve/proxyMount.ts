@@ -52,7 +52,8 @@ export async function mountProxy(context: Authctl, audit: AuditLog, socketPath: 
     ...(options.upstreams ? { upstreams: options.upstreams } : {}),
     onAudit: (entry) => {
       lastRequest = context.clock.now();
-      audit.record(proxyAuditEvent(entry));
+      // A refusal is written at once; forwarded requests share appends (the service's lines never wait).
+      audit.record(proxyAuditEvent(entry), { batch: entry.refused === undefined });
     },
   });
   const ca = options.tls === false ? undefined : localCa({ context });
