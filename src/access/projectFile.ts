@@ -9,7 +9,9 @@ import { parseYaml } from "../core/yaml.js";
 import { keyPrefixOwners } from "../logins/api-key/apiKey.js";
 import type { Provider } from "../roster/schema.js";
 
-export const PROJECT_FILE = "authctl.yaml";
+import { PROJECT_FILE } from "./projectLookup.js";
+
+export { findProjectFile, PROJECT_FILE } from "./projectLookup.js";
 const MAX_PROJECT_FILE_BYTES = 64 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -28,15 +30,6 @@ export interface ProjectFile {
   require: string[];
   /** provider → an extra variable name `authctl run` exports its secret under in this project. */
   env: Record<string, string>;
-}
-
-/** The nearest `authctl.yaml` from `cwd` up to the filesystem root, if any. */
-export function findProjectFile(cwd: string): string | undefined {
-  for (let dir = cwd; ; dir = dirname(dir)) {
-    const candidate = join(dir, PROJECT_FILE);
-    if (lstatSync(candidate, { throwIfNoEntry: false })) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
 }
 
 /** The nearest repository root (a directory holding `.git`) from `cwd`, else `cwd` itself. */

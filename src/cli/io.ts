@@ -65,7 +65,7 @@ export function stateColor(io: IOStreams, state: string, text = state): string {
 }
 
 // Widths count what shows: a coloured cell is as wide as its text.
-const shown = (cell: string) => cell.replace(/\u001b\[[0-9;]*m/g, "").length;
+const shown = (cell: string) => (cell.includes("\u001b") ? cell.replace(/\u001b\[[0-9;]*m/g, "").length : cell.length);
 
 /** Left-aligned columns, the last not padded; with `io`, the first row is the header, in bold on a colour terminal. */
 export function table(rows: string[][], io?: IOStreams): string[] {

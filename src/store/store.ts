@@ -140,7 +140,7 @@ function parseMeta(text: string | null): RowMeta | null {
 const doesNotDecrypt = (credentialSet: string, provider: string) =>
   new StoreError(`the stored credential ${credentialSet}:${provider} does not decrypt (tampered with, or moved from another row); store it again`);
 
-function toInfo(row: Row): CredentialInfo {
+function toInfo(row: Row, meta = parseMeta(row.meta)): CredentialInfo {
   return {
     credentialSet: row.credential_set,
     provider: row.provider,
@@ -149,7 +149,7 @@ function toInfo(row: Row): CredentialInfo {
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
-    meta: parseMeta(row.meta),
+    meta,
   };
 }
 
@@ -315,7 +315,14 @@ export class CredentialStore {
 
   list(filter: { credentialSet?: string } = {}): CredentialInfo[] {
     const rows = filter.credentialSet ? this.backend.all<Row>(SQL.listSet, filter.credentialSet) : this.backend.all<Row>(SQL.listAll);
-    return rows.map(toInfo);
+    // Most rows of a store share a few facts texts (every API key's is the same): each is parsed once.
+    const parsed = new Map<string, RowMeta | null>();
+    const metaOf = (text: string) => {
+      let meta = parsed.get(text);
+      if (meta === undefined) parsed.set(text, (meta = parseMeta(text)));
+      return meta;
+    };
+    return rows.map((row) => toInfo(row, row.meta === null ? null : metaOf(row.meta)));
   }
 
   /**

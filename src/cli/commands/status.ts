@@ -1,7 +1,10 @@
 import { Command } from "commander";
 import { systemClock, type Clock } from "../../core/clock.js";
 import { UsageError } from "../../core/errors.js";
+import type { ResolvedSet } from "../../access/credentialSet.js";
+import { findProjectFile } from "../../access/projectLookup.js";
 import { gatherStatus } from "../../access/status.js";
+import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
 import { EXIT } from "../exitCodes.js";
@@ -28,6 +31,21 @@ const KEY_KIND_LABELS: Record<string, string> = {
 };
 
 /**
+ * The set every other command would read here (only the default set leaves the listing whole).
+ * The set resolver, the project file's reader and the context (with the roster a project file is
+ * checked against) are loaded only where a project file may apply: a plain `status` loads none.
+ */
+async function chosenSet(f: Factory, flag: string | undefined): Promise<ResolvedSet & { described: string }> {
+  const { io } = f;
+  if (flag === undefined && !io.env.AUTHCTL_SET && (io.cwd === undefined || !findProjectFile(io.cwd))) {
+    return { credentialSet: DEFAULT_SET, source: "default", described: `${DEFAULT_SET} (the default)` };
+  }
+  const { describeSet, resolveCredentialSet } = await import("../../access/credentialSet.js");
+  const chosen = resolveCredentialSet(await f.context(), flag);
+  return { ...chosen, described: describeSet(chosen, io.cwd) };
+}
+
+/**
  * Which logins work, at a glance: one row per (set, provider) with its state (docs/status.md)
  * under a header with the store's facts (home, what unlocks it). Secrets are read to tell a
  * refreshing login from one that needs a new login, and by `--check` to probe, never shown.
@@ -37,9 +55,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
   const { io } = f;
   const flagged = opts.require?.split(",").map((s) => s.trim()).filter(Boolean);
   if (opts.require !== undefined && flagged?.length === 0) throw new UsageError("--require needs provider names, comma-separated (e.g. claude,stripe)");
-  const { describeSet, resolveCredentialSet } = await import("../../access/credentialSet.js");
-  // The set every other command would read here; only the default set leaves the listing whole.
-  const chosen = resolveCredentialSet(await f.context(), opts.set);
+  const chosen = await chosenSet(f, opts.set);
   const required = flagged ?? chosen.project?.require ?? [];
   const credentialSet = chosen.source === "default" ? undefined : chosen.credentialSet;
   const sources = { store: f.store(), env: io.env, now: (opts.clock ?? systemClock).now(), roster: () => f.roster(), unlock: () => f.unlockedStore() };
@@ -49,7 +65,7 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
   if (opts.json) printJson(io, status);
   else {
     const header = [
-      ["set", describeSet(chosen, io.cwd)],
+      ["set", chosen.described],
       ["home", status.home],
       ["database", status.database],
       ["store key", KEY_KIND_LABELS[status.keyKind ?? "none"] ?? status.keyKind!],
@@ -70,7 +86,8 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
         const account = accounts ? [r.identity ?? "-"] : [];
         lines.push([r.credentialSet, r.provider, stateColor(io, r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires, ...account, ...check]);
       }
-      for (const line of table(lines, io)) out(io, line);
+      // One write, not one per row (as creds list).
+      out(io, table(lines, io).join("\n"));
     }
     for (const r of missingRows) io.stderr.write(`authctl: missing ${r.credentialSet}:${r.provider}; run: ${r.fix}\n`);
   }
