@@ -204,10 +204,12 @@ function listen() {
     const wasListening = listening;
     drop();
     if (closed) return;
-    // A refused login or a missing database is not the network: calls still go and say so themselves.
-    setState(e === undefined || lost(e) ? UNREACHABLE : UNLISTENED);
+    // A refused login or a missing database is not the network: calls still go and say so
+    // themselves, and the listener retries less often (each try is a login).
+    const network = e === undefined || lost(e);
+    setState(network ? UNREACHABLE : UNLISTENED);
     bump();
-    backoff = wasListening ? 0 : Math.min(Math.max(backoff * 2, probeBackoffMs[0]), probeBackoffMs[1]);
+    backoff = wasListening ? 0 : Math.min(Math.max(backoff * 2, probeBackoffMs[0]), network ? probeBackoffMs[1] : 4 * probeBackoffMs[1]);
     retry = setTimeout(listen, backoff);
   };
   client.on("error", fail);
