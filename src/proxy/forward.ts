@@ -53,13 +53,16 @@ export class BodyMeter extends Transform {
 export interface Scrub {
   secret: Buffer;
   phantom: Buffer;
+  /** The same as text, for status lines and headers (each answer's are scrubbed). */
+  secretText: string;
+  phantomText: string;
 }
 
 export const scrubFor = (secret: string, phantom: string): Scrub | undefined =>
-  secret ? { secret: Buffer.from(secret), phantom: Buffer.from(phantom) } : undefined;
+  secret ? { secret: Buffer.from(secret), phantom: Buffer.from(phantom), secretText: secret, phantomText: phantom } : undefined;
 
 export function scrubText(text: string, scrub: Scrub | undefined): string {
-  return scrub ? text.split(scrub.secret.toString()).join(scrub.phantom.toString()) : text;
+  return scrub && text.includes(scrub.secretText) ? text.split(scrub.secretText).join(scrub.phantomText) : text;
 }
 
 /**
@@ -266,10 +269,10 @@ export function headersFor(route: ResolvedRoute, incoming: IncomingHttpHeaders, 
 export function responseHeaders(headers: IncomingHttpHeaders, scrub?: Scrub): OutgoingHttpHeaders {
   const out = forwardableHeaders(headers);
   if (!scrub) return out;
-  const secretName = scrub.secret.toString().toLowerCase();
+  const secretName = scrub.secretText.toLowerCase();
   const scrubbed: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(out)) {
-    const safeName = name.split(secretName).join(scrub.phantom.toString().toLowerCase());
+    const safeName = name.includes(secretName) ? name.split(secretName).join(scrub.phantomText.toLowerCase()) : name;
     scrubbed[safeName] = Array.isArray(value) ? value.map((v) => scrubText(v, scrub)) : typeof value === "string" ? scrubText(value, scrub) : value;
   }
   return scrubbed;

@@ -53,6 +53,14 @@ export class UpstreamPool {
   }
 }
 
+/** A route's upstream URL, parsed once per route (the proxy builds each route once). */
+const targets = new WeakMap<ResolvedRoute, URL>();
+function targetOf(route: ResolvedRoute): URL {
+  let target = targets.get(route);
+  if (!target) targets.set(route, (target = new URL(route.base_url)));
+  return target;
+}
+
 type Framing = { kind: "none" } | { kind: "length"; left: number } | { kind: "chunked" } | { kind: "close" };
 
 /** Thrown into the answer (or the request, before one) when the upstream's bytes are not HTTP/1.1 the proxy can relay. */
@@ -128,7 +136,7 @@ export class UpstreamRequest extends Writable {
   ) {
     // Not destroyed when the request body ends: the answer is still to come on the socket.
     super({ autoDestroy: false });
-    const target = new URL(route.base_url);
+    const target = targetOf(route);
     this.origin = target.origin;
     this.head = requestHead(method, target.pathname.replace(/\/+$/, "") + path, { ...headers, host: target.host });
     this.connect(target);
@@ -264,7 +272,7 @@ export class UpstreamRequest extends Writable {
       if (!this.answer && !got && this.reused && this.bodyless && !this.destroyed) {
         cleanup();
         this.reused = false;
-        return this.connect(new URL(this.route.base_url));
+        return this.connect(targetOf(this.route));
       }
       fail(error);
     };
