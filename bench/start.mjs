@@ -86,9 +86,11 @@ const sqlite = JSON.stringify(join(REPO, "node_modules/better-sqlite3"));
 writeFileSync(FLOOR_SQLITE, `require(${JSON.stringify(join(REPO, "node_modules/commander"))}); new (require(${sqlite}))(process.argv[2], { readonly: true }).prepare("SELECT count(*) FROM sqlite_master").get();\n`);
 
 /**
- * The steps of a command that reads payloads, each on top of the last: the bin's own bundled zod,
- * then the roster's schema modules loaded. Their schemas are built on first use (src/core/lazy.ts),
- * that is only when a user roster file is validated; a build before that change built them here.
+ * The steps of a command that reads payloads, each on top of the last: the roster's schema modules
+ * loaded, then the bin's own bundled zod. Schemas are built on first use (src/core/lazy.ts) and zod
+ * loads with the first one (dist/bin/zod.js): with no user roster file, `token`, `run` and
+ * `git-credential get` take the first step only. (In a build before zod.js, loading the roster's
+ * schema modules loaded zod with them.)
  */
 const meta = JSON.parse(readFileSync(join(dirname(CLI), "meta.json"), "utf8"));
 const chunkHolding = (input) => Object.keys(meta.outputs).find((out) => Object.keys(meta.outputs[out].inputs).some((i) => i.includes(input)));
@@ -97,16 +99,16 @@ const floorStep = (name, chunks) => {
   writeFileSync(file, `require(${JSON.stringify(FLOOR_SQLITE)});\n${chunks.map((c) => `require(${JSON.stringify(join(dirname(CLI), "..", "..", c))});`).join("\n")}\n`);
   return file;
 };
-const FLOOR_ZOD = floorStep("zod", [chunkHolding("node_modules/zod/")]);
-const FLOOR_ROSTER = floorStep("roster-schemas", [chunkHolding("node_modules/zod/"), chunkHolding("dist/roster/schema.js")]);
+const FLOOR_ROSTER = floorStep("roster-schemas", [chunkHolding("dist/roster/schema.js")]);
+const FLOOR_ZOD = floorStep("zod", [chunkHolding("dist/roster/schema.js"), chunkHolding("node_modules/zod/")]);
 
 const seed = seedHome();
 const FIGURES = [
   { name: "floor: a one-line ESM file", argv: ["node", FLOOR], target: null },
   { name: "floor: a one-line CommonJS file", argv: ["node", FLOOR_CJS], target: null },
   { name: "floor: require commander and better-sqlite3, open the 1,000-row store, one SELECT", argv: ["node", FLOOR_SQLITE, join(seed, "credentials.db")], target: null },
-  { name: "floor: the above, then the bin's bundled zod", argv: ["node", FLOOR_ZOD, join(seed, "credentials.db")], target: null },
   { name: "floor: the above, then the roster's schema modules loaded", argv: ["node", FLOOR_ROSTER, join(seed, "credentials.db")], target: null },
+  { name: "floor: the above, then the bin's bundled zod (a command that builds a schema)", argv: ["node", FLOOR_ZOD, join(seed, "credentials.db")], target: null },
   { name: "`authctl --version`", args: ["--version"], target: 1.2 },
   { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
