@@ -50,10 +50,12 @@ export function cliBackend(engine: Engine): EngineBackend {
     containerExists: (name) => exists("container", name),
     imageExists: (ref) => exists("image", ref),
     async imageLabels(ref) {
-      if (!(await exists("image", ref))) return undefined;
+      // One process when the image is there (each engine process costs ~100 ms); only a failed
+      // inspect asks whether the image is missing, by exit code rather than by the message.
       const o = await run(engine, ["image", "inspect", "--format", "{{json .Config.Labels}}", ref]);
-      if (o.exitCode !== 0) throw failure(`image inspect ${ref}`, o);
-      return labelsOf(JSON.parse(o.stdout.trim() || "null"));
+      if (o.exitCode === 0) return labelsOf(JSON.parse(o.stdout.trim() || "null"));
+      if (!(await exists("image", ref))) return undefined;
+      throw failure(`image inspect ${ref}`, o);
     },
     async listContainers({ namePrefix, label }: ContainerFilter) {
       const o = await run(engine, ["ps", "-a", "--format", "{{.Names}}", ...(label ? ["--filter", `label=${label}`] : [])]);

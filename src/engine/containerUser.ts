@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Engine } from "./detect.js";
 
@@ -50,6 +50,23 @@ export const hostIdDatabases = (): IdDatabases => ({
   subgid: readOrEmpty("/etc/subgid"),
   lookup: (db, id) => spawnSync("getent", [db, String(id)], { stdio: "ignore", timeout: 5_000 }).status === 0,
 });
+
+/** Whether NSS knows `id` in `db` (getent exits 0), asked without blocking. */
+const nssKnows = (db: "passwd" | "group", id: number) =>
+  new Promise<boolean>((resolve) => execFile("getent", [db, String(id)], { timeout: 5_000 }, (err) => resolve(!err)));
+
+/**
+ * hostIdDatabases with NSS already asked, both databases at once, about the id `sandboxId` tries
+ * first (the first one the files leave free): the caller starts it before its other waits (the
+ * engine, the image) instead of spending two getent processes one after the other on the way to
+ * the container. Any further id is asked as `hostIdDatabases` asks.
+ */
+export async function hostIdDatabasesAhead(): Promise<IdDatabases> {
+  const db = hostIdDatabases();
+  const first = sandboxId({ ...db, lookup: undefined });
+  const [passwd, group] = await Promise.all([nssKnows("passwd", first), nssKnows("group", first)]);
+  return { ...db, lookup: (name, id) => (id === first ? (name === "passwd" ? passwd : group) : db.lookup!(name, id)) };
+}
 
 /** ids in the third field of passwd/group lines; [start, start+count) ranges of subuid/subgid lines. */
 const listedIds = (text: string) => new Set(text.split("\n").map((line) => Number(line.split(":")[2])).filter(Number.isInteger));

@@ -65,12 +65,15 @@ export function imageExists(engine: Engine, ref: string): Promise<boolean> {
 export const CLIS_LABEL = "io.authctl.clis";
 
 /**
- * The CLIs an image says it carries (its `io.authctl.clis` label), or undefined when it does not say
- * (an image authctl did not build). A missing image is an EngineError.
+ * The image's labels ({} when it has none), or undefined when the engine has no such image:
+ * presence and labels in one engine call.
  */
-export async function imageClis(engine: Engine, ref: string): Promise<string[] | undefined> {
-  const labels = await backendFor(engine).imageLabels(ref);
-  if (!labels) throw new EngineError(`image ${ref} is not in ${engine.name}'s local images`);
+export function imageLabels(engine: Engine, ref: string): Promise<Record<string, string> | undefined> {
+  return backendFor(engine).imageLabels(ref);
+}
+
+/** The CLIs an image says it carries (its `io.authctl.clis` label), or undefined when it does not say (an image authctl did not build). */
+export function clisOf(labels: Record<string, string>): string[] | undefined {
   const list = labels[CLIS_LABEL];
   return list === undefined ? undefined : list.split(",").map((c) => c.trim()).filter(Boolean);
 }

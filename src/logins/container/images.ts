@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { configPath, imageSettings, recordImageSetting } from "../../core/config.js";
 import { EngineError, ModeUnavailableError, UsageError } from "../../core/errors.js";
 import { assertImageReference } from "../../core/imageRef.js";
-import { CLIS_LABEL, contentTag, ensureImage, imageClis, imageExists, type Engine } from "../../engine/index.js";
+import { CLIS_LABEL, clisOf, contentTag, ensureImage, imageExists, imageLabels, type Engine } from "../../engine/index.js";
 import type { Provider } from "../../roster/schema.js";
 
 /** `images/` in the package, resolved from dist/ or src/ alike. */
@@ -121,13 +121,23 @@ export function expectedAuthImage(home: string, key: string): string {
 }
 
 /**
- * Refuses, before any container starts, an image whose `io.authctl.clis` label does not list the
- * provider's login CLI: runc would otherwise fail with "executable file not found" (exit 125). An
- * image without the label (one authctl did not build) is taken on trust.
+ * Refuses, before any container starts, an image the engine does not have (authctl never pulls: a
+ * missing image would otherwise surface as the engine's pull attempt, docker's `Get
+ * "http://localhost/v2/": connection refused` or podman's three retries) or whose `io.authctl.clis`
+ * label does not list the provider's login CLI (runc would fail with "executable file not found",
+ * exit 125). One engine call answers both. An image without the label (one authctl did not build)
+ * is taken on trust.
  */
-export async function assertImageCarries(engine: Engine, image: string, entry: Provider & { oauth: NonNullable<Provider["oauth"]> }): Promise<void> {
+export async function assertLoginImage(engine: Engine, image: string, entry: Provider & { oauth: NonNullable<Provider["oauth"]> }): Promise<void> {
+  const labels = await imageLabels(engine, image);
+  if (!labels) {
+    throw new EngineError(
+      `image ${image} is missing locally in ${engine.name} (authctl never pulls images): ` +
+        `run \`authctl image build\` for authctl's login image, or build or load ${image} into ${engine.name} first`,
+    );
+  }
   const cli = entry.oauth.command[0]!;
-  const clis = await imageClis(engine, image);
+  const clis = clisOf(labels);
   if (clis === undefined || clis.includes(cli)) return;
   throw new ModeUnavailableError(
     `${entry.name}'s login runs the \`${cli}\` CLI, which image ${image} does not have (its ${CLIS_LABEL} label lists ${clis.join(", ") || "none"}); ${missingCliHint(cli)}. ` +

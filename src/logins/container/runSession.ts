@@ -14,11 +14,15 @@ export interface RunSessionOptions {
  * Runs the session's container with this terminal, then captures. The session is always cleaned
  * up; a failed login keeps whatever credential was stored before.
  *
- * `session.argv` (`<engine> run …`) is run in two steps, `create` then `start -ai`, so that a stop
- * can never race the create: the create runs outside the terminal's process group (a Ctrl-C does
- * not kill it mid-request) and is always awaited, and only then is anything removed. A client
- * killed while its create request is in flight would let the engine finish that create after
- * cleanup, and docker never removes a `Created` container by itself.
+ * Where a daemon creates the container (docker, podman talking to a service), `session.argv`
+ * (`<engine> run …`) is run in two steps, `create` then `start -ai`, so that a stop can never race
+ * the create: the create runs outside the terminal's process group (a Ctrl-C does not kill it
+ * mid-request) and is always awaited, and only then is anything removed. A client killed while its
+ * create request is in flight would let the daemon finish that create after cleanup, and docker
+ * never removes a `Created` container by itself. Local podman creates the container in the client
+ * process itself (and holds off a stop until the create is written), so once that client has
+ * exited nothing is still being created: `argv` runs as it is, one engine process instead of two
+ * (~100 ms each), and the cleanup after the client's exit removes whatever a stop left.
  */
 export async function runSession(session: AuthSession, options: RunSessionOptions = {}): Promise<CaptureSummary> {
   const { ui, signal } = options;
@@ -31,7 +35,7 @@ export async function runSession(session: AuthSession, options: RunSessionOption
     throwIfAborted(signal);
     const [binary, verb, ...runArgs] = session.argv;
     let argv = session.argv;
-    if (verb === "run") {
+    if (verb === "run" && !session.clientCreatesContainer) {
       // A stop that lands while the client is being forked (before it leaves our process group)
       // kills it before it runs: nothing was created, and the stop is what gets reported.
       await createContainer(binary!, runArgs, session.engineEnv).catch((err: unknown) => {
@@ -49,8 +53,9 @@ export async function runSession(session: AuthSession, options: RunSessionOption
       child.once("error", (error) => resolve({ code: null, error }));
       child.once("exit", (code, sig) => resolve({ code: code ?? (sig ? 128 : null) }));
     }).finally(() => (running = false));
-    // A Ctrl-C reaches the client and authctl at once; the client's exit can be seen first.
-    await new Promise((r) => setTimeout(r, 20));
+    // A Ctrl-C reaches the client and authctl at once; the client's exit can be seen first. A
+    // client that succeeded was not stopped: the login is captured without waiting.
+    if (result.code !== 0) await new Promise((r) => setTimeout(r, 20));
     if (signal?.aborted) throw interruption(signal);
     if (result.error) throw new CaptureError(`could not start the login container: ${result.error.message}`);
     if (result.code !== 0) {
@@ -92,13 +97,17 @@ const CLIENT_GRACE_MS = 5_000;
 
 /**
  * Ends an interrupted login by removing its container, not by killing the client, so the client
- * exits by itself once its container is gone; only a client that is stuck is killed.
+ * exits by itself once its container is gone. A client still there after the grace is told to stop
+ * (podman finishes a create it is writing first, and the cleanup removes that container); only one
+ * that is stuck after that too is killed.
  */
 async function stopEngineRun(session: AuthSession, child: ChildProcess, running: () => boolean): Promise<void> {
-  const deadline = Date.now() + CLIENT_GRACE_MS;
-  while (running() && Date.now() < deadline) {
-    await session.removeContainer().catch(() => false);
-    if (running()) await sleep(100);
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    const deadline = Date.now() + CLIENT_GRACE_MS;
+    while (running() && Date.now() < deadline) {
+      await session.removeContainer().catch(() => false);
+      if (running()) await sleep(100);
+    }
+    if (running()) child.kill(signal);
   }
-  if (running()) child.kill("SIGKILL");
 }

@@ -1,14 +1,14 @@
 import { contextFrom, type Authctl, type WithContext } from "../../context.js";
 import { holdSignal, throwIfAborted } from "../../core/abort.js";
 import { randomBytes } from "node:crypto";
-import { buildRunArgv, containerUserFor, imageExists, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
-import { CaptureError, EngineError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
+import { buildRunArgv, clientCreatesContainers, containerUser, containerUserFor, hostIdDatabasesAhead, removeLabelledContainers, SESSION_LABEL, type Engine } from "../../engine/index.js";
+import { CaptureError, InvalidNameError, ModeUnavailableError } from "../../core/errors.js";
 import { imageUserOf, type Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { assertImageReference } from "../../core/imageRef.js";
 import { extract, readCaptureFiles } from "./capture/index.js";
 import { prepareSharedMount } from "./sharedMount.js";
-import { assertImageCarries } from "./images.js";
+import { assertLoginImage } from "./images.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
 import type { AuthSessionState } from "./savedSessions.js";
@@ -83,6 +83,11 @@ export class AuthSession implements AuthSessionState {
     private readonly entry: Provider,
     private readonly engine: Engine,
     private readonly context: Authctl,
+    /**
+     * Who owns the mount dirs (`ContainerUser.owner`), as decided when the container was set up: a
+     * session restored from its saved state decides it again at capture.
+     */
+    private owner?: number | null,
   ) {
     this.provider = state.provider;
     this.projectId = state.projectId;
@@ -115,7 +120,7 @@ export class AuthSession implements AuthSessionState {
     const mount = await prepareSharedMount(this.mountsDir, oauth, payload, {
       exposeToken: this.exposeToken,
       credentialSet: this.credentialSet,
-      owner: containerUserFor(this.engine, imageUserOf(this.entry)).owner,
+      owner: this.mountOwner(),
     });
     let summary: CredentialSummary;
     try {
@@ -153,6 +158,16 @@ export class AuthSession implements AuthSessionState {
   /** The environment to run `argv` with: the engine's allow-list, never authctl's secrets. */
   get engineEnv(): Record<string, string> {
     return this.engine.env;
+  }
+
+  private mountOwner(): number | null {
+    if (this.owner === undefined) this.owner = containerUserFor(this.engine, imageUserOf(this.entry)).owner;
+    return this.owner;
+  }
+
+  /** True when `argv`'s client creates the container itself (see `clientCreatesContainers`). */
+  get clientCreatesContainer(): boolean {
+    return clientCreatesContainers(this.engine);
   }
 
   /** Kills and removes this session's container (found by its label); true if there was one. */
@@ -210,9 +225,10 @@ export async function prepareOAuthSession(
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   assertImageReference(options.image);
+  // Root runs the container as a sandbox id no account has: which one is asked while the engine answers.
+  const ids = process.getuid?.() === 0 ? hostIdDatabasesAhead().catch(() => undefined) : undefined;
   const engine = await context.engine();
-  await assertImagePresent(engine, options.image);
-  await assertImageCarries(engine, options.image, entry);
+  await assertLoginImage(engine, options.image, entry);
   const { signal } = options;
   // Held until the session is handed over: a stop in between removes the temp dir, then ends.
   const release = holdSignal(signal);
@@ -222,7 +238,8 @@ export async function prepareOAuthSession(
     let authDir: string | undefined;
     try {
       throwIfAborted(signal);
-      const user = containerUserFor(engine, imageUserOf(entry));
+      const idDatabases = await ids;
+      const user = containerUser(engine, imageUserOf(entry), process.getuid?.(), process.getgid?.(), idDatabases && (() => idDatabases));
       authDir = await createLoginDir(containerName, user.owner, loginTempRoot(context.env));
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
@@ -249,7 +266,7 @@ export async function prepareOAuthSession(
         authDir,
         mountsDir: options.mountsDir ?? context.paths.mounts,
       };
-      return new AuthSession(state, entry, engine, context);
+      return new AuthSession(state, entry, engine, context, user.owner);
     } catch (err) {
       if (authDir) await removeLoginDir(authDir, loginTempRoot(context.env));
       releaseLock();
@@ -258,18 +275,6 @@ export async function prepareOAuthSession(
   } finally {
     release();
   }
-}
-
-/**
- * authctl never pulls: a missing image would otherwise surface as the engine's pull attempt
- * (docker: `Get "http://localhost/v2/": connection refused`, exit 125; podman: three retries).
- */
-async function assertImagePresent(engine: Engine, image: string): Promise<void> {
-  if (await imageExists(engine, image)) return;
-  throw new EngineError(
-    `image ${image} is missing locally in ${engine.name} (authctl never pulls images): ` +
-      `run \`authctl image build\` for authctl's login image, or build or load ${image} into ${engine.name} first`,
-  );
 }
 
 /** Rebuilds a session from its saved state (the JSON session commands). */
