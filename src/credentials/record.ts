@@ -1,7 +1,6 @@
 import { assertProviderName, assertSetName } from "../core/names.js";
 import type { LifecycleOp } from "../store/audit.js";
-import type { CredentialKind, CredentialStore } from "../store/store.js";
-import type { RowMeta } from "../store/store.js";
+import type { CredentialKind, CredentialStore, RowMeta } from "../store/store.js";
 import { keptFacts } from "./facts.js";
 import { msalAccessTokenExpiry } from "./msal.js";
 import { accessTokenExpiry } from "./oauth2.js";
