@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { parse, stringify } from "yaml";
 import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
 import { compare, machine, markdownTable, ms, writeReport } from "./lib.mjs";
 
@@ -33,27 +32,35 @@ function row(figure, base, subject, target, met, result) {
   rows.push([figure, ms(base), ms(subject), result ?? `${(subject / base).toFixed(3)}×`, target, met ? "yes" : "**no**"]);
 }
 
-/** The claude roster entry, with its login replaced by the fake vendor that writes its file at once. */
-function instantRoster(home) {
-  const entry = parse(readFileSync(join(REPO, "resources/agents/claude.yaml"), "utf8"));
-  entry.oauth.command = ["fake-vendor", "claude", "instant"];
-  mkdirSync(join(home, "agents"), { recursive: true });
-  writeFileSync(join(home, "agents/claude.yaml"), stringify(entry));
+const BENCH_IMAGE = "localhost/authctl-bench-vendor:latest";
+
+/**
+ * The test image with a `claude` that logs in at once (the fake vendor's instant mode), so the
+ * shipped roster's claude entry runs unchanged, as a user's login does: a roster file in
+ * `$AUTHCTL_HOME/agents/` instead (as the tests use) makes every command parse and validate it
+ * with yaml and zod, which the shipped roster's compiled form skips.
+ */
+function buildBenchImage(engine) {
+  const dir = mkdtempSync(join(scratch, "image-"));
+  writeFileSync(join(dir, "claude"), "#!/bin/sh\nexec fake-vendor claude instant\n", { mode: 0o755 });
+  writeFileSync(join(dir, "Containerfile"), `FROM ${IMAGE}\nCOPY claude /usr/local/bin/claude\n`);
+  // docker's classic builder takes a local base as it is (BuildKit would ask a registry about it).
+  execFileSync(engine.binary, ["build", "-q", "-t", BENCH_IMAGE, dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
 }
 
 async function containerLogin(engine) {
   execFileSync("bash", [join(REPO, "test/images/build-test-images.sh")], { stdio: "ignore" });
+  buildBenchImage(engine);
   const home = freshHome("login");
-  instantRoster(home);
   const env = { ...process.env, AUTHCTL_HOME: home, NO_COLOR: "1", TMPDIR: scratch };
   const raw = async () => {
     const dir = mkdtempSync(join(scratch, "raw-"));
     chownSync(dir, 1000, 1000);
-    await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.claude:Z`, "--name", "bench-raw", IMAGE, "fake-vendor", "claude", "instant"], { stdin: "ignore" });
+    await execa(engine.binary, ["run", "--rm", "-i", "-v", `${dir}:/home/dev/.claude:Z`, "--name", "bench-raw", BENCH_IMAGE, "claude"], { stdin: "ignore" });
     readFileSync(join(dir, ".credentials.json"));
     rmSync(dir, { recursive: true, force: true });
   };
-  const cli = () => execa("node", [CLI, "auth", "claude", "--project", "bench", "--mode", "oauth", "--image", IMAGE], { env, stdin: "ignore" });
+  const cli = () => execa("node", [CLI, "auth", "claude", "--project", "bench", "--mode", "oauth", "--image", BENCH_IMAGE], { env, stdin: "ignore" });
   if (wanted("auth")) {
     const cliFigure = await compare(RUNS, raw, cli);
     row("container login, CLI (`authctl auth`) vs raw `run --rm`", cliFigure.baseline, cliFigure.subject, "≤ 1.3×", cliFigure.subject / cliFigure.baseline <= 1.3);
@@ -62,7 +69,7 @@ async function containerLogin(engine) {
 
   const context = new Authctl({ env: { PATH: process.env.PATH }, home, engine });
   const library = async () => {
-    const session = await new Authenticator("claude").prepareOAuth("benchlib", { context, image: IMAGE, tty: false, mountsDir: join(home, "mounts") });
+    const session = await new Authenticator("claude").prepareOAuth("benchlib", { context, image: BENCH_IMAGE, tty: false, mountsDir: join(home, "mounts") });
     await execa(session.argv[0], session.argv.slice(1), { stdin: "ignore" });
     await session.capture();
     await session.cleanup();

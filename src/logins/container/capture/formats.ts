@@ -1,8 +1,13 @@
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { CaptureError } from "../../../core/errors.js";
 import type { CaptureSpec } from "../../../roster/schema.js";
 import type { CapturedFile } from "./readFiles.js";
 import { unrecognised } from "./unrecognised.js";
+
+let yaml: typeof Yaml | undefined;
+/** yaml (250 kB) loads only for a capture file in YAML (gh's): every other login's start skips it. */
+const yamlModule = () => (yaml ??= createRequire(import.meta.url)("yaml") as typeof Yaml);
 
 /** `KEY=VALUE` lines (blank lines, `#` comments and an `export ` prefix allowed; quotes stripped). */
 export function parseEnv(text: string): Record<string, string> {
@@ -31,13 +36,15 @@ export function parseCaptured(vendor: string, file: CapturedFile): unknown {
       } catch {
         throw unrecognised(vendor, file.path, "not valid JSON");
       }
-    case "yaml":
+    case "yaml": {
+      const { parse: parseYaml, YAMLParseError } = yamlModule();
       try {
         return parseYaml(file.text, { prettyErrors: true, maxAliasCount: 50, logLevel: "error" }) as unknown;
       } catch (err) {
         const pos = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line}, column ${err.linePos[0].col})` : "";
         throw unrecognised(vendor, file.path, `not valid YAML${pos}`);
       }
+    }
     case "env":
       try {
         return parseEnv(file.text);
