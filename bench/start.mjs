@@ -128,7 +128,9 @@ try {
     }
     const env = envFor(fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
     const argv = fig.argv ?? ["node", CLI, ...fig.args];
-    const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"]), () => timed(argv, { env, input: fig.input }));
+    // The baseline gets the command's environment: an inherited NODE_EXTRA_CA_CERTS alone makes
+    // `node -e 0` read a CA bundle at start (+50-70 ms CPU here), which flattered every ratio.
+    const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"], { env }), () => timed(argv, { env, input: fig.input }));
     const of = (runs, field) => median(runs.map((r) => r[field]));
     const [base, subject] = [of(times.baseline, "ms"), of(times.subject, "ms")];
     const [baseCpu, subjectCpu] = [of(times.baseline, "cpu"), of(times.subject, "cpu")];
