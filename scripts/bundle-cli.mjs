@@ -7,10 +7,13 @@
 // The output is then turned into CommonJS (toCommonJs below): Node 20's ESM loader resolves and
 // reads each module asynchronously, and that was over a quarter of `creds list`'s start.
 import { build, transformSync } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
-import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(REPO, "dist/bin");
@@ -67,9 +70,12 @@ const common = {
   metafile: true,
   logLevel: "warning",
 };
+// Replaced by the code cache's SHA-256 once it is written (trainCodeCache below, src/cli/codeCache.ts).
+const NO_PACK_SHA256 = "0".repeat(64);
 // Everything but the entry: lazy imports stay lazy, each dynamic import() a chunk loaded when it runs.
 const rest = await build({
   ...common,
+  define: { __AUTHCTL_CODE_CACHE_SHA256__: JSON.stringify(NO_PACK_SHA256) },
   // docker-credential-authctl: docker's credential helper, its own bin sharing the chunks.
   entryPoints: { start: join(REPO, "dist/cli/start.js"), "docker-credential-authctl": join(REPO, "dist/cli/dockerCredentialMain.js") },
   outdir: STAGE,
@@ -163,5 +169,70 @@ for (const output of Object.values(meta.outputs)) {
 for (const name of readdirSync(STAGE)) if (name.endsWith(".js")) toCommonJs(join(STAGE, name));
 // package.json says "type": "module": this one makes the .js files here CommonJS.
 writeFileSync(join(STAGE, "package.json"), JSON.stringify({ type: "commonjs" }) + "\n");
+
+/**
+ * V8's code cache for the bin (src/cli/codeCache.ts reads it): the commands scripts, git and agents
+ * call often run once here, in a throwaway home, each file compiled through vm; at exit V8 hands
+ * over what it compiled, functions run included. Per file the largest cache is kept (the run that
+ * compiled most of it). A failed run leaves the bin without a cache, never without a bin.
+ */
+async function trainCodeCache() {
+  const scratch = mkdtempSync(join(tmpdir(), "authctl-code-cache-"));
+  try {
+    const home = join(scratch, "home");
+    const out = join(scratch, "caches");
+    mkdirSync(out);
+    mkdirSync(home, { mode: 0o700 });
+    const { Authctl, storeApiKey } = await import(pathToFileURL(join(REPO, "dist/index.js")).href);
+    const context = new Authctl({ env: {}, home });
+    storeApiKey("openai", "sk-code-cache-training-0123456789", { context });
+    storeApiKey("gh", "ghp_code_cache_training_0000000000000", { context });
+    context.close();
+    const hook = join(scratch, "train.cjs");
+    writeFileSync(
+      hook,
+      `const scripts = new Map(); globalThis[Symbol.for("authctl.codeCache.training")] = scripts;\n` +
+        `process.on("exit", () => { for (const [name, script] of scripts) require("fs").writeFileSync(require("path").join(${JSON.stringify(out)}, name + "." + process.pid), script.createCachedData()); });\n`,
+    );
+    const env = { PATH: process.env.PATH, HOME: scratch, AUTHCTL_HOME: home, TMPDIR: scratch, NO_COLOR: "1" };
+    const runs = [
+      [["token", "openai"]],
+      [["git-credential", "get"], "protocol=https\nhost=github.com\n\n"],
+      [["run", "--no-token", "--", "true"]],
+      [["status"]],
+      [["creds", "list"]],
+    ];
+    for (const [args, input] of runs) {
+      const result = spawnSync(process.execPath, ["--require", hook, join(STAGE, "authctl.js"), ...args], { env, input, encoding: "utf8" });
+      if (result.status !== 0) throw new Error(`authctl ${args.join(" ")} exited ${result.status}: ${result.stderr.split("\n")[0]}`);
+    }
+    const best = new Map();
+    for (const name of readdirSync(out)) {
+      const file = name.replace(/\.\d+$/, "");
+      const bytes = readFileSync(join(out, name));
+      if (bytes.length > (best.get(file)?.length ?? 0)) best.set(file, bytes);
+    }
+    const files = {};
+    let offset = 0;
+    for (const [file, bytes] of best) {
+      files[file] = { offset, length: bytes.length, sourceLength: readFileSync(join(STAGE, file), "utf8").length };
+      offset += bytes.length;
+    }
+    const pack = Buffer.concat([Buffer.from(`${JSON.stringify(files)}\n`), ...best.values()]);
+    const sha256 = createHash("sha256").update(pack).digest("hex");
+    // The loader holds the digest, so a pack is used only as written here (never damaged, never another build's).
+    const holders = readdirSync(STAGE).filter((name) => name.endsWith(".js") && readFileSync(join(STAGE, name), "utf8").includes(NO_PACK_SHA256));
+    if (holders.length !== 1) throw new Error(`the code cache's digest belongs in one file, found in ${holders.length}`);
+    if (Object.hasOwn(files, holders[0])) throw new Error(`${holders[0]} holds the code cache's digest, so it must load before the cache is used`);
+    const holder = join(STAGE, holders[0]);
+    writeFileSync(join(STAGE, "code-cache.bin"), pack);
+    writeFileSync(holder, readFileSync(holder, "utf8").replace(NO_PACK_SHA256, sha256));
+  } catch (error) {
+    console.warn(`bundle-cli: the bin is built without a code cache: ${error.message}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+await trainCodeCache();
 rmSync(OUT, { recursive: true, force: true });
 renameSync(STAGE, OUT);

@@ -19,8 +19,8 @@ import { canary, childEnv, REPO, testEnv } from "./helpers/env.js";
  */
 const PKG = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string; version: string; bin: Record<string, string> };
 /** Non-code files dist/ may hold: data the code reads at run time. */
-/** Data the shipped code reads: the compiled roster, and the marker that makes Node load the bin's files as CommonJS. */
-const DIST_DATA = new Set(["dist/roster/builtin-roster.json", "dist/bin/package.json"]);
+/** Data the shipped code reads: the compiled roster, the marker that makes Node load the bin's files as CommonJS, and their V8 code cache. */
+const DIST_DATA = new Set(["dist/roster/builtin-roster.json", "dist/bin/package.json", "dist/bin/code-cache.bin"]);
 const npmEnv = () => ({ ...testEnv(), npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" });
 
 let work: string;

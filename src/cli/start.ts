@@ -1,13 +1,27 @@
 import { getEventListeners } from "node:events";
+import { realpathSync } from "node:fs";
 import module from "node:module";
+import { dirname, join } from "node:path";
 import { InterruptedError } from "../core/errors.js";
-import { systemIO } from "./io.js";
-import { runCli } from "./program.js";
+import { useCodeCache } from "./codeCache.js";
+
+/** The bin's directory (dist/bin), where the build put its code cache; undefined when not run as the bin. */
+function binDir(): string | undefined {
+  try {
+    return process.argv[1] ? dirname(realpathSync(process.argv[1])) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The bin's work once main.ts has ruled out `--version`: process-wide handlers, then the command. */
 export async function start(argv: string[]): Promise<void> {
   // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  // On 20, the build's own cache for what is required from here on (the command's modules).
+  const bin = binDir();
+  if (bin) useCodeCache(join(bin, "code-cache.bin"));
+  const [{ runCli }, { systemIO }] = await Promise.all([import("./program.js"), import("./io.js")]);
 
   // The one place stop signals are handled. A command that is in the middle of something it must
   // clean up (a login: container, temp dir) holds the abort signal (src/core/abort.ts); then the
