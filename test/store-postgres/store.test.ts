@@ -310,6 +310,38 @@ describe("the PostgreSQL store", () => {
     }
   }, 60_000);
 
+  it("a silent partition that outlasts the background probe's connect timeout: calls are still refused at once, never sent to wait for a connection", async ({ skip }) => {
+    if (!cluster) return skip();
+    const url = await cluster.database("outlasted");
+    const relay = await tcpRelay(cluster.port);
+    try {
+      const writer = openStore(url);
+      writer.put("default", "openai", "api_key", { apiKey: "before" }, { preview: "b…" });
+      const cutOff = openStore(url.replace(`:${cluster.port}/`, `:${relay.port()}/`), writer);
+      expect(cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("before");
+      await vi.waitFor(() => expect(cutOff.generation()).toBe(cutOff.generation()), { timeout: 5_000 });
+      await relay.stall();
+      storeErrorOf(() => cutOff.list());
+      // Probes into a stalled connection each end at the connect timeout (3 s): ask across two of them.
+      const refusals: number[] = [];
+      for (const started = performance.now(); performance.now() - started < 7_000; ) {
+        const asked = performance.now();
+        const err = storeErrorOf(() => (refusals.length % 2 ? cutOff.put("default", "anthropic", "api_key", { apiKey: "x" }, { preview: "x…" }) : cutOff.list()));
+        expect(err.message).toMatch(new RegExp(`^PostgreSQL store 127\\.0\\.0\\.1:${relay.port()}/outlasted cannot be reached`));
+        refusals.push(performance.now() - asked);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await relay.heal();
+      const { value: after, ms: recovered } = await onceItAnswers(() => cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey);
+      console.log(`[pg store] outlasted probe: ${refusals.length} refusals, the slowest ${Math.max(...refusals).toFixed(0)} ms; calls went through ${recovered.toFixed(0)} ms after the heal`);
+      expect(Math.max(...refusals), "a refusal waited for a connection to the stalled database").toBeLessThan(500);
+      expect(recovered).toBeLessThan(2_000);
+      expect(after).toBe("before");
+    } finally {
+      await relay.close();
+    }
+  }, 60_000);
+
   it("a worker thread that ends on its own is replaced at the next call; the store goes on", async ({ skip }) => {
     if (!cluster) return skip();
     const url = await cluster.database("worker");

@@ -273,8 +273,9 @@ export class PostgresBackend implements StoreBackend {
       if (this.depth > 0) throw storeError(this.label, { message: `${lost.message} inside a transaction, which was rolled back; retry`, lost: true }, this.password);
     }
     const { port, cells } = this.thread;
-    // Only what starts work is refused: a transaction already open ends (commits or rolls back) as it would.
-    if ((message.op === "begin" || (message.op === "query" && !message.inTx)) && Atomics.load(cells, 2) === UNREACHABLE) {
+    // Whatever starts work is refused, in a transaction too (its connection may be as silent, and the
+    // worker's one queue would hold every later call behind it); a commit or rollback still ends it.
+    if (message.op !== "commit" && message.op !== "rollback" && message.op !== "close" && Atomics.load(cells, 2) === UNREACHABLE) {
       const why = this.lost ?? { message: "its connection was lost" };
       throw storeError(this.label, { ...why, message: `${why.message}; calls are refused at once until a connection tried in the background is answered`, lost: true }, this.password);
     }

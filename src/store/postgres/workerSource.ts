@@ -32,7 +32,10 @@ pg.types.setTypeParser(20, Number);
 pg.types.setTypeParser(1700, Number);
 
 const CONNECTION = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|57P01|57P02|57P03|08\\w{3})$/;
-const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/.test(String(e && e.message));
+// "timeout expired" (no code) is pg.Client's own connect timeout, which the probe meets on a silent
+// partition: not counted, it let calls through to wait for the pool's connect timeout in turn.
+const lost = (e) => CONNECTION.test(String(e && e.code)) || /Connection terminated|timeout exceeded when trying to connect|timeout expired|Client has encountered a connection error|Query read timeout/.test(String(e && e.message));
+const down = () => Atomics.load(cells, 2) === UNREACHABLE;
 // A pooled connection that died while idle (a restart): worth one retry, unlike a refused or timed-out connect.
 const stale = (e) => /^(ECONNRESET|EPIPE|57P01|57P02)$/.test(String(e && e.code)) || /Connection terminated unexpectedly/.test(String(e && e.message));
 const bytes = (v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v);
@@ -50,10 +53,11 @@ const onTxError = () => { txLost = true; };
 async function fresh(run) {
   // A pooled connection may have died while idle without the pool noticing yet: nothing was done
   // on it, so one retry on a new connection is safe.
+  // Not once the database is known unreachable: the new connection would only wait for its timeout.
   try {
     return await run();
   } catch (e) {
-    if (!stale(e)) throw e;
+    if (!stale(e) || down()) throw e;
     return run();
   }
 }
@@ -85,7 +89,9 @@ async function end(error) {
   if (!client) return;
   client.removeListener("error", onTxError);
   if (error || txLost) {
-    try { if (!txLost) await client.query("ROLLBACK"); } catch {}
+    // Dropping the connection rolls back as well: a ROLLBACK sent where the database went silent
+    // would hold every call queued behind it for a query timeout.
+    try { if (!txLost && !lost(error) && !down()) await client.query("ROLLBACK"); } catch {}
     client.release(true);
     return;
   }
