@@ -276,17 +276,31 @@ describe("the PostgreSQL store", () => {
     await vi.waitFor(() => expect(store.generation()).toBe(store.generation()), { timeout: 5_000 });
   });
 
-  it("a silent partition costs one timeout: later calls are refused at once, nothing cached is served, and a write missed meanwhile is read after the heal", async ({ skip }) => {
-    if (!cluster) return skip();
-    const url = await cluster.database("silent");
-    const relay = await tcpRelay(cluster.port);
+  /**
+   * A store reaching database `name` through a relay that is then stalled (no FIN, nothing answers),
+   * after one read and a live listener; `writer` reaches the database directly, with the same key.
+   */
+  async function stalledStore(on: PostgresCluster, name: string) {
+    const url = await on.database(name);
+    const relay = await tcpRelay(on.port);
     try {
       const writer = openStore(url);
       writer.put("default", "openai", "api_key", { apiKey: "before" }, { preview: "b…" });
-      const cutOff = openStore(url.replace(`:${cluster.port}/`, `:${relay.port()}/`), writer);
+      const cutOff = openStore(url.replace(`:${on.port}/`, `:${relay.port()}/`), writer);
       expect(cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("before");
       await vi.waitFor(() => expect(cutOff.generation()).toBe(cutOff.generation()), { timeout: 5_000 });
       await relay.stall();
+      return { relay, writer, cutOff };
+    } catch (err) {
+      await relay.close();
+      throw err;
+    }
+  }
+
+  it("a silent partition costs one timeout: later calls are refused at once, nothing cached is served, and a write missed meanwhile is read after the heal", async ({ skip }) => {
+    if (!cluster) return skip();
+    const { relay, writer, cutOff } = await stalledStore(cluster, "silent");
+    try {
       const timed = (fn: () => unknown) => {
         const started = performance.now();
         const err = storeErrorOf(fn);
@@ -312,15 +326,8 @@ describe("the PostgreSQL store", () => {
 
   it("a silent partition that outlasts the background probe's connect timeout: calls are still refused at once, never sent to wait for a connection", async ({ skip }) => {
     if (!cluster) return skip();
-    const url = await cluster.database("outlasted");
-    const relay = await tcpRelay(cluster.port);
+    const { relay, cutOff } = await stalledStore(cluster, "outlasted");
     try {
-      const writer = openStore(url);
-      writer.put("default", "openai", "api_key", { apiKey: "before" }, { preview: "b…" });
-      const cutOff = openStore(url.replace(`:${cluster.port}/`, `:${relay.port()}/`), writer);
-      expect(cutOff.get<{ apiKey: string }>("default", "openai")?.payload.apiKey).toBe("before");
-      await vi.waitFor(() => expect(cutOff.generation()).toBe(cutOff.generation()), { timeout: 5_000 });
-      await relay.stall();
       storeErrorOf(() => cutOff.list());
       // Probes into a stalled connection each end at the connect timeout (3 s): ask across two of them.
       const refusals: number[] = [];
