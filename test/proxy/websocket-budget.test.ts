@@ -1,15 +1,11 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Authctl } from "../../src/context.js";
-import { mintPhantoms } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy, type ProxyAuditEntry } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
-import { CredentialStore } from "../../src/store/store.js";
+import { describe, expect, it } from "vitest";
 import { baseEnv } from "../helpers/context.js";
-import { canary, tempHome } from "../helpers/env.js";
+import { canary } from "../helpers/env.js";
+import { listenLoopback, useProxy } from "../helpers/proxyFixture.js";
 
 /** What one upstream stream holds: far more than the budgets below, in frames of one size. */
 const FRAMES = 200;
@@ -68,8 +64,7 @@ async function wsUpstream() {
     };
     pump();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, streams, close: () => new Promise((r) => {
+  return { url: await listenLoopback(server), streams, close: () => new Promise((r) => {
       // Upgraded sockets are the test's own to end: the server no longer tracks them.
       for (const socket of sockets) socket.destroy();
       server.closeAllConnections();
@@ -117,37 +112,17 @@ async function wsClient(url: string, authorization: string, send: boolean): Prom
  * process and a WebSocket upstream on loopback.
  */
 describe("a session's byte budget holds over a WebSocket", () => {
-  const { home, cleanup } = tempHome("authctl-ws-budget-");
   const key = canary("sk-proj-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let listening: ListeningProxy;
-  let upstream: Awaited<ReturnType<typeof wsUpstream>>;
-  const audit: ProxyAuditEntry[] = [];
-
-  beforeAll(async () => {
-    upstream = await wsUpstream();
-    store = CredentialStore.open({ home, env: baseEnv() });
-    context = new Authctl({ env: baseEnv(), store });
-    store.put("default", "openai", "api_key", { type: "api_key", key }, { preview: "sk-…" });
-    const proxy = createCredentialProxy({
-      context,
-      onAudit: (entry) => audit.push(entry),
-      upstreams: { openai: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], websocket: true } } },
-    });
-    listening = await listenProxy(proxy, { port: 0 });
+  const rig = useProxy("authctl-ws-budget-", {
+    upstream: wsUpstream,
+    seed: (store) => store.put("default", "openai", "api_key", { type: "api_key", key }, { preview: "sk-…" }),
+    proxy: (upstream) => ({ upstreams: { openai: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], websocket: true } } } }),
   });
+  const { audit } = rig;
 
-  afterAll(async () => {
-    await listening?.close();
-    await upstream?.close();
-    store?.close();
-    cleanup();
-  });
-
-  const ws = (path: string) => listening.url!.replace(/^http/, "ws") + path;
+  const ws = (path: string) => rig.url.replace(/^http/, "ws") + path;
   const bearer = (session: string, maxBytes?: number) =>
-    `Bearer ${mintPhantoms("openai", { context, sessionId: session, ...(maxBytes ? { policy: { maxBytes } } : {}) }).accessToken}`;
+    `Bearer ${rig.phantom("openai", session, maxBytes ? { policy: { maxBytes } } : {})}`;
   const auditOf = async (session: string) => {
     // The bridge is audited once the client's socket has closed: at once, not after the proxy's grace for a silent client (5 s).
     for (let i = 0; i < 30 && !audit.some((e) => e.sessionId === session); i++) await new Promise((r) => setTimeout(r, 100));
@@ -168,16 +143,16 @@ describe("a session's byte budget holds over a WebSocket", () => {
     const lines = await auditOf("wsb-down");
     expect(lines).toEqual([expect.objectContaining({ status: 101, rule: "session.max_bytes" })]);
     expect(JSON.stringify(lines)).not.toContain(key);
-    expect(listening.connections(), "the proxy still holds the cut bridge").toBe(0);
+    expect(rig.listening.connections(), "the proxy still holds the cut bridge").toBe(0);
     // Spent: the session's next request is refused before anything is forwarded.
-    const next = await fetch(`${listening.url}/v1/models`, { headers: { authorization: bearer("wsb-down", BUDGET) } });
+    const next = await fetch(`${rig.url}/v1/models`, { headers: { authorization: bearer("wsb-down", BUDGET) } });
     expect(next.status).toBe(403);
     expect(await next.text()).toContain("session.max_bytes");
   });
 
   it("client to upstream: the upstream receives no more than the budget, the client is closed with 1008", async () => {
     const report = await wsClient(ws("/v1/up"), bearer("wsb-up", BUDGET), true);
-    const stream = upstream.streams.filter((s) => s.path === "/v1/up").at(-1)!;
+    const stream = rig.upstream.streams.filter((s) => s.path === "/v1/up").at(-1)!;
     expect(stream.received, JSON.stringify({ stream, report })).toBeLessThanOrEqual(BUDGET);
     expect(report.code).toBe(1008);
     expect(report.reason).toContain("session.max_bytes");

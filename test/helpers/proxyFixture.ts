@@ -1,0 +1,110 @@
+import type { AddressInfo, Server } from "node:net";
+import { afterAll, beforeAll } from "vitest";
+import { Authctl } from "../../src/context.js";
+import type { Clock } from "../../src/core/clock.js";
+import { mintPhantoms, type MintPhantomsOptions } from "../../src/proxy/phantoms.js";
+import { createCredentialProxy, type CredentialProxy, type CredentialProxyOptions, type ProxyAuditEntry } from "../../src/proxy/proxy.js";
+import { listenProxy, type ListenOptions, type ListeningProxy } from "../../src/proxy/server.js";
+import { CredentialStore } from "../../src/store/store.js";
+import { baseEnv } from "./context.js";
+import { tempHome } from "./env.js";
+
+/** A vendor stand-in as the fixture needs it: where it listens, and how to stop it. */
+export interface Upstream {
+  url: string;
+  close(): unknown;
+}
+
+/** A proxy's options but its context and audit sink, which are the fixture's. */
+export type ProxySetup = Omit<CredentialProxyOptions, "context" | "onAudit">;
+
+export interface ProxyRig<U extends Upstream> {
+  readonly home: string;
+  readonly store: CredentialStore;
+  readonly context: Authctl;
+  readonly upstream: U;
+  readonly proxy: CredentialProxy;
+  readonly listening: ListeningProxy;
+  /** The proxy's `http://127.0.0.1:P`. */
+  readonly url: string;
+  /** What every proxy of the rig audited, in order (those of `listen` too). */
+  readonly audit: ProxyAuditEntry[];
+  /** A session's phantom access token for `provider`, minted in the rig's store. */
+  phantom(provider: string, sessionId: string, options?: Omit<MintPhantomsOptions, "context" | "sessionId">): string;
+  /** Another proxy over the same context, listening on a free port until the file's tests end. */
+  listen(setup: ProxySetup, options?: ListenOptions): Promise<ListeningProxy>;
+  /** `close` runs after the tests, before the proxies, the upstream and the store are closed (the latest first). */
+  onTeardown(close: () => unknown): void;
+}
+
+export interface ProxyRigOptions<U extends Upstream> {
+  /** Started first, closed after the proxies. */
+  upstream: () => Promise<U>;
+  /** What the store holds before the proxy starts (its credentials). */
+  seed: (store: CredentialStore) => void;
+  proxy: (upstream: U) => ProxySetup;
+  /** Where the proxy listens: a free TCP port when not given. */
+  listen?: (rig: ProxyRig<U>) => ListenOptions;
+  clock?: Clock;
+  busyTimeoutMs?: number;
+}
+
+/**
+ * A test file's credential proxy over a home of its own: the upstream, the store (seeded) and its
+ * context, the proxy listening, all started before the file's tests and closed after them, the
+ * proxy first. A hook the file registers before this one runs before it and is torn down after it
+ * (what the proxy's options need, such as a DNS stub).
+ */
+export function useProxy<U extends Upstream>(prefix: string, options: ProxyRigOptions<U>): ProxyRig<U> {
+  const { home, cleanup } = tempHome(prefix);
+  const teardown: Array<() => unknown> = [];
+  const listeners: ListeningProxy[] = [];
+  const audit: ProxyAuditEntry[] = [];
+  const state = {} as { store: CredentialStore; context: Authctl; upstream: U; proxy: CredentialProxy; listening: ListeningProxy };
+  const started = <K extends keyof typeof state>(key: K) => state[key] ?? (() => { throw new Error(`proxy fixture ${prefix}: ${key} read before its beforeAll ran`); })();
+  const createProxy = (setup: ProxySetup) => createCredentialProxy({ ...setup, context: started("context"), onAudit: (entry) => audit.push(entry) });
+
+  const rig: ProxyRig<U> = {
+    home,
+    audit,
+    get store() { return started("store"); },
+    get context() { return started("context"); },
+    get upstream() { return started("upstream"); },
+    get proxy() { return started("proxy"); },
+    get listening() { return started("listening"); },
+    get url() { return started("listening").url!; },
+    phantom: (provider, sessionId, mint = {}) => mintPhantoms(provider, { ...mint, context: started("context"), sessionId }).accessToken,
+    async listen(setup, listenOptions = { port: 0 }) {
+      const listening = await listenProxy(createProxy(setup), listenOptions);
+      listeners.push(listening);
+      return listening;
+    },
+    onTeardown: (close) => void teardown.push(close),
+  };
+
+  beforeAll(async () => {
+    state.upstream = await options.upstream();
+    const env = baseEnv();
+    state.store = CredentialStore.open({ home, env, ...(options.clock ? { clock: options.clock } : {}), ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+    state.context = new Authctl({ env, store: state.store, ...(options.clock ? { clock: options.clock } : {}) });
+    options.seed(state.store);
+    state.proxy = createProxy(options.proxy(state.upstream));
+    state.listening = await listenProxy(state.proxy, options.listen?.(rig) ?? { port: 0 });
+  });
+
+  afterAll(async () => {
+    for (const close of teardown.splice(0).reverse()) await close();
+    await state.listening?.close();
+    for (const listening of listeners.splice(0)) await listening.close();
+    await state.upstream?.close();
+    state.store?.close();
+    cleanup();
+  });
+  return rig;
+}
+
+/** Starts `server` on a free port of 127.0.0.1 and gives its `http://127.0.0.1:P`. */
+export async function listenLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
