@@ -1,12 +1,10 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { mintPhantoms, revokeSession } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { proxyAuditEvent } from "../../src/serve/proxyMount.js";
 import { AuditLog, auditPath } from "../../src/store/audit.js";
 import type { AuditVerdict } from "../../src/store/auditVerify.js";
@@ -15,6 +13,7 @@ import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome, testEnv } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { runInProcess } from "../helpers/memory-io.js";
+import { listenLoopback, useProxy } from "../helpers/proxyFixture.js";
 import { listeningService } from "../helpers/service.js";
 
 /**
@@ -56,13 +55,7 @@ function post(url: string, path: string, key: string, body?: string, method = "P
 }
 
 describe("a request's head and body upstream", () => {
-  const { home, cleanup } = tempHome("authctl-per-request-");
   const realKey = canary("sk-ant-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let listening: ListeningProxy;
-  let upstream: Server;
-  let upstreamUrl = "";
   /** What the upstream read, and each request head it saw. */
   const reads: string[] = [];
   const heads: string[] = [];
@@ -70,8 +63,9 @@ describe("a request's head and body upstream", () => {
   let dropReused = false;
   const served = new WeakSet<Socket>();
 
-  beforeAll(async () => {
-    upstream = createServer((socket) => {
+  /** An upstream over node:net, so what it reads is the proxy's writes as they came. */
+  async function rawUpstream() {
+    const server = createServer((socket) => {
       let pending = "";
       socket.on("data", (data: Buffer) => {
         reads.push(data.toString("latin1"));
@@ -95,44 +89,36 @@ describe("a request's head and body upstream", () => {
       });
       socket.on("error", () => socket.destroy());
     });
-    await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
-    upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    store = CredentialStore.open({ home, env: baseEnv() });
-    context = new Authctl({ env: baseEnv(), store });
-    store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" });
-    const proxy = createCredentialProxy({ context, upstreams: { anthropic: { api_key: { base_url: upstreamUrl, allow_paths: ["/v1"] } } } });
-    listening = await listenProxy(proxy, { port: 0 });
-  });
-
-  afterAll(async () => {
-    await listening?.close();
-    await new Promise((done) => upstream?.close(done));
-    store?.close();
-    cleanup();
+    return { url: await listenLoopback(server), close: () => new Promise((done) => server.close(done)) };
+  }
+  const rig = useProxy("authctl-per-request-", {
+    upstream: rawUpstream,
+    seed: (store) => store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" }),
+    proxy: (upstream) => ({ upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"] } } } }),
   });
 
   it("a POST's head, written with its body's first bytes, reaches the upstream whole and before the body; a bodiless GET's head goes at its end", async () => {
-    const key = mintPhantoms("anthropic", { context, sessionId: "one-write" }).accessToken;
+    const key = rig.phantom("anthropic", "one-write");
     const body = JSON.stringify({ messages: [{ role: "user", content: canary("body-") }] });
     reads.length = 0;
-    const reply = await post(listening.url!, "/v1/messages", key, body);
+    const reply = await post(rig.url, "/v1/messages", key, body);
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ body, keyIsReal: true });
     const arrived = reads.join("");
     expect(arrived).toMatch(/^POST \/v1\/messages HTTP\/1\.1\r\n[^]*\r\n\r\n/);
     expect(arrived.endsWith(`\r\n\r\n${body}`)).toBe(true);
     expect(arrived).not.toContain(key);
-    const get = await post(listening.url!, "/v1/models", key, undefined, "GET");
+    const get = await post(rig.url, "/v1/models", key, undefined, "GET");
     expect(JSON.parse(get.body)).toEqual({ body: "", keyIsReal: true });
   });
 
   it("a kept-alive connection the upstream drops as it is reused: a bodiless request is sent again, head and all; one with a body is not", async () => {
-    const key = mintPhantoms("anthropic", { context, sessionId: "reused" }).accessToken;
+    const key = rig.phantom("anthropic", "reused");
     // The first request leaves its upstream connection in the pool; the next one takes it and is dropped there.
-    expect((await post(listening.url!, "/v1/drop-reused", key, undefined, "GET")).status).toBe(200);
+    expect((await post(rig.url, "/v1/drop-reused", key, undefined, "GET")).status).toBe(200);
     heads.length = 0;
     dropReused = true;
-    const again = await post(listening.url!, "/v1/drop-reused", key, undefined, "GET");
+    const again = await post(rig.url, "/v1/drop-reused", key, undefined, "GET");
     expect(again.status).toBe(200);
     expect(heads.map((h) => h.split("\r\n")[0])).toEqual(["GET /v1/drop-reused HTTP/1.1", "GET /v1/drop-reused HTTP/1.1"]);
     expect(heads[1]).toContain(`x-api-key: ${realKey}`);
@@ -140,22 +126,22 @@ describe("a request's head and body upstream", () => {
     // The connection the retry made is pooled again: a POST taking it is dropped there, and never sent twice.
     heads.length = 0;
     dropReused = true;
-    const dropped = await post(listening.url!, "/v1/drop-reused", key, '{"once":true}');
+    const dropped = await post(rig.url, "/v1/drop-reused", key, '{"once":true}');
     expect(dropped.status).toBe(502);
     expect(heads.map((h) => h.split("\r\n")[0])).toEqual(["POST /v1/drop-reused HTTP/1.1"]);
   });
 
   it("one cached entry per phantom: a new key stored is sent at the next request, and a revoked session gets 401 at its next request", async () => {
-    const key = mintPhantoms("anthropic", { context, sessionId: "cached" }).accessToken;
-    expect(JSON.parse((await post(listening.url!, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: true });
-    const writer = CredentialStore.open({ home, env: baseEnv() });
+    const key = rig.phantom("anthropic", "cached");
+    expect(JSON.parse((await post(rig.url, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: true });
+    const writer = CredentialStore.open({ home: rig.home, env: baseEnv() });
     cleanups.push(() => writer.close());
     writer.put("default", "anthropic", "api_key", { type: "api_key", key: canary("sk-ant-other-") }, { preview: "sk-ant-…" });
-    expect(JSON.parse((await post(listening.url!, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: false });
+    expect(JSON.parse((await post(rig.url, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: false });
     writer.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" });
-    expect(JSON.parse((await post(listening.url!, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: true });
+    expect(JSON.parse((await post(rig.url, "/v1/messages", key, "{}")).body)).toMatchObject({ keyIsReal: true });
     revokeSession("cached", { context: new Authctl({ env: baseEnv(), store: writer }) });
-    expect((await post(listening.url!, "/v1/messages", key, "{}")).status).toBe(401);
+    expect((await post(rig.url, "/v1/messages", key, "{}")).status).toBe(401);
   });
 });
 
