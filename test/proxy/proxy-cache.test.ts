@@ -1,14 +1,13 @@
 import http from "node:http";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { mintPhantoms, revokeSession } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { canary, tempHome } from "../helpers/env.js";
+import { canary } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { useProxy } from "../helpers/proxyFixture.js";
 
 function post(base: string, key: string, timeoutMs = 3000): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,68 +27,53 @@ function post(base: string, key: string, timeoutMs = 3000): Promise<number> {
  * revocation, from any process, still counts from the very next request.
  */
 describe("credential proxy: verified phantoms are kept, revocation stays immediate", () => {
-  const { home, cleanup } = tempHome("authctl-proxy-cache-");
   const key = canary("sk-ant-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let listening: ListeningProxy;
-  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  const teardown: Array<() => unknown> = [cleanup];
-  afterAll(async () => {
-    for (const step of teardown.reverse()) await step();
-  });
-
-  beforeAll(async () => {
-    upstream = await fakeUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
-    teardown.push(() => upstream.close());
-    store = CredentialStore.open({ home, env: baseEnv(), busyTimeoutMs: 5_000 });
-    teardown.push(() => store.close());
-    context = new Authctl({ env: baseEnv(), store });
-    store.put("default", "anthropic", "api_key", { type: "api_key", key }, { preview: "sk-ant-…" });
-    const proxy = createCredentialProxy({ context, upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"] } } } });
-    listening = await listenProxy(proxy, { port: 0 });
-    teardown.push(() => listening.close());
+  const rig = useProxy("authctl-proxy-cache-", {
+    busyTimeoutMs: 5_000,
+    upstream: () => fakeUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end("{}")),
+    seed: (store) => store.put("default", "anthropic", "api_key", { type: "api_key", key }, { preview: "sk-ant-…" }),
+    proxy: (upstream) => ({ upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"] } } } }),
   });
 
   it("answers a known phantom while another process holds the store's write lock", async () => {
-    const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-locked" });
-    expect(await post(listening.url!, accessToken)).toBe(200);
-    const other = new Database(store.path);
+    const { accessToken } = mintPhantoms("anthropic", { context: rig.context, sessionId: "box-locked" });
+    expect(await post(rig.url, accessToken)).toBe(200);
+    const other = new Database(rig.store.path);
     try {
       other.exec("BEGIN IMMEDIATE"); // a long write elsewhere (an import, a migration)
       const started = Date.now();
-      expect(await post(listening.url!, accessToken)).toBe(200);
+      expect(await post(rig.url, accessToken)).toBe(200);
       expect(Date.now() - started).toBeLessThan(1000);
     } finally {
       other.exec("ROLLBACK");
       other.close();
     }
-    expect(upstream.arrivals.at(-1)!.headers["x-api-key"]).toBe(key);
+    expect(rig.upstream.arrivals.at(-1)!.headers["x-api-key"]).toBe(key);
   });
 
   it("a revocation from another process counts from the next request", async () => {
-    const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-revoke-elsewhere" });
-    expect(await post(listening.url!, accessToken)).toBe(200);
-    const otherStore = CredentialStore.open({ home, env: baseEnv() });
+    const { accessToken } = mintPhantoms("anthropic", { context: rig.context, sessionId: "box-revoke-elsewhere" });
+    expect(await post(rig.url, accessToken)).toBe(200);
+    const otherStore = CredentialStore.open({ home: rig.home, env: baseEnv() });
     try {
       expect(revokeSession("box-revoke-elsewhere", { context: new Authctl({ env: baseEnv(), store: otherStore }) })).toBe(2);
     } finally {
       otherStore.close();
     }
-    expect(await post(listening.url!, accessToken)).toBe(401);
+    expect(await post(rig.url, accessToken)).toBe(401);
   });
 
   it("a revocation through the proxy's own store counts from the next request, and so does a replaced key", async () => {
-    const { accessToken } = mintPhantoms("anthropic", { context, sessionId: "box-revoke-here" });
-    expect(await post(listening.url!, accessToken)).toBe(200);
-    const second = mintPhantoms("anthropic", { context, sessionId: "box-rotate" });
-    expect(await post(listening.url!, second.accessToken)).toBe(200);
-    revokeSession("box-revoke-here", { context });
-    expect(await post(listening.url!, accessToken)).toBe(401);
+    const { accessToken } = mintPhantoms("anthropic", { context: rig.context, sessionId: "box-revoke-here" });
+    expect(await post(rig.url, accessToken)).toBe(200);
+    const second = mintPhantoms("anthropic", { context: rig.context, sessionId: "box-rotate" });
+    expect(await post(rig.url, second.accessToken)).toBe(200);
+    revokeSession("box-revoke-here", { context: rig.context });
+    expect(await post(rig.url, accessToken)).toBe(401);
 
     const rotated = canary("sk-ant-rotated-");
-    store.put("default", "anthropic", "api_key", { type: "api_key", key: rotated }, { preview: "sk-ant-…" });
-    expect(await post(listening.url!, second.accessToken)).toBe(200);
-    expect(upstream.arrivals.at(-1)!.headers["x-api-key"]).toBe(rotated);
+    rig.store.put("default", "anthropic", "api_key", { type: "api_key", key: rotated }, { preview: "sk-ant-…" });
+    expect(await post(rig.url, second.accessToken)).toBe(200);
+    expect(rig.upstream.arrivals.at(-1)!.headers["x-api-key"]).toBe(rotated);
   });
 });
