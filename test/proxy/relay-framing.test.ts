@@ -1,20 +1,17 @@
 import http from "node:http";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Authctl } from "../../src/context.js";
-import { mintPhantoms } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
-import { CredentialStore } from "../../src/store/store.js";
-import { baseEnv } from "../helpers/context.js";
-import { canary, tempHome } from "../helpers/env.js";
+import { createServer, type Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { canary } from "../helpers/env.js";
+import { listenLoopback, useProxy } from "../helpers/proxyFixture.js";
+
+type Answer = (socket: Socket, path: string, method: string, key: string) => void;
 
 /**
  * An upstream that speaks HTTP/1.1 by hand over node:net, so each answer's framing is exactly as
  * written (node:http would fix a broken one): `answer` gets the request's path, method and the
  * key it carried, and writes the response on the raw socket, in pieces when it wants to.
  */
-function rawUpstream(answer: (socket: Socket, path: string, method: string, key: string) => void): Promise<{ url: string; server: Server }> {
+async function rawUpstream(answer: Answer) {
   const server = createServer((socket) => {
     let pending = "";
     socket.on("data", (data: Buffer) => {
@@ -30,7 +27,7 @@ function rawUpstream(answer: (socket: Socket, path: string, method: string, key:
     });
     socket.on("error", () => socket.destroy());
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })));
+  return { url: await listenLoopback(server), close: () => new Promise((done) => server.close(done)) };
 }
 
 interface Seen {
@@ -66,110 +63,92 @@ const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${te
  * framing cuts it in two.
  */
 describe("the proxy relays each response framing faithfully", () => {
-  const { home, cleanup } = tempHome("authctl-relay-framing-");
   const realKey = canary("sk-ant-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let listening: ListeningProxy;
-  let upstream: { url: string; server: Server };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-  beforeAll(async () => {
-    upstream = await rawUpstream((socket, path, method, key) => {
-      const head = (status: string, ...headers: string[]) => `HTTP/1.1 ${status}\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`;
-      if (path === "/v1/length") return void socket.write(head("200 OK", "content-length: 11", "content-type: text/plain") + "hello world");
-      if (path === "/v1/chunked") {
-        socket.write(head("200 OK", "transfer-encoding: chunked", "content-type: text/event-stream") + chunk("data: one\n\n"));
-        return void setTimeout(() => socket.write(chunk("data: two\n\n") + "0\r\n\r\n"), 30);
-      }
-      if (path === "/v1/close") {
-        socket.write(head("200 OK", "connection: close", "content-type: text/plain") + "told by ");
-        return void setTimeout(() => socket.end("the close"), 30);
-      }
-      if (path === "/v1/head") return void socket.write(head("200 OK", "content-length: 1234", "content-type: text/plain"));
-      if (path === "/v1/no-content") return void socket.write(head("204 No Content"));
-      if (path === "/v1/not-modified") return void socket.write(head("304 Not Modified", "etag: \"e1\""));
-      if (path === "/v1/cut-length") {
-        socket.write(head("200 OK", "content-length: 1000") + "x".repeat(100));
-        return void setTimeout(() => socket.destroy(), 30);
-      }
-      if (path === "/v1/cut-chunked") {
-        socket.write(head("200 OK", "transfer-encoding: chunked") + chunk("partial"));
-        return void setTimeout(() => socket.destroy(), 30);
-      }
-      if (path === "/v1/echo-across-chunks") {
-        // The secret cut in two by the chunked framing itself, in one write: only the decoded body holds it whole.
-        const at = Math.floor(key.length / 2);
-        return void socket.write(head("200 OK", "transfer-encoding: chunked") + chunk(`{"seen":"${key.slice(0, at)}`) + chunk(`${key.slice(at)}"}`) + "0\r\n\r\n");
-      }
-      if (path === "/v1/echo-length") {
-        const body = `{"seen":"${key}"}`;
-        return void socket.write(head("200 OK", `content-length: ${Buffer.byteLength(body)}`) + body);
-      }
-      socket.write(head("404 Not Found", "content-length: 0"));
-    });
-    store = CredentialStore.open({ home, env: baseEnv() });
-    context = new Authctl({ env: baseEnv(), store });
-    store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" });
-    const proxy = createCredentialProxy({
-      context,
-      upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], methods: ["GET", "HEAD"] } } },
-    });
-    listening = await listenProxy(proxy, { port: 0 });
+  const answer: Answer = (socket, path, _method, key) => {
+    const head = (status: string, ...headers: string[]) => `HTTP/1.1 ${status}\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`;
+    if (path === "/v1/length") return void socket.write(head("200 OK", "content-length: 11", "content-type: text/plain") + "hello world");
+    if (path === "/v1/chunked") {
+      socket.write(head("200 OK", "transfer-encoding: chunked", "content-type: text/event-stream") + chunk("data: one\n\n"));
+      return void setTimeout(() => socket.write(chunk("data: two\n\n") + "0\r\n\r\n"), 30);
+    }
+    if (path === "/v1/close") {
+      socket.write(head("200 OK", "connection: close", "content-type: text/plain") + "told by ");
+      return void setTimeout(() => socket.end("the close"), 30);
+    }
+    if (path === "/v1/head") return void socket.write(head("200 OK", "content-length: 1234", "content-type: text/plain"));
+    if (path === "/v1/no-content") return void socket.write(head("204 No Content"));
+    if (path === "/v1/not-modified") return void socket.write(head("304 Not Modified", "etag: \"e1\""));
+    if (path === "/v1/cut-length") {
+      socket.write(head("200 OK", "content-length: 1000") + "x".repeat(100));
+      return void setTimeout(() => socket.destroy(), 30);
+    }
+    if (path === "/v1/cut-chunked") {
+      socket.write(head("200 OK", "transfer-encoding: chunked") + chunk("partial"));
+      return void setTimeout(() => socket.destroy(), 30);
+    }
+    if (path === "/v1/echo-across-chunks") {
+      // The secret cut in two by the chunked framing itself, in one write: only the decoded body holds it whole.
+      const at = Math.floor(key.length / 2);
+      return void socket.write(head("200 OK", "transfer-encoding: chunked") + chunk(`{"seen":"${key.slice(0, at)}`) + chunk(`${key.slice(at)}"}`) + "0\r\n\r\n");
+    }
+    if (path === "/v1/echo-length") {
+      const body = `{"seen":"${key}"}`;
+      return void socket.write(head("200 OK", `content-length: ${Buffer.byteLength(body)}`) + body);
+    }
+    socket.write(head("404 Not Found", "content-length: 0"));
+  };
+  const rig = useProxy("authctl-relay-framing-", {
+    upstream: () => rawUpstream(answer),
+    seed: (store) => store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" }),
+    proxy: (upstream) => ({ upstreams: { anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], methods: ["GET", "HEAD"] } } } }),
   });
+  rig.onTeardown(() => agent.destroy());
 
-  afterAll(async () => {
-    agent.destroy();
-    await listening?.close();
-    await new Promise((done) => upstream?.server.close(done));
-    store?.close();
-    cleanup();
-  });
-
-  const key = () => mintPhantoms("anthropic", { context, sessionId: "relay" }).accessToken;
+  const key = () => rig.phantom("anthropic", "relay");
 
   it("a content-length body, a chunked one and one told by the close arrive whole", async () => {
     const phantom = key();
-    const length = await fetch(agent, listening.url!, "/v1/length", phantom);
+    const length = await fetch(agent, rig.url, "/v1/length", phantom);
     expect(length).toMatchObject({ status: 200, body: "hello world", complete: true });
-    const chunked = await fetch(agent, listening.url!, "/v1/chunked", phantom);
+    const chunked = await fetch(agent, rig.url, "/v1/chunked", phantom);
     expect(chunked).toMatchObject({ status: 200, body: "data: one\n\ndata: two\n\n", complete: true });
     expect(chunked.headers["content-type"]).toBe("text/event-stream");
-    const closed = await fetch(agent, listening.url!, "/v1/close", phantom);
+    const closed = await fetch(agent, rig.url, "/v1/close", phantom);
     expect(closed).toMatchObject({ status: 200, body: "told by the close", complete: true });
     // The connection to the proxy still carries the next request after each.
-    expect(await fetch(agent, listening.url!, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
+    expect(await fetch(agent, rig.url, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
   });
 
   it("HEAD, 204 and 304 carry no body, and the same client connection goes on", async () => {
     const phantom = key();
-    const head = await fetch(agent, listening.url!, "/v1/head", phantom, "HEAD");
+    const head = await fetch(agent, rig.url, "/v1/head", phantom, "HEAD");
     expect(head).toMatchObject({ status: 200, body: "", complete: true });
     expect(head.headers["content-length"]).toBe("1234");
-    expect(await fetch(agent, listening.url!, "/v1/no-content", phantom)).toMatchObject({ status: 204, body: "", complete: true });
-    const notModified = await fetch(agent, listening.url!, "/v1/not-modified", phantom);
+    expect(await fetch(agent, rig.url, "/v1/no-content", phantom)).toMatchObject({ status: 204, body: "", complete: true });
+    const notModified = await fetch(agent, rig.url, "/v1/not-modified", phantom);
     expect(notModified).toMatchObject({ status: 304, body: "", complete: true });
     expect(notModified.headers.etag).toBe('"e1"');
-    expect(await fetch(agent, listening.url!, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
+    expect(await fetch(agent, rig.url, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
   });
 
   it("an upstream that dies mid-body gives the client a cut answer, never a complete one", async () => {
     const phantom = key();
-    const length = await fetch(agent, listening.url!, "/v1/cut-length", phantom);
+    const length = await fetch(agent, rig.url, "/v1/cut-length", phantom);
     expect(length.status).toBe(200);
     expect(length.complete).toBe(false);
     expect(length.body.length).toBeLessThan(1000);
-    const chunked = await fetch(agent, listening.url!, "/v1/cut-chunked", phantom);
+    const chunked = await fetch(agent, rig.url, "/v1/cut-chunked", phantom);
     expect(chunked).toMatchObject({ status: 200, complete: false });
     // And the proxy goes on answering.
-    expect(await fetch(agent, listening.url!, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
+    expect(await fetch(agent, rig.url, "/v1/length", phantom)).toMatchObject({ status: 200, body: "hello world", complete: true });
   });
 
   it("the secret is scrubbed where the chunked framing cuts it, and from a body of a known length", async () => {
     const phantom = key();
-    const across = await fetch(agent, listening.url!, "/v1/echo-across-chunks", phantom);
+    const across = await fetch(agent, rig.url, "/v1/echo-across-chunks", phantom);
     expect(across).toMatchObject({ status: 200, body: `{"seen":"${phantom}"}`, complete: true });
-    const length = await fetch(agent, listening.url!, "/v1/echo-length", phantom);
+    const length = await fetch(agent, rig.url, "/v1/echo-length", phantom);
     expect(length).toMatchObject({ status: 200, body: `{"seen":"${phantom}"}`, complete: true });
     expect(across.body + length.body + JSON.stringify(across.headers) + JSON.stringify(length.headers)).not.toContain(realKey);
   });
