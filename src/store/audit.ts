@@ -1,6 +1,5 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { StoreError } from "../core/errors.js";
 import type { Env } from "../core/env.js";
 import { auditFiles, chainFields, checkpointMac, headOfFile, headOfRotated, lineHash, nextRotatedPath, splitLines, type ChainHead } from "./auditChain.js";
@@ -113,6 +112,8 @@ export class AuditLog {
     const entry = { time: new Date(this.now()).toISOString(), ...event };
     if (!this.options.groupWrites) return this.append([entry]);
     this.pending.push(entry);
+    // Node's global `performance`, not node:perf_hooks: importing it loads a dozen modules at every
+    // command's start, even one that writes no line.
     const wait = batch ? this.lastAppend + (this.options.batchMs ?? BATCH_MS) - performance.now() : 0;
     if (wait > 0) {
       this.batchTimer ??= setTimeout(() => {

@@ -89,8 +89,13 @@ export function assertKnownSchema(version: number): void {
   }
 }
 
-/** Brings the schema up to date inside one immediate transaction, so racing openers migrate once. */
+/**
+ * Brings the schema up to date inside one immediate transaction, so racing openers migrate once.
+ * A store already at this version needs nothing: one pragma read, no write lock to wait for (a
+ * command that only reads must not queue behind a writer).
+ */
 export function migrate(db: Database.Database): void {
+  if (db.pragma("user_version", { simple: true }) === SCHEMA_VERSION) return;
   const run = db.transaction(() => {
     const current = db.pragma("user_version", { simple: true }) as number;
     assertKnownSchema(current);
