@@ -6,17 +6,15 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { UsageError } from "../../src/core/errors.js";
 import { localCa } from "../../src/proxy/localCa.js";
-import { mintPhantoms } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy, type CredentialProxy } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
-import { CredentialStore } from "../../src/store/store.js";
+import { listenProxy } from "../../src/proxy/server.js";
 import { baseEnv } from "../helpers/context.js";
 import { canary, tempHome } from "../helpers/env.js";
-import { fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
+import { type FakeHandler, fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
+import { useProxy } from "../helpers/proxyFixture.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 const now = { t: Date.now() };
@@ -46,42 +44,31 @@ function ask(target: { url?: string; socketPath?: string }, path: string, header
 }
 
 describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listener", () => {
-  const { home, cleanup } = tempHome("authctl-proxy-tls-");
   const realKey = canary("sk-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let proxy: CredentialProxy;
-  let listening: ListeningProxy;
-  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   let caPem = "";
-
-  beforeAll(async () => {
-    upstream = await fakeUpstream((req, res) => {
-      if (req.url === "/routing") {
-        const body = { accounts: [{ id: "w", workspace_backend_origin: "https://elsewhere.example", nested: { workspace_backend_origin: "https://x.example" } }] };
-        return void res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(JSON.stringify(body)));
-      }
-      if (req.url === "/routing-broken") return void res.writeHead(200, { "content-type": "application/json" }).end("<html>not json");
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ key: req.headers.authorization === `Bearer ${realKey}` }));
-    }, { acceptWebSocket: true });
-    store = CredentialStore.open({ home, env: baseEnv(), clock });
-    context = new Authctl({ env: baseEnv(), store, clock });
-    store.put("default", "openai", "api_key", { type: "api_key", key: realKey }, { preview: "sk-…" });
-    const rewrites = [{ path: "/routing", field: "workspace_backend_origin", value: "NO_CONSTRAINT" }, { path: "/routing-broken", field: "x", value: "y" }];
-    proxy = createCredentialProxy({ context, upstreams: { openai: { api_key: { base_url: upstream.url, allow_paths: ["/"], response_rewrites: rewrites } } } });
-    const ca = localCa({ context });
-    caPem = ca.certificatePem;
-    listening = await listenProxy(proxy, { port: 0, socketPath: join(home, "proxy.sock"), tls: { identity: () => ca.issueServerIdentity() } });
+  const vendor: FakeHandler = (req, res) => {
+    if (req.url === "/routing") {
+      const body = { accounts: [{ id: "w", workspace_backend_origin: "https://elsewhere.example", nested: { workspace_backend_origin: "https://x.example" } }] };
+      return void res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(JSON.stringify(body)));
+    }
+    if (req.url === "/routing-broken") return void res.writeHead(200, { "content-type": "application/json" }).end("<html>not json");
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ key: req.headers.authorization === `Bearer ${realKey}` }));
+  };
+  const rewrites = [{ path: "/routing", field: "workspace_backend_origin", value: "NO_CONSTRAINT" }, { path: "/routing-broken", field: "x", value: "y" }];
+  const rig = useProxy("authctl-proxy-tls-", {
+    clock,
+    upstream: () => fakeUpstream(vendor, { acceptWebSocket: true }),
+    seed: (store) => store.put("default", "openai", "api_key", { type: "api_key", key: realKey }, { preview: "sk-…" }),
+    proxy: (upstream) => ({ upstreams: { openai: { api_key: { base_url: upstream.url, allow_paths: ["/"], response_rewrites: rewrites } } } }),
+    listen: ({ context, home }) => {
+      const ca = localCa({ context });
+      caPem = ca.certificatePem;
+      return { port: 0, socketPath: join(home, "proxy.sock"), tls: { identity: () => ca.issueServerIdentity() } };
+    },
   });
+  const { home } = rig;
 
-  afterAll(async () => {
-    await listening?.close();
-    await upstream?.close();
-    store?.close();
-    cleanup();
-  });
-
-  const phantom = (session: string) => ({ authorization: `Bearer ${mintPhantoms("openai", { context, sessionId: session }).accessToken}` });
+  const phantom = (session: string) => ({ authorization: `Bearer ${rig.phantom("openai", session)}` });
 
   it("keeps the CA key 0600 in a 0700 dir and only the certificate public; the CA is reused, not remade", () => {
     const dir = join(home, "proxy-ca");
@@ -89,20 +76,20 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
     expect(statSync(join(dir, "ca-key.pem")).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, "ca.pem"), "utf8")).toBe(caPem);
     expect(readFileSync(join(dir, "ca.pem"), "utf8")).not.toContain("PRIVATE KEY");
-    expect(localCa({ context }).certificatePem).toBe(caPem);
+    expect(localCa({ context: rig.context }).certificatePem).toBe(caPem);
   });
 
   it("answers TLS (trusting only the CA) and plain HTTP on the same TCP port and on the Unix socket", async () => {
-    expect(listening.tlsUrl).toBe(listening.url!.replace("http:", "https:"));
-    const onSocket = { socketPath: listening.socketPath! };
-    const before = upstream.arrivals.length;
-    for (const [target, ca] of [[{ url: listening.tlsUrl }, caPem], [{ url: listening.url }, undefined], [onSocket, caPem], [onSocket, undefined]] as const) {
+    expect(rig.listening.tlsUrl).toBe(rig.listening.url!.replace("http:", "https:"));
+    const onSocket = { socketPath: rig.listening.socketPath! };
+    const before = rig.upstream.arrivals.length;
+    for (const [target, ca] of [[{ url: rig.listening.tlsUrl }, caPem], [{ url: rig.listening.url }, undefined], [onSocket, caPem], [onSocket, undefined]] as const) {
       const answer = await ask(target, "/v1/models", phantom("tls-both"), ca);
       expect(answer).toMatchObject({ status: 200, body: '{"key":true}' });
     }
     // Each request is forwarded once (a TLS connection reaches its own listener's parser only).
-    expect(upstream.arrivals.length - before).toBe(4);
-    await expect(ask({ url: listening.tlsUrl }, "/v1/models", phantom("tls-untrusted"), readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8"))).rejects.toThrow(
+    expect(rig.upstream.arrivals.length - before).toBe(4);
+    await expect(ask({ url: rig.listening.tlsUrl }, "/v1/models", phantom("tls-untrusted"), readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8"))).rejects.toThrow(
       /self[- ]signed|unable to (get|verify)/i,
     );
   });
@@ -130,16 +117,16 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
         req.on("error", reject);
         req.end();
       });
-    const before = upstream.arrivals.length;
-    expect(await upgradeOverTls({ url: listening.tlsUrl }, "ws-tcp")).toBe("ping-over-tls-ws-tcp");
-    expect(await upgradeOverTls({ socketPath: listening.socketPath! }, "ws-sock")).toBe("ping-over-tls-ws-sock");
-    const upgrades = upstream.arrivals.slice(before).filter((a) => a.upgrade);
+    const before = rig.upstream.arrivals.length;
+    expect(await upgradeOverTls({ url: rig.listening.tlsUrl }, "ws-tcp")).toBe("ping-over-tls-ws-tcp");
+    expect(await upgradeOverTls({ socketPath: rig.listening.socketPath! }, "ws-sock")).toBe("ping-over-tls-ws-sock");
+    const upgrades = rig.upstream.arrivals.slice(before).filter((a) => a.upgrade);
     expect(upgrades).toHaveLength(2);
     for (const arrival of upgrades) expect(arrival.headers.authorization).toBe(`Bearer ${realKey}`);
   });
 
   it("issues short-lived server certificates for 127.0.0.1/localhost only, and its name constraints refuse any other name", async () => {
-    const ca = localCa({ context });
+    const ca = localCa({ context: rig.context });
     const leaf = new X509Certificate(ca.issueServerIdentity().cert);
     expect(leaf.subjectAltName).toBe("IP Address:127.0.0.1, DNS:localhost");
     expect(new Date(leaf.validTo).getTime() - now.t).toBeLessThanOrEqual(DAY);
@@ -160,8 +147,8 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
   });
 
   it("renews the server certificate while serving", async () => {
-    const ca = localCa({ context });
-    const renewing = await listenProxy(proxy, { port: 0, tls: { identity: () => ca.issueServerIdentity(), renewMs: 150 } });
+    const ca = localCa({ context: rig.context });
+    const renewing = await listenProxy(rig.proxy, { port: 0, tls: { identity: () => ca.issueServerIdentity(), renewMs: 150 } });
     try {
       const first = await ask({ url: renewing.tlsUrl }, "/v1/models", phantom("tls-renew"), caPem);
       await new Promise((r) => setTimeout(r, 400));
@@ -175,7 +162,7 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
   });
 
   it("cuts off a client that connects and never sends a byte (before TLS or HTTP starts)", async () => {
-    const strict = await listenProxy(proxy, { port: 0, headersTimeoutMs: 300, tls: { identity: () => localCa({ context }).issueServerIdentity() } });
+    const strict = await listenProxy(rig.proxy, { port: 0, headersTimeoutMs: 300, tls: { identity: () => localCa({ context: rig.context }).issueServerIdentity() } });
     try {
       const silent = connect(Number(new URL(strict.url!).port), "127.0.0.1");
       silent.on("error", () => {});
@@ -189,11 +176,11 @@ describe("the proxy's TLS: a per-home local CA, TLS and plain HTTP on one listen
   });
 
   it("rewrites a routing answer (gzip decoded, every such field) and refuses one it cannot read with 502", async () => {
-    const answer = await ask({ url: listening.tlsUrl }, "/routing", phantom("tls-rewrite"), caPem);
+    const answer = await ask({ url: rig.listening.tlsUrl }, "/routing", phantom("tls-rewrite"), caPem);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({ accounts: [{ id: "w", workspace_backend_origin: "NO_CONSTRAINT", nested: { workspace_backend_origin: "NO_CONSTRAINT" } }] });
-    expect(upstream.arrivals.at(-1)!.headers["accept-encoding"]).toBe("identity");
-    const broken = await ask({ url: listening.url }, "/routing-broken", phantom("tls-rewrite-2"));
+    expect(rig.upstream.arrivals.at(-1)!.headers["accept-encoding"]).toBe("identity");
+    const broken = await ask({ url: rig.listening.url }, "/routing-broken", phantom("tls-rewrite-2"));
     expect(broken.status).toBe(502);
     expect(broken.body).not.toContain("not json");
   });
