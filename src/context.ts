@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import { systemClock, type Clock } from "./core/clock.js";
 import type { Env } from "./core/env.js";
+import type { ResolveHost } from "./core/netGuard.js";
 import { AuthctlError } from "./core/errors.js";
 import { authctlHome, storePaths, type StorePaths } from "./core/paths.js";
 import type { Engine } from "./engine/detect.js";
@@ -29,6 +30,8 @@ export interface AuthctlOptions {
   store?: CredentialStore | (() => CredentialStore);
   roster?: Roster;
   engine?: Engine;
+  /** How a token endpoint's name becomes the addresses checked before a login's refresh dials it (a test's DNS stub); default the system resolver. */
+  resolveHost?: ResolveHost;
 }
 
 /**
@@ -44,6 +47,8 @@ export class Authctl implements Disposable {
   readonly clock: Clock;
   readonly io: ContextStreams | undefined;
   readonly paths: StorePaths;
+  /** Undefined: the system resolver (left unloaded until a login refreshes). */
+  readonly resolveHost: ResolveHost | undefined;
   private openedStore: CredentialStore | undefined;
   private readonly givenStore: (() => CredentialStore) | undefined;
   private loadedRoster: Roster | undefined;
@@ -57,6 +62,7 @@ export class Authctl implements Disposable {
     this.clock = options.clock ?? systemClock;
     this.io = options.io;
     this.paths = storePaths(this.home);
+    this.resolveHost = options.resolveHost;
     this.givenStore = typeof given === "object" ? () => given : given;
     this.loadedRoster = options.roster;
     this.detectedEngine = options.engine && Promise.resolve(options.engine);

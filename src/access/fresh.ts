@@ -1,5 +1,6 @@
 import type { Authctl } from "../context.js";
 import { CredentialRefreshError, MissingCredentialsError } from "../core/errors.js";
+import { addressRefusal } from "../core/netGuard.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
 import { credentialType, recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
@@ -87,7 +88,12 @@ async function refresh(context: Authctl, entry: Provider, row: StoredCredential<
   const { credentialSet } = row;
   const options = { context, provider: entry.name };
   const again = `log in again: ${fixCommandFor(entry, credentialSet)}`;
-  const failed = (why: string) => new CredentialRefreshError(`the access token of ${credentialSet}:${entry.name} has expired and refreshing it failed (${why}); ${again}`);
+  // A refused address is no reason to log in again: its own message says what to change.
+  const failed = (why: string, error?: unknown) => {
+    const refused = addressRefusal(error);
+    if (refused) return new CredentialRefreshError(`refreshing ${credentialSet}:${entry.name} failed: ${refused.message}`, { cause: refused });
+    return new CredentialRefreshError(`the access token of ${credentialSet}:${entry.name} has expired and refreshing it failed (${why}); ${again}`);
+  };
   const payload = row.payload;
   if (payload.type === "msal") {
     const { buildMsalApp } = await import("../logins/msal/app.js");
@@ -95,7 +101,7 @@ async function refresh(context: Authctl, entry: Provider, row: StoredCredential<
     const account = (await app.getTokenCache().getAllAccounts()).find((a) => a.homeAccountId === payload.homeAccountId);
     if (!account) throw new MissingCredentialsError(entry.name, credentialSet, fixCommandFor(entry, credentialSet));
     await app.acquireTokenSilent({ account, scopes: payload.scopes, forceRefresh: true }).catch((e: unknown) => {
-      throw failed((e as { errorCode?: string }).errorCode ?? "MSAL error");
+      throw failed((e as { errorCode?: string }).errorCode ?? "MSAL error", e);
     });
     return;
   }
@@ -105,7 +111,7 @@ async function refresh(context: Authctl, entry: Provider, row: StoredCredential<
     const client = await buildGoogleCredentials(credentialSet, options);
     await client.refreshAccessToken().catch((e: unknown) => {
       const status = (e as { response?: { status?: number } }).response?.status;
-      throw failed(status ? `HTTP ${status}` : "network error");
+      throw failed(status ? `HTTP ${status}` : "network error", e);
     });
     return;
   }
@@ -113,9 +119,9 @@ async function refresh(context: Authctl, entry: Provider, row: StoredCredential<
   if (!refreshToken) throw expiredWithoutRefresh(entry, credentialSet);
   const { oauth2Configuration, oauth2Flow, oauthFailure, payloadFrom } = await import("../logins/oauth2/client.js");
   const { refreshTokenGrant } = await import("openid-client");
-  const config = await oauth2Configuration(oauth2Flow(entry), payload.clientId, payload.clientSecret);
+  const config = await oauth2Configuration(oauth2Flow(entry), payload.clientId, payload.clientSecret, { context, entry });
   const tokens = await refreshTokenGrant(config, refreshToken).catch((e: unknown) => {
-    throw failed(oauthFailure(e));
+    throw failed(oauthFailure(e), e);
   });
   recordCredential(context, { credentialSet, provider: entry.name, payload: payloadFrom(tokens, payload.clientId, payload.clientSecret, context.clock.now(), payload), op: "refreshed" });
 }

@@ -1,4 +1,5 @@
 import type { Credentials, OAuth2Client } from "google-auth-library";
+import type { LookupFunction } from "node:net";
 import { contextFrom, type Authctl } from "../../context.js";
 import { CaptureError, ModeUnavailableError } from "../../core/errors.js";
 import { DEFAULT_SET } from "../../core/names.js";
@@ -6,6 +7,8 @@ import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostLoginSummary } from "../hostLogin.js";
 import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
+import { boundedFetch } from "../oauth2/client.js";
+import { identityLookup } from "../tokenGuard.js";
 
 import { recordCredential } from "../../credentials/index.js";
 import type { GooglePayload } from "../../credentials/google.js";
@@ -19,12 +22,28 @@ function googleFlow(entry: Provider): GooglePkceConfig {
   return entry.host_flow;
 }
 
-async function googleClient(flow: GooglePkceConfig, clientId: string, clientSecret: string | undefined): Promise<OAuth2Client> {
+/**
+ * google-auth-library's fetch: every request it makes (the refresh carries the refresh token and
+ * the client secret) goes through the identity endpoints' address guard and the token-response
+ * cap. Its form bodies come as URLSearchParams, whose content type fetch would have set.
+ */
+function guardedFetch(lookup: LookupFunction): typeof fetch {
+  return (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    const body = init.body;
+    if (body instanceof URLSearchParams && !headers.has("content-type")) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
+    if (body != null && typeof body !== "string" && !(body instanceof URLSearchParams)) throw new TypeError("authctl sends google-auth-library's requests with a text or form body only");
+    return boundedFetch(lookup, input instanceof Request ? input.url : String(input), { ...init, headers });
+  }) as typeof fetch;
+}
+
+async function googleClient(flow: GooglePkceConfig, clientId: string, clientSecret: string | undefined, lookup: LookupFunction): Promise<OAuth2Client> {
   const { OAuth2Client } = await import("google-auth-library");
   return new OAuth2Client({
     clientId,
     ...(clientSecret ? { clientSecret } : {}),
     endpoints: { oauth2AuthBaseUrl: flow.auth_endpoint, oauth2TokenUrl: flow.token_endpoint },
+    transporterOptions: { fetchImplementation: guardedFetch(lookup) },
   });
 }
 
@@ -64,7 +83,7 @@ export async function buildGoogleCredentials(first?: string | BuildGoogleCredent
   const flow = googleFlow(entry);
   const row = storedHostLogin<GooglePayload>(context, entry, options.credentialSet ?? DEFAULT_SET, "google_oauth");
   const { credentialSet } = row;
-  const client = await googleClient(flow, row.payload.clientId, row.payload.clientSecret);
+  const client = await googleClient(flow, row.payload.clientId, row.payload.clientSecret, identityLookup(context, entry));
   client.setCredentials(row.payload.tokens);
   client.on("tokens", (fresh) => persistGoogleTokens(context, credentialSet, entry.name, fresh));
   return client;

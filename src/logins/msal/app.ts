@@ -6,6 +6,7 @@ import { DEFAULT_SET } from "../../core/names.js";
 import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
 import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
+import { guardedMsalNetwork } from "./network.js";
 
 import { recordCredential } from "../../credentials/index.js";
 import type { MsalPayload } from "../../credentials/msal.js";
@@ -80,5 +81,6 @@ export async function buildMsalApp(first?: string | BuildMsalAppOptions, second?
   const credentialSet = row.credentialSet;
   const { PublicClientApplication } = await import("@azure/msal-node");
   const plugin = storeCachePlugin(context, credentialSet, entry.name);
-  return new PublicClientApplication(msalConfiguration(flow, row.payload.clientId, row.payload.tenantId, plugin));
+  const configuration = msalConfiguration(flow, row.payload.clientId, row.payload.tenantId, plugin);
+  return new PublicClientApplication({ ...configuration, system: { ...configuration.system, networkClient: await guardedMsalNetwork(context, entry) } });
 }

@@ -1,9 +1,11 @@
 import type { AuthenticationResult, INetworkModule, NetworkResponse } from "@azure/msal-node";
+import type { LookupFunction } from "node:net";
 import type { TokenEndpointResponse } from "openid-client";
 import type { Authctl } from "../../context.js";
 import { CaptureError } from "../../core/errors.js";
 import { httpCall, TOKEN_RESPONSE_LIMIT } from "../../core/http.js";
 import type { HostLoginSummary } from "../hostLogin.js";
+import { identityLookup } from "../tokenGuard.js";
 import { UNCHECKED_ID_TOKEN } from "../oauth2/client.js";
 import { msalConfiguration, msalFlow, type MsalPayload } from "./app.js";
 import { recordCredential } from "../../credentials/index.js";
@@ -32,7 +34,7 @@ export async function storeMsalTokens(context: Authctl, target: MsalLoginTarget,
   const entry = context.roster().get(target.provider);
   const { PublicClientApplication } = await import("@azure/msal-node");
   const configuration = msalConfiguration(msalFlow(entry), target.clientId, target.tenantId);
-  const app = new PublicClientApplication({ ...configuration, system: { ...configuration.system, networkClient: replayNetwork(target.provider, tokens, refreshToken) } });
+  const app = new PublicClientApplication({ ...configuration, system: { ...configuration.system, networkClient: replayNetwork(target.provider, tokens, refreshToken, identityLookup(context, entry)) } });
   let result: AuthenticationResult | null;
   try {
     // forceCache: the account is new to this cache (MSAL otherwise keeps only refreshes of accounts it holds).
@@ -58,14 +60,14 @@ export async function storeMsalTokens(context: Authctl, target: MsalLoginTarget,
  * MSAL's network for that one redemption: the token request for `refreshToken` is answered, once,
  * with the poll's answer (its id token put back where openid-client's fetch moved it aside); any
  * other token request is refused. Authority metadata a tenant needs is fetched as MSAL would,
- * within the token-response cap.
+ * within the token-response cap and through the identity endpoints' address guard.
  */
-function replayNetwork(provider: string, tokens: TokenEndpointResponse, refreshToken: string): INetworkModule {
+function replayNetwork(provider: string, tokens: TokenEndpointResponse, refreshToken: string, lookup: LookupFunction): INetworkModule {
   const { [UNCHECKED_ID_TOKEN]: idToken, ...answer } = tokens;
   let replayed = false;
   return {
     async sendGetRequestAsync<T>(url: string, options?: { headers?: Record<string, string> }, timeout?: number): Promise<NetworkResponse<T>> {
-      const reply = await httpCall({ url, headers: options?.headers ?? {}, timeoutMs: timeout ?? METADATA_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_LIMIT });
+      const reply = await httpCall({ url, headers: options?.headers ?? {}, timeoutMs: timeout ?? METADATA_TIMEOUT_MS, maxBytes: TOKEN_RESPONSE_LIMIT, lookup });
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(reply.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
       let body: T;

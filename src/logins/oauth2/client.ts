@@ -1,10 +1,13 @@
+import type { LookupFunction } from "node:net";
 import type { Configuration, TokenEndpointResponse } from "openid-client";
 import type { Authctl } from "../../context.js";
 import { HttpExchangeError, ModeUnavailableError, UsageError } from "../../core/errors.js";
 import { httpCall, TOKEN_RESPONSE_LIMIT } from "../../core/http.js";
+import { addressRefusal } from "../../core/netGuard.js";
 import type { OAuth2DeviceConfig, OAuth2PkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostLoginOptions } from "../hostLogin.js";
+import { identityLookup } from "../tokenGuard.js";
 
 export type OAuth2Flow = OAuth2DeviceConfig | OAuth2PkceConfig;
 
@@ -54,8 +57,8 @@ export const UNCHECKED_ID_TOKEN = "authctl_unchecked_id_token";
 /** openid-client's own deadline for one request, kept now that the exchange is ours. */
 const TOKEN_ENDPOINT_TIMEOUT_MS = 30_000;
 
-/** One exchange with a login endpoint, its answer read up to the token-response cap. */
-async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
+/** One exchange with a login endpoint through `lookup` (the address guard), its answer read up to the token-response cap. */
+export async function boundedFetch(lookup: LookupFunction, url: string, init: RequestInit): Promise<Response> {
   const headers = Object.fromEntries(new Headers(init.headers).entries());
   const body = init.body === undefined || init.body === null ? undefined : String(init.body);
   const reply = await httpCall({
@@ -65,9 +68,10 @@ async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
     ...(body === undefined ? {} : { body }),
     timeoutMs: TOKEN_ENDPOINT_TIMEOUT_MS,
     maxBytes: TOKEN_RESPONSE_LIMIT,
+    lookup,
     ...(init.signal ? { signal: init.signal } : {}),
   }).catch((error: unknown) => {
-    if (error instanceof HttpExchangeError || init.signal?.aborted) throw error;
+    if (error instanceof HttpExchangeError || addressRefusal(error) || init.signal?.aborted) throw error;
     const code = (error as { code?: unknown }).code;
     throw new UnreachableError(`could not reach ${new URL(url).host}${typeof code === "string" ? ` (${code})` : ""}: check the network, or the endpoint in the roster`);
   });
@@ -88,8 +92,8 @@ async function boundedFetch(url: string, init: RequestInit): Promise<Response> {
  *   (Microsoft's multi-tenant issuer is a template). MSAL gets it back when it builds its cache from
  *   the answer; a Google login keeps it for its callers, as google-auth-library did.
  */
-export async function tokenEndpointFetch(url: string, init: RequestInit): Promise<Response> {
-  const response = await boundedFetch(url, init);
+export const tokenEndpointFetch = (lookup: LookupFunction) => async (url: string, init: RequestInit): Promise<Response> => {
+  const response = await boundedFetch(lookup, url, init);
   if (response.status !== 200 || !(response.headers.get("content-type") ?? "").includes("json")) return response;
   const text = await response.text();
   let body: Record<string, unknown> | undefined;
@@ -104,7 +108,7 @@ export async function tokenEndpointFetch(url: string, init: RequestInit): Promis
   if (body.id_token !== undefined) body[UNCHECKED_ID_TOKEN] = body.id_token;
   delete body.id_token;
   return new Response(JSON.stringify(body), { status: 200, headers });
-}
+};
 
 export function clientCredentials(context: Authctl, entry: Provider, flow: OAuth2Flow, options: HostLoginOptions): { clientId: string; clientSecret?: string } {
   const clientId = options.clientId ?? flow.client_id;
@@ -118,7 +122,11 @@ export function clientCredentials(context: Authctl, entry: Provider, flow: OAuth
   return { clientId, ...(clientSecret ? { clientSecret } : {}) };
 }
 
-export async function oauth2Configuration(flow: OAuth2Flow, clientId: string, clientSecret: string | undefined): Promise<Configuration> {
+/**
+ * openid-client's configuration for `flow`; every request it makes goes through the identity
+ * endpoints' address guard of `dial.entry`, resolved as `dial.context` says.
+ */
+export async function oauth2Configuration(flow: OAuth2Flow, clientId: string, clientSecret: string | undefined, dial: { context: Authctl; entry: Provider }): Promise<Configuration> {
   const oidc = await import("openid-client");
   const server = {
     issuer: new URL(flow.token_endpoint).origin,
@@ -128,7 +136,7 @@ export async function oauth2Configuration(flow: OAuth2Flow, clientId: string, cl
   const method = clientSecret ? flow.token_auth_method : "none";
   const auth = method === "client_secret_post" ? oidc.ClientSecretPost(clientSecret) : method === "client_secret_basic" ? oidc.ClientSecretBasic(clientSecret) : oidc.None();
   const config = new oidc.Configuration(server, clientId, clientSecret, auth);
-  config[oidc.customFetch] = tokenEndpointFetch;
+  config[oidc.customFetch] = tokenEndpointFetch(identityLookup(dial.context, dial.entry));
   if (Object.values(server).some((u) => u.startsWith("http:"))) oidc.allowInsecureRequests(config);
   return config;
 }
@@ -155,7 +163,7 @@ export const rowExpiry = (p: OAuth2Payload) => oauth2Type.expiresAt(p);
 /** openid-client errors carry the OAuth `error` code; keep that, never a request body. */
 export function oauthFailure(e: unknown): string {
   // openid-client wraps what its fetch threw as "something went wrong": the host is in the cause.
-  const unreachable = [e, (e as { cause?: unknown } | null)?.cause].find((x) => x instanceof UnreachableError || x instanceof HttpExchangeError);
+  const unreachable = addressRefusal(e) ?? [e, (e as { cause?: unknown } | null)?.cause].find((x) => x instanceof UnreachableError || x instanceof HttpExchangeError);
   if (unreachable) return (unreachable as Error).message;
   const code = (e as { error?: unknown; code?: unknown }).error ?? (e as { code?: unknown }).code;
   return typeof code === "string" ? code : String((e as Error).message ?? e).split("\n")[0]!.slice(0, 160);

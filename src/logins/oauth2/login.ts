@@ -35,7 +35,7 @@ export async function startOAuth2Login(provider: string, options: HostLoginOptio
   const scope = scopes.join(" ");
   throwIfAborted(options.signal);
   const oidc = await import("openid-client");
-  const config = await oauth2Configuration(flow, clientId, clientSecret);
+  const config = await oauth2Configuration(flow, clientId, clientSecret, { context, entry });
   const base = { method: entry.host_flow!.flow as OAuth2LoginState["method"], provider: entry.name, credentialSet, title: `${entry.label} login`, clientId, scopes, ...(tenantId ? { tenantId } : {}) };
   if (flow.flow === "oauth2_device") {
     let device;
@@ -94,7 +94,7 @@ function oauth2Session(state: OAuth2LoginState, options: HostLoginOptions, openL
   async function obtain(o: HostCaptureOptions): Promise<{ tokens: TokenEndpointResponse; clientSecret?: string }> {
     const { clientSecret } = clientCredentials(context, entry, flow, { ...options, clientId: state.clientId });
     const oidc = await import("openid-client");
-    const config = await oauth2Configuration(flow, state.clientId, clientSecret);
+    const config = await oauth2Configuration(flow, state.clientId, clientSecret, { context, entry });
     if (state.device) {
       // client_info: Microsoft then returns the account's ids, from which MSAL keys its cache (as when it polled).
       const parameters = state.method === "msal_device_code" ? { client_info: "1" } : undefined;
