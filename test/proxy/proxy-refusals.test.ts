@@ -1,16 +1,13 @@
 import http from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Authctl } from "../../src/context.js";
-import { mintPhantoms } from "../../src/proxy/phantoms.js";
-import { createCredentialProxy, type CredentialProxy } from "../../src/proxy/proxy.js";
-import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
-import { CredentialStore } from "../../src/store/store.js";
-import { baseEnv } from "../helpers/context.js";
-import { canary, tempHome } from "../helpers/env.js";
-import { fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
+import { describe, expect, it } from "vitest";
+import { createCredentialProxy } from "../../src/proxy/proxy.js";
+import { listenProxy } from "../../src/proxy/server.js";
+import { canary } from "../helpers/env.js";
+import { type FakeHandler, fakeUpstream, wsFrame } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
+import { useProxy } from "../helpers/proxyFixture.js";
 
 /** Sends a request on a raw socket (the path exactly as written) and reads the status line and the whole answer. */
 function raw(port: number, lines: string[]): Promise<{ status: number; text: string }> {
@@ -48,93 +45,76 @@ function upgrade(base: string, path: string, headers: Record<string, string>): P
  * the real credential, whatever the upstream echoes.
  */
 describe("the credential proxy refuses what it should", () => {
-  const { home, cleanup } = tempHome("authctl-proxy-refuse-");
   const realKey = canary("sk-ant-");
   const openaiKey = canary("sk-proj-");
-  let store: CredentialStore;
-  let context: Authctl;
-  let proxy: CredentialProxy;
-  let listening: ListeningProxy;
-  let port = 0;
-  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   const held: Array<() => void> = [];
-
-  beforeAll(async () => {
-    upstream = await fakeUpstream(
-      (req, res) => {
-        const sent = String(req.headers["x-api-key"] ?? req.headers.authorization ?? "").replace(/^Bearer /, "");
-        const echo = JSON.stringify({ method: req.method, headers: req.headers });
-        const path = (req.url ?? "").split("?")[0];
-        if (path === "/v1/echo") return void res.writeHead(200, { "content-type": "application/json", "x-echo": sent, [`x-${sent.toLowerCase()}`]: "1" }).end(echo);
-        if (path === "/v1/echo-split") {
-          // The secret arrives cut in two writes, seconds' worth of event-loop turns apart.
-          const at = echo.indexOf(sent) + Math.floor(sent.length / 2);
-          res.writeHead(200, { "content-type": "text/event-stream" });
-          res.write(echo.slice(0, at));
-          return void setTimeout(() => res.end(echo.slice(at)), 100);
-        }
-        if (path === "/v1/echo-gzip") return void res.writeHead(200, { "content-encoding": "gzip" }).end(gzipSync(echo));
-        if (path === "/v1/echo-br") return void res.writeHead(200, { "content-encoding": "br" }).end(brotliCompressSync(echo));
-        if (path === "/v1/echo-zstd") return void res.writeHead(200, { "content-encoding": "zstd" }).end(Buffer.from(echo));
-        if (path === "/v1/slow") return void held.push(() => res.writeHead(200).end("{}"));
-        if (path === "/v1/head") return void res.writeHead(200, { "content-length": 1234, "x-echo": sent }).end();
-        res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
-      },
-      { acceptWebSocket: true },
-    );
-    store = CredentialStore.open({ home, env: baseEnv() });
-    context = new Authctl({ env: baseEnv(), store });
-    store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" });
-    store.put("default", "openai", "api_key", { type: "api_key", key: openaiKey }, { preview: "sk-…" });
-    proxy = createCredentialProxy({
-      context,
+  const vendor: FakeHandler = (req, res) => {
+    const sent = String(req.headers["x-api-key"] ?? req.headers.authorization ?? "").replace(/^Bearer /, "");
+    const echo = JSON.stringify({ method: req.method, headers: req.headers });
+    const path = (req.url ?? "").split("?")[0];
+    if (path === "/v1/echo") return void res.writeHead(200, { "content-type": "application/json", "x-echo": sent, [`x-${sent.toLowerCase()}`]: "1" }).end(echo);
+    if (path === "/v1/echo-split") {
+      // The secret arrives cut in two writes, seconds' worth of event-loop turns apart.
+      const at = echo.indexOf(sent) + Math.floor(sent.length / 2);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(echo.slice(0, at));
+      return void setTimeout(() => res.end(echo.slice(at)), 100);
+    }
+    if (path === "/v1/echo-gzip") return void res.writeHead(200, { "content-encoding": "gzip" }).end(gzipSync(echo));
+    if (path === "/v1/echo-br") return void res.writeHead(200, { "content-encoding": "br" }).end(brotliCompressSync(echo));
+    if (path === "/v1/echo-zstd") return void res.writeHead(200, { "content-encoding": "zstd" }).end(Buffer.from(echo));
+    if (path === "/v1/slow") return void held.push(() => res.writeHead(200).end("{}"));
+    if (path === "/v1/head") return void res.writeHead(200, { "content-length": 1234, "x-echo": sent }).end();
+    res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+  };
+  const rig = useProxy("authctl-proxy-refuse-", {
+    upstream: () => fakeUpstream(vendor, { acceptWebSocket: true }),
+    seed: (store) => {
+      store.put("default", "anthropic", "api_key", { type: "api_key", key: realKey }, { preview: "sk-ant-…" });
+      store.put("default", "openai", "api_key", { type: "api_key", key: openaiKey }, { preview: "sk-…" });
+    },
+    proxy: (upstream) => ({
       upgradeIdleMs: 400,
       maxConnectionsPerSession: 4,
       upstreams: {
         anthropic: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], methods: ["GET", "HEAD", "POST"] } },
         openai: { api_key: { base_url: upstream.url, allow_paths: ["/v1"], websocket: true } },
       },
-    });
-    listening = await listenProxy(proxy, { port: 0 });
-    port = Number(new URL(listening.url!).port);
+    }),
   });
-
-  afterAll(async () => {
+  rig.onTeardown(() => {
     for (const release of held.splice(0)) release();
-    await listening?.close();
-    await upstream?.close();
-    store?.close();
-    cleanup();
   });
+  const port = () => Number(new URL(rig.url).port);
 
-  const fresh = () => upstream.arrivals.splice(0);
-  const anthropic = (session: string) => ({ "x-api-key": mintPhantoms("anthropic", { context, sessionId: session }).accessToken });
-  const openai = (session: string) => ({ authorization: `Bearer ${mintPhantoms("openai", { context, sessionId: session }).accessToken}` });
+  const fresh = () => rig.upstream.arrivals.splice(0);
+  const anthropic = (session: string) => ({ "x-api-key": rig.phantom("anthropic", session) });
+  const openai = (session: string) => ({ authorization: `Bearer ${rig.phantom("openai", session)}` });
 
   it("refuses TRACE, CONNECT-like and unlisted methods with 405 and forwards nothing", async () => {
     fresh();
     const h = anthropic("m-1");
-    const trace = await request(listening.url!, "/v1/echo", h, undefined, "TRACE");
-    const del = await request(listening.url!, "/v1/echo", h, undefined, "DELETE");
-    const propfind = await request(listening.url!, "/v1/echo", h, undefined, "PROPFIND");
+    const trace = await request(rig.url, "/v1/echo", h, undefined, "TRACE");
+    const del = await request(rig.url, "/v1/echo", h, undefined, "DELETE");
+    const propfind = await request(rig.url, "/v1/echo", h, undefined, "PROPFIND");
     // TRACE is refused on every route, even one that lists every ordinary method.
-    const traceDefault = await request(listening.url!, "/v1/echo", openai("m-2"), undefined, "TRACE");
+    const traceDefault = await request(rig.url, "/v1/echo", openai("m-2"), undefined, "TRACE");
     expect([trace.status, del.status, propfind.status, traceDefault.status]).toEqual([405, 405, 405, 405]);
     expect(trace.headers.allow).toBe("GET, HEAD, POST");
     expect(fresh()).toEqual([]);
-    expect((await request(listening.url!, "/v1/echo", h, "{}", "POST")).status).toBe(200);
-    expect((await request(listening.url!, "/v1/echo", openai("m-3"), undefined, "DELETE")).status).toBe(200);
+    expect((await request(rig.url, "/v1/echo", h, "{}", "POST")).status).toBe(200);
+    expect((await request(rig.url, "/v1/echo", openai("m-3"), undefined, "DELETE")).status).toBe(200);
   });
 
   it("bridges only WebSocket upgrades, only where the route allows them: h2c and others are refused", async () => {
     fresh();
-    const h2c = await upgrade(listening.url!, "/v1/echo", { ...anthropic("u-1"), connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" });
-    const h2cOpenai = await upgrade(listening.url!, "/v1/echo", { ...openai("u-2"), connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" });
-    const wsNotAllowed = await upgrade(listening.url!, "/v1/ws", { ...anthropic("u-3"), ...WS_HEADERS });
+    const h2c = await upgrade(rig.url, "/v1/echo", { ...anthropic("u-1"), connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" });
+    const h2cOpenai = await upgrade(rig.url, "/v1/echo", { ...openai("u-2"), connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" });
+    const wsNotAllowed = await upgrade(rig.url, "/v1/ws", { ...anthropic("u-3"), ...WS_HEADERS });
     expect([h2c.status, h2cOpenai.status, wsNotAllowed.status]).toEqual([403, 403, 403]);
     expect(h2c.body).toContain("upgrade");
     expect(fresh()).toEqual([]);
-    const ws = await upgrade(listening.url!, "/v1/ws", { ...openai("u-4"), ...WS_HEADERS });
+    const ws = await upgrade(rig.url, "/v1/ws", { ...openai("u-4"), ...WS_HEADERS });
     expect(ws.status).toBe(101);
     ws.socket!.destroy();
     expect(fresh()[0]!.headers.authorization).toBe(`Bearer ${openaiKey}`);
@@ -145,7 +125,7 @@ describe("the credential proxy refuses what it should", () => {
     const phantom = h["x-api-key"];
     for (const path of ["/v1/echo", "/v1/echo-split", "/v1/echo-gzip", "/v1/echo-br"]) {
       fresh();
-      const reply = await request(listening.url!, path, { ...h, "accept-encoding": "gzip, br" }, undefined, "GET");
+      const reply = await request(rig.url, path, { ...h, "accept-encoding": "gzip, br" }, undefined, "GET");
       const seen = JSON.stringify(reply.headers) + reply.body.toString("latin1");
       expect(reply.status, path).toBe(200);
       expect(seen.toLowerCase(), path).not.toContain(realKey.toLowerCase());
@@ -155,14 +135,14 @@ describe("the credential proxy refuses what it should", () => {
       expect(arrival!.headers["x-api-key"]).toBe(realKey);
       expect(arrival!.headers["accept-encoding"]).toBe("identity");
     }
-    const echo = await request(listening.url!, "/v1/echo", h, undefined, "GET");
+    const echo = await request(rig.url, "/v1/echo", h, undefined, "GET");
     expect(echo.headers["x-echo"]).toBe(phantom);
     expect(echo.headers[`x-${phantom.toLowerCase()}`]).toBe("1");
-    const head = await request(listening.url!, "/v1/head", h, undefined, "HEAD");
+    const head = await request(rig.url, "/v1/head", h, undefined, "HEAD");
     expect(head.headers["content-length"]).toBe("1234");
     expect(head.headers["x-echo"]).toBe(phantom);
     // An encoding the proxy cannot read is not passed on.
-    const zstd = await request(listening.url!, "/v1/echo-zstd", h, undefined, "GET");
+    const zstd = await request(rig.url, "/v1/echo-zstd", h, undefined, "GET");
     expect(zstd.status).toBe(502);
     expect(zstd.body.toString()).not.toContain(realKey);
   });
@@ -198,12 +178,12 @@ describe("the credential proxy refuses what it should", () => {
       "/v1/echo/...",
     ];
     const statuses: Record<string, number> = {};
-    for (const path of hostile) statuses[path] = (await raw(port, [`GET ${path} HTTP/1.1`, "host: x", `x-api-key: ${h["x-api-key"]}`])).status;
+    for (const path of hostile) statuses[path] = (await raw(port(), [`GET ${path} HTTP/1.1`, "host: x", `x-api-key: ${h["x-api-key"]}`])).status;
     expect(statuses).toEqual(Object.fromEntries(hostile.map((p) => [p, 403])));
     expect(fresh().map((a) => a.url)).toEqual([]);
     // Ordinary encoded characters still pass.
     for (const path of ["/v1/echo?beta=true&x=%2e%2e", "/v1/echo/a%2Bb", "/v1/echo/%E2%9C%93", "/v1/echo/v1.2:x@y"]) {
-      expect((await request(listening.url!, path, h, undefined, "GET")).status, path).toBe(200);
+      expect((await request(rig.url, path, h, undefined, "GET")).status, path).toBe(200);
     }
   });
 
@@ -223,7 +203,7 @@ describe("the credential proxy refuses what it should", () => {
       socket.on("end", () => socket.destroy());
     });
     await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-    const wsProxy = createCredentialProxy({ context, upstreams: { openai: { api_key: { base_url: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, allow_paths: ["/v1"], websocket: true } } } });
+    const wsProxy = createCredentialProxy({ context: rig.context, upstreams: { openai: { api_key: { base_url: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, allow_paths: ["/v1"], websocket: true } } } });
     const wsListening = await listenProxy(wsProxy, { port: 0 });
     try {
       const h = openai("ws-echo");
@@ -253,7 +233,7 @@ describe("the credential proxy refuses what it should", () => {
   });
 
   it("closes an upgraded bridge that stays idle, both ways", async () => {
-    const ws = await upgrade(listening.url!, "/v1/ws", { ...openai("idle-1"), ...WS_HEADERS });
+    const ws = await upgrade(rig.url, "/v1/ws", { ...openai("idle-1"), ...WS_HEADERS });
     expect(ws.status).toBe(101);
     const started = Date.now();
     const closed = await new Promise<number>((resolve) => {
@@ -272,7 +252,7 @@ describe("the credential proxy refuses what it should", () => {
     const sockets: Socket[] = [];
     const answers = await Promise.all(
       Array.from({ length: 7 }, () => {
-        const socket = connect(port, "127.0.0.1");
+        const socket = connect(port(), "127.0.0.1");
         sockets.push(socket);
         return new Promise<number>((resolve) => {
           let text = "";
@@ -290,7 +270,7 @@ describe("the credential proxy refuses what it should", () => {
     try {
       expect(answers.filter((s) => s === 0)).toHaveLength(4);
       expect(answers.filter((s) => s === 429)).toHaveLength(3);
-      expect((await request(listening.url!, "/v1/echo", anthropic("cap-2"), undefined, "GET")).status).toBe(200);
+      expect((await request(rig.url, "/v1/echo", anthropic("cap-2"), undefined, "GET")).status).toBe(200);
     } finally {
       for (const release of held.splice(0)) release();
       for (const socket of sockets) socket.destroy();
