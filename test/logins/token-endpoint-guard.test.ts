@@ -5,15 +5,22 @@ import { freshCredential } from "../../src/access/fresh.js";
 import { Authctl } from "../../src/context.js";
 import type { ResolveHost } from "../../src/core/netGuard.js";
 import { prepareHostLogin } from "../../src/logins/authenticator.js";
+import { mintPhantoms } from "../../src/proxy/phantoms.js";
+import { createCredentialProxy } from "../../src/proxy/proxy.js";
+import { listenProxy } from "../../src/proxy/server.js";
 import { dnsStub } from "../helpers/dns-stub.js";
 import type { FakeIdentityServer } from "../helpers/fake-identity.js";
+import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { googleAt, msgraphAt, oauth2At, useHostLoginFixture, writeUserRoster } from "../helpers/host-roster.js";
+import { request } from "../helpers/http-reply.js";
 
-type Kind = "fakehub" | "google" | "msgraph";
+type Kind = "fakehub" | "google" | "msgraph" | "github-oauth";
 
 /** Each host-login library's roster entry with its token endpoint on `host` (the fake server's port kept), and the field that names it. */
 const KINDS: Record<Kind, { entry: (server: FakeIdentityServer, host: string) => { name: string } & Record<string, unknown>; field: string }> = {
   fakehub: { entry: (s, host) => oauth2At(s.base.replace("127.0.0.1", host), "oauth2_pkce"), field: "host_flow.token_endpoint" },
+  // The same generic OAuth 2.0 login under a name the proxy routes (retry-401.test.ts does the same).
+  "github-oauth": { entry: (s, host) => oauth2At(s.base.replace("127.0.0.1", host), "oauth2_pkce", "github-oauth"), field: "host_flow.token_endpoint" },
   google: { entry: (s, host) => googleAt(s.base.replace("127.0.0.1", host)), field: "host_flow.token_endpoint" },
   msgraph: {
     entry: (s, host) => msgraphAt(Object.fromEntries(Object.entries(s.msalMetadata()).map(([k, v]) => [k, v.replace("127.0.0.1", host)]))),
@@ -80,7 +87,7 @@ describe("host logins dial their token endpoints through the upstream guard", ()
     expect(login.stored()).toBe(login.before);
   }
 
-  for (const kind of Object.keys(KINDS) as Kind[]) {
+  for (const kind of ["fakehub", "google", "msgraph"] as const) {
     it(`${kind}: positive control: a token endpoint the roster gives as 127.0.0.1 is dialled and the login refreshed`, async () => {
       const login = await loggedIn(kind, "127.0.0.1", dns.resolve);
       const row = await freshCredential(login.context, "default", kind);
@@ -121,5 +128,28 @@ describe("host logins dial their token endpoints through the upstream guard", ()
     expect(login.refreshes()).toBe(0);
     await expectRefused("fakehub", login, "rebind.idp.test", "127.0.0.1");
     login.context.close();
+  });
+
+  it("the proxy path: an expired host login whose token endpoint names this host fails closed; nothing reaches the token endpoint or the upstream", async () => {
+    const name = hostname();
+    const login = await loggedIn("github-oauth", name);
+    const upstream = await fakeUpstream((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
+    const proxy = createCredentialProxy({ context: login.context, upstreams: { "github-oauth": { oauth: { base_url: upstream.url, allow_paths: ["/v1"], header: "authorization" } } } });
+    const listening = await listenProxy(proxy, { port: 0 });
+    try {
+      const { accessToken } = mintPhantoms("github-oauth", { context: login.context, sessionId: "token-guard" });
+      const reply = await request(listening.url!, "/v1/items", { authorization: `Bearer ${accessToken}` });
+      const text = reply.body.toString();
+      expect(reply.status, text).toBeGreaterThanOrEqual(500);
+      expect(login.refreshes(), "the refresh token reached the token endpoint").toBe(0);
+      expect(text).toContain(`${name} resolved to 127.0.0.1`);
+      expect(text).not.toContain(host.prefix);
+      expect(upstream.arrivals).toHaveLength(0);
+      expect(login.stored()).toBe(login.before);
+    } finally {
+      await listening.close();
+      await upstream.close();
+      login.context.close();
+    }
   });
 });
