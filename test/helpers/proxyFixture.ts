@@ -1,13 +1,19 @@
+import { readFileSync } from "node:fs";
 import type { AddressInfo, Server } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
+import { parse } from "yaml";
 import { Authctl } from "../../src/context.js";
 import type { Clock } from "../../src/core/clock.js";
 import { mintPhantoms, type MintPhantomsOptions } from "../../src/proxy/phantoms.js";
 import { createCredentialProxy, type CredentialProxy, type CredentialProxyOptions, type ProxyAuditEntry } from "../../src/proxy/proxy.js";
 import { listenProxy, type ListenOptions, type ListeningProxy } from "../../src/proxy/server.js";
+import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "./context.js";
 import { tempHome } from "./env.js";
+import { writeUserRoster } from "./host-roster.js";
+import { type ProxyServeInfo, startProxyServe } from "./proxy-serve.js";
 
 /** A vendor stand-in as the fixture needs it: where it listens, and how to stop it. */
 export interface Upstream {
@@ -107,4 +113,77 @@ export function useProxy<U extends Upstream>(prefix: string, options: ProxyRigOp
 export async function listenLoopback(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A shipped roster entry's proxy route, the fields tests change. */
+export interface RosterRoute {
+  base_url: string;
+  refresh?: { token_url: string };
+  [field: string]: unknown;
+}
+export type RosterFile = { name: string; proxy: Record<string, RosterRoute> } & Record<string, unknown>;
+
+/** The shipped roster entry of `provider` as `edit` leaves it, written as the home's user roster file (tests point its routes at a fake upstream). */
+export function routeProvider(home: string, provider: string, edit: (entry: RosterFile) => void): void {
+  const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8")) as RosterFile;
+  edit(entry);
+  writeUserRoster(home, entry);
+}
+
+export interface ServedProxy<U extends Upstream> {
+  readonly home: string;
+  readonly upstream: U;
+  /** What the built `authctl proxy serve --json` printed once it listened. */
+  readonly info: ProxyServeInfo;
+  /** `close` runs after the tests, before the proxy stops and the upstream closes (the latest first). */
+  onTeardown(close: () => unknown): void;
+}
+
+/**
+ * A test file's built `authctl proxy serve` over a home of its own: the upstream started, the
+ * shipped roster entries of `roster`'s providers changed by their edit (pointed at it) as user
+ * files, the store seeded and closed, then the daemon listening; stopped and removed after the
+ * file's tests.
+ */
+export function useProxyServe<U extends Upstream>(
+  prefix: string,
+  options: {
+    upstream: () => Promise<U>;
+    roster: Record<string, (entry: RosterFile, upstream: U) => void>;
+    seed: (store: CredentialStore) => void;
+    /** `proxy serve`'s listen flags: a free TCP port when not given. */
+    listen?: (home: string) => string[];
+  },
+): ServedProxy<U> {
+  const { home, cleanup } = tempHome(prefix);
+  const teardown: Array<() => unknown> = [];
+  const state = {} as { upstream: U; info: ProxyServeInfo; stop: () => Promise<void> };
+  const started = <K extends "upstream" | "info">(key: K) => state[key] ?? (() => { throw new Error(`proxy serve fixture ${prefix}: ${key} read before its beforeAll ran`); })();
+
+  beforeAll(async () => {
+    state.upstream = await options.upstream();
+    for (const [provider, edit] of Object.entries(options.roster)) routeProvider(home, provider, (entry) => edit(entry, state.upstream));
+    const store = CredentialStore.open({ home, env: baseEnv() });
+    try {
+      options.seed(store);
+    } finally {
+      store.close();
+    }
+    const served = await startProxyServe(home, options.listen?.(home) ?? ["--port", "0"]);
+    state.info = served.info;
+    state.stop = served.stop;
+  });
+
+  afterAll(async () => {
+    for (const close of teardown.splice(0).reverse()) await close();
+    await state.stop?.();
+    await state.upstream?.close();
+    cleanup();
+  });
+  return {
+    home,
+    get upstream() { return started("upstream"); },
+    get info() { return started("info"); },
+    onTeardown: (close) => void teardown.push(close),
+  };
 }

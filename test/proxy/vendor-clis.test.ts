@@ -2,16 +2,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
-import { parse, stringify } from "yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
+import { describe, expect, it } from "vitest";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
-import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { authctl, canary, REPO } from "../helpers/env.js";
+import { type FakeHandler, fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
-import { OFFLINE_CLIENT_ENV, startProxyServe } from "../helpers/proxy-serve.js";
+import { OFFLINE_CLIENT_ENV } from "../helpers/proxy-serve.js";
+import { type RosterFile, useProxyServe } from "../helpers/proxyFixture.js";
 
 const CLAUDE = join(REPO, "node_modules/.bin/claude");
 const CODEX = join(REPO, "node_modules/.bin/codex");
@@ -19,7 +18,6 @@ const CODEX = join(REPO, "node_modules/.bin/codex");
 const CLI_TIMEOUT_MS = 90_000;
 
 describe("credential proxy with the real vendor CLIs (claude, codex) as clients", () => {
-  const { home, cleanup } = tempHome("authctl-proxy-cli-");
   const clientRoot = mkdtempSync(join(tmpdir(), "authctl-proxy-client-"));
   const secrets = {
     claudeKey: canary("sk-ant-"),
@@ -30,57 +28,44 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
   };
   /** OAuth access tokens the fake accepts; the stored ones are not among them until refreshed. */
   const accepted = new Set<string>([secrets.claudeKey, secrets.codexKey]);
-  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let stopProxy: (() => Promise<void>) | undefined;
-  let proxyUrl = "";
-
-  beforeAll(async () => {
-    upstream = await fakeUpstream((req, res, body) => {
-      if (req.url === "/claude/oauth/token") {
-        const sent = JSON.parse(body.toString()) as { refresh_token: string };
-        if (sent.refresh_token !== secrets.claudeRefresh) return void res.writeHead(401).end(JSON.stringify({ error: "refresh_token_reused" }));
-        const rotated = secrets.claudeRotated;
-        accepted.add(rotated);
-        res.writeHead(200, { "content-type": "application/json" });
-        return void res.end(JSON.stringify({ access_token: rotated, refresh_token: canary("next-refresh-"), expires_in: 3600 }));
-      }
-      const presented = String(req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
-      if (!accepted.has(presented)) return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"message":"bad token"}}');
-      if (anthropicMessages(req, res, body) || openaiResponses(req, res)) return;
-      res.writeHead(404, { "content-type": "application/json" }).end("{}");
-    });
-    for (const provider of ["claude", "codex"]) {
-      const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8"));
-      entry.proxy.api_key.base_url = upstream.url;
-      entry.proxy.oauth.base_url = upstream.url;
-      entry.proxy.oauth.refresh.token_url = `${upstream.url}/${provider}/oauth/token`;
-      mkdirSync(join(home, "agents"), { recursive: true });
-      writeFileSync(join(home, "agents", `${provider}.yaml`), stringify(entry));
+  const vendor: FakeHandler = (req, res, body) => {
+    if (req.url === "/claude/oauth/token") {
+      const sent = JSON.parse(body.toString()) as { refresh_token: string };
+      if (sent.refresh_token !== secrets.claudeRefresh) return void res.writeHead(401).end(JSON.stringify({ error: "refresh_token_reused" }));
+      const rotated = secrets.claudeRotated;
+      accepted.add(rotated);
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(JSON.stringify({ access_token: rotated, refresh_token: canary("next-refresh-"), expires_in: 3600 }));
     }
-    const store = CredentialStore.open({ home, env: baseEnv() });
-    const soon = new Date(Date.now() + 3_600_000);
-    store.put("keys", "claude", "api_key", { type: "api_key", key: secrets.claudeKey }, { preview: "sk-ant-…" });
-    store.put("keys", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
-    store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.claudeAccess, refreshToken: secrets.claudeRefresh }, { preview: "…", expiresAt: soon });
-    store.close();
-
-    const started = await startProxyServe(home, ["--port", "0"]);
-    stopProxy = started.stop;
-    proxyUrl = started.info.url!;
+    const presented = String(req.headers["x-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
+    if (!accepted.has(presented)) return void res.writeHead(401, { "content-type": "application/json" }).end('{"error":{"message":"bad token"}}');
+    if (anthropicMessages(req, res, body) || openaiResponses(req, res)) return;
+    res.writeHead(404, { "content-type": "application/json" }).end("{}");
+  };
+  /** The API and the refresh of claude's and codex's routes go to the fake vendor. */
+  const toVendor = (entry: RosterFile, upstream: { url: string }) => {
+    entry.proxy.api_key!.base_url = upstream.url;
+    entry.proxy.oauth!.base_url = upstream.url;
+    entry.proxy.oauth!.refresh!.token_url = `${upstream.url}/${entry.name}/oauth/token`;
+  };
+  const served = useProxyServe("authctl-proxy-cli-", {
+    upstream: () => fakeUpstream(vendor),
+    roster: { claude: toVendor, codex: toVendor },
+    seed: (store) => {
+      const soon = new Date(Date.now() + 3_600_000);
+      store.put("keys", "claude", "api_key", { type: "api_key", key: secrets.claudeKey }, { preview: "sk-ant-…" });
+      store.put("keys", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
+      store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.claudeAccess, refreshToken: secrets.claudeRefresh }, { preview: "…", expiresAt: soon });
+    },
   });
-
-  afterAll(async () => {
-    await stopProxy?.();
-    await upstream?.close();
-    rmSync(clientRoot, { recursive: true, force: true });
-    cleanup();
-  });
+  served.onTeardown(() => rmSync(clientRoot, { recursive: true, force: true }));
+  const { home } = served;
 
   /** A fresh HOME for one client run, with the files `authctl proxy client` says it needs. */
   async function clientFor(provider: string, set: string, session: string, configDir: string) {
     const clientHome = mkdtempSync(join(clientRoot, `${provider}-`));
     const dir = join(clientHome, configDir);
-    const r = await authctl(home, ["proxy", "client", provider, "--set", set, "--session", session, "--base-url", proxyUrl, "--config-dir", dir, "--json"]);
+    const r = await authctl(home, ["proxy", "client", provider, "--set", set, "--session", session, "--base-url", served.info.url!, "--config-dir", dir, "--json"]);
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);
     const config = JSON.parse(String(r.stdout)) as { env: Record<string, string>; files: Record<string, string> };
@@ -98,10 +83,10 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     }
   }
 
-  const arrivalsSince = (n: number) => upstream.arrivals.slice(n);
+  const arrivalsSince = (n: number) => served.upstream.arrivals.slice(n);
 
   it("Claude Code, API-key mode: `claude -p` gets its answer; the upstream sees the real key, the CLI only a phantom", async () => {
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const { clientHome, env, config } = await clientFor("claude", "keys", "claude-key-1", ".claude");
     expect(config.env.ANTHROPIC_API_KEY).toMatch(/^authctl-phantom-/);
     const run = await execa(CLAUDE, ["-p", "hi"], { env, extendEnv: false, reject: false, timeout: CLI_TIMEOUT_MS, cwd: clientHome, stdin: "ignore" });
@@ -110,12 +95,12 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     const messages = arrivalsSince(before).filter((a) => a.url.startsWith("/v1/messages"));
     expect(messages.length).toBeGreaterThan(0);
     for (const a of messages) expect(a.headers["x-api-key"]).toBe(secrets.claudeKey);
-    expect(JSON.stringify(upstream.arrivals)).not.toContain(config.env.ANTHROPIC_API_KEY);
+    expect(JSON.stringify(served.upstream.arrivals)).not.toContain(config.env.ANTHROPIC_API_KEY);
     assertNoRealSecretOnClientSide(clientHome, output);
   });
 
   it("Claude Code, subscription mode: a phantom credentials file; an upstream 401 makes the proxy refresh once and retry", async () => {
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const { clientHome, env } = await clientFor("claude", "sub", "claude-sub-1", ".claude");
     const run = await execa(CLAUDE, ["-p", "hi"], { env, extendEnv: false, reject: false, timeout: CLI_TIMEOUT_MS, cwd: clientHome, stdin: "ignore" });
     const output = `${String(run.stdout)}\n${String(run.stderr)}`;
@@ -133,7 +118,7 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
   });
 
   it("Codex, API-key mode: the WebSocket comes first, then the POST; both carry the real key upstream", async () => {
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const { clientHome, env, config } = await clientFor("codex", "keys", "codex-key-1", ".codex");
     const run = await execa(CODEX, ["exec", "--skip-git-repo-check", "hi"], {
       env: { ...env, CODEX_HOME: join(clientHome, ".codex") },
@@ -149,21 +134,21 @@ describe("credential proxy with the real vendor CLIs (claude, codex) as clients"
     expect(arrived[0]!.upgrade).toBe(true);
     expect(arrived.some((a) => !a.upgrade && a.method === "POST")).toBe(true);
     for (const a of arrived) expect(a.headers.authorization).toBe(`Bearer ${secrets.codexKey}`);
-    expect(JSON.stringify(upstream.arrivals)).not.toContain(config.env.CODEX_API_KEY);
+    expect(JSON.stringify(served.upstream.arrivals)).not.toContain(config.env.CODEX_API_KEY);
     assertNoRealSecretOnClientSide(clientHome, output);
   });
 
   it("`authctl proxy revoke` ends a session: its phantom gets 401 and nothing is forwarded", async () => {
     const { config } = await clientFor("claude", "keys", "claude-key-revoked", ".claude");
     const phantom = config.env.ANTHROPIC_API_KEY!;
-    const send = () => fetch(`${proxyUrl}/v1/messages`, { method: "POST", headers: { "x-api-key": phantom }, body: "{}" });
+    const send = () => fetch(`${served.info.url}/v1/messages`, { method: "POST", headers: { "x-api-key": phantom }, body: "{}" });
     expect((await send()).status).toBe(200);
     const r = await authctl(home, ["proxy", "revoke", "claude-key-revoked"]);
     expect(r.exitCode).toBe(0);
     expect(String(r.stdout)).toContain("revoked 2 phantom token(s)");
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     expect((await send()).status).toBe(401);
-    expect(upstream.arrivals.length).toBe(before);
+    expect(served.upstream.arrivals.length).toBe(before);
   });
 
   it("the daemon's audit log (0600) records each request without tokens or bodies", () => {
