@@ -7,8 +7,6 @@ import type { GooglePkceConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
 import type { HostLoginSummary } from "../hostLogin.js";
 import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
-import { boundedFetch } from "../oauth2/client.js";
-import { identityLookup } from "../tokenGuard.js";
 
 import { recordCredential } from "../../credentials/index.js";
 import type { GooglePayload } from "../../credentials/google.js";
@@ -27,7 +25,8 @@ function googleFlow(entry: Provider): GooglePkceConfig {
  * the client secret) goes through the identity endpoints' address guard and the token-response
  * cap. Its form bodies come as URLSearchParams, whose content type fetch would have set.
  */
-function guardedFetch(lookup: LookupFunction): typeof fetch {
+async function guardedFetch(lookup: LookupFunction): Promise<typeof fetch> {
+  const { boundedFetch } = await import("../oauth2/client.js");
   return (async (input: string | URL | Request, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     const body = init.body;
@@ -43,7 +42,7 @@ async function googleClient(flow: GooglePkceConfig, clientId: string, clientSecr
     clientId,
     ...(clientSecret ? { clientSecret } : {}),
     endpoints: { oauth2AuthBaseUrl: flow.auth_endpoint, oauth2TokenUrl: flow.token_endpoint },
-    transporterOptions: { fetchImplementation: guardedFetch(lookup) },
+    transporterOptions: { fetchImplementation: await guardedFetch(lookup) },
   });
 }
 
@@ -83,6 +82,7 @@ export async function buildGoogleCredentials(first?: string | BuildGoogleCredent
   const flow = googleFlow(entry);
   const row = storedHostLogin<GooglePayload>(context, entry, options.credentialSet ?? DEFAULT_SET, "google_oauth");
   const { credentialSet } = row;
+  const { identityLookup } = await import("../tokenGuard.js");
   const client = await googleClient(flow, row.payload.clientId, row.payload.clientSecret, identityLookup(context, entry));
   client.setCredentials(row.payload.tokens);
   client.on("tokens", (fresh) => persistGoogleTokens(context, credentialSet, entry.name, fresh));

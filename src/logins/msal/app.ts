@@ -6,7 +6,6 @@ import { DEFAULT_SET } from "../../core/names.js";
 import { hostAppOptions, storedHostLogin, type HostAppOptions } from "../hostLogin.js";
 import type { MsalDeviceCodeConfig } from "../../roster/hostFlowSchema.js";
 import type { Provider } from "../../roster/schema.js";
-import { guardedMsalNetwork } from "./network.js";
 
 import { recordCredential } from "../../credentials/index.js";
 import type { MsalPayload } from "../../credentials/msal.js";
@@ -80,6 +79,7 @@ export async function buildMsalApp(first?: string | BuildMsalAppOptions, second?
   const row = storedHostLogin<MsalPayload>(context, entry, options.credentialSet ?? DEFAULT_SET, "msal");
   const credentialSet = row.credentialSet;
   const { PublicClientApplication } = await import("@azure/msal-node");
+  const { guardedMsalNetwork } = await import("./network.js");
   const plugin = storeCachePlugin(context, credentialSet, entry.name);
   const configuration = msalConfiguration(flow, row.payload.clientId, row.payload.tenantId, plugin);
   return new PublicClientApplication({ ...configuration, system: { ...configuration.system, networkClient: await guardedMsalNetwork(context, entry) } });
