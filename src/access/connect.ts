@@ -10,7 +10,7 @@ import { servicePeerUnchecked, verifyServiceDir } from "./wire.js";
  * Where one home's service listens: `$AUTHCTL_SOCKET` when given; else `$XDG_RUNTIME_DIR/authctl/`
  * for the default home, `$AUTHCTL_HOME/run/` for an explicit one (two homes, two daemons).
  */
-export function serviceLocation(context: Authctl): { dir: string; socketPath: string; pidFile: string; proxySocketPath: string } {
+export function serviceLocation(context: Pick<Authctl, "env" | "paths">): { dir: string; socketPath: string; pidFile: string; proxySocketPath: string } {
   const xdg = context.env.XDG_RUNTIME_DIR;
   const dir = !context.env.AUTHCTL_HOME && xdg ? join(xdg, "authctl") : context.paths.run;
   const socketPath = context.env.AUTHCTL_SOCKET || join(dir, "authctl.sock");

@@ -21,7 +21,6 @@ export async function start(argv: string[]): Promise<void> {
   // On 20, the build's own cache for what is required from here on (the command's modules).
   const bin = binDir();
   if (bin) useCodeCache(join(bin, "code-cache.bin"));
-  const [{ runCli }, { systemIO }] = await Promise.all([import("./program.js"), import("./io.js")]);
 
   // The one place stop signals are handled. A command that is in the middle of something it must
   // clean up (a login: container, temp dir) holds the abort signal (src/core/abort.ts); then the
@@ -44,5 +43,10 @@ export async function start(argv: string[]): Promise<void> {
     });
   }
 
-  process.exitCode = await runCli(argv, systemIO(), controller.signal);
+  const { systemIO } = await import("./io.js");
+  // Answered by this home's running service, `token` and `git-credential get` load neither commander nor the store.
+  const fast = argv[0] === "token" || argv[0] === "git-credential" ? await (await import("./serviceAnswer.js")).answerFromService(argv, systemIO()) : { answered: false as const, io: systemIO() };
+  if (fast.answered) return;
+  const { runCli } = await import("./program.js");
+  process.exitCode = await runCli(argv, fast.io, controller.signal);
 }

@@ -5,11 +5,13 @@ import { AuthctlError, MissingCredentialsError } from "../core/errors.js";
 import { SET_NAME } from "../core/names.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { gitUsernameOf, mayCarryToken } from "./gitHosts.js";
+import { gitProviderFor, gitUsernameOf, mayCarryToken, type GitHostOptions } from "./gitHosts.js";
 
 export interface GitAnswerOptions {
   /** The set the host's helper entry names (`setup-git --set`); wins over the request's user name. */
   credentialSet?: string;
+  /** The set a request that names none reads, resolved by the caller (the service answering for a client); else the context's. */
+  defaultSet?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ function setNamedBy(context: Authctl, username: string | undefined, provider: st
 
 /** The set a request reads: the helper entry's, else one its user name names, else `AUTHCTL_SET`, else the default. */
 export function setFor(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions = {}): string {
-  return options.credentialSet ?? setNamedBy(context, request.get("username") || undefined, provider.name) ?? chosenSet(context);
+  return options.credentialSet ?? setNamedBy(context, request.get("username") || undefined, provider.name) ?? options.defaultSet ?? chosenSet(context);
 }
 
 /**
@@ -80,4 +82,32 @@ export function gitAnswer(context: Authctl, provider: Provider, request: Readonl
   ];
   if (found.expiresAt) fields.push(["password_expiry_utc", String(Math.floor(found.expiresAt.getTime() / 1000))]);
   return fields;
+}
+
+/** Where the one who answers git holds the store: unlocked before the first secret, and each read made ready (a refresh). */
+export interface GitAnswerSteps {
+  unlock(): Promise<void>;
+  beforeRead(provider: Provider, credentialSet: string): Promise<void>;
+}
+
+/**
+ * `git-credential get`'s answer to a parsed request: none (git asks its next helper) for a host no
+ * provider answers, else the user name, token and expiry. The CLI and the service both answer so.
+ */
+export async function gitCredentialFields(
+  context: Authctl,
+  request: ReadonlyMap<string, string>,
+  options: GitAnswerOptions & GitHostOptions,
+  steps: GitAnswerSteps,
+): Promise<[string, string][]> {
+  const { provider: named, host, ...setOpts } = options;
+  let provider = gitProviderFor(context.roster(), request, { ...(named ? { provider: named } : {}), ...(host ? { host } : {}) });
+  // A host no roster entry lists may still be one a stored login holds (gh on an Enterprise host).
+  const candidates = provider || named ? [] : loginCandidates(context, request, setOpts);
+  if (!provider && candidates.length === 0) return [];
+  await steps.unlock();
+  provider ??= providerByLoginAccount(context, request, candidates, setOpts);
+  if (!provider) return [];
+  await steps.beforeRead(provider, setFor(context, provider, request, setOpts));
+  return gitAnswer(context, provider, request, setOpts);
 }

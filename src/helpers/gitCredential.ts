@@ -1,5 +1,18 @@
 import { UsageError } from "../core/errors.js";
 
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** git's request: up to a blank line (a person typing it) or the end of stdin (git closes it). */
+export async function readCredentialRequest(stdin: AsyncIterable<unknown>): Promise<string> {
+  let text = "";
+  for await (const chunk of stdin) {
+    text += Buffer.isBuffer(chunk) ? chunk.toString("utf8") : String(chunk);
+    if (text.length > MAX_REQUEST_BYTES) throw new UsageError(`git credential request larger than ${MAX_REQUEST_BYTES} bytes`);
+    if (/(^|\n)\r?\n/.test(text)) break;
+  }
+  return text;
+}
+
 /**
  * git's credential helper protocol: `key=value` lines, a blank line or the end ends them. Only the
  * single-valued attributes are kept (the last one wins, as in git); `key[]` lists (capability[],

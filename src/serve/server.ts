@@ -9,6 +9,7 @@ import { AuditLog, auditMaxBytes, auditPath } from "../store/audit.js";
 import { HttpFailure, type Caller } from "./failure.js";
 import { foreignPeer, peerReader, type PeerCheckState, type PeerCredentials } from "./peer.js";
 import { mountCredentialRoutes } from "./routes.js";
+import { mountSecretRoutes } from "./secretRoutes.js";
 import { mountUnlockRoutes } from "./unlockRoutes.js";
 import { digestsEqual, TokenRegistry, type TokenRecord } from "./tokens.js";
 
@@ -199,6 +200,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   };
   mountCredentialRoutes(service, options);
   mountUnlockRoutes(service, options);
+  mountSecretRoutes(service, options);
   return service;
 }
 

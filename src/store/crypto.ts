@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from "node:crypto";
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -38,4 +38,9 @@ export const SCRYPT_PARAMS = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 
 
 export function deriveKey(passphrase: string, salt: Buffer): Buffer {
   return scryptSync(passphrase.normalize("NFC"), salt, KEY_BYTES, SCRYPT_PARAMS);
+}
+
+/** A key for another purpose derived from the store key (HMAC-SHA256 over `label`): the store and a client holding only the key source derive the same one. */
+export function subkeyOf(key: Buffer, label: string): Buffer {
+  return createHmac("sha256", key).update(label).digest();
 }

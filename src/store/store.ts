@@ -1,8 +1,7 @@
-import { createHmac } from "node:crypto";
 import { hostname } from "node:os";
 import { StoreError, StoreLockedError } from "../core/errors.js";
 import { assertProviderName, assertSetName } from "../core/names.js";
-import { open, seal } from "./crypto.js";
+import { open, seal, subkeyOf } from "./crypto.js";
 import type { KeySourceName } from "./keySource.js";
 import { StoreKey, type KeyKind } from "./storeKey.js";
 import type { StoreBackend } from "./backend.js";
@@ -437,7 +436,7 @@ export class CredentialStore {
    * local service's admin signatures: proves knowledge of the store key without exposing it.
    */
   subkey(label: string): Buffer {
-    return createHmac("sha256", this.requireKey()).update(label).digest();
+    return subkeyOf(this.requireKey(), label);
   }
 
   /**

@@ -10,9 +10,9 @@ import { getCredentials } from "../../src/access/credentials.js";
 import { Authctl } from "../../src/context.js";
 import { UntrustedServiceError } from "../../src/core/errors.js";
 import { CredentialStore } from "../../src/store/store.js";
-import { accountWithUid } from "../helpers/accounts.js";
 import { canary, CLI, tempHome, testEnv } from "../helpers/env.js";
 import { requireEngine } from "../helpers/engine.js";
+import { ATTACKER, foreignDaemon } from "../helpers/fake-daemon.js";
 import { countOccurrences } from "../helpers/leaks.js";
 import { listeningService } from "../helpers/service.js";
 
@@ -22,7 +22,6 @@ import { listeningService } from "../helpers/service.js";
  * mounts and chowns only that daemon's proxy socket; `serve` never deletes what is not a socket.
  * The attacker is a real second account (uid 1001) running its own fake daemon.
  */
-const ATTACKER = 1001;
 const hasEngine = requireEngine();
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -43,57 +42,8 @@ function bystander() {
   return { pid: sleep.pid!, alive: () => sleep.exitCode === null && sleep.signalCode === null };
 }
 
-/** What the attacker's daemon records: every request it is sent, authorization header included. */
-interface Received {
-  path: string;
-  authorization: string;
-}
-
-const FAKE_DAEMON = `
-const http = require("node:http"), fs = require("node:fs"), path = require("node:path");
-const { DIR, DECOY, VICTIM } = process.env;
-fs.mkdirSync(DIR, { recursive: true });
-fs.chmodSync(DIR, 0o777);
-const sock = path.join(DIR, "authctl.sock");
-const answers = {
-  "/v1/health": { ok: true, protocol: 1, pid: Number(VICTIM), home: "/", daemonId: "a".repeat(32), proxy: { socket: DECOY } },
-  "/v1/tokens/mint": { id: "attacker", token: "act_attacker_chosen", expiresAt: Date.now() + 3600000 },
-};
-http.createServer((req, res) => {
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    console.log(JSON.stringify({ path: req.url, authorization: req.headers.authorization || "" }));
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answers[req.url] || { ok: true }));
-  });
-}).listen(sock, () => {
-  fs.chmodSync(sock, 0o666);
-  fs.writeFileSync(path.join(DIR, "serve.pid"), VICTIM + "\\n");
-  console.log("ready");
-});`;
-
-/** The attacker's fake daemon in `dir` (which it creates), as uid 1001; `received()` is what reached it. */
-async function fakeDaemon(dir: string, plant: { decoy: string; victim: number }) {
-  if (process.getuid?.() !== 0) throw new Error("this test runs as root: the attacker runs as another account");
-  accountWithUid(ATTACKER);
-  const env = { PATH: process.env.PATH ?? "", DIR: dir, DECOY: plant.decoy, VICTIM: String(plant.victim) };
-  const child = spawn(process.execPath, ["-e", FAKE_DAEMON], { uid: ATTACKER, gid: ATTACKER, cwd: "/", env, stdio: ["ignore", "pipe", "inherit"] });
-  cleanups.push(() => child.kill("SIGKILL"));
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-  for (const start = Date.now(); !out.includes("ready\n"); await new Promise((r) => setTimeout(r, 25))) {
-    if (Date.now() - start > 15_000 || child.exitCode !== null) throw new Error(`the fake daemon did not start: ${out}`);
-  }
-  // After a pause: a line the attacker printed may still be on its way through the pipe.
-  const received = async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    return out
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Received);
-  };
-  return { socket: join(dir, "authctl.sock"), received };
-}
+/** The attacker's fake daemon in `dir`, as uid 1001 (test/helpers/fake-daemon.ts); stopped after each test. */
+const fakeDaemon = (dir: string, plant: { decoy: string; victim: number }) => foreignDaemon(dir, plant, cleanups);
 
 /** A socket of root's own (the engine's API socket stands for it): its owner must never change. */
 async function decoySocket(): Promise<string> {

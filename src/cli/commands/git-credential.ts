@@ -2,7 +2,6 @@ import { Command } from "commander";
 import { UsageError } from "../../core/errors.js";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
-import type { IOStreams } from "../io.js";
 
 export interface GitCredentialOpts {
   provider?: string;
@@ -11,18 +10,6 @@ export interface GitCredentialOpts {
 }
 
 const OPERATIONS = ["get", "store", "erase"] as const;
-const MAX_REQUEST_BYTES = 64 * 1024;
-
-/** git's request: up to a blank line (a person typing it) or the end of stdin (git closes it). */
-async function readRequest(io: IOStreams): Promise<string> {
-  let text = "";
-  for await (const chunk of io.stdin) {
-    text += Buffer.isBuffer(chunk) ? chunk.toString("utf8") : String(chunk);
-    if (text.length > MAX_REQUEST_BYTES) throw new UsageError(`git credential request larger than ${MAX_REQUEST_BYTES} bytes`);
-    if (/(^|\n)\r?\n/.test(text)) break;
-  }
-  return text;
-}
 
 /**
  * `authctl git-credential <get|store|erase>`, the helper git runs. `get` answers the hosts the
@@ -33,25 +20,20 @@ async function readRequest(io: IOStreams): Promise<string> {
 export async function runGitCredential(f: Factory, operation: string, opts: GitCredentialOpts): Promise<void> {
   if (!(OPERATIONS as readonly string[]).includes(operation)) throw new UsageError(`git-credential takes get, store or erase (git passes it), got ${JSON.stringify(operation.slice(0, 20))}`);
   if (opts.host && !opts.provider) throw new UsageError("git-credential --host needs --provider: the provider whose credential that host gets");
-  const text = await readRequest(f.io);
+  const { formatCredentialResponse, parseCredentialRequest, readCredentialRequest } = await import("../../helpers/gitCredential.js");
+  const text = await readCredentialRequest(f.io.stdin);
   if (operation !== "get") return;
-  const { parseCredentialRequest, formatCredentialResponse } = await import("../../helpers/gitCredential.js");
   const request = parseCredentialRequest(text);
+  const query = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}), ...(opts.set ? { credentialSet: opts.set } : {}) };
   const context = await f.context();
-  const { gitProviderFor } = await import("../../helpers/gitHosts.js");
-  let provider = gitProviderFor(context.roster(), request, { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}) });
   const { serviceGrant } = await import("../../access/credentials.js");
-  const { gitAnswer, loginCandidates, providerByLoginAccount, setFor } = await import("../../helpers/gitAnswer.js");
-  const setOpts = opts.set ? { credentialSet: opts.set } : {};
-  // A host no roster entry lists may still be one a stored login holds (gh on an Enterprise host).
-  const candidates = provider || opts.provider ? [] : loginCandidates(context, request, setOpts);
-  if (!provider && candidates.length === 0) return;
-  if (!serviceGrant(context)) await f.unlockedStore();
-  provider ??= providerByLoginAccount(context, request, candidates, setOpts);
-  if (!provider) return;
-  // A host login's access token about to lapse is refreshed (and stored) first, as `run` and `token` do.
-  if (!serviceGrant(context)) await (await import("../../access/fresh.js")).freshCredential(context, setFor(context, provider, request, setOpts), provider.name);
-  f.io.stdout.write(formatCredentialResponse(gitAnswer(context, provider, request, setOpts)));
+  const { gitCredentialFields } = await import("../../helpers/gitAnswer.js");
+  const fields = await gitCredentialFields(context, request, query, {
+    unlock: async () => void (serviceGrant(context) || (await f.unlockedStore())),
+    // A host login's access token about to lapse is refreshed (and stored) first, as `run` and `token` do.
+    beforeRead: async (provider, credentialSet) => void (serviceGrant(context) || (await (await import("../../access/fresh.js")).freshCredential(context, credentialSet, provider.name))),
+  });
+  f.io.stdout.write(formatCredentialResponse(fields));
 }
 
 export function gitCredentialCommand(f: Factory): Command {

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
-import { printJson } from "../io.js";
+import { printToken } from "../serviceAnswer.js";
 
 export interface TokenOpts {
   set?: string;
@@ -20,12 +20,7 @@ export async function runToken(f: Factory, provider: string, opts: TokenOpts): P
   const { chosenSet, secretFor } = await import("../../access/secret.js");
   // A host login's access token about to lapse is refreshed (and stored) first, as `run` does.
   if (!serviceGrant(context)) await (await import("../../access/fresh.js")).freshCredential(context, chosenSet(context, opts.set), context.roster().get(provider).name);
-  const found = secretFor(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set });
-  if (opts.json) {
-    const { credentialSet, kind, secret, expiresAt } = found;
-    return printJson(f.io, { credentialSet, provider: found.provider, kind, token: secret, expiresAt: expiresAt?.toISOString() ?? null });
-  }
-  f.io.stdout.write(`${found.secret}\n`);
+  printToken(f.io, opts.json, secretFor(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set }));
 }
 
 export function tokenCommand(f: Factory): Command {
