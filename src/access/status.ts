@@ -6,7 +6,7 @@ import { storePaths } from "../core/paths.js";
 import { describeUrl } from "../store/postgres/location.js";
 import { STORE_URL_VARIABLE } from "../store/selectBackend.js";
 import type { Roster } from "../roster/load.js";
-import { identityFacts, readFacts } from "../credentials/facts.js";
+import { identityFacts, readFacts, type CredentialFacts } from "../credentials/facts.js";
 import type { CredentialInfo, CredentialStore, RowMeta } from "../store/store.js";
 import { keepFacts, withLoginStates, type LoginState } from "./statusStates.js";
 import type { ProbeOutcome } from "./statusProbe.js";
@@ -103,8 +103,8 @@ export function stateOf(expiresAt: Date | null, now: number): LoginState {
   return left <= 0 ? "expired" : left <= EXPIRING_WITHIN_MS ? "expiring" : "valid";
 }
 
-function rowOf(info: CredentialInfo, now: number): LoginStatus {
-  const identity = readFacts(info.meta)?.identity;
+function rowOf(info: CredentialInfo, now: number, facts: CredentialFacts | undefined): LoginStatus {
+  const identity = facts?.identity;
   return {
     credentialSet: info.credentialSet,
     provider: info.provider,
@@ -170,15 +170,19 @@ export async function gatherStatus(sources: StatusSources, query: StatusQuery = 
   }
   const set = query.credentialSet ?? DEFAULT_SET;
   const infos = store.list(query.credentialSet ? { credentialSet: query.credentialSet } : {});
-  const metaOf = new Map<LoginStatus, RowMeta | null>();
-  const rows = infos.map((info) => {
-    const row = rowOf(info, now);
-    metaOf.set(row, info.meta ?? null);
-    return row;
-  });
-  const inSet = new Set(rows.filter((r) => r.credentialSet === set).map((r) => r.provider));
+  // Rows with the same facts text share one parsed object (store.list): each is read once.
+  const read = new Map<RowMeta, CredentialFacts | undefined>();
+  const factsOf = (meta: RowMeta | null | undefined) => {
+    if (!meta) return undefined;
+    if (!read.has(meta)) read.set(meta, readFacts(meta));
+    return read.get(meta);
+  };
+  const rows = infos.map((info) => rowOf(info, now, factsOf(info.meta)));
+  const inSet = new Set<string>();
+  for (const r of rows) if (r.credentialSet === set) inSet.add(r.provider);
+  // Stored rows first, so a row's index is its info's.
   rows.push(...(await requiredRows(sources, query.require ?? [], set, inSet)));
-  const stated = await withLoginStates(sources, rows, lockProblem !== null, (r) => metaOf.get(r) ?? null);
+  const stated = await withLoginStates(sources, rows, lockProblem !== null, (_, i) => (i < infos.length ? factsOf(infos[i]!.meta) : undefined));
   const logins = query.check ? await checkedLogins(sources, stated, query.signal) : stated;
   return {
     home: store.home,

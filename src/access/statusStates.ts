@@ -158,24 +158,25 @@ export async function keepFacts(store: CredentialStore, rows: ReadonlyArray<{ cr
 }
 
 /**
- * Each row's state from its facts (the row's `meta`, nothing decrypted) or, for a row without
- * them, its typed credential (decrypted here, never returned); `locked` for every stored row when
- * the store key is unavailable. The roster is read only when a row may refresh.
+ * Each row's state from its facts (the row's `meta`, read by the caller, nothing decrypted) or, for
+ * a row without them, its typed credential (decrypted here, never returned); `locked` for every
+ * stored row when the store key is unavailable. The roster is read only when a row may refresh.
+ * The rows are filled in where they are (no copy each): a listing of 1,000 rows made 1,000 copies.
  */
 export async function withLoginStates<R extends RowLike>(
   sources: { store: CredentialStore; now: number; roster: () => Roster | Promise<Roster> },
   rows: readonly R[],
   locked: boolean,
-  metaOf: (r: R) => RowMeta | null = () => null,
+  factsOf: (r: R, index: number) => CredentialFacts | undefined = () => undefined,
 ): Promise<(Omit<R, keyof StateFields> & StateFields)[]> {
   const { store, now } = sources;
   const roster = !locked && rows.some((r) => r.source === "store" && !PLAIN_KINDS.has(r.kind ?? "")) ? await sources.roster() : undefined;
   const opened: { credentialSet: string; provider: string }[] = [];
-  const stated = [];
-  for (const r of rows) {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
     const expiresAt = r.expiresAt ? new Date(r.expiresAt) : null;
     let found: LoginStateOf;
-    const facts = r.source === "store" ? readFacts(metaOf(r)) : undefined;
+    const facts = r.source === "store" && !locked ? factsOf(r, i) : undefined;
     if (r.source !== "store") found = { state: r.state as LoginState, expiresAt, refreshable: false };
     else if (locked) found = { state: "locked", expiresAt, refreshable: false };
     else if (facts) found = stateOfFacts(facts, expiresAt, entryOf(roster, r.provider), now);
@@ -184,9 +185,12 @@ export async function withLoginStates<R extends RowLike>(
       if (meta) opened.push({ credentialSet: r.credentialSet, provider: r.provider });
       found = state;
     }
-    const label = found.reason ? `unknown: ${found.reason}` : stateLabel(found.state, found.expiresAt, now);
-    stated.push({ ...r, state: found.state, label, refreshable: found.refreshable, expiresAt: found.expiresAt?.toISOString() ?? null });
+    const row = r as unknown as StateFields;
+    row.state = found.state;
+    row.expiresAt = found.expiresAt === expiresAt && expiresAt !== null ? r.expiresAt : (found.expiresAt?.toISOString() ?? null);
+    row.label = found.reason ? `unknown: ${found.reason}` : stateLabel(found.state, found.expiresAt, now);
+    row.refreshable = found.refreshable;
   }
   await keepFacts(store, opened);
-  return stated;
+  return rows as unknown as (Omit<R, keyof StateFields> & StateFields)[];
 }

@@ -8,7 +8,7 @@ import { DEFAULT_SET } from "../../core/names.js";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
 import { EXIT } from "../exitCodes.js";
-import { out, printJson, stateColor, table, timeText } from "../io.js";
+import { colorEnabled, out, printJson, stateColor, table, timeText } from "../io.js";
 
 // The gathering is the library's (`status()`), so the CLI's --json and the library's result are one.
 export { EXPIRING_WITHIN_MS, stateOf, type LoginState, type LoginStatus as StatusRow } from "../../access/status.js";
@@ -79,12 +79,18 @@ export async function runStatus(f: Factory, opts: StatusOptions): Promise<number
     else {
       // The account a live check saw, kept with the row: shown once any row has one.
       const accounts = rows.some((r) => r.identity);
-      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES", ...(accounts ? ["ACCOUNT"] : []), ...(opts.check ? ["CHECK"] : [])]];
+      const lines = [["SET", "PROVIDER", "STATE", "KIND", "SOURCE", "PREVIEW", "EXPIRES"]];
+      if (accounts) lines[0]!.push("ACCOUNT");
+      if (opts.check) lines[0]!.push("CHECK");
+      // Whether to colour is asked once, not per row (each asks the environment).
+      const color = colorEnabled(io) ? (state: string, text: string) => stateColor(io, state, text) : (_: string, text: string) => text;
       for (const r of rows) {
-        const check = r.check ? [stateColor(io, r.check.result, r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`)] : opts.check ? ["-"] : [];
         const expires = r.expiresAt ? timeText(new Date(r.expiresAt), now, { relativeOnly: true }) : "-";
-        const account = accounts ? [r.identity ?? "-"] : [];
-        lines.push([r.credentialSet, r.provider, stateColor(io, r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires, ...account, ...check]);
+        const line = [r.credentialSet, r.provider, color(r.state, r.label ?? r.state), r.kind ?? "-", r.source ?? "-", r.preview ?? "-", expires];
+        if (accounts) line.push(r.identity ?? "-");
+        if (r.check) line.push(color(r.check.result, r.check.result === "ok" ? (r.check.identity ?? "ok") : `${r.check.result}: ${r.check.detail}`));
+        else if (opts.check) line.push("-");
+        lines.push(line);
       }
       // One write, not one per row (as creds list).
       out(io, table(lines, io).join("\n"));
