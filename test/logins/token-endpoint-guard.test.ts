@@ -83,6 +83,7 @@ describe("host logins dial their token endpoints through the upstream guard", ()
     expect(error?.message).toContain(`${name} resolved to ${address}`);
     expect(error!.message).toContain(kind);
     expect(error!.message).toContain(KINDS[kind].field);
+    expect(error!.message).toContain("give its address (or localhost)");
     expect(error!.message).not.toContain(host.prefix);
     expect(login.stored()).toBe(login.before);
   }
