@@ -1,23 +1,19 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
-import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { mintPhantoms } from "../../src/proxy/phantoms.js";
 import { createCredentialProxy, type ProxyAuditEntry } from "../../src/proxy/proxy.js";
 import type { ResolveUpstream } from "../../src/proxy/upstreamGuard.js";
 import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
 import { dnsStub } from "../helpers/dns-stub.js";
 import { canary, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
+import { listenLoopback, routeProvider } from "../helpers/proxyFixture.js";
 
 /** A token endpoint on 127.0.0.1 that would rotate any login it is asked to: where a refresh past the guard lands. */
 async function tokenEndpoint(access: string, refresh: string) {
@@ -30,8 +26,7 @@ async function tokenEndpoint(access: string, refresh: string) {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ access_token: access, refresh_token: refresh, expires_in: 3600 }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { port: (server.address() as AddressInfo).port, arrivals, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { port: Number(new URL(await listenLoopback(server)).port), arrivals, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /**
@@ -78,12 +73,11 @@ describe("the refresh goes through the upstream guard", () => {
   async function proxyWith(tokenHost: string, resolveUpstream?: ResolveUpstream) {
     const { home, cleanup } = tempHome("authctl-refresh-guard-");
     homes.push(cleanup);
-    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "claude.yaml"), "utf8"));
-    // The API itself stays on the loopback address the roster names (the user's own choice): only the token endpoint is named.
-    entry.proxy.oauth.base_url = upstream.url;
-    entry.proxy.oauth.refresh.token_url = `http://${tokenHost}:${tokens.port}/v1/oauth/token`;
-    mkdirSync(join(home, "agents"), { recursive: true });
-    writeFileSync(join(home, "agents", "claude.yaml"), stringify(entry));
+    routeProvider(home, "claude", (entry) => {
+      // The API itself stays on the loopback address the roster names (the user's own choice): only the token endpoint is named.
+      entry.proxy.oauth!.base_url = upstream.url;
+      entry.proxy.oauth!.refresh!.token_url = `http://${tokenHost}:${tokens.port}/v1/oauth/token`;
+    });
     const env = { ...baseEnv(), AUTHCTL_HOME: home };
     const store = CredentialStore.open({ home, env });
     closers.push(() => store.close());
