@@ -1,13 +1,10 @@
 import { execa } from "execa";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { routeProvider } from "../helpers/proxyFixture.js";
 
 /** Open files the daemon may hold: 300 connections, some holding an upstream socket too, exceed it. */
 const OPEN_FILES = 300;
@@ -41,10 +38,7 @@ describe("a flood of connections to the daemon's proxy socket", () => {
     // Every request is held upstream (as a slow model answer is) until the test releases it.
     upstream = await fakeUpstream((_req, res) => void held.push(() => res.writeHead(200).end("{}")));
     expect((await authctl(home, ["key", "anthropic", "--stdin"], { input: canary("sk-ant-") })).exitCode).toBe(0);
-    const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "anthropic.yaml"), "utf8"));
-    entry.proxy.api_key.base_url = upstream.url;
-    mkdirSync(join(home, "agents"), { recursive: true });
-    writeFileSync(join(home, "agents", "anthropic.yaml"), stringify(entry));
+    routeProvider(home, "anthropic", (entry) => void (entry.proxy.api_key!.base_url = upstream.url));
   });
 
   afterAll(async () => {
