@@ -1,12 +1,11 @@
 import { execa, type ResultPromise } from "execa";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { parse, stringify } from "yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { routeProvider } from "../helpers/proxyFixture.js";
 
 /**
  * Issue 10 inside issue 9's daemon: `authctl serve` serves the credential service and the
@@ -31,10 +30,7 @@ async function home() {
   cleanups.push(t.cleanup);
   const key = canary("sk-ant-");
   expect((await authctl(t.home, ["key", "anthropic", "--stdin"], { input: key })).exitCode).toBe(0);
-  const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, "anthropic.yaml"), "utf8"));
-  entry.proxy.api_key.base_url = upstream.url;
-  mkdirSync(join(t.home, "agents"), { recursive: true });
-  writeFileSync(join(t.home, "agents", "anthropic.yaml"), stringify(entry));
+  routeProvider(t.home, "anthropic", (entry) => void (entry.proxy.api_key!.base_url = upstream.url));
   const run = join(t.home, "run");
   return { ...t, key, serviceSocket: join(run, "authctl.sock"), proxySocket: join(run, "proxy.sock"), pidFile: join(run, "serve.pid") };
 }
