@@ -5,6 +5,9 @@
 // policy, and the same upstream (bench/proxy-upstream.mjs). Phases (BENCH_AB=seq,conc,s1,s256):
 // small POSTs one at a time, 32 clients at once, 100 streams of 1 event, 100 of 256 KB. Prints the
 // daemon's CPU (user + system, /proc) per request and the wall time per request, medians of rounds.
+// BENCH_PROFILE=<dir>: each daemon writes a --cpu-prof profile under <dir>/A and <dir>/B, and
+// <dir>/windows.json says when each phase ran (µs, the profile's clock); read one phase of one
+// build with bench/proxy-profile.mjs.
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,8 +28,12 @@ const BODY = JSON.stringify({ model: "claude-bench", max_tokens: 16, messages: [
 const scratch = mkdtempSync(join(tmpdir(), "authctl-bench-ab-"));
 const children = [];
 
-async function start(repo, script, args = []) {
-  const child = fork(join(repo, "bench", script), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+const profile = process.env.BENCH_PROFILE && resolve(process.env.BENCH_PROFILE);
+/** The monotonic clock in µs, as V8's profiles stamp their samples. */
+const now = () => Number(process.hrtime.bigint() / 1000n);
+
+async function start(repo, script, args = [], execArgv = []) {
+  const child = fork(join(repo, "bench", script), args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
   children.push(child);
   const [message] = await once(child, "message");
   return { child, message };
@@ -76,8 +83,9 @@ try {
     storeApiKey("anthropic", KEY, { context });
     const phantoms = Array.from({ length: 4 }, (_, k) => mintPhantoms("anthropic", { context, sessionId: `ab-${k}`, policy: POLICY }).accessToken);
     context.close();
-    const { child, message } = await start(repo, "proxy-daemon.mjs", [home]);
-    ways.push({ name: `${String.fromCharCode(65 + i)} (${repo})`, pid: child.pid, url: message.proxy.url, phantoms, sent: 0, agent: new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 }), cpu: {}, wall: {} });
+    const label = String.fromCharCode(65 + i);
+    const { child, message } = await start(repo, "proxy-daemon.mjs", [home], profile ? ["--cpu-prof", `--cpu-prof-dir=${join(profile, label)}`] : []);
+    ways.push({ label, name: `${label} (${repo})`, pid: child.pid, url: message.proxy.url, phantoms, sent: 0, agent: new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 4_000 }), cpu: {}, wall: {}, windows: {} });
   }
   for (const way of ways) for (let i = 0; i < 300; i++) await post(way);
   for (let r = 0; r < ROUNDS; r++) {
@@ -88,7 +96,9 @@ try {
         const run = make(way);
         const cpu = cpuMs(way.pid);
         const started = performance.now();
+        const from = now();
         await run();
+        (way.windows[phase] ??= []).push([from, now()]);
         (way.cpu[phase] ??= []).push((cpuMs(way.pid) - cpu) / count);
         (way.wall[phase] ??= []).push((performance.now() - started) / count);
       }
@@ -97,9 +107,14 @@ try {
   for (const phase of phases) {
     console.log(`${phase}: ${ways.map((w) => `${w.name} CPU ${median(w.cpu[phase]).toFixed(3)} ms, wall ${median(w.wall[phase]).toFixed(3)} ms per request`).join(" | ")}`);
   }
+  if (profile) {
+    mkdirSync(profile, { recursive: true });
+    writeFileSync(join(profile, "windows.json"), JSON.stringify(Object.fromEntries(ways.map((w) => [w.label, w.windows]))));
+  }
 } finally {
   for (const child of children) if (child.connected) child.disconnect();
-  await new Promise((r) => setTimeout(r, 1_000));
+  // A daemon writes its profile as it exits: give it time.
+  await new Promise((r) => setTimeout(r, profile ? 5_000 : 1_000));
   for (const child of children) child.kill();
   rmSync(scratch, { recursive: true, force: true });
 }
