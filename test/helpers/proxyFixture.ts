@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo, Server } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
+import { execa } from "execa";
+import { afterAll, beforeAll, expect } from "vitest";
 import { parse } from "yaml";
 import { Authctl } from "../../src/context.js";
 import type { Clock } from "../../src/core/clock.js";
@@ -11,7 +12,8 @@ import { listenProxy, type ListenOptions, type ListeningProxy } from "../../src/
 import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "./context.js";
-import { tempHome } from "./env.js";
+import { ENGINE, waitForForwarder } from "./engine.js";
+import { authctl, tempHome } from "./env.js";
 import { writeUserRoster } from "./host-roster.js";
 import { type ProxyServeInfo, startProxyServe } from "./proxy-serve.js";
 
@@ -186,4 +188,32 @@ export function useProxyServe<U extends Upstream>(
     get info() { return started("info"); },
     onTeardown: (close) => void teardown.push(close),
   };
+}
+
+/** What `authctl container-args --json` prints. */
+export interface AgentArgs {
+  sessionId: string;
+  runArgs: string[];
+  command: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * An agent container as a user starts one: `authctl container-args <provider> --project foo` over
+ * `home`'s proxy socket (`flags` narrowing its session), then the image run from what it printed,
+ * with no network, its forwarder wrapping `sleep` and listening before this returns. `printed` is
+ * the command's output, for leak checks; the caller removes the container.
+ */
+export async function startAgentContainer(
+  home: string,
+  options: { provider: string; socket: string; name: string; image: string; flags?: string[] },
+): Promise<{ agent: AgentArgs; printed: string[] }> {
+  const args = await authctl(home, ["container-args", options.provider, "--project", "foo", "--socket", options.socket, ...(options.flags ?? []), "--json"]);
+  const printed = [String(args.stdout), String(args.stderr)];
+  expect(args.stderr).toBe("");
+  const agent = JSON.parse(String(args.stdout)) as AgentArgs;
+  const run = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...agent.runArgs, "--name", options.name, options.image, ...agent.command, "sleep", "600"], { reject: false });
+  expect(run.exitCode, String(run.stderr)).toBe(0);
+  waitForForwarder(options.name);
+  return { agent, printed };
 }

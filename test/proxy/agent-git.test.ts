@@ -4,9 +4,10 @@ import { dirname, join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authctl, canary, tempHome } from "../helpers/env.js";
-import { ENGINE, removeContainers, requireEngine, waitForForwarder } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
 import { authImage } from "../helpers/auth-image.js";
 import { serveGhLogin } from "../helpers/gh-agent.js";
+import { startAgentContainer } from "../helpers/proxyFixture.js";
 import { startGitServer, type GitServer } from "../helpers-git/git-server.js";
 import { gitRequest } from "../../src/proxy/gitRoutes.js";
 import { CompiledPolicy } from "../../src/proxy/policy.js";
@@ -57,14 +58,9 @@ describe.skipIf(!canRun)("agent container: git over HTTPS through the proxy with
     });
     stopProxy = started.stop;
 
-    const args = await authctl(home, ["container-args", "gh", "--project", "foo", "--socket", socket, "--json"]);
-    printed.push(String(args.stdout), String(args.stderr));
-    expect(args.stderr).toBe("");
-    const agent = JSON.parse(String(args.stdout)) as { runArgs: string[]; command: string[]; env: Record<string, string> };
-    agentEnv = agent.env;
-    const run = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...agent.runArgs, "--name", NAME, image, ...agent.command, "sleep", "600"], { reject: false });
-    expect(run.exitCode, String(run.stderr)).toBe(0);
-    waitForForwarder(NAME);
+    const container = await startAgentContainer(home, { provider: "gh", socket, name: NAME, image });
+    printed.push(...container.printed);
+    agentEnv = container.agent.env;
   }, 20 * 60_000);
 
   afterAll(async () => {
