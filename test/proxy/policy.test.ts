@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authctl, canary, tempHome } from "../helpers/env.js";
-import { ENGINE, removeContainers, requireEngine, waitForForwarder } from "../helpers/engine.js";
+import { ENGINE, removeContainers, requireEngine } from "../helpers/engine.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { authImage } from "../helpers/auth-image.js";
 import { serveGhLogin } from "../helpers/gh-agent.js";
+import { startAgentContainer } from "../helpers/proxyFixture.js";
 
 /**
  * Issue 23 item 1: the proxy decides per request. The REAL gh (in the real auth image, no network)
@@ -48,14 +49,9 @@ describe.skipIf(!canRun)("proxy policy: gh in a container through the real proxy
     auditLog = started.info.auditLog;
 
     // The container's own session is narrowed by container-args' flags: GET and HEAD only.
-    const args = await authctl(home, ["container-args", "gh", "--project", "foo", "--socket", socket, "--methods", "GET,HEAD", "--json"]);
-    expect(args.stderr).toBe("");
-    const agent = JSON.parse(String(args.stdout)) as { sessionId: string; runArgs: string[]; command: string[]; env: Record<string, string> };
+    const { agent } = await startAgentContainer(home, { provider: "gh", socket, name: NAME, image, flags: ["--methods", "GET,HEAD"] });
     containerToken = agent.env.GH_TOKEN!;
     containerSession = agent.sessionId;
-    const run = await execa(ENGINE, ["run", "-d", "--rm", "--network", "none", ...agent.runArgs, "--name", NAME, image, ...agent.command, "sleep", "600"], { reject: false });
-    expect(run.exitCode, String(run.stderr)).toBe(0);
-    waitForForwarder(NAME);
   }, 20 * 60_000);
 
   afterAll(async () => {
