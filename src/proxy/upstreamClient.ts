@@ -23,6 +23,17 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_LINE_BYTES = 4 * 1024;
 /** Idle upstream connections are closed before a usual server keep-alive (5 s) ends them under a request. */
 const POOL_IDLE_MS = 4_000;
+/** However long an upstream says it keeps an idle connection, the pool holds one at most this long. */
+const POOL_IDLE_MAX_MS = 60_000;
+
+/**
+ * How long the pool may keep this answer's connection idle: a second less than the upstream's own
+ * `Keep-Alive: timeout=N` (so it is never reused as the upstream closes it), else POOL_IDLE_MS.
+ */
+function idleLimit(headers: IncomingHttpHeaders): number {
+  const timeout = /(?:^|[,;\s])timeout=(\d{1,6})(?![\d.])/i.exec(String(headers["keep-alive"] ?? ""))?.[1];
+  return timeout === undefined ? POOL_IDLE_MS : Math.min(POOL_IDLE_MAX_MS, Number(timeout) * 1000 - 1000);
+}
 /** Two listeners of 128 connections each (server.ts) can have this many answers in flight: all their connections are kept. */
 const POOL_MAX_IDLE = 256;
 
@@ -36,12 +47,12 @@ export class UpstreamPool {
     return undefined;
   }
 
-  give(origin: string, socket: Socket): void {
+  give(origin: string, socket: Socket, idleMs = POOL_IDLE_MS): void {
     const list = this.idle.get(origin) ?? [];
-    if (list.length >= POOL_MAX_IDLE) return void socket.destroy();
+    if (list.length >= POOL_MAX_IDLE || idleMs <= 0) return void socket.destroy();
     this.idle.set(origin, list);
     list.push(socket);
-    socket.setTimeout(POOL_IDLE_MS);
+    socket.setTimeout(idleMs);
     // An idle connection the upstream closes (or that says anything unasked) leaves the pool.
     const drop = () => {
       const at = list.indexOf(socket);
@@ -225,7 +236,7 @@ export class UpstreamRequest extends Writable {
       if (rest === 0 && !this.closeAfter && !socket.destroyed) {
         this.released = true;
         socket.resume();
-        this.pool.give(this.origin, socket);
+        this.pool.give(this.origin, socket, this.idleMs);
       } else socket.destroy();
       answer.end();
     };
@@ -248,6 +259,7 @@ export class UpstreamRequest extends Writable {
           if (head.statusCode < 200) continue;
           framing = framingOf(this.method, head.statusCode, head.headers);
           const connection = String(head.headers.connection ?? "").toLowerCase();
+          this.idleMs = idleLimit(head.headers);
           this.closeAfter = framing.kind === "close" || /\bclose\b/.test(connection) || (head.http10 && !/\bkeep-alive\b/.test(connection));
           this.answer = Object.assign(new PassThrough({ highWaterMark: 64 * 1024 }), { statusCode: head.statusCode, statusMessage: head.statusMessage, headers: head.headers });
           this.answer.on("drain", () => this.released || socket.resume());
@@ -288,6 +300,7 @@ export class UpstreamRequest extends Writable {
   }
 
   private closeAfter = false;
+  private idleMs = POOL_IDLE_MS;
 
   /** The body bytes in `buf` handed to the answer in one write; the framing's state kept across reads. */
   private body(
