@@ -70,6 +70,13 @@ function envFor(name, seed) {
   return env;
 }
 
+/** `authctl serve --detach` in this home; returns what stops it. */
+function startService(env) {
+  const up = spawnSync("node", [CLI, "serve", "--detach"], { env, encoding: "utf8" });
+  if (up.status !== 0) throw new Error(`authctl serve --detach exited ${up.status}: ${up.stderr.trim().split("\n")[0]}`);
+  return () => void spawnSync("node", [CLI, "serve", "stop"], { env, encoding: "utf8" });
+}
+
 /** Whether the built CLI has this command (built by another change; "n/a" until it lands). */
 function hasCommand(name) {
   const help = spawnSync("node", [CLI, "--help"], { encoding: "utf8" }).stdout;
@@ -100,6 +107,22 @@ const floorStep = (name, chunks) => {
   return file;
 };
 const FLOOR_ROSTER = floorStep("roster-schemas", [chunkHolding("dist/roster/schema.js")]);
+/**
+ * What asking a running service needs at the least: crypto for the admin signature, one HTTP
+ * exchange over node:net, and koffi to read who listens (SO_PEERCRED) before anything is sent.
+ */
+const FLOOR_SERVICE = join(scratch, "service-ask.cjs");
+writeFileSync(
+  FLOOR_SERVICE,
+  `const crypto = require("node:crypto"), net = require("node:net");
+crypto.createHmac("sha256", crypto.randomBytes(32)).update("x").digest("hex");
+const koffi = require(${JSON.stringify(join(REPO, "node_modules/koffi"))});
+koffi.struct("floor_ucred", { pid: "int32", uid: "uint32", gid: "uint32" });
+koffi.load("libc.so.6").func("int getsockopt(int fd, int level, int name, _Out_ floor_ucred *value, _Inout_ uint32_t *length)");
+const socket = net.connect(process.argv[2], () => socket.write("GET /v1/health HTTP/1.1\\r\\nhost: localhost\\r\\nconnection: close\\r\\n\\r\\n"));
+socket.resume();
+`,
+);
 const FLOOR_ZOD = floorStep("zod", [chunkHolding("dist/roster/schema.js"), chunkHolding("node_modules/zod/")]);
 
 const seed = seedHome();
@@ -114,6 +137,9 @@ const FIGURES = [
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
   { name: "`authctl token openai`", args: ["token", "openai"], seeded: true, target: 1.3, command: "token" },
   { name: "`authctl git-credential get` (github.com)", args: ["git-credential", "get"], seeded: true, target: 1.3, command: "git-credential", input: "protocol=https\nhost=github.com\n\n" },
+  { name: "floor: node:crypto, koffi's peer check and one health exchange with the running service", argv: ["node", FLOOR_SERVICE], seeded: true, service: "svc-floor", socketArg: true, target: null },
+  { name: "`authctl token openai` (service up)", args: ["token", "openai"], seeded: true, service: "svc-token", target: 1.3, command: "token" },
+  { name: "`authctl git-credential get` (github.com, service up)", args: ["git-credential", "get"], seeded: true, service: "svc-git", target: 1.3, command: "git-credential", input: "protocol=https\nhost=github.com\n\n" },
   { name: "`authctl run --no-token -- true`", args: ["run", "--no-token", "--", "true"], seeded: true, target: 1.5 },
 ];
 
@@ -126,11 +152,14 @@ try {
       rows.push([fig.name, "n/a", "n/a", "n/a", "n/a", "n/a", `≤ ${fig.target}×`, "n/a"]);
       continue;
     }
-    const env = envFor(fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
-    const argv = fig.argv ?? ["node", CLI, ...fig.args];
+    // A service's home gets a short name: its socket's path must fit a Unix socket (107 bytes).
+    const env = envFor(fig.service ?? fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
+    const argv = fig.argv ? [...fig.argv, ...(fig.socketArg ? [join(env.AUTHCTL_HOME, "run", "authctl.sock")] : [])] : ["node", CLI, ...fig.args];
+    // The home's own service, as a user who ran `authctl serve` has it: answers come from it.
+    const stopService = fig.service ? startService(env) : () => undefined;
     // The baseline gets the command's environment: an inherited NODE_EXTRA_CA_CERTS alone makes
     // `node -e 0` read a CA bundle at start (+50-70 ms CPU here), which flattered every ratio.
-    const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"], { env }), () => timed(argv, { env, input: fig.input }));
+    const times = await interleaved(PAIRS, () => timed(["node", "-e", "0"], { env }), () => timed(argv, { env, input: fig.input })).finally(stopService);
     const of = (runs, field) => median(runs.map((r) => r[field]));
     const [base, subject] = [of(times.baseline, "ms"), of(times.subject, "ms")];
     const [baseCpu, subjectCpu] = [of(times.baseline, "cpu"), of(times.subject, "cpu")];
