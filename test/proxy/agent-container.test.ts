@@ -1,18 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { execa } from "execa";
-import { parse, stringify } from "yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUILTIN_ROSTER_DIR } from "../../src/roster/load.js";
-import { CredentialStore } from "../../src/store/store.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { authImage } from "../helpers/auth-image.js";
-import { baseEnv } from "../helpers/context.js";
-import { authctl, canary, REPO, tempHome } from "../helpers/env.js";
+import { authctl, canary } from "../helpers/env.js";
 import { ENGINE, requireEngine, waitForForwarder } from "../helpers/engine.js";
-import { fakeUpstream } from "../helpers/fake-upstream.js";
+import { type FakeHandler, fakeUpstream } from "../helpers/fake-upstream.js";
 import { anthropicMessages, geminiGenerate, openaiResponses, REPLY_TEXT } from "../helpers/fake-vendors.js";
 import { filesContaining } from "../helpers/leaks.js";
-import { startProxyServe } from "../helpers/proxy-serve.js";
+import { type RosterFile, useProxyServe } from "../helpers/proxyFixture.js";
 
 /**
  * Issue 10.4: `authctl container-args` wires an agent container to the credential proxy. The REAL
@@ -41,8 +37,6 @@ interface AgentJson {
 }
 
 describe.skipIf(!canRun)("container-args: the real claude in a container through the proxy socket", () => {
-  const { home, cleanup } = tempHome("authctl-agent-");
-  const socket = join(home, "run", "proxy.sock");
   const secrets = {
     key: canary("sk-ant-"),
     access: canary("claude-access-"),
@@ -55,55 +49,51 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
   };
   const workspace = `ws-${canary().slice(-8)}`;
   let image = "";
-  let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
-  let stopProxy: (() => Promise<void>) | undefined;
   const started: string[] = [];
-
   beforeAll(async () => {
     // scripts/build-auth-image.sh, cached: returns at once when the image exists (CI's real-image suite builds the same tag).
     image = await authImage();
-    upstream = await fakeUpstream((req, res, body) => {
-      const presented = String(req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
-      const real = [secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey, secrets.codexAccess, secrets.ghToken];
-      if (!real.includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
-      if (anthropicMessages(req, res, body) || openaiResponses(req, res) || geminiGenerate(req, res)) return;
-      if (req.url === "/backend-api/wham/accounts/check") {
-        const accounts = [{ id: workspace, workspace_backend_origin: "https://chatgpt.com", account_routing_override: "NO_CONSTRAINT" }];
-        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accounts }));
-      }
-      if (req.url === "/user") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ login: REPLY_TEXT, id: 1 }));
-      res.writeHead(404, { "content-type": "application/json" }).end("{}");
-    });
-    mkdirSync(join(home, "agents"), { recursive: true });
-    for (const provider of ["claude", "codex", "gemini", "gh"]) {
-      const entry = parse(readFileSync(join(BUILTIN_ROSTER_DIR, `${provider}.yaml`), "utf8"));
-      for (const route of Object.values(entry.proxy ?? {}) as { base_url: string }[]) route.base_url = upstream.url;
-      writeFileSync(join(home, "agents", `${provider}.yaml`), stringify(entry));
-    }
-    const store = CredentialStore.open({ home, env: baseEnv() });
-    store.put("foo", "claude", "api_key", { type: "api_key", key: secrets.key }, { preview: "sk-ant-…" });
-    store.put("foo", "gemini", "api_key", { type: "api_key", key: secrets.geminiKey }, { preview: "AIza…" });
-    store.put("foo", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
-    const later = new Date(Date.now() + 6 * 3_600_000);
-    store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.access, refreshToken: secrets.refresh }, { preview: "…", expiresAt: later });
-    const authJson = JSON.stringify({ auth_mode: "chatgpt", tokens: { access_token: secrets.codexAccess, refresh_token: secrets.codexRefresh, account_id: workspace } });
-    const codexLogin = { type: "oauth", provider: "codex", files: { "auth.json": authJson }, accessToken: secrets.codexAccess, refreshToken: secrets.codexRefresh };
-    store.put("sub", "codex", "oauth", codexLogin, { preview: "…", expiresAt: later });
-    const hostsYml = `github.com:\n    oauth_token: ${secrets.ghToken}\n    user: dev\n`;
-    store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: secrets.ghToken, account: "dev" }, { preview: "gho_…" });
-    store.close();
-
-    mkdirSync(join(home, "run"), { recursive: true, mode: 0o700 });
-    stopProxy = (await startProxyServe(home, ["--socket", socket])).stop;
   }, 20 * 60_000);
-
-  afterAll(async () => {
-    // One by one: an already removed `--rm` container makes a batched `rm` fail for the others too.
-    await Promise.all(started.map((name) => execa(ENGINE, ["rm", "-f", name], { reject: false })));
-    await stopProxy?.();
-    await upstream?.close();
-    cleanup();
-  }, 120_000);
+  const vendor: FakeHandler = (req, res, body) => {
+    const presented = String(req.headers["x-api-key"] ?? req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "");
+    const real = [secrets.key, secrets.access, secrets.codexKey, secrets.geminiKey, secrets.codexAccess, secrets.ghToken];
+    if (!real.includes(presented)) return void res.writeHead(401).end('{"error":{"message":"bad token"}}');
+    if (anthropicMessages(req, res, body) || openaiResponses(req, res) || geminiGenerate(req, res)) return;
+    if (req.url === "/backend-api/wham/accounts/check") {
+      const accounts = [{ id: workspace, workspace_backend_origin: "https://chatgpt.com", account_routing_override: "NO_CONSTRAINT" }];
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accounts }));
+    }
+    if (req.url === "/user") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ login: REPLY_TEXT, id: 1 }));
+    res.writeHead(404, { "content-type": "application/json" }).end("{}");
+  };
+  /** Every proxy route of the agents goes to the fake vendor. */
+  const toVendor = (entry: RosterFile, upstream: { url: string }) => {
+    for (const route of Object.values(entry.proxy ?? {})) route.base_url = upstream.url;
+  };
+  const served = useProxyServe("authctl-agent-", {
+    upstream: () => fakeUpstream(vendor),
+    roster: { claude: toVendor, codex: toVendor, gemini: toVendor, gh: toVendor },
+    seed: (store) => {
+      store.put("foo", "claude", "api_key", { type: "api_key", key: secrets.key }, { preview: "sk-ant-…" });
+      store.put("foo", "gemini", "api_key", { type: "api_key", key: secrets.geminiKey }, { preview: "AIza…" });
+      store.put("foo", "codex", "api_key", { type: "api_key", key: secrets.codexKey }, { preview: "sk-…" });
+      const later = new Date(Date.now() + 6 * 3_600_000);
+      store.put("sub", "claude", "oauth", { type: "oauth", provider: "claude", files: {}, accessToken: secrets.access, refreshToken: secrets.refresh }, { preview: "…", expiresAt: later });
+      const authJson = JSON.stringify({ auth_mode: "chatgpt", tokens: { access_token: secrets.codexAccess, refresh_token: secrets.codexRefresh, account_id: workspace } });
+      const codexLogin = { type: "oauth", provider: "codex", files: { "auth.json": authJson }, accessToken: secrets.codexAccess, refreshToken: secrets.codexRefresh };
+      store.put("sub", "codex", "oauth", codexLogin, { preview: "…", expiresAt: later });
+      const hostsYml = `github.com:\n    oauth_token: ${secrets.ghToken}\n    user: dev\n`;
+      store.put("foo", "gh", "oauth", { type: "oauth", provider: "gh", files: { "hosts.yml": hostsYml }, accessToken: secrets.ghToken, account: "dev" }, { preview: "gho_…" });
+    },
+    listen: () => {
+      mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+      return ["--socket", socket];
+    },
+  });
+  // One by one: an already removed `--rm` container makes a batched `rm` fail for the others too.
+  served.onTeardown(() => Promise.all(started.map((name) => execa(ENGINE, ["rm", "-f", name], { reject: false }))));
+  const { home } = served;
+  const socket = join(home, "run", "proxy.sock");
 
   async function containerArgs(args: string[], provider = "claude"): Promise<AgentJson> {
     const r = await authctl(home, ["container-args", provider, ...args, "--socket", socket, "--json"]);
@@ -147,10 +137,10 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
 
   /** Runs `claude -p hi` in the agent: it must print the fake's reply; returns the /v1/messages requests the upstream saw meanwhile (at least one). */
   const claudeAnswersThroughProxy = async (name: string) => {
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const run = await inside(name, "cd /home/dev && claude -p hi");
     expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const messages = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
+    const messages = served.upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/messages"));
     expect(messages.length).toBeGreaterThan(0);
     return messages;
   };
@@ -169,11 +159,11 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
 
     // The container is still up: revoking its session cuts it off at the proxy.
     expect((await authctl(home, ["proxy", "revoke", agent.sessionId])).exitCode).toBe(0);
-    const afterRevoke = upstream.arrivals.length;
+    const afterRevoke = served.upstream.arrivals.length;
     const probe = `fetch("http://127.0.0.1:8787/v1/messages", { method: "POST", headers: { "x-api-key": process.env.ANTHROPIC_API_KEY }, body: "{}" }).then((r) => console.log(r.status))`;
     const status = await execa(ENGINE, ["exec", name, "node", "-e", probe], { reject: false, timeout: CLI_TIMEOUT_MS });
     expect(String(status.stdout).trim(), String(status.stderr)).toBe("401");
-    expect(upstream.arrivals.length).toBe(afterRevoke);
+    expect(served.upstream.arrivals.length).toBe(afterRevoke);
   });
 
   it("subscription mode: a phantom .credentials.json (expiresAt null) in the mounted config dir; the upstream sees the real OAuth token", async () => {
@@ -195,10 +185,10 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     const agent = await containerArgs(["--project", "foo"], "codex");
     expect(agent.env.CODEX_API_KEY).toMatch(/^authctl-phantom-/);
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const run = await inside(name, "cd /home/dev && codex exec --skip-git-repo-check hi");
     expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const arrived = upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/responses"));
+    const arrived = served.upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1/responses"));
     expect(arrived[0]!.upgrade).toBe(true);
     expect(arrived.some((a) => !a.upgrade && a.method === "POST")).toBe(true);
     for (const a of arrived) expect(a.headers.authorization).toBe(`Bearer ${secrets.codexKey}`);
@@ -212,10 +202,10 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     const phantom = JSON.parse(readFileSync(join(agent.sessionDir, "config", "auth.json"), "utf8")).tokens.access_token as string;
     expect(phantom).toMatch(/^authctl-phantom-/);
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const run = await inside(name, "cd /home/dev && codex exec --skip-git-repo-check hi");
     expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const arrived = upstream.arrivals.slice(before);
+    const arrived = served.upstream.arrivals.slice(before);
     const posts = arrived.filter((a) => a.method === "POST" && a.url.startsWith("/backend-api/codex/responses"));
     expect(posts.length).toBeGreaterThan(0);
     for (const a of [...posts, ...arrived.filter((a) => a.url === "/backend-api/wham/accounts/check")]) {
@@ -230,10 +220,10 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     expect(agent.env.GH_TOKEN).toMatch(/^authctl-phantom-/);
     expect(readFileSync(join(agent.sessionDir, "config", "config.yml"), "utf8")).toContain("http_unix_socket: /run/authctl/proxy.sock");
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     const run = await inside(name, "cd /home/dev && gh api /user");
     expect(`${String(run.stdout)}\n${String(run.stderr)}`).toContain(REPLY_TEXT);
-    const arrived = upstream.arrivals.slice(before).filter((a) => a.url === "/user");
+    const arrived = served.upstream.arrivals.slice(before).filter((a) => a.url === "/user");
     expect(arrived.length).toBe(1);
     expect(arrived[0]!.headers.authorization).toBe(`Bearer ${secrets.ghToken}`);
     await assertNoRealSecretInside(name, agent.env.GH_TOKEN!);
@@ -243,11 +233,11 @@ describe.skipIf(!canRun)("container-args: the real claude in a container through
     const agent = await containerArgs(["--project", "foo"], "gemini");
     expect(agent.env.GEMINI_API_KEY).toMatch(/^authctl-phantom-/);
     const name = await startAgent(agent);
-    const before = upstream.arrivals.length;
+    const before = served.upstream.arrivals.length;
     // Only the wiring is checked: gemini-cli 0.61 wants more than this fake answers (it retries its
     // JSON calls), so it is stopped once its first request has arrived instead of awaiting a reply.
     // Waiting for that request, not a fixed 15 s, keeps a slow start on a loaded machine from failing.
-    const geminiRequests = () => upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1beta/models/"));
+    const geminiRequests = () => served.upstream.arrivals.slice(before).filter((a) => a.url.startsWith("/v1beta/models/"));
     const running = inside(name, "cd /home/dev && echo $$ > /tmp/gemini.pid && exec timeout 90 gemini --skip-trust -p hi");
     await expect.poll(() => geminiRequests().length, { timeout: 90_000, interval: 250 }).toBeGreaterThan(0);
     await inside(name, "kill $(cat /tmp/gemini.pid)"); // timeout passes the TERM on to gemini
