@@ -3,13 +3,18 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { STORE_URL } from "../../src/access/serviceRead.js";
+import { ADMIN_KEY_LABEL } from "../../src/access/adminAuth.js";
+import { sendWire, ServiceClient } from "../../src/access/client.js";
+import { GIT_CREDENTIAL_PATH, SECRET_PATH, STORE_URL, storeIdentity } from "../../src/access/serviceRead.js";
+import { storeApiKey } from "../../src/index.js";
+import { Authctl } from "../../src/context.js";
 import { STORE_URL_VARIABLE } from "../../src/store/selectBackend.js";
 import { ATTACKER, foreignDaemon } from "../helpers/fake-daemon.js";
 import { canary, CLI, tempHome, testEnv } from "../helpers/env.js";
 import { oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
 import { countOccurrences } from "../helpers/leaks.js";
 import { prepareHostLogin } from "../../src/logins/authenticator.js";
+import { listeningService } from "../helpers/service.js";
 
 /**
  * Issue 19 item 2: `token` and `git-credential get` are answered by this home's running service
@@ -133,6 +138,32 @@ describe("token and git-credential get with the service running", () => {
     expect(refused.exitCode).toBe(1);
     expect(servedReads(t.home, "secret")).toEqual(["default:hidden"]);
   }, 60_000);
+
+  it("a capability token (even one granting get) and an anonymous caller are refused: only the store key's holder is answered", async () => {
+    const t = tempHome("authctl-tokensvc-");
+    cleanups.push(t.cleanup);
+    const env = { ...testEnv(), AUTHCTL_HOME: t.home };
+    const context = new Authctl({ env, home: t.home });
+    const key = canary("ghp_");
+    storeApiKey("gh", key, { context });
+    const { socketPath, stop } = await listeningService(context);
+    cleanups.push(() => context.close(), stop);
+    const admin = new ServiceClient({ socketPath, adminKey: context.store().subkey(ADMIN_KEY_LABEL) });
+    const { token } = await admin.mint({ credentialSet: "default", providers: ["gh"], ops: ["get", "head", "list"], ttlSeconds: 60 });
+    const bodies = {
+      [SECRET_PATH]: { provider: "gh", credentialSet: "default", store: storeIdentity(env) },
+      [GIT_CREDENTIAL_PATH]: { request: { protocol: "https", host: "github.com" }, defaultSet: "default", store: storeIdentity(env) },
+    };
+    for (const [path, body] of Object.entries(bodies)) {
+      for (const authorization of [`Bearer ${token}`, undefined]) {
+        const answer = await sendWire({ socketPath, path, body: JSON.stringify(body), ...(authorization ? { authorization } : {}) });
+        expect(answer.status, `${path} ${authorization ? "token" : "anonymous"}`).toBe(403);
+        expect(countOccurrences(answer.body, key)).toBe(0);
+      }
+    }
+    // The token itself still works where it is meant to.
+    expect((await new ServiceClient({ socketPath, token }).get("gh")).payload).toMatchObject({ key });
+  });
 
   it("the store-URL variable the client compares is the one the store reads", () => {
     expect(STORE_URL).toBe(STORE_URL_VARIABLE);
