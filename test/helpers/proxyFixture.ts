@@ -57,6 +57,11 @@ export interface ProxyRigOptions<U extends Upstream> {
   busyTimeoutMs?: number;
 }
 
+/** A fixture's part read at collection time, or in a hook registered before the fixture's. */
+function notStarted(prefix: string, part: string): never {
+  throw new Error(`proxy fixture ${prefix}: ${part} read before its beforeAll ran`);
+}
+
 /**
  * A test file's credential proxy over a home of its own: the upstream, the store (seeded) and its
  * context, the proxy listening, all started before the file's tests and closed after them, the
@@ -69,7 +74,7 @@ export function useProxy<U extends Upstream>(prefix: string, options: ProxyRigOp
   const listeners: ListeningProxy[] = [];
   const audit: ProxyAuditEntry[] = [];
   const state = {} as { store: CredentialStore; context: Authctl; upstream: U; proxy: CredentialProxy; listening: ListeningProxy };
-  const started = <K extends keyof typeof state>(key: K) => state[key] ?? (() => { throw new Error(`proxy fixture ${prefix}: ${key} read before its beforeAll ran`); })();
+  const started = <K extends keyof typeof state>(key: K) => state[key] ?? notStarted(prefix, key);
   const createProxy = (setup: ProxySetup) => createCredentialProxy({ ...setup, context: started("context"), onAudit: (entry) => audit.push(entry) });
 
   const rig: ProxyRig<U> = {
@@ -160,7 +165,7 @@ export function useProxyServe<U extends Upstream>(
   const { home, cleanup } = tempHome(prefix);
   const teardown: Array<() => unknown> = [];
   const state = {} as { upstream: U; info: ProxyServeInfo; stop: () => Promise<void> };
-  const started = <K extends "upstream" | "info">(key: K) => state[key] ?? (() => { throw new Error(`proxy serve fixture ${prefix}: ${key} read before its beforeAll ran`); })();
+  const started = <K extends "upstream" | "info">(key: K) => state[key] ?? notStarted(prefix, key);
 
   beforeAll(async () => {
     state.upstream = await options.upstream();
