@@ -85,7 +85,17 @@ describe("the bundled bin (dist/bin, scripts/bundle-cli.mjs) keeps lazy modules 
     const { inputs, packages } = staticClosure(entry);
     expect(inputs.sort()).toEqual(["dist/cli/main.js", "dist/cli/version.js"]);
     expect([...packages]).toEqual([]);
-    expect(meta.outputs[entry]!.imports).toEqual([{ path: "./start.js", kind: "dynamic-import", external: true }]);
+    expect(meta.outputs[entry]!.imports).toEqual([
+      { path: "./start.js", kind: "dynamic-import", external: true },
+      { path: "./serviceAnswer.js", kind: "dynamic-import", external: true },
+    ]);
+  });
+
+  it("`token` and `git-credential get` ask a running service from one file, without commander, the store, the roster or the context", () => {
+    const { outputs, inputs, packages } = staticClosure("dist/bin/serviceAnswer.js");
+    expect([...outputs]).toEqual(["dist/bin/serviceAnswer.js"]);
+    expect(inputs.filter((i) => HEAVY_SOURCES.test(i) || /node_modules\/|dist\/(store\/(store|selectBackend|sqliteBackend)|roster\/|context)\.?/.test(i))).toEqual([]);
+    expect([...packages]).toEqual([]);
   });
 
   it.each(HOT_COMMANDS)("`%s` starts without the context, logins, engine, roster parser, MSAL, the keyring or yaml", (command) => {

@@ -22,6 +22,16 @@ export function systemIO(): IOStreams {
 
 export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);
 
+/** `authctl creds list | head -1`: a reader that closes early is not an error worth a stack trace (entry points only). */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
+}
+
 /**
  * Colour on a terminal, never when NO_COLOR is set (no-color.org: present and not empty);
  * FORCE_COLOR (not 0) turns it on off a terminal too. `--json` never calls the styling.

@@ -3,7 +3,7 @@ import { secretFromService, gitFieldsFromService, type ServiceReadOptions } from
 import { systemClock } from "../core/clock.js";
 import { authctlHome } from "../core/paths.js";
 import { formatCredentialResponse, parseCredentialRequest, readCredentialRequest } from "../helpers/gitCredential.js";
-import { err, printJson, type IOStreams } from "./io.js";
+import { err, printJson, quietOnClosedPipe, systemIO, type IOStreams } from "./io.js";
 
 /**
  * `token` and `git-credential get`, the commands scripts, git and agents call most, answered by this
@@ -50,6 +50,12 @@ export async function answerFromService(argv: string[], io: IOStreams): Promise<
     return { answered: false, io: again };
   }
   return { answered: true };
+}
+
+/** The entry's call: this process's streams (main.ts, before start.js). */
+export function answerFromSystem(argv: string[]): ReturnType<typeof answerFromService> {
+  quietOnClosedPipe();
+  return answerFromService(argv, systemIO());
 }
 
 /** `token`'s output, whoever read the secret. */

@@ -4,6 +4,7 @@ import module from "node:module";
 import { dirname, join } from "node:path";
 import { InterruptedError } from "../core/errors.js";
 import { useCodeCache } from "./codeCache.js";
+import type { IOStreams } from "./io.js";
 
 /** The bin's directory (dist/bin), where the build put its code cache; undefined when not run as the bin. */
 function binDir(): string | undefined {
@@ -14,8 +15,11 @@ function binDir(): string | undefined {
   }
 }
 
-/** The bin's work once main.ts has ruled out `--version`: process-wide handlers, then the command. */
-export async function start(argv: string[]): Promise<void> {
+/**
+ * The bin's work once main.ts has ruled out `--version` (and the service has not answered):
+ * process-wide handlers, then the command. `io`: the streams main.ts already read from.
+ */
+export async function start(argv: string[], io?: IOStreams): Promise<void> {
   // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   // On 20, the build's own cache for what is required from here on (the command's modules).
@@ -35,18 +39,7 @@ export async function start(argv: string[]): Promise<void> {
     });
   }
 
-  // `authctl creds list | head -1`: a reader that closes early is not an error worth a stack trace.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-      throw error;
-    });
-  }
-
-  const { systemIO } = await import("./io.js");
-  // Answered by this home's running service, `token` and `git-credential get` load neither commander nor the store.
-  const fast = argv[0] === "token" || argv[0] === "git-credential" ? await (await import("./serviceAnswer.js")).answerFromService(argv, systemIO()) : { answered: false as const, io: systemIO() };
-  if (fast.answered) return;
-  const { runCli } = await import("./program.js");
-  process.exitCode = await runCli(argv, fast.io, controller.signal);
+  const [{ runCli }, { quietOnClosedPipe, systemIO }] = await Promise.all([import("./program.js"), import("./io.js")]);
+  quietOnClosedPipe();
+  process.exitCode = await runCli(argv, io ?? systemIO(), controller.signal);
 }
