@@ -70,9 +70,9 @@ function envFor(name, seed) {
   return env;
 }
 
-/** `authctl serve --detach` in this home; returns what stops it. */
+/** `authctl serve --detach` in this home; returns what stops it (idle, it also ends itself: a crashed bench leaves none running). */
 function startService(env) {
-  const up = spawnSync("node", [CLI, "serve", "--detach"], { env, encoding: "utf8" });
+  const up = spawnSync("node", [CLI, "serve", "--detach", "--idle-exit", "60"], { env, encoding: "utf8" });
   if (up.status !== 0) throw new Error(`authctl serve --detach exited ${up.status}: ${up.stderr.trim().split("\n")[0]}`);
   return () => void spawnSync("node", [CLI, "serve", "stop"], { env, encoding: "utf8" });
 }
