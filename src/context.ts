@@ -15,6 +15,8 @@ export interface ContextStreams {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
+  /** The descriptor behind `stdin` when it is the process's own: a child is handed it without building the stream. */
+  stdinFd?: number;
 }
 
 export interface AuthctlOptions {

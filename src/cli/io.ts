@@ -16,8 +16,8 @@ export function systemIO(): IOStreams {
     // A directory removed under the shell: no project file applies.
   }
   // Node builds process.stdin when first read (a file's or /dev/null's loads fs streams, readline
-  // and fs/promises): `token` never reads it.
-  return { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
+  // and fs/promises): `token` never reads it, and `run` hands its child fd 0 itself.
+  return { get stdin() { return process.stdin; }, stdinFd: 0, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
 }
 
 export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);

@@ -45,7 +45,7 @@ export async function runChild(options: RunChildOptions): Promise<number> {
   const masks = (stream: Writable & { isTTY?: boolean }) => options.mask !== false && secrets.length > 0 && !stream.isTTY;
   // A real file descriptor is handed over as is (no copy through authctl) unless its output is masked.
   const output = (stream: (Writable & { isTTY?: boolean }) | undefined) => (!stream ? "ignore" : !masks(stream) && fdOf(stream) !== undefined ? stream : "pipe");
-  const input = !io ? "ignore" : fdOf(io.stdin) !== undefined ? io.stdin : "pipe";
+  const input = !io ? "ignore" : (io.stdinFd ?? (fdOf(io.stdin) !== undefined ? io.stdin : "pipe"));
   const stdio: StdioOptions = [input, output(io?.stdout), output(io?.stderr)];
 
   let child: ChildProcess;

@@ -1,9 +1,12 @@
 import { getCredentials, serviceGrant } from "../access/credentials.js";
-import { freshCredential } from "../access/fresh.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
 import type { Authctl } from "../context.js";
+import { readFacts } from "../credentials/facts.js";
 import { AuthctlError, InvalidCredentialError, MissingCredentialsError, UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
+
+/** Payload types the refresher returns as stored; any other (or a row with no facts) is asked. */
+const NEVER_REFRESHED = new Set(["api_key", "command"]);
 
 /** One provider's secret as a child process will get it. */
 export interface Grant {
@@ -61,7 +64,11 @@ export async function refreshDueLogins(context: Authctl, options: ResolveGrantsO
   for (const name of new Set(names)) {
     const info = context.store().info(credentialSet, name);
     if (!info || !roster.has(name) || deliveryPolicyOf(roster.get(name), info.kind) !== "runtime_env") continue;
+    // Its facts name a payload that is never refreshed: not opened twice (resolveGrants opens it, and fails on facts changed in the database).
+    if (NEVER_REFRESHED.has(readFacts(info.meta)?.type ?? "")) continue;
     try {
+      // Loaded only for a login to refresh: an API key never is, and the refresher brings its network guard with it.
+      const { freshCredential } = await import("../access/fresh.js");
       await freshCredential(context, credentialSet, name, options.signal ? { signal: options.signal } : {});
     } catch (error) {
       // A row of no known shape is resolveGrants' to report (or leave out).

@@ -19,17 +19,25 @@ type Pass = "write" | "idle" | "end";
  * begin a fragment, until the stream has been quiet for a moment.
  */
 export class SecretMasker extends Transform {
-  private readonly finder: SecretFinder;
+  private readonly secrets: readonly string[];
   private readonly replacement: Buffer;
-  private readonly maxHold: number;
+  // Built on the first byte: most children of `run` write nothing to a masked stream, and every form's grams cost CPU at start.
+  private found: { finder: SecretFinder; maxHold: number } | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private idle: NodeJS.Timeout | undefined;
 
   constructor(secrets: readonly string[], replacement = CONCEALED) {
     super();
-    this.finder = new SecretFinder(secretForms(secrets.filter((s) => s.length > 0)));
+    this.secrets = secrets.filter((s) => s.length > 0);
     this.replacement = Buffer.from(replacement, "utf8");
-    this.maxHold = 2 * this.finder.longest + HOLD_SLACK;
+  }
+
+  private searching(): { finder: SecretFinder; maxHold: number } {
+    if (!this.found) {
+      const finder = new SecretFinder(secretForms(this.secrets));
+      this.found = { finder, maxHold: 2 * finder.longest + HOLD_SLACK };
+    }
+    return this.found;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -42,7 +50,7 @@ export class SecretMasker extends Transform {
 
   override _flush(done: TransformCallback): void {
     this.stopIdle();
-    this.pass("end");
+    if (this.pending.length > 0) this.pass("end");
     done();
   }
 
@@ -61,7 +69,7 @@ export class SecretMasker extends Transform {
     const { ranges, hold: found, sequences } = this.search(data, pass);
     let hold = found;
     for (const [s, e] of ranges) if (s < hold && hold < e) hold = s;
-    hold = Math.max(hold, data.length - this.maxHold);
+    hold = Math.max(hold, data.length - this.searching().maxHold);
     const out: Buffer[] = [];
     let from = 0;
     for (const [s, end] of ranges) {
@@ -82,10 +90,11 @@ export class SecretMasker extends Transform {
   private search(data: Buffer, pass: Pass): { ranges: Array<[number, number]>; hold: number; sequences: Sequence[] } {
     const final = pass === "end";
     const holdOf = (found: Found) => (pass === "idle" ? found.idleHold : found.hold);
-    const raw = this.finder.find(data, final);
+    const { finder } = this.searching();
+    const raw = finder.find(data, final);
     if (!data.includes(0x1b)) return { ranges: raw.ranges, hold: holdOf(raw), sequences: [] };
     const visible = visibleText(data, final);
-    const shown = this.finder.find(visible.bytes, final);
+    const shown = finder.find(visible.bytes, final);
     return {
       ranges: mergeRanges([...raw.ranges, ...shown.ranges.map(([s, e]): [number, number] => [visible.at(s), visible.at(e - 1) + 1])]),
       hold: Math.min(holdOf(raw), visible.at(holdOf(shown))),
