@@ -123,6 +123,9 @@ const socket = net.connect(process.argv[2], () => socket.write("GET /v1/health H
 socket.resume();
 `,
 );
+/** What `run -- true` adds to any SQLite-reading command at the least: starting the child and waiting for it. */
+const FLOOR_SPAWN = join(scratch, "sqlite-spawn.cjs");
+writeFileSync(FLOOR_SPAWN, `require(${JSON.stringify(FLOOR_SQLITE)});\nrequire("node:child_process").spawn("true", [], { stdio: "inherit" }).on("close", (code) => { process.exitCode = code; });\n`);
 const FLOOR_ZOD = floorStep("zod", [chunkHolding("dist/roster/schema.js"), chunkHolding("node_modules/zod/")]);
 
 const seed = seedHome();
@@ -140,6 +143,7 @@ const FIGURES = [
   { name: "floor: node:crypto, koffi's peer check and one health exchange with the running service", argv: ["node", FLOOR_SERVICE], seeded: true, service: "svc-floor", socketArg: true, target: null },
   { name: "`authctl token openai` (service up)", args: ["token", "openai"], seeded: true, service: "svc-token", target: 1.3, command: "token" },
   { name: "`authctl git-credential get` (github.com, service up)", args: ["git-credential", "get"], seeded: true, service: "svc-git", target: 1.3, command: "git-credential", input: "protocol=https\nhost=github.com\n\n" },
+  { name: "floor: require commander and better-sqlite3, open the store, one SELECT, then spawn `true` and wait", argv: ["node", FLOOR_SPAWN, join(seed, "credentials.db")], target: null },
   { name: "`authctl run --no-token -- true`", args: ["run", "--no-token", "--", "true"], seeded: true, target: 1.5 },
 ];
 
