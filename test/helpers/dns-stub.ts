@@ -38,3 +38,15 @@ export async function dnsStub(answers: Record<string, (n: number) => string>) {
   const resolve: ResolveUpstream = async (hostname) => (await resolver.resolve4(hostname)).map((a) => ({ address: a, family: 4 }));
   return { address, queries, resolve, close: () => server.close() };
 }
+
+/**
+ * The names every guard test needs under `domain`: `loopback.`, `private.`, `metadata.` (the cloud
+ * metadata address) and `rebind.`, which answers a public-looking address (TEST-NET-3) the first
+ * time and this host's loopback (where a request past the guard would land) from then on.
+ */
+export const guardAnswers = (domain: string): Record<string, (n: number) => string> => ({
+  [`loopback.${domain}`]: () => "127.0.0.1",
+  [`private.${domain}`]: () => "10.1.2.3",
+  [`metadata.${domain}`]: () => "169.254.169.254",
+  [`rebind.${domain}`]: (n) => (n === 1 ? "203.0.113.7" : "127.0.0.1"),
+});

@@ -8,7 +8,7 @@ import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { mintPhantoms } from "../../src/proxy/phantoms.js";
 import { createCredentialProxy } from "../../src/proxy/proxy.js";
 import { listenProxy } from "../../src/proxy/server.js";
-import { dnsStub } from "../helpers/dns-stub.js";
+import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
 import type { FakeIdentityServer } from "../helpers/fake-identity.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { googleAt, msgraphAt, oauth2At, useHostLoginFixture, writeUserRoster } from "../helpers/host-roster.js";
@@ -47,13 +47,7 @@ describe("host logins dial their token endpoints through the upstream guard", ()
   let dns: Awaited<ReturnType<typeof dnsStub>>;
 
   beforeAll(async () => {
-    dns = await dnsStub({
-      "private.idp.test": () => "10.1.2.3",
-      "metadata.idp.test": () => "169.254.169.254",
-      "loopback.idp.test": () => "127.0.0.1",
-      // Public-looking (TEST-NET-3) the first time, this host's loopback (the fake server) from then on.
-      "rebind.idp.test": (n) => (n === 1 ? "203.0.113.7" : "127.0.0.1"),
-    });
+    dns = await dnsStub(guardAnswers("idp.test"));
   });
   afterAll(() => dns?.close());
 

@@ -9,7 +9,7 @@ import type { ResolveUpstream } from "../../src/proxy/upstreamGuard.js";
 import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { dnsStub } from "../helpers/dns-stub.js";
+import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
 import { canary, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
@@ -52,13 +52,7 @@ describe("the refresh goes through the upstream guard", () => {
   beforeAll(async () => {
     upstream = await fakeUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
     tokens = await tokenEndpoint(rotatedAccess, rotatedRefresh);
-    dns = await dnsStub({
-      "private.token.test": () => "10.1.2.3",
-      "metadata.token.test": () => "169.254.169.254",
-      "loopback.token.test": () => "127.0.0.1",
-      // Public-looking (TEST-NET-3) the first time, this host's loopback (the token endpoint) from then on.
-      "rebind.token.test": (n) => (n === 1 ? "203.0.113.7" : "127.0.0.1"),
-    });
+    dns = await dnsStub(guardAnswers("token.test"));
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
-import { lookup, Resolver } from "node:dns/promises";
+import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ListeningProxy } from "../../src/proxy/server.js";
-import { dnsStub } from "../helpers/dns-stub.js";
+import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
 import { canary } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
@@ -18,16 +18,8 @@ import { type ProxySetup, useProxy } from "../helpers/proxyFixture.js";
 describe("the upstream guard", () => {
   const realKey = canary("sk-ant-");
   let dns: Awaited<ReturnType<typeof dnsStub>>;
-  const resolver = new Resolver({ timeout: 2000, tries: 1 });
   beforeAll(async () => {
-    dns = await dnsStub({
-      "loopback.upstream.test": () => "127.0.0.1",
-      "private.upstream.test": () => "10.1.2.3",
-      "metadata.upstream.test": () => "169.254.169.254",
-      // Public-looking (TEST-NET-3) the first time, this host's loopback from then on.
-      "rebind.upstream.test": (n) => (n === 1 ? "203.0.113.7" : "127.0.0.1"),
-    });
-    resolver.setServers([dns.address]);
+    dns = await dnsStub(guardAnswers("upstream.test"));
   });
   afterAll(() => dns?.close());
 
@@ -35,7 +27,7 @@ describe("the upstream guard", () => {
   const guarded = (host: string, port: string): ProxySetup => ({
     // A connection to the public-looking address goes nowhere: bounded, so the test does not wait minutes.
     upstreamIdleMs: 1500,
-    resolveUpstream: async (hostname) => (await resolver.resolve4(hostname)).map((address) => ({ address, family: 4 })),
+    resolveUpstream: (hostname) => dns.resolve(hostname),
     upstreams: { anthropic: { api_key: { base_url: `http://${host}:${port}`, allow_paths: ["/v1"] } } },
   });
   const rig = useProxy("authctl-guard-", {
