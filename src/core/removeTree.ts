@@ -25,6 +25,13 @@ const RETRIES = 16;
 const MAX_DEPTH = 256;
 /** Rounds of the tree's own directory spent on what was moved up (about MAX_DEPTH levels each). */
 const DEEP_ROUNDS = 4096;
+/**
+ * Entries one removal takes before it gives up. A container that keeps writing can add names faster
+ * than they are unlinked, so each round lists more than the last: without a bound, a few busy
+ * writers kept `proxy revoke` unlinking (synchronously, its event loop held) for over twenty
+ * minutes and gigabytes of listings. A vendor CLI's config dir holds far fewer.
+ */
+const MAX_ENTRIES = 100_000;
 
 /** Every directory is entered through a handle (see dirHandles): a name that became a symlink is unlinked, never entered. */
 const at = (fd: number, name?: Buffer): Buffer => (name ? pathAt(fd, name) : Buffer.from(pathAt(fd)));
@@ -42,6 +49,7 @@ function failure(shown: string, err: unknown): RemoveTreeError {
 
 interface Removal {
   retriesLeft: number;
+  entriesLeft: number;
   deepRoundsLeft: number;
   /** The tree's own directory while it is listed: where entries past MAX_DEPTH are moved. */
   rootFd?: number;
@@ -90,6 +98,7 @@ function removeEntry(parentFd: number, name: Buffer, shown: string, depth: numbe
     try {
       for (const child of readdirSync(at(fd), { encoding: "buffer" })) {
         const childShown = `${shown}/${child.toString()}`;
+        if (removal.entriesLeft-- <= 0) throw new RemoveTreeError(shown, `not removed: more than ${MAX_ENTRIES} entries, and something keeps adding to it (a container that still runs?)`);
         if (depth >= MAX_DEPTH) moveUp(fd, child, childShown, removal);
         else removeEntry(fd, child, childShown, depth + 1, removal);
       }
@@ -130,7 +139,7 @@ export function removeTree(path: string): boolean {
     throw failure(path, err);
   }
   try {
-    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES, deepRoundsLeft: DEEP_ROUNDS, movedUp: 0 });
+    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES, entriesLeft: MAX_ENTRIES, deepRoundsLeft: DEEP_ROUNDS, movedUp: 0 });
   } finally {
     closeSync(parentFd);
   }
