@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { prepareHostLogin } from "../../src/logins/authenticator.js";
-import { oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
+import { captureLapsedGitLogin, useHostLoginFixture } from "../helpers/host-roster.js";
 import { runInProcess } from "../helpers/memory-io.js";
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -10,14 +9,7 @@ describe("git-credential hands git a host login's refreshed token, not the lapse
   const host = useHostLoginFixture("gitref");
 
   it("an expired OAuth 2.0 access token is refreshed (once) and its new expiry sent as password_expiry_utc", async () => {
-    const server = await host.start((s) => ({ ...oauth2At(s.base, "oauth2_device"), git: { hosts: ["git.fakehub.example"], username: "oauth2" } }), { expiresIn: 1 });
-    {
-      using context = host.context();
-      await using session = await prepareHostLogin("fakehub", { context });
-      await session.capture();
-    }
-    server.options.expiresIn = 3600;
-    await new Promise((r) => setTimeout(r, 1_500));
+    const server = await captureLapsedGitLogin(host);
     const r = await runInProcess(host.env(), ["git-credential", "get"], "protocol=https\nhost=git.fakehub.example\n\n");
     expect(r.stderr).toBe("");
     expect(r.exitCode).toBe(0);

@@ -11,9 +11,8 @@ import { Authctl } from "../../src/context.js";
 import { STORE_URL_VARIABLE } from "../../src/store/selectBackend.js";
 import { ATTACKER, foreignDaemon } from "../helpers/fake-daemon.js";
 import { canary, CLI, tempHome, testEnv } from "../helpers/env.js";
-import { oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
+import { captureLapsedGitLogin, useHostLoginFixture } from "../helpers/host-roster.js";
 import { countOccurrences } from "../helpers/leaks.js";
-import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { listeningService } from "../helpers/service.js";
 
 /**
@@ -174,15 +173,8 @@ describe("a host login through the service", () => {
   const host = useHostLoginFixture("tokensvc");
 
   it("an expired access token is refreshed (once) by the service; git and token get the new one and its expiry", async () => {
-    const server = await host.start((s) => ({ ...oauth2At(s.base, "oauth2_device"), git: { hosts: ["git.fakehub.example"], username: "oauth2" } }), { expiresIn: 1 });
-    {
-      using context = host.context();
-      await using session = await prepareHostLogin("fakehub", { context });
-      await session.capture();
-    }
-    server.options.expiresIn = 3600;
     // Past the access token's life, and the roster file older than the service (a newer one is not trusted to it).
-    await new Promise((r) => setTimeout(r, Math.max(1_500, ROSTER_SETTLE_MS)));
+    await captureLapsedGitLogin(host, Math.max(1_500, ROSTER_SETTLE_MS));
     const cli = cliFor(host.env());
     // Stopped inside the test: the fixture removes the home after it.
     const stop = await startService(cli);

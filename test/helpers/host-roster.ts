@@ -4,6 +4,7 @@ import { afterEach, beforeEach } from "vitest";
 import { stringify } from "yaml";
 import { Authctl } from "../../src/context.js";
 import type { Clock } from "../../src/core/clock.js";
+import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { baseEnv } from "./context.js";
 import { canary, tempHome } from "./env.js";
 import { FakeIdentityServer, type FakeIdentityOptions } from "./fake-identity.js";
@@ -79,4 +80,23 @@ export function useHostLoginFixture(tag: string) {
       return state.server;
     },
   };
+}
+
+export type HostLoginFixture = ReturnType<typeof useHostLoginFixture>;
+
+/**
+ * `fakehub` as the git host git.fakehub.example (username `oauth2`), logged in for real with an
+ * access token that lives one second; the server's later tokens live an hour. Resolves `lapseMs`
+ * after the login, the token lapsed: whoever reads it next must refresh it, once.
+ */
+export async function captureLapsedGitLogin(host: HostLoginFixture, lapseMs = 1_500): Promise<FakeIdentityServer> {
+  const server = await host.start((s) => ({ ...oauth2At(s.base, "oauth2_device"), git: { hosts: ["git.fakehub.example"], username: "oauth2" } }), { expiresIn: 1 });
+  {
+    using context = host.context();
+    await using session = await prepareHostLogin("fakehub", { context });
+    await session.capture();
+  }
+  server.options.expiresIn = 3600;
+  await new Promise((r) => setTimeout(r, lapseMs));
+  return server;
 }
