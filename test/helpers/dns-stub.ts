@@ -1,6 +1,7 @@
 import dgram from "node:dgram";
 import { Resolver } from "node:dns/promises";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import type { ResolveUpstream } from "../../src/proxy/upstreamGuard.js";
 
 /**
@@ -50,3 +51,20 @@ export const guardAnswers = (domain: string): Record<string, (n: number) => stri
   [`metadata.${domain}`]: () => "169.254.169.254",
   [`rebind.${domain}`]: (n) => (n === 1 ? "203.0.113.7" : "127.0.0.1"),
 });
+
+/**
+ * A stub answering `guardAnswers(domain)` for the enclosing describe: listening before its tests,
+ * closed after them. Call it before any fixture whose set-up resolves through it.
+ */
+export function useDnsStub(domain: string) {
+  let stub: Awaited<ReturnType<typeof dnsStub>> | undefined;
+  beforeAll(async () => {
+    stub = await dnsStub(guardAnswers(domain));
+  });
+  afterAll(() => stub?.close());
+  const now = () => stub ?? (() => { throw new Error(`the DNS stub for ${domain} is used before its beforeAll ran`); })();
+  return {
+    get queries() { return now().queries; },
+    resolve: ((hostname) => now().resolve(hostname)) satisfies ResolveUpstream,
+  };
+}

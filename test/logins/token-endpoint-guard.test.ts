@@ -1,6 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freshCredential } from "../../src/access/fresh.js";
 import { Authctl } from "../../src/context.js";
 import type { ResolveHost } from "../../src/core/netGuard.js";
@@ -8,7 +8,7 @@ import { prepareHostLogin } from "../../src/logins/authenticator.js";
 import { mintPhantoms } from "../../src/proxy/phantoms.js";
 import { createCredentialProxy } from "../../src/proxy/proxy.js";
 import { listenProxy } from "../../src/proxy/server.js";
-import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
+import { useDnsStub } from "../helpers/dns-stub.js";
 import type { FakeIdentityServer } from "../helpers/fake-identity.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { googleAt, msgraphAt, oauth2At, useHostLoginFixture, writeUserRoster } from "../helpers/host-roster.js";
@@ -44,12 +44,7 @@ const later = { now: () => Date.now() + 2 * 3600_000 };
  */
 describe("host logins dial their token endpoints through the upstream guard", () => {
   const host = useHostLoginFixture("tg");
-  let dns: Awaited<ReturnType<typeof dnsStub>>;
-
-  beforeAll(async () => {
-    dns = await dnsStub(guardAnswers("idp.test"));
-  });
-  afterAll(() => dns?.close());
+  const dns = useDnsStub("idp.test");
 
   /** A real login of `kind` against a fresh fake server, then the roster pointed at `tokenHost`; the context refreshing it. */
   async function loggedIn(kind: Kind, tokenHost: string, resolveHost?: ResolveHost) {

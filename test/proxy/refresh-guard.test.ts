@@ -9,7 +9,7 @@ import type { ResolveUpstream } from "../../src/proxy/upstreamGuard.js";
 import { listenProxy, type ListeningProxy } from "../../src/proxy/server.js";
 import { CredentialStore } from "../../src/store/store.js";
 import { baseEnv } from "../helpers/context.js";
-import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
+import { useDnsStub } from "../helpers/dns-stub.js";
 import { canary, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
@@ -47,19 +47,17 @@ describe("the refresh goes through the upstream guard", () => {
   const rotatedRefresh = canary("claude-rotated-refresh-");
   let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
   let tokens: Awaited<ReturnType<typeof tokenEndpoint>>;
-  let dns: Awaited<ReturnType<typeof dnsStub>>;
+  const dns = useDnsStub("token.test");
 
   beforeAll(async () => {
     upstream = await fakeUpstream((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
     tokens = await tokenEndpoint(rotatedAccess, rotatedRefresh);
-    dns = await dnsStub(guardAnswers("token.test"));
   });
 
   afterAll(async () => {
     for (const close of closers.reverse()) await close();
     await upstream?.close();
     await tokens?.close();
-    dns?.close();
     for (const cleanup of homes) cleanup();
   });
 

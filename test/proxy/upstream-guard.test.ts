@@ -1,8 +1,8 @@
 import { lookup } from "node:dns/promises";
 import { hostname } from "node:os";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { ListeningProxy } from "../../src/proxy/server.js";
-import { dnsStub, guardAnswers } from "../helpers/dns-stub.js";
+import { useDnsStub } from "../helpers/dns-stub.js";
 import { canary } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { request } from "../helpers/http-reply.js";
@@ -17,17 +17,13 @@ import { type ProxySetup, useProxy } from "../helpers/proxyFixture.js";
  */
 describe("the upstream guard", () => {
   const realKey = canary("sk-ant-");
-  let dns: Awaited<ReturnType<typeof dnsStub>>;
-  beforeAll(async () => {
-    dns = await dnsStub(guardAnswers("upstream.test"));
-  });
-  afterAll(() => dns?.close());
+  const dns = useDnsStub("upstream.test");
 
   /** A proxy dialling anthropic at `http://<host>:<the fake upstream's port>`, through the stub. */
   const guarded = (host: string, port: string): ProxySetup => ({
     // A connection to the public-looking address goes nowhere: bounded, so the test does not wait minutes.
     upstreamIdleMs: 1500,
-    resolveUpstream: (hostname) => dns.resolve(hostname),
+    resolveUpstream: dns.resolve,
     upstreams: { anthropic: { api_key: { base_url: `http://${host}:${port}`, allow_paths: ["/v1"] } } },
   });
   const rig = useProxy("authctl-guard-", {
