@@ -2,14 +2,17 @@
 // table and writes it to bench/last-run.md. Numbers are reported, never asserted.
 // BENCH_RUNS sets the rounds (9); BENCH_ONLY=auth,library,start,store runs just those figures (and
 // leaves bench/last-run.md alone); BENCH_CLI another build's bin to measure (an older commit's).
+// The container login's figure carries its floors, measured in the same interleaved rounds, and
+// BENCH_CLI_BEFORE=<bin> adds another build's `auth` to those rounds (an A/B on a shared machine).
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { Authctl, Authenticator, storeApiKey } from "../dist/index.js";
-import { compare, machine, markdownTable, ms, writeReport } from "./lib.mjs";
+import { compare, machine, markdownTable, median, ms, time, writeReport } from "./lib.mjs";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 // What `npm link` puts on the PATH (the bundle), so a change of the bin is measured too.
@@ -48,6 +51,67 @@ function buildBenchImage(engine) {
   execFileSync(engine.binary, ["build", "-q", "-t", BENCH_IMAGE, dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
 }
 
+/**
+ * The floors of a container login, each a node process started as authctl is, doing what the raw
+ * run does (temp dir, `run --rm`, read the file, remove the dir) plus, cumulatively: `store`, what
+ * a login must do besides the container (better-sqlite3 loaded and the store opened while the
+ * container runs, the file sealed with AES-256-GCM and written in a transaction after it);
+ * `api`, one `GET /_ping` and one image inspect over the engine's API socket before the run.
+ */
+const FLOOR_SCRIPT = `"use strict";
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const { join } = require("node:path");
+const [mode, binary, image, tempRoot, home, socketPath] = process.argv.slice(2);
+const get = (path) => new Promise((resolve, reject) => {
+  const req = require("node:http").request({ path, createConnection: () => require("node:net").connect(socketPath) }, (res) => {
+    const chunks = [];
+    res.on("data", (c) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks).toString()));
+  });
+  req.on("error", reject).end();
+});
+async function main() {
+  if (mode === "api") {
+    await get("/_ping");
+    JSON.parse(await get("/images/" + encodeURIComponent(image) + "/json"));
+  }
+  const dir = fs.mkdtempSync(join(tempRoot, "floor-"));
+  fs.chownSync(dir, 1000, 1000);
+  const child = spawn(binary, ["run", "--rm", "-i", "-v", dir + ":/home/dev/.claude:Z", "--name", "bench-floor-" + process.pid, image, "claude"], { stdio: ["ignore", "inherit", "inherit"] });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let db;
+  if (mode !== "spawn") {
+    db = new (require(${JSON.stringify(join(REPO, "node_modules/better-sqlite3"))}))(join(home, "floor.db"));
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.exec("CREATE TABLE IF NOT EXISTS credentials (name TEXT PRIMARY KEY, nonce BLOB, sealed BLOB, tag BLOB)");
+  }
+  const code = await exited;
+  const file = fs.readFileSync(join(dir, ".credentials.json"));
+  if (db) {
+    const crypto = require("node:crypto");
+    const key = fs.readFileSync(join(home, "floor.key"));
+    const nonce = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv("aes-256-gcm", key, nonce);
+    const sealed = Buffer.concat([cipher.update(file), cipher.final()]);
+    const put = db.prepare("INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?)");
+    db.transaction(() => put.run("bench:claude", nonce, sealed, cipher.getAuthTag()))();
+    db.close();
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exitCode = code;
+}
+main();
+`;
+
+/** Like `compare`, for several subjects: each round runs every one once, in order; medians in ms. */
+async function compareMany(runs, subjects) {
+  const times = subjects.map(() => []);
+  for (const fn of subjects) await time(fn);
+  for (let i = 0; i < runs; i++) for (const [j, fn] of subjects.entries()) times[j].push(await time(fn));
+  return times.map(median);
+}
+
 async function containerLogin(engine) {
   execFileSync("bash", [join(REPO, "test/images/build-test-images.sh")], { stdio: "ignore" });
   buildBenchImage(engine);
@@ -62,8 +126,21 @@ async function containerLogin(engine) {
   };
   const cli = () => execa("node", [CLI, "auth", "claude", "--project", "bench", "--mode", "oauth", "--image", BENCH_IMAGE], { env, stdin: "ignore" });
   if (wanted("auth")) {
-    const cliFigure = await compare(RUNS, raw, cli);
-    row("container login, CLI (`authctl auth`) vs raw `run --rm`", cliFigure.baseline, cliFigure.subject, "≤ 1.3×", cliFigure.subject / cliFigure.baseline <= 1.3);
+    const floorHome = freshHome("login-floor");
+    writeFileSync(join(floorHome, "floor.key"), randomBytes(32), { mode: 0o600 });
+    const script = join(scratch, "auth-floor.cjs");
+    writeFileSync(script, FLOOR_SCRIPT);
+    const floor = (mode) => () => execa("node", [script, mode, engine.binary, BENCH_IMAGE, scratch, floorHome, engine.socketPath ?? ""], { env, stdin: "ignore" });
+    const floors = [
+      ["floor: node starts a script that runs the same `run --rm` and waits", floor("spawn")],
+      ["floor: the above, and the store opened while the container runs, the credential sealed (AES-256-GCM) and written after", floor("store")],
+      ...(engine.socketPath ? [["floor: the above, after one `GET /_ping` and one image inspect over the API socket", floor("api")]] : []),
+    ];
+    const before = process.env.BENCH_CLI_BEFORE;
+    if (before) floors.push([`\`authctl auth\`, the build before (${before})`, () => execa("node", [before, "auth", "claude", "--project", "bench", "--mode", "oauth", "--image", BENCH_IMAGE], { env, stdin: "ignore" })]);
+    const [rawMs, cliMs, ...floorMs] = await compareMany(RUNS, [raw, cli, ...floors.map(([, fn]) => fn)]);
+    for (const [i, [name]] of floors.entries()) rows.push([name, ms(rawMs), ms(floorMs[i]), `${(floorMs[i] / rawMs).toFixed(3)}×`, "-", "-"]);
+    row("container login, CLI (`authctl auth`) vs raw `run --rm`", rawMs, cliMs, "≤ 1.3×", cliMs / rawMs <= 1.3);
   }
   if (!wanted("library")) return;
 
@@ -117,7 +194,7 @@ async function storeScale() {
 
 try {
   const engine = await new Authctl({ env: process.env, home: scratch }).engine().catch(() => undefined);
-  const header = `Machine: ${machine(engine?.binary ?? "podman")}. Medians of ${RUNS} interleaved runs (CLI start: ${RUNS * 2}).`;
+  const header = `Machine: ${machine(engine?.binary ?? "podman")}, load ${loadavg()[0].toFixed(1)} at the start. Medians of ${RUNS} interleaved runs (CLI start: ${RUNS * 2}).`;
   console.error(header);
   if (engine && (wanted("auth") || wanted("library"))) await containerLogin(engine);
   else if (!engine) notes.push("Container figures skipped: no container engine (run scripts/setup-container-engine.sh).");
