@@ -1,36 +1,27 @@
-import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
+import { describe, expect, it } from "vitest";
+import { useCleanups } from "../helpers/cleanups.js";
+import { authctl, canary, tempHome } from "../helpers/env.js";
 import { startPsSampler } from "../helpers/leaks.js";
+import { foregroundServe, waitFor } from "../helpers/serve-cli.js";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function home() {
   const t = tempHome("authctl-daemon-");
   cleanups.push(t.cleanup);
   const socket = join(t.home, "run", "authctl.sock");
-  const serve = (args: string[] = []) => execa("node", [CLI, "serve", ...args], { env: childEnv(t.home), extendEnv: false, reject: false, stdin: "ignore" });
+  const serve = (args: string[] = []) => foregroundServe(t.home, args);
   return { ...t, socket, pidFile: join(t.home, "run", "serve.pid"), serve };
 }
-
-const waitFor = async (check: () => boolean, ms = 15_000) => {
-  for (const start = Date.now(); !check(); ) {
-    if (Date.now() - start > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe("authctl serve (the daemon)", () => {
   it("runs in the foreground until SIGTERM, then removes its socket and lock", async () => {
     const h = home();
     const daemon = h.serve();
     cleanups.push(() => daemon.kill("SIGKILL"));
-    await waitFor(() => existsSync(h.socket));
+    await waitFor(() => existsSync(h.socket), "the service socket");
     const status = await authctl(h.home, ["serve", "status", "--json"]);
     expect(JSON.parse(status.stdout)).toMatchObject({ running: true, serviceSocket: h.socket, pid: daemon.pid });
     daemon.kill("SIGTERM");

@@ -1,16 +1,14 @@
-import { execa } from "execa";
 import { existsSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { authctl, childEnv, CLI, tempHome } from "../helpers/env.js";
+import { describe, expect, it } from "vitest";
+import { useCleanups } from "../helpers/cleanups.js";
+import { authctl, tempHome } from "../helpers/env.js";
+import { foregroundServe, waitFor } from "../helpers/serve-cli.js";
 
 // What `serve` says about the daemon must be what runs: the built CLI, real daemons.
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function home() {
   const t = tempHome("authctl-truth-");
@@ -39,13 +37,6 @@ const listensOn = (port: number) =>
       .once("error", () => resolve(true))
       .listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
   });
-
-const waitFor = async (check: () => boolean, ms = 15_000) => {
-  for (const start = Date.now(); !check(); ) {
-    if (Date.now() - start > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe("serve tells the truth about its daemon", () => {
   it("--detach --proxy-port while a daemon without that port runs: exit 1, says how, and the running one is told apart from a match", async () => {
@@ -84,11 +75,11 @@ describe("serve tells the truth about its daemon", () => {
 
   it("serve --json and serve status --json name the two sockets apart, the same way", async () => {
     const h = home();
-    const daemon = execa("node", [CLI, "serve", "--json"], { env: childEnv(h.home), extendEnv: false, reject: false, stdin: "ignore" });
+    const daemon = foregroundServe(h.home, ["--json"]);
     cleanups.push(() => daemon.kill("SIGKILL"));
     let text = "";
     daemon.stdout!.on("data", (d: Buffer) => (text += d.toString()));
-    await waitFor(() => text.includes("}\n"));
+    await waitFor(() => text.includes("}\n"), "serve --json's listening line");
     const listening = JSON.parse(text) as Record<string, unknown>;
     const status = JSON.parse((await authctl(h.home, ["serve", "status", "--json"])).stdout) as Record<string, unknown>;
     for (const out of [listening, status]) {
@@ -109,9 +100,9 @@ describe("serve tells the truth about its daemon", () => {
 
   it("Ctrl-C (SIGINT) on the foreground serve exits 130", async () => {
     const h = home();
-    const daemon = execa("node", [CLI, "serve"], { env: childEnv(h.home), extendEnv: false, reject: false, stdin: "ignore" });
+    const daemon = foregroundServe(h.home);
     cleanups.push(() => daemon.kill("SIGKILL"));
-    await waitFor(() => existsSync(h.serviceSocket));
+    await waitFor(() => existsSync(h.serviceSocket), "the service socket");
     daemon.kill("SIGINT");
     const r = await daemon;
     expect(r.exitCode).toBe(130);
