@@ -62,6 +62,8 @@ async function captureErrorAsync(p: Promise<unknown>): Promise<CaptureError> {
 }
 
 const file = (path: string, text: string, format: CapturedFile["format"] = "json"): CapturedFile => ({ path, format, text });
+/** What `vendor`'s extractor makes of one capture file, read under the roster's capture spec. */
+const extractOne = (vendor: string, path: string, text: string, format: CapturedFile["format"] = "json") => extract(vendor, spec(vendor), [file(path, text, format)]);
 
 describe("extractors", () => {
   it("claude: token, expiry from expiresAt (ms), masked preview", () => {
@@ -71,7 +73,7 @@ describe("extractors", () => {
     const text = JSON.stringify({
       claudeAiOauth: { accessToken: access, refreshToken: refresh, expiresAt, scopes: ["user:inference"], subscriptionType: "pro", rateLimitTier: "x" },
     });
-    const out = extract("claude", spec("claude"), [file(".credentials.json", text)]);
+    const out = extractOne("claude", ".credentials.json", text);
     expect(out.payload).toMatchObject({ type: "oauth", provider: "claude", accessToken: access, refreshToken: refresh });
     expect(out.payload.files).toEqual({ ".credentials.json": text });
     expect(out.expiresAt?.getTime()).toBe(expiresAt);
@@ -89,7 +91,7 @@ describe("extractors", () => {
       tokens: { id_token: jwt({ email: "dev@example.com" }), access_token: access, refresh_token: refresh, account_id: "acct-1" },
       last_refresh: "2025-01-01T00:00:00Z",
     });
-    const out = extract("codex", spec("codex"), [file("auth.json", text)]);
+    const out = extractOne("codex", "auth.json", text);
     expect(out.payload.accessToken).toBe(access);
     expect(out.payload.refreshToken).toBe(refresh);
     expect(out.account).toBe("dev@example.com");
@@ -100,22 +102,22 @@ describe("extractors", () => {
 
   it("codex: an api-key-only auth.json gives the key and no expiry", () => {
     const key = canary("sk-proj-");
-    const out = extract("codex", spec("codex"), [file("auth.json", JSON.stringify({ OPENAI_API_KEY: key }))]);
+    const out = extractOne("codex", "auth.json", JSON.stringify({ OPENAI_API_KEY: key }));
     expect(out.payload.accessToken).toBe(key);
     expect(out.expiresAt).toBeNull();
   });
 
   it("codex: a malformed JWT access token gives a null expiry, not a crash", () => {
     const access = canary("not.a-jwt.");
-    const out = extract("codex", spec("codex"), [file("auth.json", JSON.stringify({ tokens: { access_token: access } }))]);
+    const out = extractOne("codex", "auth.json", JSON.stringify({ tokens: { access_token: access } }));
     expect(out.payload.accessToken).toBe(access);
     expect(out.expiresAt).toBeNull();
     const garbage = `aaa.${Buffer.from("{not json").toString("base64url")}.bbb`;
-    expect(extract("codex", spec("codex"), [file("auth.json", JSON.stringify({ tokens: { access_token: garbage } }))]).expiresAt).toBeNull();
+    expect(extractOne("codex", "auth.json", JSON.stringify({ tokens: { access_token: garbage } })).expiresAt).toBeNull();
   });
 
   it("codex: an access token that is not a string is a shape error", () => {
-    const err = captureError(() => extract("codex", spec("codex"), [file("auth.json", JSON.stringify({ tokens: { access_token: 12345 } }))]));
+    const err = captureError(() => extractOne("codex", "auth.json", JSON.stringify({ tokens: { access_token: 12345 } })));
     expect(err.message).toMatch(/unrecognised codex credential file auth\.json: tokens\.access_token/);
   });
 
@@ -123,7 +125,7 @@ describe("extractors", () => {
     const access = canary("ya29.");
     const expiry = Date.UTC(2029, 11, 31);
     const text = JSON.stringify({ access_token: access, refresh_token: canary("1//"), scope: "openid", token_type: "Bearer", id_token: "x", expiry_date: expiry });
-    const out = extract("gemini", spec("gemini"), [file("oauth_creds.json", text)]);
+    const out = extractOne("gemini", "oauth_creds.json", text);
     expect(out.payload.accessToken).toBe(access);
     expect(out.expiresAt?.getTime()).toBe(expiry);
     expect(out.preview).not.toContain(access);
@@ -132,7 +134,7 @@ describe("extractors", () => {
   it("gh: legacy hosts.yml with oauth_token and user", () => {
     const token = canary("gho_");
     const text = `github.com:\n    oauth_token: ${token}\n    user: octocat\n    git_protocol: https\n`;
-    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    const out = extractOne("gh", "hosts.yml", text, "yaml");
     expect(out.payload.accessToken).toBe(token);
     expect(out.account).toBe("octocat");
     expect(out.payload.account).toBe("octocat");
@@ -157,20 +159,20 @@ describe("extractors", () => {
       "    user: octocat",
       "",
     ].join("\n");
-    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    const out = extractOne("gh", "hosts.yml", text, "yaml");
     expect(out.payload.accessToken).toBe(token);
     expect(out.account).toBe("octocat");
   });
 
   it("gh: first host when github.com is absent", () => {
     const token = canary("gho_");
-    const out = extract("gh", spec("gh"), [file("hosts.yml", `ghe.example.com:\n  oauth_token: ${token}\n  user: me\n`, "yaml")]);
+    const out = extractOne("gh", "hosts.yml", `ghe.example.com:\n  oauth_token: ${token}\n  user: me\n`, "yaml");
     expect(out.payload.accessToken).toBe(token);
     expect(out.account).toBe("me");
   });
 
   it("gh: a host with no token (keyring storage) is refused with a hint", () => {
-    const err = captureError(() => extract("gh", spec("gh"), [file("hosts.yml", "github.com:\n  user: octocat\n  users:\n    octocat: {}\n", "yaml")]));
+    const err = captureError(() => extractOne("gh", "hosts.yml", "github.com:\n  user: octocat\n  users:\n    octocat: {}\n", "yaml"));
     expect(err.message).toMatch(/unrecognised gh credential file hosts\.yml: .*insecure-storage.*nothing was stored/);
   });
 
@@ -188,7 +190,7 @@ describe("extractors", () => {
       `    oauth_token: ${dotcom}`,
       "",
     ].join("\n");
-    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    const out = extractOne("gh", "hosts.yml", text, "yaml");
     expect(out.payload.accessToken).toBe(dotcom);
     expect(out.payload.files["hosts.yml"]).toBe(text);
     expect(out.payload.accounts).toEqual([
@@ -200,7 +202,7 @@ describe("extractors", () => {
 
   it("a vendor-controlled host name with control characters never reaches the preview", () => {
     const text = `"evil\u001b[2J.example":\n  oauth_token: ${canary("gho_")}\ngithub.com:\n  oauth_token: ${canary("gho_")}\n`;
-    const out = extract("gh", spec("gh"), [file("hosts.yml", text, "yaml")]);
+    const out = extractOne("gh", "hosts.yml", text, "yaml");
     expect(out.preview).not.toContain("\u001b");
     expect(out.preview).toMatch(/, \? gho…/);
   });
@@ -221,10 +223,10 @@ describe("extractors", () => {
       "        user: tanuki",
       "",
     ].join("\n");
-    const out = extract("glab", spec("glab"), [file("config.yml", text, "yaml")]);
+    const out = extractOne("glab", "config.yml", text, "yaml");
     expect(out.payload).toMatchObject({ accessToken: token, refreshToken: refresh, account: "tanuki" });
     expect(out.payload.accounts?.map((a) => a.name)).toEqual(["gitlab.com", "gitlab.example.org"]);
-    const keyring = captureError(() => extract("glab", spec("glab"), [file("config.yml", "hosts:\n  gitlab.com:\n    user: tanuki\n", "yaml")]));
+    const keyring = captureError(() => extractOne("glab", "config.yml", "hosts:\n  gitlab.com:\n    user: tanuki\n", "yaml"));
     expect(keyring.message).toMatch(/unrecognised glab credential file config\.yml: no host has a token.*nothing was stored/);
   });
 
@@ -232,13 +234,13 @@ describe("extractors", () => {
     const access = canary("sk-ant-oat01-");
     const key = canary("sk-or-");
     const text = JSON.stringify({ anthropic: { type: "oauth", access, refresh: canary(), expires: 1 }, openrouter: { type: "api", key } });
-    const out = extract("opencode", spec("opencode"), [file("auth.json", text)]);
+    const out = extractOne("opencode", "auth.json", text);
     expect(out.payload.accessToken).toBe(access);
     expect(out.payload.accounts?.map((a) => [a.name, a.accessToken])).toEqual([
       ["anthropic", access],
       ["openrouter", key],
     ]);
-    const bad = captureError(() => extract("opencode", spec("opencode"), [file("auth.json", JSON.stringify({ x: { type: "magic", key } }))]));
+    const bad = captureError(() => extractOne("opencode", "auth.json", JSON.stringify({ x: { type: "magic", key } })));
     expect(bad.message).toContain("unrecognised opencode credential file auth.json");
     expect(bad.message).not.toContain(key);
   });
@@ -247,7 +249,7 @@ describe("extractors", () => {
     const access = canary();
     const expiry = Date.UTC(2031, 5, 1);
     const text = JSON.stringify({ access_token: access, refresh_token: canary(), token_type: "Bearer", expiry_date: expiry, resource_url: "portal.qwen.ai" });
-    const out = extract("qwen", spec("qwen"), [file("oauth_creds.json", text)]);
+    const out = extractOne("qwen", "oauth_creds.json", text);
     expect(out.payload.accessToken).toBe(access);
     expect(out.expiresAt?.getTime()).toBe(expiry);
   });
@@ -270,7 +272,7 @@ describe("extractors", () => {
   ];
   it.each(badShapes)("%s: bad shape / unparseable %s is refused without echoing values", (vendor, path, make, format) => {
     const c = canary();
-    const err = captureError(() => extract(vendor, spec(vendor), [file(path, make(c), format)]));
+    const err = captureError(() => extractOne(vendor, path, make(c), format));
     expect(err.message).toContain(`unrecognised ${vendor} credential file ${path}: `);
     expect(err.message).toContain("nothing was stored");
     expect(err.message).not.toContain("CANARY");
@@ -402,7 +404,7 @@ describe("writeSharedMount", () => {
   function claudePayload(): { payload: OAuthPayload; token: string; text: string } {
     const token = canary("sk-ant-oat01-");
     const text = JSON.stringify({ claudeAiOauth: { accessToken: token, refreshToken: canary(), expiresAt: 1 } });
-    const { payload } = extract("claude", spec("claude"), [file(".credentials.json", text)]);
+    const { payload } = extractOne("claude", ".credentials.json", text);
     return { payload, token, text };
   }
   const mode = (p: string) => statSync(p).mode & 0o777;
@@ -470,7 +472,7 @@ describe("writeSharedMount", () => {
       JSON.stringify({ theme: "dark", security: { auth: { selectedType: "gemini-api-key", other: 1 }, folderTrust: true } }),
     );
     const access = canary("ya29.");
-    const { payload } = extract("gemini", spec("gemini"), [file("oauth_creds.json", JSON.stringify({ access_token: access }))]);
+    const { payload } = extractOne("gemini", "oauth_creds.json", JSON.stringify({ access_token: access }));
     await writeSharedMount(mounts, oauthOf("gemini"), payload, { exposeToken: false, credentialSet: "ci" });
     const settings = JSON.parse(readFileSync(join(dir, "settings.json"), "utf8")) as unknown;
     expect(settings).toEqual({ theme: "dark", security: { auth: { selectedType: "oauth-personal", other: 1 }, folderTrust: true } });
