@@ -1,18 +1,16 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { CONCEALED, SecretMasker } from "../../src/run/mask.js";
 import { runWithCredentials } from "../../src/run/run.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, tempHome } from "../helpers/env.js";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 /** A stored Anthropic key with characters that URL encoding changes, so every form differs from the raw key. */
 function setup() {

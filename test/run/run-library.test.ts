@@ -1,17 +1,15 @@
 import { PassThrough, Readable } from "node:stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Authctl } from "../../src/context.js";
 import { InterruptedError } from "../../src/core/errors.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { runWithCredentials } from "../../src/run/run.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { baseEnv } from "../helpers/context.js";
 import { authctl, canary, CLI, tempHome } from "../helpers/env.js";
 import { runInProcess } from "../helpers/memory-io.js";
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function setup() {
   const t = tempHome("authctl-runlib-");
