@@ -2,20 +2,19 @@ import { execa, type ResultPromise } from "execa";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useCleanups } from "../helpers/cleanups.js";
 import { authctl, canary, childEnv, CLI, tempHome } from "../helpers/env.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import { routeProvider } from "../helpers/proxyFixture.js";
+import { waitFor } from "../helpers/serve-cli.js";
 
 /**
  * Issue 10 inside issue 9's daemon: `authctl serve` serves the credential service and the
  * credential proxy (one process, one lock, one audit log); `container-args` finds (or starts)
  * that daemon and mounts its proxy socket; every proxied request is a line in audit.jsonl.
  */
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 let upstream: Awaited<ReturnType<typeof fakeUpstream>>;
 const REPLY = JSON.stringify({ id: "msg_1", content: [{ type: "text", text: "hello from upstream" }] });
@@ -83,13 +82,6 @@ function post(target: { socketPath: string } | { url: string }, path: string, he
   });
 }
 
-const waitFor = async (check: () => boolean | Promise<boolean>, ms = 15_000) => {
-  for (const start = Date.now(); !(await check()); ) {
-    if (Date.now() - start > ms) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 describe("the credential proxy inside `authctl serve`", () => {
   it("one daemon serves both: the proxy's 0600 socket beside the service socket, a 127.0.0.1 port, one lock", async () => {
     const h = await home();
@@ -132,7 +124,7 @@ describe("the credential proxy inside `authctl serve`", () => {
 
     const path = join(h.home, "audit.jsonl");
     const proxied = () => readFileSync(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.op === "proxy");
-    await waitFor(() => proxied().length >= 3);
+    await waitFor(() => proxied().length >= 3, "three proxy lines in audit.jsonl");
     const [forwarded, unknown, refused] = proxied();
     expect(forwarded).toMatchObject({
       actor: "session:box-audit",
