@@ -4,16 +4,18 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServiceClient } from "../../src/access/client.js";
 import { getCredentials } from "../../src/access/credentials.js";
 import { Authctl } from "../../src/context.js";
 import { UntrustedServiceError } from "../../src/core/errors.js";
 import { CredentialStore } from "../../src/store/store.js";
-import { canary, CLI, tempHome, testEnv } from "../helpers/env.js";
+import { useCleanups } from "../helpers/cleanups.js";
+import { authctl, canary, childEnv, CLI, tempHome, testEnv } from "../helpers/env.js";
 import { requireEngine } from "../helpers/engine.js";
 import { ATTACKER, foreignDaemon } from "../helpers/fake-daemon.js";
 import { countOccurrences } from "../helpers/leaks.js";
+import { foregroundServe, waitFor } from "../helpers/serve-cli.js";
 import { listeningService } from "../helpers/service.js";
 
 /**
@@ -23,10 +25,7 @@ import { listeningService } from "../helpers/service.js";
  * The attacker is a real second account (uid 1001) running its own fake daemon.
  */
 const hasEngine = requireEngine();
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = useCleanups();
 
 function scratch(prefix: string, mode = 0o700): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -73,17 +72,20 @@ function defaultHomeUser() {
 function explicitHome() {
   const t = tempHome("authctl-stop-");
   cleanups.push(t.cleanup);
-  const env = { ...testEnv(), AUTHCTL_HOME: t.home, NO_COLOR: "1" };
-  const cli = (args: string[]) => execa("node", [CLI, ...args], { env, extendEnv: false, reject: false, stdin: "ignore", timeout: 60_000 });
+  const env = childEnv(t.home);
+  const cli = (args: string[]) => authctl(t.home, args, { timeout: 60_000 });
   const run = join(t.home, "run");
   mkdirSync(run, { recursive: true, mode: 0o700 });
   const socket = join(run, "authctl.sock");
   const serve = async () => {
-    const daemon = execa("node", [CLI, "serve"], { env, extendEnv: false, reject: false, stdin: "ignore" });
+    const daemon = foregroundServe(t.home);
     cleanups.push(() => daemon.kill("SIGKILL"));
-    for (const start = Date.now(); !existsSync(socket); await new Promise((r) => setTimeout(r, 25))) {
-      if (Date.now() - start > 20_000 || daemon.exitCode !== null) throw new Error("the daemon did not start");
-    }
+    const started = () => {
+      if (existsSync(socket)) return true;
+      if (daemon.exitCode !== null) throw new Error(`the daemon exited (${daemon.exitCode}) before its socket appeared`);
+      return false;
+    };
+    await waitFor(started, "the daemon's socket", 20_000);
     return { daemon }; // wrapped: execa's result is a thenable, which an async function would await
   };
   return { ...t, env, cli, serve, pidFile: join(run, "serve.pid"), socket, proxySocket: join(run, "proxy.sock") };
