@@ -4,11 +4,9 @@ import type { Authctl } from "../../src/context.js";
 import { storeApiKey } from "../../src/logins/api-key/apiKey.js";
 import { storeCommandSource } from "../../src/access/storeCommandSource.js";
 import { prepareHostLogin } from "../../src/logins/authenticator.js";
+import { useCleanups } from "../helpers/cleanups.js";
 import { canary } from "../helpers/env.js";
-import { afterEach } from "vitest";
-import { googleAt, msgraphAt, oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
-
-export type Host = ReturnType<typeof useHostLoginFixture>;
+import { googleAt, type HostLoginFixture, msgraphAt, oauth2At, useHostLoginFixture } from "../helpers/host-roster.js";
 
 /** A credential stored the way its login stores it, and what each delivery path must hand out. */
 export interface Stored {
@@ -18,11 +16,11 @@ export interface Stored {
   authType: "api_key" | "oauth";
 }
 
-const accessTokens = (host: Host) => host.server.issued.filter((t) => t.startsWith(`${host.prefix}at`));
+const accessTokens = (host: HostLoginFixture) => host.server.issued.filter((t) => t.startsWith(`${host.prefix}at`));
 const delivery = (envVar: string) => ({ delivery: { oauth_env_var: envVar } });
 
 /** One login per payload type. The host logins run for real against the local fake identity server. */
-export const TYPES: Record<string, (host: Host, context: () => Authctl) => Promise<Stored>> = {
+export const TYPES: Record<string, (host: HostLoginFixture, context: () => Authctl) => Promise<Stored>> = {
   async api_key(_host, context) {
     const key = canary("sk_live_");
     storeApiKey("stripe", key, { context: context() });
@@ -67,13 +65,10 @@ export const TYPES: Record<string, (host: Host, context: () => Authctl) => Promi
 /** A home per test (and a fake identity server on demand), and contexts on it closed after each test. */
 export function useTypedFixture(tag: string) {
   const host = useHostLoginFixture(tag);
-  const contexts: Authctl[] = [];
-  afterEach(() => {
-    for (const c of contexts.splice(0)) c.close();
-  });
+  const cleanups = useCleanups();
   const context = () => {
     const made = host.context();
-    contexts.push(made);
+    cleanups.push(() => made.close());
     return made;
   };
   return { host, context };
