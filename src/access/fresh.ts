@@ -3,15 +3,16 @@ import { CredentialRefreshError, MissingCredentialsError } from "../core/errors.
 import { addressRefusal } from "../core/netGuard.js";
 import { fixCommandFor } from "../roster/fixCommand.js";
 import type { Provider } from "../roster/schema.js";
-import { credentialType, recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
-import { accessTokenExpiry, type OAuth2Payload } from "../credentials/oauth2.js";
-import { msalAccessTokenExpiry, type MsalPayload } from "../credentials/msal.js";
+import { accessExpiry, credentialType, recordCredential, typedCredential, type CredentialPayload } from "../credentials/index.js";
+import type { OAuth2Payload } from "../credentials/oauth2.js";
+import type { MsalPayload } from "../credentials/msal.js";
 import type { GooglePayload } from "../credentials/google.js";
 import { refreshLeaseKey } from "../store/lease.js";
+import { REFRESH_SKEW_MS } from "./freshness.js";
 import type { StoredCredential } from "../store/store.js";
 
-/** Refresh this long before the access token lapses, so the process handed it can still use it. */
-export const REFRESH_SKEW_MS = 60_000;
+export { accessExpiry } from "../credentials/index.js";
+export { REFRESH_SKEW_MS } from "./freshness.js";
 /** Longer than one refresh may take (a token endpoint's timeout): a holder past it is presumed stuck. */
 const LEASE_MS = 60_000;
 
@@ -37,14 +38,6 @@ export function refreshDue(context: Authctl, payload: CredentialPayload, options
   if (options.rejected !== undefined) return credentialType(payload).secret(payload) === options.rejected;
   const expiry = accessExpiry(payload);
   return expiry != null && expiry.getTime() - (options.skewMs ?? REFRESH_SKEW_MS) <= context.clock.now();
-}
-
-/** When a host login's access token lapses: null when it does not say, undefined for a credential that is no host login. */
-export function accessExpiry(p: CredentialPayload): Date | null | undefined {
-  if (p.type === "oauth2") return accessTokenExpiry(p);
-  if (p.type === "msal") return msalAccessTokenExpiry(p);
-  if (p.type === "google_oauth") return p.tokens.expiry_date ? new Date(p.tokens.expiry_date) : null;
-  return undefined;
 }
 
 /**

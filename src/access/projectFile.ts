@@ -6,7 +6,7 @@ import { UsageError } from "../core/errors.js";
 import { PROVIDER_NAME, SET_NAME } from "../core/names.js";
 import { errnoCode, readRegularFileSync } from "../core/regularFile.js";
 import { parseYaml } from "../core/yaml.js";
-import { keyPrefixOwners } from "../logins/api-key/apiKey.js";
+import { keyPrefixOwners } from "../logins/api-key/keyPrefix.js";
 import type { Provider } from "../roster/schema.js";
 
 import { PROJECT_FILE } from "./projectLookup.js";

@@ -1,7 +1,8 @@
 import type { Authctl } from "../context.js";
 import { MissingCredentialsError, UnknownProviderError, UsageError } from "../core/errors.js";
 import { assertSetName, PROVIDER_NAME } from "../core/names.js";
-import { secretFor, type ProviderSecret } from "./secret.js";
+import { readSecret, type ProviderSecret } from "./providerSecret.js";
+import { credentialReader, type CredentialReader } from "./storedCredential.js";
 
 /** `authctl://<set>/<provider>[/<field>]`: a secret named where a value goes (like 1Password's `op://`). */
 const REFERENCE = /^authctl:\/\/([^/\s]+)\/([^/\s]+)(?:\/([^/\s]+))?$/;
@@ -21,7 +22,7 @@ export interface ResolvedReference extends Pick<ProviderSecret, "credentialSet" 
  * a login holding several (gh's hosts). An unknown provider or a missing credential is
  * `MissingCredentialsError` naming the reference, with the command that fixes it.
  */
-export function resolveReference(context: Authctl, reference: string): ResolvedReference {
+export function resolveReference(context: Authctl, reference: string, read: CredentialReader): ResolvedReference {
   const m = REFERENCE.exec(reference);
   if (!m) throw new UsageError(`${reference.slice(0, 80)} is not a reference: write authctl://<set>/<provider>[/<field>]`);
   const [, set, provider, field] = m as unknown as [string, string, string, string | undefined];
@@ -29,7 +30,7 @@ export function resolveReference(context: Authctl, reference: string): ResolvedR
   if (!PROVIDER_NAME.test(provider)) throw new UsageError(`${reference}: "${provider.slice(0, 40)}" is not a provider name (see \`authctl providers\`)`);
   let found: ProviderSecret;
   try {
-    found = secretFor(context, provider, { credentialSet });
+    found = readSecret(context, provider, { credentialSet }, read);
   } catch (error) {
     if (error instanceof UnknownProviderError) throw new MissingCredentialsError(provider, credentialSet, "authctl providers", `${reference}: ${error.message}`);
     if (error instanceof MissingCredentialsError) throw new MissingCredentialsError(error.provider, error.credentialSet, error.fixCommand, `${reference}: ${error.message}`);
@@ -46,16 +47,23 @@ export function resolveReference(context: Authctl, reference: string): ResolvedR
   );
 }
 
-/** Each variable whose value is a reference, resolved: every one is checked before any is used. */
-export function resolveEnvReferences(context: Authctl, env: Readonly<Record<string, string | undefined>>): Map<string, ResolvedReference> {
+/**
+ * Each variable whose value is a reference, resolved: every one is checked before any is used.
+ * Without a reference nothing is read (nor the service's client loaded).
+ */
+export async function resolveEnvReferences(context: Authctl, env: Readonly<Record<string, string | undefined>>): Promise<Map<string, ResolvedReference>> {
   const resolved = new Map<string, ResolvedReference>();
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && isReference(value)) resolved.set(name, resolveReference(context, value));
+  const references = Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && isReference(e[1]));
+  if (references.length === 0) return resolved;
+  const read = await credentialReader(context);
+  for (const [name, value] of references) resolved.set(name, resolveReference(context, value, read));
   return resolved;
 }
 
 /** A template with every `{{ authctl://… }}` replaced by its secret; a reference that cannot be resolved stops it all. */
-export function renderTemplate(context: Authctl, template: string): { text: string; secrets: string[] } {
+export async function renderTemplate(context: Authctl, template: string): Promise<{ text: string; secrets: string[] }> {
+  const read = await credentialReader(context);
   const secrets = new Map<string, string>();
-  for (const m of template.matchAll(TEMPLATE_REFERENCE)) if (!secrets.has(m[1]!)) secrets.set(m[1]!, resolveReference(context, m[1]!).secret);
+  for (const m of template.matchAll(TEMPLATE_REFERENCE)) if (!secrets.has(m[1]!)) secrets.set(m[1]!, resolveReference(context, m[1]!, read).secret);
   return { text: template.replace(TEMPLATE_REFERENCE, (_, ref: string) => secrets.get(ref)!), secrets: [...secrets.values()] };
 }

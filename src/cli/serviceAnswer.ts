@@ -3,7 +3,8 @@ import { secretFromService, gitFieldsFromService, type ServiceReadOptions } from
 import { systemClock } from "../core/clock.js";
 import { authctlHome } from "../core/paths.js";
 import { formatCredentialResponse, parseCredentialRequest, readCredentialRequest } from "../helpers/gitCredential.js";
-import { err, printJson, quietOnClosedPipe, systemIO, type IOStreams } from "./io.js";
+import { err, quietOnClosedPipe, systemIO, type IOStreams } from "./io.js";
+import { printToken } from "./tokenOutput.js";
 
 /**
  * `token` and `git-credential get`, the commands scripts, git and agents call most, answered by this
@@ -56,15 +57,6 @@ export async function answerFromService(argv: string[], io: IOStreams): Promise<
 export function answerFromSystem(argv: string[]): ReturnType<typeof answerFromService> {
   quietOnClosedPipe();
   return answerFromService(argv, systemIO());
-}
-
-/** `token`'s output, whoever read the secret. */
-export function printToken(io: IOStreams, json: boolean | undefined, found: { credentialSet: string; provider: string; kind: string; secret: string; expiresAt: Date | null }): void {
-  if (json) {
-    const { credentialSet, kind, secret, expiresAt } = found;
-    return printJson(io, { credentialSet, provider: found.provider, kind, token: secret, expiresAt: expiresAt?.toISOString() ?? null });
-  }
-  io.stdout.write(`${found.secret}\n`);
 }
 
 function readOptions(io: IOStreams): ServiceReadOptions {

@@ -11,5 +11,5 @@ export {
   type CredentialPayload,
   type PayloadType,
 } from "./table.js";
-export { factsOf, recordCredential, type CredentialSummary, type RecordCredentialOptions } from "./record.js";
+export { accessExpiry, factsOf, recordCredential, type CredentialSummary, type RecordCredentialOptions } from "./record.js";
 export { identityFacts, readFacts, type CredentialFacts } from "./facts.js";

@@ -48,6 +48,14 @@ export function recordCredential(context: { store(): CredentialStore }, options:
   return { provider, credentialSet, kind, type: payload.type, preview, expiresAt };
 }
 
+/** When a host login's access token lapses: null when it does not say, undefined for a credential that is no host login. */
+export function accessExpiry(p: CredentialPayload): Date | null | undefined {
+  if (p.type === "oauth2") return accessTokenExpiry(p);
+  if (p.type === "msal") return msalAccessTokenExpiry(p);
+  if (p.type === "google_oauth") return p.tokens.expiry_date ? new Date(p.tokens.expiry_date) : null;
+  return undefined;
+}
+
 /** A payload's facts (facts.ts) as its row keeps them: nothing secret, only what tells its state. */
 export function factsOf(payload: CredentialPayload): RowMeta {
   const tokenExpiry = payload.type === "oauth2" ? accessTokenExpiry(payload) : payload.type === "msal" ? msalAccessTokenExpiry(payload) : null;

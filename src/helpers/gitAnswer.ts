@@ -1,5 +1,5 @@
-import { serviceGrant } from "../access/credentials.js";
-import { chosenSet, secretFor, type ProviderSecret } from "../access/secret.js";
+import { chosenSet, readSecret, type ProviderSecret } from "../access/providerSecret.js";
+import { credentialReader, serviceGrant, type CredentialReader } from "../access/storedCredential.js";
 import type { Authctl } from "../context.js";
 import { AuthctlError, MissingCredentialsError } from "../core/errors.js";
 import { SET_NAME } from "../core/names.js";
@@ -40,11 +40,11 @@ export function loginCandidates(context: Authctl, request: ReadonlyMap<string, s
 }
 
 /** The first candidate whose stored login holds an account named after the request's host. */
-export function providerByLoginAccount(context: Authctl, request: ReadonlyMap<string, string>, candidates: readonly Provider[], options: GitAnswerOptions = {}): Provider | undefined {
+export function providerByLoginAccount(context: Authctl, request: ReadonlyMap<string, string>, candidates: readonly Provider[], read: CredentialReader, options: GitAnswerOptions = {}): Provider | undefined {
   const host = request.get("host")?.toLowerCase();
   const holds = (p: Provider) => {
     try {
-      return secretFor(context, p.name, { credentialSet: setFor(context, p, request, options) }).accounts.some((a) => a.name === host);
+      return readSecret(context, p.name, { credentialSet: setFor(context, p, request, options) }, read).accounts.some((a) => a.name === host);
     } catch (error) {
       // A login that cannot be read is not this host's: git asks its next helper, as for any other host.
       if (error instanceof AuthctlError) return false;
@@ -72,10 +72,10 @@ function tokenFor(found: ProviderSecret, provider: Provider, host: string): stri
   );
 }
 
-/** What `git credential fill` gets for a request `provider` answers: user name, token, and its expiry when known. */
-export function gitAnswer(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, options: GitAnswerOptions = {}): [string, string][] {
+/** What `git credential fill` gets for a request `provider` answers: user name, token, and its expiry when known (`read`: `credentialReader`). */
+export function gitAnswer(context: Authctl, provider: Provider, request: ReadonlyMap<string, string>, read: CredentialReader, options: GitAnswerOptions = {}): [string, string][] {
   const username = request.get("username") || undefined;
-  const found = secretFor(context, provider.name, { credentialSet: setFor(context, provider, request, options) });
+  const found = readSecret(context, provider.name, { credentialSet: setFor(context, provider, request, options) }, read);
   const fields: [string, string][] = [
     ["username", username ?? gitUsernameOf(provider)],
     ["password", tokenFor(found, provider, request.get("host")?.toLowerCase() ?? "")],
@@ -106,8 +106,10 @@ export async function gitCredentialFields(
   const candidates = provider || named ? [] : loginCandidates(context, request, setOpts);
   if (!provider && candidates.length === 0) return [];
   await steps.unlock();
-  provider ??= providerByLoginAccount(context, request, candidates, setOpts);
+  // The service's client loads only for a context handed a service.
+  const read = await credentialReader(context);
+  provider ??= providerByLoginAccount(context, request, candidates, read, setOpts);
   if (!provider) return [];
   await steps.beforeRead(provider, setFor(context, provider, request, setOpts));
-  return gitAnswer(context, provider, request, setOpts);
+  return gitAnswer(context, provider, request, read, setOpts);
 }

@@ -1,12 +1,9 @@
-import { getCredentials, serviceGrant } from "../access/credentials.js";
 import { assertDeliverable, deliveryPolicyOf, envNamesOf, secretOf } from "../access/delivery.js";
+import { refreshIfDue } from "../access/freshness.js";
+import { serviceGrant, storedCredentials, type CredentialReader } from "../access/storedCredential.js";
 import type { Authctl } from "../context.js";
-import { readFacts } from "../credentials/facts.js";
 import { AuthctlError, InvalidCredentialError, MissingCredentialsError, UsageError } from "../core/errors.js";
 import { assertSetName, DEFAULT_SET } from "../core/names.js";
-
-/** Payload types the refresher returns as stored; any other (or a row with no facts) is asked. */
-const NEVER_REFRESHED = new Set(["api_key", "command"]);
 
 /** One provider's secret as a child process will get it. */
 export interface Grant {
@@ -29,6 +26,8 @@ export interface ResolveGrantsOptions {
   only?: readonly string[];
   /** provider → one more variable its secret is exported under (a project file's `env`). */
   extraEnvNames?: Readonly<Record<string, string>>;
+  /** How each credential is read (`credentialReader`: the service inside another run); default the store. */
+  read?: CredentialReader;
 }
 
 /** The set's stored providers the roster knows, then those the roster gives a secret `source`. */
@@ -64,12 +63,9 @@ export async function refreshDueLogins(context: Authctl, options: ResolveGrantsO
   for (const name of new Set(names)) {
     const info = context.store().info(credentialSet, name);
     if (!info || !roster.has(name) || deliveryPolicyOf(roster.get(name), info.kind) !== "runtime_env") continue;
-    // Its facts name a payload that is never refreshed: not opened twice (resolveGrants opens it, and fails on facts changed in the database).
-    if (NEVER_REFRESHED.has(readFacts(info.meta)?.type ?? "")) continue;
     try {
-      // Loaded only for a login to refresh: an API key never is, and the refresher brings its network guard with it.
-      const { freshCredential } = await import("../access/fresh.js");
-      await freshCredential(context, credentialSet, name, options.signal ? { signal: options.signal } : {});
+      // A row whose facts say it is not due is not opened twice (resolveGrants opens it, and fails on facts changed in the database).
+      await refreshIfDue(context, credentialSet, name, options.signal ? { signal: options.signal } : {});
     } catch (error) {
       // A row of no known shape is resolveGrants' to report (or leave out).
       if (!(error instanceof InvalidCredentialError)) throw error;
@@ -90,6 +86,7 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
   const providers = explicit
     ? [...new Set(options.only)].map((p) => roster.get(p).name)
     : storedOrSourced(context, credentialSet);
+  const read = options.read ?? storedCredentials;
   const grants: Grant[] = [];
   const skipped: Grants["skipped"] = [];
   for (const name of providers) {
@@ -103,7 +100,7 @@ export function resolveGrants(context: Authctl, options: ResolveGrantsOptions = 
     }
     let credential;
     try {
-      credential = getCredentials(name, { context, credentialSet });
+      credential = read(name, { context, credentialSet });
     } catch (error) {
       // A row of no known shape stops a run that names it; a run of the whole set leaves it out and says why.
       if (explicit || !(error instanceof InvalidCredentialError)) throw error;

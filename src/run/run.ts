@@ -1,6 +1,7 @@
 import type { ServiceClient } from "../access/client.js";
 import { contextFrom, type WithContext } from "../context.js";
 import { isReference, resolveEnvReferences } from "../access/references.js";
+import { credentialReader } from "../access/storedCredential.js";
 import type { Authctl } from "../context.js";
 import { runChild } from "./child.js";
 import { readEnvFile } from "./envFile.js";
@@ -37,9 +38,10 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
   const context = contextFrom(options);
   const which = { ...(options.credentialSet ? { credentialSet: options.credentialSet } : {}), ...(options.only ? { only: options.only } : {}) };
   await refreshDueLogins(context, { ...which, ...(options.signal ? { signal: options.signal } : {}) });
-  const resolved = resolveGrants(context, { ...which, ...(options.extraEnvNames ? { extraEnvNames: options.extraEnvNames } : {}) });
+  const read = await credentialReader(context);
+  const resolved = resolveGrants(context, { ...which, read, ...(options.extraEnvNames ? { extraEnvNames: options.extraEnvNames } : {}) });
   options.onGrants?.(resolved);
-  const { fileEnv, referenced } = referencedGrants(context, options.envFile);
+  const { fileEnv, referenced } = await referencedGrants(context, options.envFile);
   assertRunnable(argv[0], context.env);
   const providers = resolved.grants.map((g) => g.provider);
   const service = providers.length > 0 ? await options.service?.() : undefined;
@@ -72,9 +74,9 @@ export async function runWithCredentials(argv: readonly string[], options: RunWi
  * grants (set for the child, masked in its output like the set's); the file's other variables are
  * passed as they are. Every reference resolves before the child starts, or none is used.
  */
-function referencedGrants(context: Authctl, envFile: string | undefined): { fileEnv: Record<string, string>; referenced: Grant[] } {
+async function referencedGrants(context: Authctl, envFile: string | undefined): Promise<{ fileEnv: Record<string, string>; referenced: Grant[] }> {
   const fromFile = envFile === undefined ? {} : readEnvFile(envFile);
-  const refs = resolveEnvReferences(context, { ...context.env, ...fromFile });
+  const refs = await resolveEnvReferences(context, { ...context.env, ...fromFile });
   const referenced = [...refs].map(([name, r]): Grant => ({ provider: r.provider, kind: r.kind, envNames: [name], secret: r.secret }));
   const fileEnv = Object.fromEntries(Object.entries(fromFile).filter(([, value]) => !isReference(value)));
   return { fileEnv, referenced };

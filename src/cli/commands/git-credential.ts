@@ -26,12 +26,12 @@ export async function runGitCredential(f: Factory, operation: string, opts: GitC
   const request = parseCredentialRequest(text);
   const query = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.host ? { host: opts.host } : {}), ...(opts.set ? { credentialSet: opts.set } : {}) };
   const context = await f.context();
-  const { serviceGrant } = await import("../../access/credentials.js");
+  const { serviceGrant } = await import("../../access/storedCredential.js");
   const { gitCredentialFields } = await import("../../helpers/gitAnswer.js");
   const fields = await gitCredentialFields(context, request, query, {
     unlock: async () => void (serviceGrant(context) || (await f.unlockedStore())),
     // A host login's access token about to lapse is refreshed (and stored) first, as `run` and `token` do.
-    beforeRead: async (provider, credentialSet) => void (serviceGrant(context) || (await (await import("../../access/fresh.js")).freshCredential(context, credentialSet, provider.name))),
+    beforeRead: async (provider, credentialSet) => void (serviceGrant(context) || (await (await import("../../access/freshness.js")).refreshIfDue(context, credentialSet, provider.name))),
   });
   f.io.stdout.write(formatCredentialResponse(fields));
 }

@@ -44,7 +44,7 @@ export async function runInject(f: Factory, opts: InjectOpts): Promise<void> {
   const context = await f.context();
   await f.unlockedStore();
   const { renderTemplate } = await import("../../access/references.js");
-  const { text } = renderTemplate(context, template);
+  const { text } = await renderTemplate(context, template);
   if (opts.out === undefined) f.io.stdout.write(text);
   else writePrivate(opts.out, text, opts.force === true);
 }

@@ -26,7 +26,7 @@ export async function runRun(f: Factory, argv: string[], opts: RunOpts): Promise
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) throw new UsageError(`--token-ttl takes a whole number of seconds, got ${JSON.stringify(opts.tokenTtl)}`);
   const context = await f.context();
   warnSkippedRoster(f.io, context.roster());
-  const { serviceGrant } = await import("../../access/credentials.js");
+  const { serviceGrant } = await import("../../access/storedCredential.js");
   // Inside another `run` the parent's token is the way in; a nested run holds no store key to mint with.
   const nested = serviceGrant(context) !== undefined;
   if (!nested) await f.unlockedStore();

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import type { Factory } from "../factory.js";
 import { withExamples } from "../help.js";
-import { printToken } from "../serviceAnswer.js";
+import { printToken } from "../tokenOutput.js";
 
 export interface TokenOpts {
   set?: string;
@@ -14,13 +14,13 @@ export interface TokenOpts {
  */
 export async function runToken(f: Factory, provider: string, opts: TokenOpts): Promise<void> {
   const context = await f.context();
-  const { serviceGrant } = await import("../../access/credentials.js");
+  const { credentialReader, serviceGrant } = await import("../../access/storedCredential.js");
   // Inside `authctl run` the service answers with the run's token; no store key is needed.
   if (!serviceGrant(context)) await f.unlockedStore();
-  const { chosenSet, secretFor } = await import("../../access/secret.js");
+  const { chosenSet, readSecret } = await import("../../access/providerSecret.js");
   // A host login's access token about to lapse is refreshed (and stored) first, as `run` does.
-  if (!serviceGrant(context)) await (await import("../../access/fresh.js")).freshCredential(context, chosenSet(context, opts.set), context.roster().get(provider).name);
-  printToken(f.io, opts.json, secretFor(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set }));
+  if (!serviceGrant(context)) await (await import("../../access/freshness.js")).refreshIfDue(context, chosenSet(context, opts.set), context.roster().get(provider).name);
+  printToken(f.io, opts.json, readSecret(context, provider, opts.set === undefined ? {} : { credentialSet: opts.set }, await credentialReader(context)));
 }
 
 export function tokenCommand(f: Factory): Command {

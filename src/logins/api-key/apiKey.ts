@@ -6,6 +6,7 @@ import { contextFrom, type WithContext } from "../../context.js";
 import type { Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { recordCredential, type CredentialSummary } from "../../credentials/index.js";
+import { longestMatch } from "./keyPrefix.js";
 
 export type { ApiKeyPayload } from "../../credentials/apiKey.js";
 
@@ -41,13 +42,7 @@ export interface KeyFormatOptions {
   force?: boolean;
 }
 
-const longestMatch = (prefixes: readonly string[] | undefined, key: string) =>
-  Math.max(-1, ...(prefixes ?? []).filter((p) => key.startsWith(p)).map((p) => p.length));
-
-/** The providers whose key prefix `value` starts with: a value anywhere a key must not be (a project file) is refused by this. */
-export function keyPrefixOwners(roster: readonly Provider[], value: string): Provider[] {
-  return roster.filter((p) => longestMatch(p.api_key?.prefixes, value) >= 0);
-}
+export { keyPrefixOwners } from "./keyPrefix.js";
 
 /**
  * A key must start with one of the provider's roster prefixes, and no other provider may claim it
