@@ -25,8 +25,30 @@ const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
  * On the start path of most commands: bundled. Every other dependency is loaded from node_modules
  * as before — yaml too: the roster loader requires it only when a YAML file must be parsed.
  */
-const BUNDLED = new Set(["commander", "zod"]);
-const external = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})].filter((name) => !BUNDLED.has(name));
+const BUNDLED = new Set(["commander", "zod", "better-sqlite3"]);
+// better-sqlite3's own dependency: it finds the native addon, which stays in node_modules (below).
+const external = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {}), "bindings"].filter((name) => !BUNDLED.has(name));
+
+/**
+ * better-sqlite3's JavaScript is bundled (required from node_modules it was a dozen files, and
+ * with commander the largest part of every store-reading command's start); its native addon is
+ * not. Its loader, `bindings`, looks for the addon beside the package that called it, found from
+ * the caller's file name: once bundled, that is dist/bin, so it is told the package's own
+ * directory (where npm installed better-sqlite3) and looks through the same places as before.
+ */
+const SQLITE_ADDON_CALL = "require('bindings')('better_sqlite3.node')";
+const sqliteAddonFromPackage = {
+  name: "sqlite-addon-from-package",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]better-sqlite3[\\/]lib[\\/]database\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      if (!text.includes(SQLITE_ADDON_CALL)) throw new Error(`${args.path}: better-sqlite3 no longer loads its addon with ${SQLITE_ADDON_CALL}: update scripts/bundle-cli.mjs`);
+      const root = 'require("node:path").dirname(require.resolve("better-sqlite3/package.json"))';
+      const call = `((root) => require(require.resolve("bindings", { paths: [root] }))({ bindings: "better_sqlite3.node", module_root: root }))(${root})`;
+      return { contents: text.replace(SQLITE_ADDON_CALL, call), loader: "js" };
+    });
+  },
+};
 
 /**
  * zod is a file of its own (zod.js), loaded the first time a schema is built or a zod value is
@@ -66,7 +88,7 @@ const common = {
   format: "esm",
   platform: "node",
   target: "node20",
-  plugins: [originalModuleUrl, zodApart],
+  plugins: [originalModuleUrl, zodApart, sqliteAddonFromPackage],
   metafile: true,
   logLevel: "warning",
 };
