@@ -51,21 +51,53 @@ export const hostIdDatabases = (): IdDatabases => ({
   lookup: (db, id) => spawnSync("getent", [db, String(id)], { stdio: "ignore", timeout: 5_000 }).status === 0,
 });
 
-/** Whether NSS knows `id` in `db` (getent exits 0), asked without blocking. */
-const nssKnows = (db: "passwd" | "group", id: number) =>
-  new Promise<boolean>((resolve) => execFile("getent", [db, String(id)], { timeout: 5_000 }, (err) => resolve(!err)));
+/**
+ * Whether NSS knows `id` as an account and as a group (each getent exits 0), asked without
+ * blocking. One shell runs both getents at once: forking node (tens of MB mapped) costs ~10-20 ms
+ * of the main thread each time, forking a shell next to nothing. Anything but two statuses (no shell, a
+ * timeout) counts as unknown to NSS, as a failed getent does.
+ */
+const nssKnows = (id: number) =>
+  new Promise<{ passwd: boolean; group: boolean }>((resolve) =>
+    execFile("/bin/sh", ["-c", 'getent passwd "$1" >/dev/null & p=$!; getent group "$1" >/dev/null; g=$?; wait "$p"; echo "$? $g"', "sh", String(id)], { timeout: 5_000 }, (err, stdout) => {
+      const [passwd, group] = err ? [] : String(stdout).trim().split(" ");
+      resolve({ passwd: passwd === "0", group: group === "0" });
+    }),
+  );
 
 /**
- * hostIdDatabases with NSS already asked, both databases at once, about the id `sandboxId` tries
- * first (the first one the files leave free): the caller starts it before its other waits (the
- * engine, the image) instead of spending two getent processes one after the other on the way to
+ * hostIdDatabases with NSS already asked, both databases in one process, about the id `sandboxId`
+ * tries first (the first one the files leave free): the caller starts it before its other waits
+ * (the engine, the image) instead of spending getent processes one after the other on the way to
  * the container. Any further id is asked as `hostIdDatabases` asks.
  */
-export async function hostIdDatabasesAhead(): Promise<IdDatabases> {
+export function hostIdDatabasesAhead(): Promise<IdDatabases> {
+  const started = early;
+  early = undefined;
+  return started && Date.now() - started.at < EARLY_LOOKUP_MS ? started.lookup : lookupAhead();
+}
+
+async function lookupAhead(): Promise<IdDatabases> {
   const db = hostIdDatabases();
   const first = sandboxId({ ...db, lookup: undefined });
-  const [passwd, group] = await Promise.all([nssKnows("passwd", first), nssKnows("group", first)]);
-  return { ...db, lookup: (name, id) => (id === first ? (name === "passwd" ? passwd : group) : db.lookup!(name, id)) };
+  const known = await nssKnows(first);
+  return { ...db, lookup: (name, id) => (id === first ? known[name] : db.lookup!(name, id)) };
+}
+
+/** How old a lookup started by `startHostIdLookup` may be when a login takes it. */
+const EARLY_LOOKUP_MS = 30_000;
+let early: { at: number; lookup: Promise<IdDatabases> } | undefined;
+
+/**
+ * Starts the lookup the next `hostIdDatabasesAhead` call takes (once, within 30 s): a CLI that
+ * knows a container login follows starts it before loading the login layer and opening the store,
+ * so the lookup runs alongside them rather than on the way to the container, and forks a smaller
+ * process.
+ */
+export function startHostIdLookup(): void {
+  const lookup = lookupAhead();
+  lookup.catch(() => undefined);
+  early = { at: Date.now(), lookup };
 }
 
 /** ids in the third field of passwd/group lines; [start, start+count) ranges of subuid/subgid lines. */

@@ -31,6 +31,11 @@ export function credentialSetFor(opts: { project?: string; set?: string }): stri
 export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions): Promise<void> {
   if (opts.project !== undefined && !opts.project.trim()) throw new UsageError("--project needs a name");
   if (opts.image !== undefined) assertImageReference(opts.image, "--image");
+  const context = await f.context();
+  const entry = context.roster().get(provider);
+  // Root's container login runs as a sandbox id NSS is asked about (a process): asked now, so the
+  // answer comes while the login layer loads and the store opens, not on the way to the container.
+  if (process.getuid?.() === 0 && entry.oauth && !entry.host_flow && opts.mode !== "api_key") (await import("../../engine/index.js")).startHostIdLookup();
   // Loaded only here: read-only commands never pull in the login layer.
   const { Authenticator } = await import("../../logins/authenticator.js");
   const { terminalUi } = await import("../../ui/ui.js");
@@ -38,10 +43,9 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   // A secret never comes from argv (it would show in `ps`).
   const clientSecret = opts.clientSecretStdin ? (await readAllStdin(f.io)).trim() : undefined;
   if (opts.clientSecretStdin && !clientSecret) throw new UsageError("--client-secret-stdin: nothing was read from stdin");
-  const context = await f.context();
   await f.unlockedStore();
   const mode = opts.mode;
-  const flow = context.roster().get(provider).host_flow?.flow;
+  const flow = entry.host_flow?.flow;
   // A browser login on a terminal also takes the redirect URL pasted from a browser elsewhere.
   const stopReading = new AbortController();
   const pasteOnTerminal = stdinIsTTY(f.io) && !opts.clientSecretStdin && (flow === "google_pkce" || flow === "oauth2_pkce");

@@ -1,9 +1,8 @@
-import { lstat, mkdir, readdir } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Env } from "../../context.js";
 import { RemoveTreeError, removeTree } from "../../core/removeTree.js";
-import { dir as tempDir } from "tmp-promise";
 import { prepareMountDir } from "../../engine/index.js";
 
 const MOUNT = "mount";
@@ -13,13 +12,14 @@ const PREFIX = "authctl-";
 export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() || tmpdir());
 
 /**
- * A login's temp dir: `<temp root>/authctl-<container name>-<pid>-<random>/` (0700, the caller's) holding
+ * A login's temp dir: `<temp root>/authctl-<container name>-<random>/` (0700, the caller's) holding
  * `mount/`, the dir the container sees, owned by whoever the container runs as (`owner`, see
  * containerUser). The private parent keeps every other account out of it on the host side. The container name in it lets a sweep tell whether the
  * login still runs. Returns the mount dir (the session's `authDir`).
  */
 export async function createLoginDir(containerName: string, owner: number | null, tempRoot: string): Promise<string> {
-  const { path: root } = await tempDir({ prefix: `${PREFIX}${containerName}-`, tmpdir: tempRoot, mode: 0o700 });
+  // node's own mkdtemp (0700): tmp-promise cost a module load and an exit handler on every login.
+  const root = await mkdtemp(join(tempRoot, `${PREFIX}${containerName}-`));
   try {
     const mount = join(root, MOUNT);
     await mkdir(mount, { mode: 0o700 });
