@@ -122,7 +122,7 @@ export class ChunkJoiner extends Transform {
    * their per-chunk bookkeeping was a large share of the proxy's CPU. `done` is called once, when
    * the client has the whole body or either side is gone.
    */
-  relay(body: Readable, res: ServerResponse, done: (bytes: number) => void): this {
+  relay(body: Readable, res: ServerResponse, done: (bytes: number) => void, count?: (bytes: number) => void): this {
     let ended = false;
     let finished = false;
     const finish = () => {
@@ -134,7 +134,18 @@ export class ChunkJoiner extends Transform {
         res.once("drain", () => body.resume());
       }
     };
-    body.on("data", (chunk: Buffer) => this.add(chunk));
+    if (takesSink(body)) {
+      body.sink = (chunk, resume) => {
+        count?.(chunk.length);
+        return res.destroyed || this.direct(chunk, res, resume);
+      };
+      // Nothing flows through the stream itself; flowing, it still ends.
+      body.resume();
+    } else
+      body.on("data", (chunk: Buffer) => {
+        count?.(chunk.length);
+        if (!res.destroyed) this.add(chunk);
+      });
     body.once("end", () => {
       ended = true;
       this.release(true);
@@ -152,6 +163,32 @@ export class ChunkJoiner extends Transform {
       finish();
     });
     return this;
+  }
+
+  /**
+   * One read of the upstream, in the read buffer the connection reuses: scrubbed and written now
+   * (a tail that may begin the secret copied and kept for the next read). True when the client's
+   * socket took it all at once; else it still refers to the buffer, and `resume` is called once written.
+   */
+  private direct(chunk: Buffer, res: ServerResponse, resume: () => void): boolean {
+    let data = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      data = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    if (this.scrub) {
+      const { out, carry } = scrubChunk(data, this.scrub, false);
+      data = out;
+      if (carry) (this.pending = [Buffer.from(carry)]), (this.pendingBytes = carry.length);
+    }
+    this.bytes += data.length;
+    if (data.length === 0) return true;
+    res.write(data, resume);
+    // node:http corks the socket until the next tick: written now, whether the kernel took it all is known before the next read.
+    res.socket?.uncork();
+    return res.writableLength === 0;
   }
 
   private add(chunk: Buffer): void {
@@ -185,6 +222,10 @@ export class ChunkJoiner extends Transform {
 /** An upstream's answer: node:http's, or the proxy's own reader's (upstreamClient.ts). */
 export type UpstreamResponse = Readable & { statusCode?: number; statusMessage?: string; headers: IncomingHttpHeaders };
 
+/** The proxy's own reader's answer, whose body can go to a sink straight from the connection's read buffer. */
+type SinkBody = Readable & { sink: ((bytes: Buffer, resume: () => void) => boolean) | null };
+const takesSink = (body: Readable): body is SinkBody => "sink" in body;
+
 /**
  * The upstream's body as plain bytes the scrubber can read (an upstream that ignored the request
  * for identity gets decoded); undefined for an encoding the proxy cannot decode.
@@ -213,7 +254,14 @@ const bodiless = (method: string | undefined, status: number) => method === "HEA
  * The body goes out decoded and without its content-length (the scrub may change it); one in an
  * encoding the proxy cannot read is refused with 502. Returns what counts the bytes sent.
  */
-export function sendScrubbed(method: string | undefined, upstreamRes: UpstreamResponse, res: ServerResponse, scrub: Scrub | undefined, done: (status: number, bytes: number) => void): ChunkJoiner {
+export function sendScrubbed(
+  method: string | undefined,
+  upstreamRes: UpstreamResponse,
+  res: ServerResponse,
+  scrub: Scrub | undefined,
+  done: (status: number, bytes: number) => void,
+  count?: (bytes: number) => void,
+): ChunkJoiner {
   const status = upstreamRes.statusCode ?? 502;
   const headers = responseHeaders(upstreamRes.headers, scrub);
   const joiner = new ChunkJoiner(scrub);
@@ -232,7 +280,10 @@ export function sendScrubbed(method: string | undefined, upstreamRes: UpstreamRe
   // A body already read goes out with the headers in one write; a stream whose first event is not
   // here yet still gets its headers at once (later in this loop turn, never a timer away).
   setImmediate(() => joiner.bytes === 0 && !res.writableEnded && !res.destroyed && res.flushHeaders());
-  return joiner.relay(body ?? upstreamRes, res, (bytes) => done(status, bytes));
+  const relayed = body ?? upstreamRes;
+  // The upstream's bytes are counted as they arrive, before a decoder's.
+  if (count && relayed !== upstreamRes) upstreamRes.on("data", (chunk: Buffer) => count(chunk.length));
+  return joiner.relay(relayed, res, (bytes) => done(status, bytes), relayed === upstreamRes ? count : undefined);
 }
 
 export function upstreamRequest(route: ResolvedRoute, method: string, path: string, headers: OutgoingHttpHeaders, limits: ForwardLimits): http.ClientRequest {

@@ -184,20 +184,23 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     return policy;
   }
 
-  /** A session's byte budget holds within an answer too: one that runs past it is cut off, not delivered whole. */
-  function capBytes(grant: PhantomGrant, upstreamRes: UpstreamResponse, res: ServerResponse, sent: number): void {
+  /**
+   * A session's byte budget holds within an answer too: one that runs past it is cut off, not
+   * delivered whole. Returns what counts the answer's bytes as they arrive (before they are sent).
+   */
+  function capBytes(grant: PhantomGrant, upstreamRes: UpstreamResponse, res: ServerResponse, sent: number): ((bytes: number) => void) | undefined {
     const budget = meters.bytesLeft(meterKey(grant), grant.policy ?? {});
     let left = budget - sent;
-    if (left === Infinity) return;
-    upstreamRes.on("data", (chunk: Buffer) => {
-      left -= chunk.length;
+    if (left === Infinity) return undefined;
+    return (bytes) => {
+      left -= bytes;
       if (left < 0) {
         // Spent, however little of the answer reached the client before the cut.
         meters.addBytes(meterKey(grant), Math.max(0, budget));
         upstreamRes.destroy();
         res.destroy();
       }
-    });
+    };
   }
 
   /** Fails closed: when the store or a stored policy cannot answer, nothing is forwarded and the answer says why. */
@@ -344,13 +347,14 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
           void retryAfterRefresh(secret);
           return;
         }
-        capBytes(target.grant, upstreamRes, res, meter.bytes);
+        const count = capBytes(target.grant, upstreamRes, res, meter.bytes);
         if (rewrites.length) {
+          if (count) upstreamRes.on("data", (chunk: Buffer) => count(chunk.length));
           // A route with rewrites is always sent through node:http (above).
           sendRewritten(upstreamRes as IncomingMessage, res, rewrites, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
           return;
         }
-        joiner = sendScrubbed(req.method, upstreamRes, res, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started));
+        joiner = sendScrubbed(req.method, upstreamRes, res, scrub, (status, bytes) => audit(target, req, status, meter.bytes, bytes, started), count);
       });
       if (replay) upstream.end(replay);
       else {

@@ -15,6 +15,39 @@ export interface UpstreamAnswer extends PassThrough {
   statusCode: number;
   statusMessage: string;
   headers: IncomingHttpHeaders;
+  /**
+   * Set by a consumer (synchronously, on `response`) that takes the body's bytes straight from the
+   * connection's reused read buffer instead of through the stream: it must be done with them when
+   * it returns true; false means it still holds them (a write the kernel did not take at once),
+   * and the connection reads nothing more until it calls `resume`. Without a sink the stream gets a copy.
+   */
+  sink: ((bytes: Buffer, resume: () => void) => boolean) | null;
+}
+
+/** Who gets an upstream connection's reads: the answer being read, or the pool's drop while idle. */
+const READER = Symbol("authctl.upstreamReader");
+type UpstreamSocket = Socket & { [READER]?: (data: Buffer) => void };
+
+/**
+ * Each upstream connection reads into one buffer of its own, reused for every read: by default
+ * node allocates a new ArrayBuffer per read, and at 64 KiB each their scavenges were a tenth of
+ * the relay's CPU. Whoever a read is handed to is done with its bytes before the next read.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+function dial(https: boolean, options: net.TcpNetConnectOpts & tls.ConnectionOptions): UpstreamSocket {
+  const onread: net.OnReadOpts = {
+    buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+    callback: (length, buffer) => {
+      const reader = socket[READER];
+      // Bytes nobody asked for (between answers) make the connection unusable.
+      if (reader) reader((buffer as Buffer).subarray(0, length));
+      else socket.destroy();
+      return true;
+    },
+  };
+  // tls.connect takes `onread` as net.connect does (its types leave it out).
+  const socket: UpstreamSocket = https ? tls.connect({ ...options, onread } as tls.ConnectionOptions) : net.connect({ ...options, onread });
+  return socket;
 }
 
 /** As node:http's default: an upstream whose status line and headers run past this is refused. */
@@ -59,8 +92,9 @@ export class UpstreamPool {
       if (at !== -1) list.splice(at, 1);
       socket.destroy();
     };
-    socket.once("close", drop).once("data", drop).once("error", drop);
-    socket.once("authctl:taken", () => socket.off("close", drop).off("data", drop).off("error", drop));
+    (socket as UpstreamSocket)[READER] = drop;
+    socket.once("close", drop).once("error", drop);
+    socket.once("authctl:taken", () => socket.off("close", drop).off("error", drop));
   }
 }
 
@@ -164,10 +198,7 @@ export class UpstreamRequest extends Writable {
       const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
       // The name stays the request's host (TLS verifies it); only the address comes from the guard.
       const options = { host: target.hostname.replace(/^\[|\]$/g, ""), port, noDelay: true, ...(this.limits.lookup ? { lookup: this.limits.lookup } : {}) };
-      socket =
-        target.protocol === "https:"
-          ? tls.connect({ ...options, ...(isIP(options.host) ? {} : { servername: options.host }) })
-          : net.connect(options);
+      socket = dial(target.protocol === "https:", { ...options, ...(target.protocol === "https:" && !isIP(options.host) ? { servername: options.host } : {}) });
     }
     this.socket = socket;
     if (!this.reused) {
@@ -215,8 +246,30 @@ export class UpstreamRequest extends Writable {
   }
 
   /** Reads answers off the socket: skips 1xx, then hands the body on without its framing. */
-  private read(socket: Socket): void {
+  private read(socket: UpstreamSocket): void {
     let pending: Buffer | undefined;
+    let paused = false;
+    /** A sink still holds bytes in the read buffer: nothing more may be read into it, by this answer or the next. */
+    let held = false;
+    /** The connection's return to the pool, when the answer ended while a sink held its last bytes. */
+    let release: (() => void) | undefined;
+    const resume = () => {
+      if (!paused) return;
+      paused = held = false;
+      if (release) release();
+      else if (!this.released) socket.resume();
+    };
+    const pause = () => {
+      paused = true;
+      socket.pause();
+    };
+    this.deliver = (data) => {
+      const answer = this.answer!;
+      if (data.length === 0 || answer.destroyed) return;
+      if (answer.sink) {
+        if (!answer.sink(data, resume)) (held = true), pause();
+      } else if (!answer.write(Buffer.from(data))) pause();
+    };
     let framing: Framing | undefined;
     let chunkLeft = 0;
     /** After a chunk's data, its CRLF; in the last chunk's trailers, until the empty line. */
@@ -235,8 +288,12 @@ export class UpstreamRequest extends Writable {
       // Bytes after the end, or a close asked for: the connection is not reused.
       if (rest === 0 && !this.closeAfter && !socket.destroyed) {
         this.released = true;
-        socket.resume();
-        this.pool.give(this.origin, socket, this.idleMs);
+        release = () => {
+          release = undefined;
+          socket.resume();
+          this.pool.give(this.origin, socket, this.idleMs);
+        };
+        if (!held) release();
       } else socket.destroy();
       answer.end();
     };
@@ -249,7 +306,8 @@ export class UpstreamRequest extends Writable {
           const end = buf.indexOf("\r\n\r\n");
           if (end === -1) {
             if (buf.length > MAX_HEAD_BYTES) throw new BrokenAnswer("the upstream's response headers are too large");
-            pending = buf;
+            // A copy: the read's buffer is reused.
+            pending = Buffer.from(buf);
             return;
           }
           if (end > MAX_HEAD_BYTES) throw new BrokenAnswer("the upstream's response headers are too large");
@@ -261,17 +319,18 @@ export class UpstreamRequest extends Writable {
           const connection = String(head.headers.connection ?? "").toLowerCase();
           this.idleMs = idleLimit(head.headers);
           this.closeAfter = framing.kind === "close" || /\bclose\b/.test(connection) || (head.http10 && !/\bkeep-alive\b/.test(connection));
-          this.answer = Object.assign(new PassThrough({ highWaterMark: 64 * 1024 }), { statusCode: head.statusCode, statusMessage: head.statusMessage, headers: head.headers });
-          this.answer.on("drain", () => this.released || socket.resume());
+          this.answer = Object.assign(new PassThrough({ highWaterMark: 64 * 1024 }), { statusCode: head.statusCode, statusMessage: head.statusMessage, headers: head.headers, sink: null });
+          this.answer.on("drain", resume);
           this.answer.once("close", () => {
             if (!this.released) socket.destroy();
           });
           this.emit("response", this.answer);
           if (framing.kind === "none") return finish(buf.length);
         }
-        this.body(buf, framing, socket, finish, {
+        this.body(buf, framing, finish, {
           get: () => [chunkLeft, phase] as const,
-          set: (left, at, keep) => ((chunkLeft = left), (phase = at), (pending = keep)),
+          // A copy: the read's buffer is reused.
+          set: (left, at, keep) => ((chunkLeft = left), (phase = at), (pending = keep && Buffer.from(keep))),
         });
       } catch (error) {
         fail(error as Error);
@@ -294,24 +353,26 @@ export class UpstreamRequest extends Writable {
       else this.destroy(error);
     };
     const cleanup = () => {
-      socket.off("data", onData).off("end", onEnd).off("close", onEnd).off("error", onError);
+      socket[READER] = undefined;
+      socket.off("end", onEnd).off("close", onEnd).off("error", onError);
     };
-    socket.on("data", onData).once("end", onEnd).once("close", onEnd).on("error", onError);
+    socket[READER] = onData;
+    socket.once("end", onEnd).once("close", onEnd).on("error", onError);
   }
 
   private closeAfter = false;
   private idleMs = POOL_IDLE_MS;
+  /** Hands body bytes to the answer's sink, or a copy to its stream; stops reading while they are held. */
+  private deliver: (data: Buffer) => void = () => undefined;
 
   /** The body bytes in `buf` handed to the answer in one write; the framing's state kept across reads. */
   private body(
     buf: Buffer,
     framing: Framing,
-    socket: Socket,
     finish: (rest: number) => void,
     state: { get: () => readonly [number, "size" | "data" | "crlf" | "trailers"]; set: (left: number, at: "size" | "data" | "crlf" | "trailers", keep?: Buffer) => void },
   ): void {
-    const answer = this.answer!;
-    const send = (data: Buffer) => data.length > 0 && !answer.write(data) && socket.pause();
+    const send = this.deliver;
     if (framing.kind === "close") return void send(buf);
     if (framing.kind === "length") {
       const take = Math.min(framing.left, buf.length);
