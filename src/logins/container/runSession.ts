@@ -63,10 +63,18 @@ export async function runSession(session: AuthSession, options: RunSessionOption
         `the ${session.title} exited with status ${result.code}; nothing was stored (any earlier ${session.credentialSet}:${session.provider} credential is kept)`,
       );
     }
-    return await session.capture().catch((err: unknown) => {
-      throwIfAborted(signal); // a login cut short by a stop is reported as the stop
-      throw err;
-    });
+    // The client has exited: the cleanup's look for a container (an engine call, a process without
+    // an API socket) runs while the capture reads, seals and stores.
+    const removal = session.removeExitedContainer();
+    removal.catch(() => undefined);
+    try {
+      return await session.capture().catch((err: unknown) => {
+        throwIfAborted(signal); // a login cut short by a stop is reported as the stop
+        throw err;
+      });
+    } finally {
+      await removal.catch(() => undefined);
+    }
   } finally {
     await session.cleanup();
     release();

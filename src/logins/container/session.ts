@@ -77,6 +77,8 @@ export class AuthSession implements AuthSessionState {
   readonly mountsDir: string;
   private captured: CaptureSummary | undefined;
   private cleaned = false;
+  /** Set once `removeExitedContainer` found nothing left after the engine client's exit. */
+  private goneAfterExit = false;
 
   constructor(
     state: AuthSessionState,
@@ -151,8 +153,18 @@ export class AuthSession implements AuthSessionState {
       await this.removeContainer();
       return;
     }
-    await discardSession(this, this.engine, this.context);
+    await discardSession(this, this.engine, this.context, { containerGone: this.goneAfterExit });
     this.cleaned = true;
+  }
+
+  /**
+   * The cleanup's container removal, for a caller that has seen the engine client exit: it can run
+   * alongside `capture` (which reads only the temp dir), and the cleanup after it does not look
+   * again. Only after the exit: before it, a create may still be in flight.
+   */
+  async removeExitedContainer(): Promise<void> {
+    await this.removeContainer();
+    this.goneAfterExit = true;
   }
 
   /** The environment to run `argv` with: the engine's allow-list, never authctl's secrets. */
@@ -189,9 +201,10 @@ export class AuthSession implements AuthSessionState {
  * Removes what a session made — its labelled container, its temp dir, its login lock — from its
  * state alone, without the roster (a broken roster file must not strand a session). The temp dir
  * goes only if authctl made it (see `removeLoginDir`): returns why it was left otherwise.
+ * `containerGone`: the container was already removed after the engine client exited.
  */
-export async function discardSession(state: AuthSessionState, engine: Engine, context: Authctl): Promise<string | undefined> {
-  await removeLabelledContainers(engine, sessionLabel(state.containerName));
+export async function discardSession(state: AuthSessionState, engine: Engine, context: Authctl, options: { containerGone?: boolean } = {}): Promise<string | undefined> {
+  if (!options.containerGone) await removeLabelledContainers(engine, sessionLabel(state.containerName));
   const left = await removeLoginDir(state.authDir, loginTempRoot(context.env));
   releaseLoginLock(context.paths.home, state.credentialSet, state.provider, state.containerName);
   return left;
