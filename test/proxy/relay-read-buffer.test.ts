@@ -101,6 +101,17 @@ describe("the relay's reused read buffer", () => {
     for (const got of seen) expect(got).toEqual({ status: 200, ...want, leaked: false, complete: true });
   }, 120_000);
 
+  it("the session's byte budget cuts an answer relayed from the read buffer, then refuses by session.max_bytes", async () => {
+    const phantom = rig.phantom("anthropic", "read-buffer-budget", { policy: { maxBytes: 3_000 } });
+    // Cut before its head reached the client (a hang-up), or after.
+    const cut = await slowFetch(rig.url, "/v1/mid", phantom, 0).catch(() => ({ complete: false, bytes: 0 }));
+    expect(cut.complete).toBe(false);
+    expect(cut.bytes).toBeLessThan(3_000);
+    const refused = await slowFetch(rig.url, "/v1/mid", phantom, 0);
+    expect(refused.status).toBe(403);
+    expect(rig.audit.at(-1)).toMatchObject({ status: 403, rule: "session.max_bytes" });
+  }, 60_000);
+
   it("a connection whose last read a sink still holds goes back to the pool only when the sink is done", async () => {
     const pool = new UpstreamPool();
     const route = { base_url: rig.upstream.url, mode: "api_key", methods: ["GET"], header: "x-api-key", allow_paths: ["/v1"] } as unknown as ResolvedRoute;
