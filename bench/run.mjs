@@ -104,11 +104,20 @@ async function main() {
 main();
 `;
 
-/** Like `compare`, for several subjects: each round runs every one once, in order; medians in ms. */
+/**
+ * Like `compare`, for several subjects: each round runs every one once, starting one further along
+ * each round, so none always follows the same one (what a `run --rm` leaves running after its
+ * client exits lands on whichever runs next); medians in ms.
+ */
 async function compareMany(runs, subjects) {
   const times = subjects.map(() => []);
   for (const fn of subjects) await time(fn);
-  for (let i = 0; i < runs; i++) for (const [j, fn] of subjects.entries()) times[j].push(await time(fn));
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const j = (i + k) % subjects.length;
+      times[j].push(await time(subjects[j]));
+    }
+  }
   return times.map(median);
 }
 
