@@ -1,8 +1,12 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
+import https from "node:https";
+import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { useProxy } from "../helpers/proxyFixture.js";
-import { canary } from "../helpers/env.js";
+import { canary, REPO } from "../helpers/env.js";
+import { localCa } from "../../src/proxy/localCa.js";
 import { fakeUpstream } from "../helpers/fake-upstream.js";
 import type { ResolvedRoute } from "../../src/proxy/routes.js";
 import { type UpstreamAnswer, UpstreamPool, UpstreamRequest } from "../../src/proxy/upstreamClient.js";
@@ -22,8 +26,7 @@ const dialled = new Set<number>();
  * An upstream sending a big answer (about 9 MB) as fast as the proxy reads it: chunked
  * (`/v1/chunked`), with a content-length (`/v1/length`), or one of 100 KB (`/v1/mid`), more than a read buffer.
  */
-const bigUpstream = () =>
-  fakeUpstream((req, res) => {
+const answerBig = (req: http.IncomingMessage, res: http.ServerResponse) => {
     dialled.add(req.socket.remotePort!);
     if (req.url?.startsWith("/v1/mid")) return void res.writeHead(200, { "content-type": "text/plain", "content-length": MID.length }).end(MID);
     const whole = Buffer.from(body(String(req.headers["x-api-key"] ?? "")));
@@ -37,7 +40,8 @@ const bigUpstream = () =>
       res.end();
     };
     pump();
-  });
+  };
+const bigUpstream = () => fakeUpstream(answerBig);
 
 /**
  * A client that reads slowly: nothing for `stallMs` (the proxy's writes back up in the kernel),
@@ -110,6 +114,30 @@ describe("the relay's reused read buffer", () => {
     const refused = await slowFetch(rig.url, "/v1/mid", phantom, 0);
     expect(refused.status).toBe(403);
     expect(rig.audit.at(-1)).toMatchObject({ status: 403, rule: "session.max_bytes" });
+  }, 60_000);
+
+  it("over TLS (tls.connect reads into the connection's buffer too) a chunked answer arrives whole and in order", async () => {
+    const ca = localCa({ context: rig.context });
+    const server = https.createServer(ca.issueServerIdentity(), answerBig);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    rig.onTeardown(() => server.close());
+    // In its own process: the upstream's CA is trusted there (NODE_EXTRA_CA_CERTS), as a vendor's public one is.
+    const script = `
+      import { createHash } from "node:crypto";
+      import { UpstreamPool, UpstreamRequest } from ${JSON.stringify(join(REPO, "dist/proxy/upstreamClient.js"))};
+      const route = { base_url: "https://localhost:${(server.address() as { port: number }).port}", methods: ["GET"] };
+      const request = new UpstreamRequest(new UpstreamPool(), route, "GET", "/v1/chunked", { "x-api-key": "tls-key" }, { maxRequestBytes: 1024, upstreamIdleMs: 30000 }, true);
+      request.on("error", (error) => { console.log(JSON.stringify({ error: error.message })); process.exit(1); });
+      request.on("response", (answer) => {
+        const hash = createHash("sha256");
+        let bytes = 0;
+        answer.sink = (read) => { hash.update(read); bytes += read.length; return true; };
+        answer.resume();
+        answer.once("end", () => { console.log(JSON.stringify({ sha256: hash.digest("hex"), bytes })); process.exit(0); });
+      });
+      request.end();`;
+    const child = await execa("node", ["--input-type=module", "-e", script], { env: { NODE_EXTRA_CA_CERTS: ca.certificateFile }, reject: false });
+    expect(JSON.parse(child.stdout)).toEqual(expected("tls-key"));
   }, 60_000);
 
   it("a connection whose last read a sink still holds goes back to the pool only when the sink is done", async () => {
