@@ -5,7 +5,7 @@ import { CLI, REPO, authctl, tempHome } from "./helpers/env.js";
 import { relativeTo, staticallyReachable } from "./helpers/imports.js";
 
 const HEAVY_SOURCES = /^(src|dist)\/(engine|logins|roster\/load|roster\/schema|context|store\/keyringChild)/;
-const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "tmp-promise", "zod", "yaml", "@napi-rs/keyring", "koffi"];
+const HEAVY_PACKAGES = ["dockerode", "execa", "@azure/msal-node", "zod", "yaml", "@napi-rs/keyring", "koffi"];
 /** What scripts, git and agents call often: each must start without the login layer. */
 const HOT_COMMANDS = ["creds", "providers", "status", "token", "git-credential", "run"];
 /**
