@@ -103,7 +103,13 @@ const meta = JSON.parse(readFileSync(join(dirname(CLI), "meta.json"), "utf8"));
 const chunkHolding = (input) => Object.keys(meta.outputs).find((out) => Object.keys(meta.outputs[out].inputs).some((i) => i.includes(input)));
 const floorStep = (name, chunks) => {
   const file = join(scratch, `${name}.cjs`);
-  writeFileSync(file, `require(${JSON.stringify(FLOOR_SQLITE)});\n${chunks.map((c) => `require(${JSON.stringify(join(dirname(CLI), "..", "..", c))});`).join("\n")}\n`);
+  const path = (out) => JSON.stringify(join(dirname(CLI), "..", "..", out));
+  // A chunk packed into hot.js or hot-access.js (meta.packed) is run through its pack's loader, as the bin does.
+  const load = (c) => {
+    const pack = Object.keys(meta.packed ?? {}).find((file) => meta.packed[file].includes(c));
+    return pack ? `require(${path(pack)})(${JSON.stringify(`./${c.split("/").pop()}`)});` : `require(${path(c)});`;
+  };
+  writeFileSync(file, `require(${JSON.stringify(FLOOR_SQLITE)});\n${chunks.map(load).join("\n")}\n`);
   return file;
 };
 const FLOOR_ROSTER = floorStep("roster-schemas", [chunkHolding("dist/roster/schema.js")]);

@@ -200,18 +200,30 @@ for (const output of Object.values(meta.outputs)) {
 for (const name of readdirSync(STAGE)) if (name.endsWith(".js")) toCommonJs(join(STAGE, name));
 
 /**
- * The chunks `creds list` and `status` load, in one file (hot.js): each file Node requires costs
+ * The chunks the commands called most load, packed into a few files: each file Node requires costs
  * its resolve (stat, realpath, package scope), read and compile, about a quarter of a millisecond
- * of CPU even for a tiny one, and those two commands loaded 30 of them. Each chunk stays a module
- * of its own, run when first required as before (hot.js only holds their functions), entered in
- * require.cache under its old file name so load hooks and tests still see which ran.
+ * of CPU even for a tiny one, and each of those commands loaded 30 of them. Each chunk stays a
+ * module of its own, run when first required as before (a pack only holds their functions),
+ * entered in require.cache under its old file name so load hooks and tests still see which ran.
+ * Two packs, not one: V8 deserializes a file's whole code cache when it compiles the file, so
+ * `creds list` and `status` would pay for `run`'s code too (measured: 0.15-0.2x of `node -e 0`).
+ * Each pack lists the modules whose chunks its commands load, statically or through an import()
+ * on their way (each one's static imports come along); a chunk goes to the first pack reaching it.
  */
-const HOT_SOURCES = ["dist/cli/program.js", "dist/cli/io.js", "dist/cli/commands/creds.js", "dist/cli/commands/status.js", "dist/access/status.js", "dist/access/projectLookup.js"];
-const HOT_FILE = "hot.js";
+const HOT_PACKS = [
+  { file: "hot.js", sources: ["dist/cli/program.js", "dist/cli/io.js", "dist/cli/commands/creds.js", "dist/cli/commands/status.js", "dist/access/status.js", "dist/access/projectLookup.js"] },
+  {
+    file: "hot-access.js",
+    sources: [
+      ...["dist/cli/commands/token.js", "dist/cli/commands/git-credential.js", "dist/cli/commands/run.js", "dist/access/storedCredential.js", "dist/access/freshness.js"],
+      ...["dist/access/references.js", "dist/run/run.js", "dist/helpers/gitAnswer.js", "dist/helpers/gitCredential.js", "dist/helpers/gitHosts.js"],
+    ],
+  },
+];
 function packHotChunks() {
   const outputs = rest.metafile.outputs;
   const nameOf = (out) => out.split("/").pop();
-  // What start.js loads before it installs the code cache stays apart: packed with it, hot.js would be compiled without its cache.
+  // What start.js loads before it installs the code cache stays apart: packed with it, a pack would be compiled without its cache.
   const early = new Set();
   const visitEarly = (out) => {
     if (early.has(out)) return;
@@ -220,55 +232,71 @@ function packHotChunks() {
   };
   const startOut = Object.keys(outputs).find((out) => outputs[out].entryPoint === "dist/cli/start.js");
   visitEarly(startOut);
-  const hot = new Set();
-  const visit = (out) => {
-    const name = nameOf(out);
-    if (hot.has(name) || !name.startsWith("chunk-") || early.has(out)) return;
-    // A chunk still holding an import() (an ES-module-only package) would keep the whole file from the code cache (src/cli/codeCache.ts).
-    if (!readFileSync(join(STAGE, name), "utf8").includes("import(")) hot.add(name);
-    for (const edge of outputs[out].imports) if (edge.kind === "import-statement" && !edge.external) visit(edge.path);
-  };
-  for (const [out, { inputs }] of Object.entries(outputs)) if (HOT_SOURCES.some((source) => source in inputs)) visit(out);
-  // What start.js imports once the cache is in place (program.js, and io.js through a re-export chunk of its own).
-  for (const edge of outputs[startOut].imports) if (edge.kind === "dynamic-import") visit(edge.path);
-  const isHot = (spec) => hot.has(spec.slice(2));
-  const requireOf = /\brequire\("(\.\/chunk-[A-Z0-9]+\.js)"\)/g;
-  const factories = [...hot].sort().map((name) => `${JSON.stringify(`./${name}`)}: function (exports, require, module, __filename, __dirname) {\n${readFileSync(join(STAGE, name), "utf8")}\n}`);
-  writeFileSync(
-    join(STAGE, HOT_FILE),
-    `const __authctlFactories = {\n${factories.join(",\n")}\n};\n` +
-      `const __authctlOuter = require;\nconst __authctlModule = require("node:module");\n` +
-      `function __authctlLoad(id) {\n` +
-      `  const factory = __authctlFactories[id];\n  if (!factory) return __authctlOuter(id);\n` +
-      `  const filename = require("node:path").join(__dirname, id);\n  const cached = __authctlOuter.cache[filename];\n  if (cached) return cached.exports;\n` +
-      `  const m = new __authctlModule(filename, module);\n  m.filename = filename;\n  m.paths = module.paths;\n  __authctlOuter.cache[filename] = m;\n` +
-      `  const inner = Object.assign((request) => __authctlLoad(request), { cache: __authctlOuter.cache, main: __authctlOuter.main, resolve: __authctlOuter.resolve });\n` +
-      `  try {\n    factory.call(m.exports, m.exports, inner, m, filename, __dirname);\n  } catch (error) {\n    delete __authctlOuter.cache[filename];\n    throw error;\n  }\n  m.loaded = true;\n  return m.exports;\n}\n` +
-      `module.exports = __authctlLoad;\n`,
-  );
-  for (const name of readdirSync(STAGE)) {
-    if (!name.endsWith(".js") || name === HOT_FILE) continue;
-    const file = join(STAGE, name);
-    if (hot.has(name)) {
-      rmSync(file);
-      continue;
-    }
-    const code = readFileSync(file, "utf8");
-    const packed = code.replace(requireOf, (whole, spec) => (isHot(spec) ? `require("./${HOT_FILE}")(${JSON.stringify(spec)})` : whole));
-    if (packed !== code) writeFileSync(file, packed);
+  /** Chunk file name -> the pack holding it. */
+  const packOf = new Map();
+  for (const [index, { file, sources }] of HOT_PACKS.entries()) {
+    const seen = new Set();
+    const visit = (out) => {
+      const name = nameOf(out);
+      if (seen.has(name) || !name.startsWith("chunk-") || early.has(out)) return;
+      seen.add(name);
+      // A chunk still holding an import() (an ES-module-only package) would keep the whole file from the code cache (src/cli/codeCache.ts).
+      if (!packOf.has(name) && !readFileSync(join(STAGE, name), "utf8").includes("import(")) packOf.set(name, file);
+      for (const edge of outputs[out].imports) {
+        if (edge.external) continue;
+        if (edge.kind === "import-statement") visit(edge.path);
+        // A chunk of re-exports only, which an import() on the way loads: tiny, so packed whatever it re-exports.
+        else if (edge.kind === "dynamic-import" && Object.keys(outputs[edge.path].inputs).length === 0 && !early.has(edge.path) && !packOf.has(nameOf(edge.path))) {
+          if (!readFileSync(join(STAGE, nameOf(edge.path)), "utf8").includes("import(")) packOf.set(nameOf(edge.path), file);
+        }
+      }
+    };
+    for (const [out, { inputs }] of Object.entries(outputs)) if (sources.some((source) => source in inputs)) visit(out);
+    // What start.js imports once the cache is in place (program.js, and io.js through a re-export chunk of its own).
+    if (index === 0) for (const edge of outputs[startOut].imports) if (edge.kind === "dynamic-import") visit(edge.path);
   }
-  return [...hot].sort();
+  // A require of a packed chunk from outside its pack goes through that pack's loader.
+  const requireOf = /\brequire\("\.\/(chunk-[A-Z0-9]+\.js)"\)/g;
+  const texts = new Map();
+  for (const name of readdirSync(STAGE)) {
+    if (!name.endsWith(".js")) continue;
+    const code = readFileSync(join(STAGE, name), "utf8");
+    const own = packOf.get(name);
+    texts.set(name, code.replace(requireOf, (whole, chunk) => (packOf.has(chunk) && packOf.get(chunk) !== own ? `require("./${packOf.get(chunk)}")("./${chunk}")` : whole)));
+  }
+  for (const { file } of HOT_PACKS) {
+    const members = [...packOf].filter(([, pack]) => pack === file).map(([name]) => name).sort();
+    const factories = members.map((name) => `${JSON.stringify(`./${name}`)}: function (exports, require, module, __filename, __dirname) {\n${texts.get(name)}\n}`);
+    writeFileSync(
+      join(STAGE, file),
+      `const __authctlFactories = {\n${factories.join(",\n")}\n};\n` +
+        `const __authctlOuter = require;\nconst __authctlModule = require("node:module");\n` +
+        `function __authctlLoad(id) {\n` +
+        `  const factory = __authctlFactories[id];\n  if (!factory) return __authctlOuter(id);\n` +
+        `  const filename = require("node:path").join(__dirname, id);\n  const cached = __authctlOuter.cache[filename];\n  if (cached) return cached.exports;\n` +
+        `  const m = new __authctlModule(filename, module);\n  m.filename = filename;\n  m.paths = module.paths;\n  __authctlOuter.cache[filename] = m;\n` +
+        `  const inner = Object.assign((request) => __authctlLoad(request), { cache: __authctlOuter.cache, main: __authctlOuter.main, resolve: __authctlOuter.resolve });\n` +
+        `  try {\n    factory.call(m.exports, m.exports, inner, m, filename, __dirname);\n  } catch (error) {\n    delete __authctlOuter.cache[filename];\n    throw error;\n  }\n  m.loaded = true;\n  return m.exports;\n}\n` +
+        `module.exports = __authctlLoad;\n`,
+    );
+  }
+  for (const [name, text] of texts) {
+    if (packOf.has(name)) rmSync(join(STAGE, name));
+    else if (text !== readFileSync(join(STAGE, name), "utf8")) writeFileSync(join(STAGE, name), text);
+  }
+  return Object.fromEntries(HOT_PACKS.map(({ file }) => [`dist/bin/${file}`, [...packOf].filter(([, pack]) => pack === file).map(([name]) => `dist/bin/${name}`).sort()]));
 }
-const packedChunks = packHotChunks();
-writeFileSync(join(STAGE, "meta.json"), JSON.stringify({ ...meta, packed: { [`dist/bin/${HOT_FILE}`]: packedChunks.map((name) => `dist/bin/${name}`) } }).replaceAll(`${relative(REPO, STAGE)}/`, "dist/bin/"));
+const packed = packHotChunks();
+writeFileSync(join(STAGE, "meta.json"), JSON.stringify({ ...meta, packed }).replaceAll(`${relative(REPO, STAGE)}/`, "dist/bin/"));
 // package.json says "type": "module": this one makes the .js files here CommonJS.
 writeFileSync(join(STAGE, "package.json"), JSON.stringify({ type: "commonjs" }) + "\n");
 
 /**
  * V8's code cache for the bin (src/cli/codeCache.ts reads it): the commands scripts, git and agents
  * call often run once here, in a throwaway home, each file compiled through vm; at exit V8 hands
- * over what it compiled, functions run included. Per file the largest cache is kept (the run that
- * compiled most of it). A failed run leaves the bin without a cache, never without a bin.
+ * over what it compiled, functions run included. Each run compiles from the caches of the runs
+ * before it, so the last run's cache of a shared file holds what all of them ran; per file the
+ * largest cache is kept. A failed run leaves the bin without a cache, never without a bin.
  */
 async function trainCodeCache() {
   const scratch = mkdtempSync(join(tmpdir(), "authctl-code-cache-"));
@@ -286,6 +314,9 @@ async function trainCodeCache() {
     writeFileSync(
       hook,
       `const scripts = new Map(); globalThis[Symbol.for("authctl.codeCache.training")] = scripts;\n` +
+        // Each run starts from the largest cache of each file so far (what the runs before it compiled).
+        `const fs = require("fs"), seed = new Map(); globalThis[Symbol.for("authctl.codeCache.trainingSeed")] = seed;\n` +
+        `for (const name of fs.readdirSync(${JSON.stringify(out)})) { const file = name.replace(/\\.\\d+$/, ""), bytes = fs.readFileSync(require("path").join(${JSON.stringify(out)}, name)); if (bytes.length > (seed.get(file)?.length ?? 0)) seed.set(file, bytes); }\n` +
         `process.on("exit", () => { for (const [name, script] of scripts) require("fs").writeFileSync(require("path").join(${JSON.stringify(out)}, name + "." + process.pid), script.createCachedData()); });\n`,
     );
     const env = { PATH: process.env.PATH, HOME: scratch, AUTHCTL_HOME: home, TMPDIR: scratch, NO_COLOR: "1" };

@@ -163,6 +163,25 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
     expect(packages).toEqual(["better-sqlite3", "bindings", "file-uri-to-path"]);
   });
 
+  it.each(CALLED_OFTEN)("`$args` reads its chunks from the packs, but for those start.js loads first and those holding an import()", async ({ args, input }) => {
+    const meta = JSON.parse(readFileSync(join(REPO, "dist/bin/meta.json"), "utf8")) as Metafile & { packed?: Record<string, string[]> };
+    expect((await authctl(home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
+    expect((await authctl(home, ["key", "gh", "--stdin"], { input: "ghp_FAKE_startup_token_not_real_0001" })).exitCode).toBe(0);
+    const { files } = await loaded(args, input);
+    const packed = new Set(Object.values(meta.packed ?? {}).flat());
+    // Loaded before the code cache is in place (a pack compiled then would miss its cache).
+    const early = new Set<string>();
+    const visit = (out: string) => {
+      if (early.has(out)) return;
+      early.add(out);
+      for (const edge of meta.outputs[out]!.imports) if (edge.kind === "import-statement" && !edge.external) visit(edge.path);
+    };
+    visit(Object.keys(meta.outputs).find((out) => meta.outputs[out]!.entryPoint === "dist/cli/start.js")!);
+    const apart = files.filter((f) => /\/chunk-[A-Z0-9]+\.js$/.test(f) && !packed.has(f) && !early.has(f) && !readFileSync(join(REPO, f), "utf8").includes("import("));
+    expect(apart).toEqual([]);
+    expect(files.filter((f) => packed.has(f)).length).toBeGreaterThan(20);
+  });
+
   it.each(CALLED_OFTEN)("`$args` loads no zod, and neither worker_threads nor (but run) child_process", async ({ args, input }) => {
     expect((await authctl(home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
     expect((await authctl(home, ["key", "gh", "--stdin"], { input: "ghp_FAKE_startup_token_not_real_0001" })).exitCode).toBe(0);

@@ -24,6 +24,11 @@ const ACCEPTED = Symbol.for("authctl.codeCache.accepted");
 
 /** What the build's training run reads back: each file's script, to ask V8 for its cache at exit. */
 const TRAINING = Symbol.for("authctl.codeCache.training");
+/**
+ * The caches the build's earlier training runs produced, by file: a run compiles from them, so a
+ * file several commands share (hot.js) ends up cached with what each of them ran, not one's only.
+ */
+const TRAINING_SEED = Symbol.for("authctl.codeCache.trainingSeed");
 
 interface CompilingModule {
   exports: unknown;
@@ -63,7 +68,8 @@ export function useCodeCache(packFile: string): void {
     // script needs Node's experimental main-context loader for it, which warns on stderr.
     const ours = dirname(filename) === dir && !content.startsWith("#!") && !content.includes("import(");
     if (!ours || (!training && (!entry || entry.sourceLength !== content.length))) return nodeCompile.call(this, content, filename);
-    const cachedData = entry && read ? read.bytes.subarray(entry.offset, entry.offset + entry.length) : undefined;
+    const seed = training && (globalThis as Record<symbol, Map<string, Buffer> | undefined>)[TRAINING_SEED]?.get(basename(filename));
+    const cachedData = seed ?? (entry && read ? read.bytes.subarray(entry.offset, entry.offset + entry.length) : undefined);
     const script = new vm.Script(module.wrap(content), { filename, ...(cachedData ? { cachedData } : {}) });
     training?.set(basename(filename), script);
     if (cachedData && !script.cachedDataRejected) counts[ACCEPTED] = (counts[ACCEPTED] ?? 0) + 1;
