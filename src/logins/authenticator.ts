@@ -5,6 +5,7 @@ import { holdSignal, interruption } from "../core/abort.js";
 import type { Engine } from "../engine/index.js";
 import { ModeUnavailableError } from "../core/errors.js";
 import { assertImageReference } from "../core/imageRef.js";
+import { lazy } from "../core/lazy.js";
 import type { AuthMode, Provider } from "../roster/schema.js";
 import { storeApiKey, type StoredSummary } from "./api-key/apiKey.js";
 import { defaultAuthImage } from "./container/images.js";
@@ -13,7 +14,7 @@ import { oauthProvider, prepareOAuthSession, type AuthSession, type CaptureSumma
 import { apiKeyQuestion } from "../ui/prompt.js";
 import { terminalUi, type AuthUi } from "../ui/ui.js";
 import type { HostFlowName } from "../roster/hostFlowSchema.js";
-import { promptText, type HostLoginOptions, type HostLoginSession, type HostLoginSummary } from "./hostLogin.js";
+import type { HostLoginOptions, HostLoginSession, HostLoginSummary } from "./hostLogin.js";
 
 export type ImageSource = string | (() => Promise<string>);
 
@@ -143,6 +144,8 @@ export class Authenticator {
   private async runHost(options: AuthenticateOptions, ui: AuthUi): Promise<HostLoginSummary> {
     await using session = await prepareHostLogin(this.provider, options);
     ui.show(session.title);
+    // Loaded here: its schemas would load zod on the container login's way to its container.
+    const { promptText } = await import("./hostLogin.js");
     ui.show(promptText(session.prompt));
     return await session.capture({ signal: options.signal, pastedRedirectUrl: options.pastedRedirectUrl });
   }
@@ -162,12 +165,21 @@ export class Authenticator {
   }
 }
 
-const AuthenticateArgs = SetOptions.extend({ projectId: z.string().nullable().optional() });
+const AuthenticateArgs = lazy(() => SetOptions.extend({ projectId: z.string().nullable().optional() }));
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value));
+
+/** The usual options, recognised without building the schema: zod then loads while the login runs, if at all. */
+const acceptedAtSight = (options: unknown) =>
+  isPlainObject(options) &&
+  (options.credentialSet === undefined || typeof options.credentialSet === "string") &&
+  (options.projectId === undefined || options.projectId === null || typeof options.projectId === "string");
 
 /** The options of a call in either spelling: `(options)`, or the deprecated `(projectId, options)`. */
 function withProject(fn: string, first: string | null | AuthenticateOptions | undefined, second: AuthenticateOptions | undefined): AuthenticateOptions {
   const options = first === null || typeof first === "string" ? { ...second, projectId: first } : (first ?? {});
-  validateArguments(fn, { options: [AuthenticateArgs, options] });
+  if (!acceptedAtSight(options)) validateArguments(fn, { options: [AuthenticateArgs, options] });
   return options;
 }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { holdSignal, interruption, throwIfAborted } from "../../core/abort.js";
 import { CaptureError } from "../../core/errors.js";
 import type { AuthUi } from "../../ui/ui.js";
-import type { AuthSession, CaptureSummary } from "./session.js";
+import { loadCaptureModules, type AuthSession, type CaptureSummary } from "./session.js";
 
 export interface RunSessionOptions {
   ui?: AuthUi;
@@ -47,6 +47,7 @@ export async function runSession(session: AuthSession, options: RunSessionOption
     }
     // Plain spawn, not execa: this is the CLI's hot path and execa costs ~100 ms to import.
     const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", env: session.engineEnv });
+    loadCaptureModules().catch(() => undefined); // a failed load is capture's own error
     let running = true;
     attached = { child, running: () => running };
     const result = await new Promise<{ code: number | null; error?: Error }>((resolve) => {

@@ -6,8 +6,6 @@ import { CaptureError, InvalidNameError, ModeUnavailableError } from "../../core
 import { imageUserOf, type Provider } from "../../roster/schema.js";
 import { assertSetName, DEFAULT_SET } from "../../core/names.js";
 import { assertImageReference } from "../../core/imageRef.js";
-import { extract, readCaptureFiles } from "./capture/index.js";
-import { prepareSharedMount } from "./sharedMount.js";
 import { assertLoginImage } from "./images.js";
 import { createLoginDir, loginTempRoot, removeLoginDir } from "./loginDir.js";
 import { acquireLoginLock, releaseLoginLock } from "./loginLock.js";
@@ -60,6 +58,14 @@ function bannerFor(provider: Provider, projectId: string | null): { title: strin
   return { title, banner: lines.join("\n") };
 }
 
+let captureModules: Promise<[typeof import("./capture/index.js"), typeof import("./sharedMount.js")]> | undefined;
+/**
+ * The modules only capture needs (the vendors' checks, zod with them, the shared mount): the CLI
+ * starts loading them once the container is spawned, so their load overlaps the login instead of
+ * delaying the container.
+ */
+export const loadCaptureModules = () => (captureModules ??= Promise.all([import("./capture/index.js"), import("./sharedMount.js")]));
+
 /**
  * One OAuth login, prepared but not run ("hold, don't call"): a TUI runs `argv` in its own
  * terminal and the blocking CLI runs it inline; both then call `capture()` and `cleanup()`.
@@ -111,6 +117,7 @@ export class AuthSession implements AuthSessionState {
   async capture(): Promise<CaptureSummary> {
     if (this.captured) return this.captured;
     const oauth = this.entry.oauth!;
+    const [{ extract, readCaptureFiles }, { prepareSharedMount }] = await loadCaptureModules();
     const files = await readCaptureFiles(this.authDir, oauth.capture.files);
     const { payload, preview, expiresAt } = extract(this.provider, oauth.capture, files);
     // One unit (issue 11): everything the shared mount can refuse (a directory where a file goes,
