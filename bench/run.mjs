@@ -48,7 +48,7 @@ function buildBenchImage(engine) {
   writeFileSync(join(dir, "claude"), "#!/bin/sh\nexec fake-vendor claude instant\n", { mode: 0o755 });
   writeFileSync(join(dir, "Containerfile"), `FROM ${IMAGE}\nCOPY claude /usr/local/bin/claude\n`);
   // docker's classic builder takes a local base as it is (BuildKit would ask a registry about it).
-  execFileSync(engine.binary, ["build", "-q", "-t", BENCH_IMAGE, dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+  execFileSync(engine.binary, ["build", "-q", "-t", BENCH_IMAGE, "-f", join(dir, "Containerfile"), dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
 }
 
 /**

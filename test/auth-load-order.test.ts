@@ -26,7 +26,7 @@ describe.runIf(hasEngine)("`authctl auth`: what is loaded when the container is 
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "claude"), "#!/bin/sh\nexec fake-vendor claude instant\n", { mode: 0o755 });
     writeFileSync(join(dir, "Containerfile"), `FROM ${TEST_IMAGE}\nCOPY claude /usr/local/bin/claude\n`);
-    execFileSync(ENGINE, ["build", "-q", "-t", IMAGE, dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+    execFileSync(ENGINE, ["build", "-q", "-t", IMAGE, "-f", join(dir, "Containerfile"), dir], { stdio: "ignore", env: { ...process.env, DOCKER_BUILDKIT: "0" } });
     const hook = join(t.home, "..", "at-spawn.cjs");
     writeFileSync(
       hook,
