@@ -40,7 +40,7 @@ export const ProviderArgument = lazy(() => z.string());
 /** The options object most entry points take: the credential set, spelled one way; the rest is each call's own. */
 export const SetOptions = lazy(() => z.looseObject({ credentialSet: z.string().optional() }));
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+export const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value));
 
 /**

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { contextFrom, type WithContext } from "../context.js";
-import { ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
+import { isPlainObject, ProviderArgument, SetOptions, validateArguments } from "../core/arguments.js";
 import { holdSignal, interruption } from "../core/abort.js";
 import type { Engine } from "../engine/index.js";
 import { ModeUnavailableError } from "../core/errors.js";
@@ -166,9 +166,6 @@ export class Authenticator {
 }
 
 const AuthenticateArgs = lazy(() => SetOptions.extend({ projectId: z.string().nullable().optional() }));
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(value));
 
 /** The usual options, recognised without building the schema: zod then loads while the login runs, if at all. */
 const acceptedAtSight = (options: unknown) =>
