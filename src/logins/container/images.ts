@@ -89,14 +89,16 @@ export async function ensureAuthImage(
   const repo = `localhost/authctl-${key}`;
   // A base that is not local would send the engine to a registry: authctl never pulls. A built
   // image needs no base (one copied from another engine, e.g. by scripts/build-auth-image.sh).
-  const built = await imageExists(engine, contentTag(repo, contextDir, buildArgs));
+  const tag = contentTag(repo, contextDir, buildArgs);
+  const built = await imageExists(engine, tag);
   if (!built && from !== undefined && !(await imageExists(engine, from))) {
     throw new UsageError(
       `base image ${from} is not in ${engine.name}'s local images (${baseOrigin(key, options, configured)}), and authctl never pulls: ` +
         `make one without a registry (as root: \`bash ${BASE_SCRIPT} --base-only\` prints its tag), then \`authctl image build --base <that tag>\`, which records it for later logins`,
     );
   }
-  const tag = await ensureImage(engine, { repo, contextDir, buildArgs, onProgress });
+  // Asked once: ensureImage would ask the engine about the same tag again.
+  if (!built) await ensureImage(engine, { repo, contextDir, buildArgs, onProgress });
   if (options.record && options.home !== undefined && base !== undefined && base !== configured) recordImageSetting(options.home, key, "base", base);
   return tag;
 }
