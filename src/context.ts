@@ -4,6 +4,7 @@ import type { Env } from "./core/env.js";
 import type { ResolveHost } from "./core/netGuard.js";
 import { AuthctlError } from "./core/errors.js";
 import { authctlHome, storePaths, type StorePaths } from "./core/paths.js";
+import { stdinIsTerminal } from "./core/terminal.js";
 import type { Engine } from "./engine/detect.js";
 import { loadRoster, type Roster } from "./roster/load.js";
 import { CredentialStore } from "./store/store.js";
@@ -94,7 +95,7 @@ export class Authctl implements Disposable {
 
   /** Whether stdin is a terminal (prompts, `-t` for a login container). */
   get interactive(): boolean {
-    return Boolean(this.io?.stdin.isTTY);
+    return this.io !== undefined && stdinIsTerminal(this.io);
   }
 
   /** Closes the store if this context opened it (a given store belongs to whoever gave it). */

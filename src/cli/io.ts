@@ -1,5 +1,6 @@
 import type { ContextStreams, Env } from "../context.js";
 import { relativeTime } from "../core/clock.js";
+import { stdinIsTerminal } from "../core/terminal.js";
 
 /** The CLI's streams (whether they are terminals: colour and prompts only on a TTY) and its environment. */
 export interface IOStreams extends ContextStreams {
@@ -20,7 +21,7 @@ export function systemIO(): IOStreams {
   return { get stdin() { return process.stdin; }, stdinFd: 0, stdout: process.stdout, stderr: process.stderr, env: process.env, ...(cwd === undefined ? {} : { cwd }) };
 }
 
-export const stdinIsTTY = (io: IOStreams) => Boolean(io.stdin.isTTY);
+export const stdinIsTTY = (io: IOStreams) => stdinIsTerminal(io);
 
 /** `authctl creds list | head -1`: a reader that closes early is not an error worth a stack trace (entry points only). */
 export function quietOnClosedPipe(): void {

@@ -1,4 +1,4 @@
-import { lstat, mkdir, mkdtemp, readdir } from "node:fs/promises";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Env } from "../../context.js";
@@ -19,10 +19,12 @@ export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() ||
  */
 export async function createLoginDir(containerName: string, owner: number | null, tempRoot: string): Promise<string> {
   // node's own mkdtemp (0700): tmp-promise cost a module load and an exit handler on every login.
-  const root = await mkdtemp(join(tempRoot, `${PREFIX}${containerName}-`));
+  // Synchronous, as this file's other calls: each is one syscall, and node:fs/promises would be a
+  // module load (≈ 2 ms of CPU) on a login's way to its container.
+  const root = mkdtempSync(join(tempRoot, `${PREFIX}${containerName}-`));
   try {
     const mount = join(root, MOUNT);
-    await mkdir(mount, { mode: 0o700 });
+    mkdirSync(mount, { mode: 0o700 });
     prepareMountDir(mount, owner);
     return mount;
   } catch (err) {
@@ -31,9 +33,9 @@ export async function createLoginDir(containerName: string, owner: number | null
   }
 }
 
-async function lstatOrUndefined(path: string) {
+function lstatOrUndefined(path: string) {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
@@ -54,7 +56,7 @@ async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours"
   if (dirname(root) !== tempRoot) {
     return notOurs(`those are ${expected}, in this process's TMPDIR: clean up with the TMPDIR the login was prepared with`);
   }
-  const stats = await lstatOrUndefined(root);
+  const stats = lstatOrUndefined(root);
   if (!stats) return "gone";
   if (stats.isSymbolicLink()) return notOurs(`${root} is a symlink`);
   if (!stats.isDirectory()) return notOurs(`${root} is not a directory`);
@@ -86,6 +88,14 @@ export async function removeLoginDir(authDir: string, tempRoot: string): Promise
 /** Whether the login dir `authDir` was made for the container `containerName`. */
 export const loginDirOf = (authDir: string, containerName: string): boolean => basename(dirname(authDir)).startsWith(`${PREFIX}${containerName}-`);
 
+const readdirOrNone = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
 /**
  * Login dirs (their `authDir`s) under `tempRoot` that authctl made and nobody touched for
  * `maxAgeMs`: what a killed authctl leaves. A dir qualifies only if it holds `mount/` and nothing
@@ -93,12 +103,12 @@ export const loginDirOf = (authDir: string, containerName: string): boolean => b
  */
 export async function staleLoginDirs(tempRoot: string, now: number, maxAgeMs: number): Promise<string[]> {
   const stale: string[] = [];
-  for (const name of await readdir(tempRoot).catch(() => [])) {
+  for (const name of readdirOrNone(tempRoot)) {
     if (!name.startsWith(PREFIX)) continue;
     const authDir = join(tempRoot, name, MOUNT);
     try {
       if ((await loginDirStatus(authDir, tempRoot)) !== "ours") continue;
-      const [root, mount, entries] = await Promise.all([lstat(dirname(authDir)), lstatOrUndefined(authDir), readdir(dirname(authDir))]);
+      const [root, mount, entries] = [lstatSync(dirname(authDir)), lstatOrUndefined(authDir), readdirSync(dirname(authDir))];
       if (mount?.isDirectory() && entries.length === 1 && now - root.mtimeMs > maxAgeMs) stale.push(authDir);
     } catch {
       // Removed or replaced while we looked: not a candidate.
