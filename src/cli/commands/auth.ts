@@ -33,14 +33,9 @@ export async function runAuth(f: Factory, provider: string, opts: AuthCliOptions
   if (opts.image !== undefined) assertImageReference(opts.image, "--image");
   const context = await f.context();
   const entry = context.roster().get(provider);
-  const containerLogin = Boolean(entry.oauth) && !entry.host_flow && opts.mode !== "api_key";
-  if (containerLogin) {
-    // Started now, awaited where the login needs them: the engine answers its `_ping` and root's
-    // sandbox id is asked of NSS (a process) while the login layer loads and the store opens,
-    // not on the way to the container. A failure surfaces there, in the same order as before.
-    void context.engine().catch(() => undefined);
-    if (process.getuid?.() === 0) (await import("../../engine/index.js")).startHostIdLookup();
-  }
+  // Root's container login runs as a sandbox id NSS is asked about (a process): asked now, so the
+  // answer comes while the login layer loads and the store opens, not on the way to the container.
+  if (process.getuid?.() === 0 && entry.oauth && !entry.host_flow && opts.mode !== "api_key") (await import("../../engine/index.js")).startHostIdLookup();
   // Loaded only here: read-only commands never pull in the login layer.
   const { Authenticator } = await import("../../logins/authenticator.js");
   const { terminalUi } = await import("../../ui/ui.js");
