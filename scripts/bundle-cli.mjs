@@ -168,11 +168,13 @@ function toCommonJs(file) {
  * `require` for executable subcommands, which authctl has none of, and the store's key helpers;
  * worker_threads: the PostgreSQL backend and the in-run service call; https: the engine's API
  * client (src/core/http.ts) speaks plain HTTP on a Unix socket, and only host logins reach an https
- * URL). Each of the first two loaded up front cost about a tenth of `node -e 0`; https ≈ 2-5 ms of
- * CPU on `authctl auth`'s way to its container (it loads tls with it). Only a whole-module binding
+ * URL; tty: whether stdin is a terminal (src/core/terminal.ts), asked by the commands that may
+ * prompt, while loading it (and net, which it requires) costs every command ≈ 5 ms). Each of the
+ * first two loaded up front cost about a tenth of `node -e 0`; https ≈ 2-5 ms of CPU on `authctl
+ * auth`'s way to its container (it loads tls with it). Only a whole-module binding
  * (`var x = require(…)`) is replaced: its every use is a property read, which the stand-in forwards.
  */
-const LAZY_BUILTINS = ["child_process", "worker_threads", "https"];
+const LAZY_BUILTINS = ["child_process", "worker_threads", "https", "tty"];
 const LAZY_MODULE = `const __authctlLazyModule = (load) => { let loaded; const real = () => (loaded ??= load()); return new Proxy({}, { get: (_, key) => real()[key], has: (_, key) => key in real(), ownKeys: () => Reflect.ownKeys(real()), getOwnPropertyDescriptor: (_, key) => { const d = Reflect.getOwnPropertyDescriptor(real(), key); return d && { ...d, configurable: true }; } }); };\n`;
 function loadOnFirstUse(code, file) {
   const builtins = new RegExp(`^(\\s*var [\\w$]+ = )(?:require|\\(0, import_chunk_[A-Z0-9]+\\.__require\\))\\("(node:(?:${LAZY_BUILTINS.join("|")}))"\\);$`, "gm");

@@ -182,7 +182,7 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
     expect(files.filter((f) => packed.has(f)).length).toBeGreaterThan(20);
   });
 
-  it.each(CALLED_OFTEN)("`$args` loads no zod, and neither worker_threads nor (but run) child_process", async ({ args, input }) => {
+  it.each(CALLED_OFTEN)("`$args` loads no zod, no https or tty (off a terminal), and neither worker_threads nor (but run) child_process", async ({ args, input }) => {
     expect((await authctl(home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
     expect((await authctl(home, ["key", "gh", "--stdin"], { input: "ghp_FAKE_startup_token_not_real_0001" })).exitCode).toBe(0);
     const { files, packages, builtins, stdout } = await loaded(args, input);
@@ -192,6 +192,9 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
     expect(files.filter((f) => f.endsWith("/zod.js"))).toEqual([]);
     expect(packages).not.toContain("zod");
     expect(builtins).not.toContain("worker_threads");
+    // Each loads on first use (scripts/bundle-cli.mjs): tty with net ≈ 5 ms, https with tls more.
+    expect(builtins).not.toContain("tty");
+    expect(builtins).not.toContain("https");
     if (args[0] !== "run") expect(builtins).not.toContain("child_process");
   });
 
