@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
 import { readBody } from "./body.js";
 import { HttpExchangeError } from "./errors.js";
 
@@ -21,7 +22,7 @@ export interface HttpCall {
   /** The largest response body read. */
   maxBytes: number;
   signal?: AbortSignal;
-  /** node:http's `createConnection`, for a connection verified before anything is sent. */
+  /** node:http's `createConnection`, for a connection verified before anything is sent (a socket's own by default). */
   createConnection?: RequestOptions["createConnection"];
   /** How the URL's host becomes the address dialled (a guard that checks it after resolution); TLS still verifies the name. */
   lookup?: RequestOptions["lookup"];
@@ -34,6 +35,13 @@ export interface HttpReply {
 }
 
 /**
+ * node:http's `createConnection` for a Unix socket: a request that brings its own connection skips
+ * the agent, whose server name check (net.isIP) compiles V8's IPv6 pattern on first use, 10-30 ms
+ * of a login's start on a 2-core machine. A Unix socket has no server name to check.
+ */
+export const unixConnection = (socketPath: string) => () => connect(socketPath);
+
+/**
  * One HTTP exchange, bounded in time and in what it reads. A timeout or an oversized body is an
  * `HttpExchangeError` (its `reason` says which); connection errors and aborts reject as node:http
  * gives them (their `code`), for the caller to name the peer and the fix.
@@ -42,7 +50,8 @@ export function httpCall(call: HttpCall): Promise<HttpReply> {
   const { url, socketPath, timeoutMs, maxBytes } = call;
   const peer = url ?? `${socketPath}${call.path ?? "/"}`;
   const headers = { ...(call.body === undefined ? {} : { "content-length": Buffer.byteLength(call.body) }), ...call.headers };
-  const options: RequestOptions = { method: call.method ?? "GET", headers, signal: call.signal, createConnection: call.createConnection, ...(call.lookup ? { lookup: call.lookup } : {}) };
+  const createConnection = call.createConnection ?? (url === undefined && socketPath !== undefined ? unixConnection(socketPath) : undefined);
+  const options: RequestOptions = { method: call.method ?? "GET", headers, signal: call.signal, createConnection, ...(call.lookup ? { lookup: call.lookup } : {}) };
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {

@@ -1,4 +1,3 @@
-import { connect } from "node:net";
 import { EngineError } from "../core/errors.js";
 import { httpCall, type HttpReply } from "../core/http.js";
 import type { ContainerFilter, EngineBackend } from "./backend.js";
@@ -9,18 +8,11 @@ const TIMEOUT_MS = 60_000;
 const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /**
- * node:http's `createConnection` for the engine's socket: a request that brings its own connection
- * skips the agent, whose server name check (net.isIP) compiles V8's IPv6 pattern on first use,
- * 10-30 ms of a login's start on this machine. A unix socket has no server name to check.
- */
-export const socketConnection = (socketPath: string) => () => connect(socketPath);
-
-/**
  * One Docker-compatible API call over the unix socket. Plain node:http rather than dockerode:
  * these four calls are all authctl needs, and dockerode costs ~185 ms to import on every login.
  */
 function call(socketPath: string, method: string, path: string): Promise<HttpReply> {
-  return httpCall({ socketPath, method, path, body: "", timeoutMs: TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES, createConnection: socketConnection(socketPath) });
+  return httpCall({ socketPath, method, path, body: "", timeoutMs: TIMEOUT_MS, maxBytes: MAX_REPLY_BYTES });
 }
 
 const messageOf = (reply: HttpReply) => {

@@ -4,8 +4,7 @@ import { homedir } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
 import type { Env } from "../core/env.js";
 import { NoEngineError } from "../core/errors.js";
-import { httpCall } from "../core/http.js";
-import { socketConnection } from "./api.js";
+import { httpCall, unixConnection } from "../core/http.js";
 import { engineEnv } from "./env.js";
 
 export type EngineName = "podman" | "docker";
@@ -100,7 +99,7 @@ interface Pong {
 /** `GET /_ping` with a hard deadline: a dead or hung socket costs at most `timeoutMs`. */
 function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
   return new Promise((done) => {
-    const req = request({ socketPath, path: "/_ping", method: "GET", createConnection: socketConnection(socketPath) }, (res) => {
+    const req = request({ socketPath, path: "/_ping", method: "GET", createConnection: unixConnection(socketPath) }, (res) => {
       clearTimeout(timer);
       res.resume();
       done({ ok: res.statusCode === 200, libpod: res.headers["libpod-api-version"] !== undefined });
@@ -120,7 +119,7 @@ function ping(socketPath: string, timeoutMs = PING_TIMEOUT_MS): Promise<Pong> {
 /** `GET <path>` on the socket, parsed as JSON; undefined on any failure or after `timeoutMs`. */
 async function getJson(socketPath: string, path: string, timeoutMs: number): Promise<unknown> {
   try {
-    const reply = await httpCall({ socketPath, path, timeoutMs, maxBytes: 1024 * 1024, createConnection: socketConnection(socketPath) });
+    const reply = await httpCall({ socketPath, path, timeoutMs, maxBytes: 1024 * 1024 });
     return reply.status === 200 ? JSON.parse(reply.body) : undefined;
   } catch {
     return undefined;
