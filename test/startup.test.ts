@@ -1,7 +1,8 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, REPO, authctl, tempHome } from "./helpers/env.js";
+import { foregroundServe, waitFor } from "./helpers/serve-cli.js";
 import { relativeTo, staticallyReachable } from "./helpers/imports.js";
 
 const HEAVY_SOURCES = /^(src|dist)\/(engine|logins|roster\/load|roster\/schema|context|store\/keyringChild)/;
@@ -206,6 +207,24 @@ describe("what the built CLI loads when it runs (every file in require.cache at 
       expect(builtins, args.join(" ")).toContain("net");
       expect(builtins.filter((b) => ["http", "https", "tls"].includes(b)), args.join(" ")).toEqual([]);
       expect(files.flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {})).filter((i) => i.startsWith("dist/engine/")), args.join(" ")).toEqual([]);
+    }
+  });
+
+  it("`token` answered by the running service requires koffi by its file: Node's resolver for package exports (≈ 4 ms) never loads", async () => {
+    expect((await authctl(home, ["key", "openai", "--stdin"], { input: "sk-startup-0123456789abcdef" })).exitCode).toBe(0);
+    const daemon = foregroundServe(home);
+    try {
+      const socket = join(home, "run", "authctl.sock");
+      await waitFor(() => existsSync(socket) || daemon.exitCode !== null, "the daemon's socket", 20_000);
+      const { packages, builtins, stdout } = await loaded(["token", "openai"]);
+      expect(stdout.includes("sk-startup-")).toBe(true);
+      // The service answered (no SQLite) after the peer check (koffi).
+      expect(packages).toContain("koffi");
+      expect(packages).not.toContain("better-sqlite3");
+      expect(builtins).not.toContain("internal/modules/esm/resolve");
+    } finally {
+      daemon.kill();
+      await daemon;
     }
   });
 });

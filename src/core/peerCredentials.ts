@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
+import { join } from "node:path";
 
 /** Who is at the other end of a Unix socket, as the kernel recorded it at connect() (for a client: who listened). */
 export interface PeerCredentials {
@@ -30,11 +32,26 @@ export function peerReader(): { read: PeerReader } | { reason: string } {
   return loaded;
 }
 
+/**
+ * koffi's CommonJS entry, required by its file where node_modules lookup finds the package: the bare
+ * name resolves through its package.json "exports", and Node's resolver for those (its ES module
+ * one) costs ≈ 4 ms of CPU to load, on every `token` a running service answers. Any other layout
+ * (another koffi version's, a bundler's) takes the bare name.
+ */
+function requireKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths("koffi") ?? []) {
+    const entry = join(dir, "koffi", "index.cjs");
+    if (existsSync(entry)) return require(entry) as Koffi;
+  }
+  return require("koffi") as Koffi;
+}
+
 function loadPeerReader(): { read: PeerReader } | { reason: string } {
   if (process.platform !== "linux") return { reason: `SO_PEERCRED is read on Linux only (this is ${process.platform})` };
   let koffi: Koffi;
   try {
-    koffi = createRequire(import.meta.url)("koffi") as Koffi;
+    koffi = requireKoffi();
   } catch {
     return { reason: "the optional native helper koffi is not installed (npm install koffi)" };
   }
