@@ -57,6 +57,17 @@ function seedHome() {
   return home;
 }
 
+/** The default set's gh and openai keys alone: the fixed part of a listing, without 1,000 rows' work. */
+function seedSmallHome() {
+  const home = join(scratch, "seed-small");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const context = new Authctl({ env: {}, home });
+  storeApiKey("openai", "sk-bench-default-0123456789abcdef", { context });
+  storeApiKey("gh", "ghp_FAKE_bench_token_not_real_0001", { context });
+  context.close();
+  return home;
+}
+
 /** Its own copy of the seeded home and its own TMPDIR. */
 function envFor(name, seed) {
   const dir = join(scratch, name);
@@ -135,6 +146,7 @@ writeFileSync(FLOOR_SPAWN, `require(${JSON.stringify(FLOOR_SQLITE)});\nrequire("
 const FLOOR_ZOD = floorStep("zod", [chunkHolding("dist/roster/schema.js"), chunkHolding("node_modules/zod/")]);
 
 const seed = seedHome();
+const smallSeed = seedSmallHome();
 const FIGURES = [
   { name: "floor: a one-line ESM file", argv: ["node", FLOOR], target: null },
   { name: "floor: a one-line CommonJS file", argv: ["node", FLOOR_CJS], target: null },
@@ -144,6 +156,8 @@ const FIGURES = [
   { name: "`authctl --version`", args: ["--version"], target: 1.2 },
   { name: "`authctl creds list` (1,000 credentials)", args: ["creds", "list"], seeded: true, target: 1.3 },
   { name: "`authctl status` (1,000 credentials)", args: ["status"], seeded: true, target: 1.3 },
+  { name: "`authctl creds list` (2 credentials: the listing's fixed part)", args: ["creds", "list"], seeded: "small", target: null },
+  { name: "`authctl status` (2 credentials: the listing's fixed part)", args: ["status"], seeded: "small", target: null },
   { name: "`authctl token openai`", args: ["token", "openai"], seeded: true, target: 1.3, command: "token" },
   { name: "`authctl git-credential get` (github.com)", args: ["git-credential", "get"], seeded: true, target: 1.3, command: "git-credential", input: "protocol=https\nhost=github.com\n\n" },
   { name: "floor: node:crypto, koffi's peer check and one health exchange with the running service", argv: ["node", FLOOR_SERVICE], seeded: true, service: "svc-floor", socketArg: true, target: null },
@@ -163,7 +177,7 @@ try {
       continue;
     }
     // A service's home gets a short name: its socket's path must fit a Unix socket (107 bytes).
-    const env = envFor(fig.service ?? fig.name.replace(/\W+/g, "-"), fig.seeded ? seed : undefined);
+    const env = envFor(fig.service ?? fig.name.replace(/\W+/g, "-"), fig.seeded === "small" ? smallSeed : fig.seeded ? seed : undefined);
     const argv = fig.argv ? [...fig.argv, ...(fig.socketArg ? [join(env.AUTHCTL_HOME, "run", "authctl.sock")] : [])] : ["node", CLI, ...fig.args];
     // The home's own service, as a user who ran `authctl serve` has it: answers come from it.
     const stopService = fig.service ? startService(env) : () => undefined;
