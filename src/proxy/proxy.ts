@@ -64,6 +64,7 @@ export interface CredentialProxyOptions extends WithContext {
   maxConnectionsPerSession?: number;
   /** Where OAuth clients send their refresh calls (Codex: CODEX_REFRESH_TOKEN_URL_OVERRIDE). */
   refreshPath?: string;
+  /** Each request's line; a refusal's is given before the refusal is answered, so a sink that writes it at once has it in the file first. */
   onAudit?: (entry: ProxyAuditEntry) => void;
   /** How upstream names resolve (the system resolver by default); every address is checked by the upstream guard. */
   resolveUpstream?: ResolveUpstream;
@@ -297,16 +298,16 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
   async function proxyRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     if (req.method === "POST" && (req.url ?? "").split("?")[0] === refreshPath) {
-      const outcome = await exchangeRefreshPhantom(req, res, { context, refresher, upstreams: options.upstreams });
+      const { outcome, body } = await exchangeRefreshPhantom(req, { context, refresher, upstreams: options.upstreams });
       audit(outcome, req, outcome.status, 0, 0, started);
-      return;
+      return sendJson(res, outcome.status, body);
     }
     const target = resolve(req);
     if ("status" in target) {
       req.resume();
+      audit(target, req, target.status, 0, 0, started);
       if (gitRequest(req.method ?? "", req.url ?? "")) sendGitRefusal(res, target.status, target.rule ? `${target.message} [rule ${target.rule}]` : target.message, target.headers);
       else sendJson(res, target.status, refusalBody(target), target.headers);
-      audit(target, req, target.status, 0, 0, started);
       return;
     }
     const meter = new BodyMeter(limits.maxRequestBytes);
@@ -333,8 +334,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         if (meter.tooLarge) sendJson(res, 413, { error: { type: "authctl_proxy", message: `authctl proxy: request body larger than ${limits.maxRequestBytes} bytes` } });
         else if (error instanceof UpstreamRefusedError) {
           const refusal = { grant: target.grant, status: 502, reason: "Bad Gateway", rule: "upstream_guard", message: error.message };
-          sendJson(res, 502, refusalBody(refusal));
-          return audit(refusal, req, 502, meter.bytes, 0, started);
+          audit(refusal, req, 502, meter.bytes, 0, started);
+          return sendJson(res, 502, refusalBody(refusal));
         } else sendJson(res, 502, { error: { type: "authctl_proxy", message: "authctl proxy: the upstream did not answer" } });
         audit(target, req, res.statusCode, meter.bytes, joiner?.bytes ?? 0, started);
       });
@@ -387,8 +388,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
     } catch (error) {
       req.resume();
       const refusal = notReady(target, error);
-      sendJson(res, refusal.status, refusalBody(refusal));
       audit(refusal, req, refusal.status, meter.bytes, 0, started);
+      sendJson(res, refusal.status, refusalBody(refusal));
     }
   }
 
@@ -403,8 +404,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
         ? resolved
         : { grant: resolved.grant, status: 403, reason: "Forbidden", message: `authctl proxy: upgrade to "${protocol.slice(0, 32)}" is not allowed for ${resolved.grant.provider} (only a WebSocket GET, on a route with websocket: true)` };
     if ("status" in target) {
-      refuseSocket(socket, target.status, target.reason, refusalBody(target), target.headers);
-      return audit(target, req, target.status, 0, 0, started);
+      audit(target, req, target.status, 0, 0, started);
+      return refuseSocket(socket, target.status, target.reason, refusalBody(target), target.headers);
     }
     const phantom = phantomFrom(req.headers) ?? "";
     const attempt = (secret: string, retried: boolean) => {
@@ -444,8 +445,8 @@ export function createCredentialProxy(options: CredentialProxyOptions = {}): Cre
       attempt(await secretFor(target), false);
     } catch (error) {
       const refusal = notReady(target, error);
-      refuseSocket(socket, refusal.status, refusal.reason, refusalBody(refusal));
       audit(refusal, req, refusal.status, 0, 0, started);
+      refuseSocket(socket, refusal.status, refusal.reason, refusalBody(refusal));
     }
   }
 

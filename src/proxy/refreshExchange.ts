@@ -1,8 +1,7 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Authctl } from "../context.js";
 import { readBody } from "../core/body.js";
 import { typedCredential } from "../credentials/index.js";
-import { sendJson } from "./forward.js";
 import { mintPhantoms, revokePhantom, verifyPhantom, type PhantomGrant } from "./phantoms.js";
 import type { RefreshOwner } from "./refresh.js";
 import { routeFor, type UpstreamOverride } from "./routes.js";
@@ -35,11 +34,16 @@ function refreshTokenOf(text: string | undefined, contentType: string): string |
 /** How an exchange ended, for the proxy's audit line (the shape of its own refusals). */
 export type ExchangeOutcome = { status: 200; grant: PhantomGrant } | { status: number; reason: string; message: string; grant?: PhantomGrant };
 
+/** An exchange's outcome and the JSON body that answers it: the caller audits it, then answers. */
+export interface Exchange {
+  outcome: ExchangeOutcome;
+  body: Record<string, unknown>;
+}
+
 const REASONS = { 400: "Bad Request", 401: "Unauthorized", 502: "Bad Gateway" } as const;
 
-function refuse(res: ServerResponse, status: keyof typeof REASONS, error: string, message: string, grant?: PhantomGrant): ExchangeOutcome {
-  sendJson(res, status, { error, error_description: message });
-  return { status, reason: REASONS[status], message, ...(grant ? { grant } : {}) };
+function refuse(status: keyof typeof REASONS, error: string, message: string, grant?: PhantomGrant): Exchange {
+  return { outcome: { status, reason: REASONS[status], message, ...(grant ? { grant } : {}) }, body: { error, error_description: message } };
 }
 
 /**
@@ -51,14 +55,13 @@ function refuse(res: ServerResponse, status: keyof typeof REASONS, error: string
  */
 export async function exchangeRefreshPhantom(
   req: IncomingMessage,
-  res: ServerResponse,
   deps: { context: Authctl; refresher: RefreshOwner; upstreams?: Record<string, UpstreamOverride> },
-): Promise<ExchangeOutcome> {
+): Promise<Exchange> {
   const { context } = deps;
   const presented = refreshTokenOf(await readSmallBody(req), String(req.headers["content-type"] ?? ""));
   const grant = presented === undefined ? undefined : verifyPhantom(presented, { context });
   if (!grant || grant.purpose !== "refresh") {
-    return refuse(res, 401, "invalid_grant", "authctl proxy: unknown, used, revoked or expired refresh phantom");
+    return refuse(401, "invalid_grant", "authctl proxy: unknown, used, revoked or expired refresh phantom");
   }
   const target = `${grant.credentialSet}:${grant.provider}`;
   const row = context.store().get(grant.credentialSet, grant.provider);
@@ -67,7 +70,7 @@ export async function exchangeRefreshPhantom(
   // Only a container login is refreshed here; an API key has no refresh flow: a fresh pair would only be a way to outlive the grant.
   if (type !== "oauth" || !route) {
     const held = type ? `an ${type} credential` : "nothing stored";
-    return refuse(res, 400, "unsupported_grant_type", `authctl proxy: ${target} has no OAuth refresh through the proxy (${held}); its phantoms last as granted, start a new session for more time`, grant);
+    return refuse(400, "unsupported_grant_type", `authctl proxy: ${target} has no OAuth refresh through the proxy (${held}); its phantoms last as granted, start a new session for more time`, grant);
   }
   revokePhantom(presented!, { context });
   if (route.refresh) {
@@ -75,20 +78,20 @@ export async function exchangeRefreshPhantom(
       await deps.refresher.fresh(grant.credentialSet, grant.provider, route.refresh);
     } catch (error) {
       // The token endpoint was never dialled: the login may be fine, so the client is not told to log in again.
-      if ((error as Error).cause instanceof UpstreamRefusedError) return refuse(res, 502, "server_error", (error as Error).message, grant);
-      return refuse(res, 401, "invalid_grant", (error as Error).message, grant);
+      if ((error as Error).cause instanceof UpstreamRefusedError) return refuse(502, "server_error", (error as Error).message, grant);
+      return refuse(401, "invalid_grant", (error as Error).message, grant);
     }
   }
   // The refresh above may have taken the last of the grant.
   if (grant.expiresAt.getTime() <= context.clock.now()) {
-    return refuse(res, 401, "invalid_grant", `authctl proxy: the grant of session ${grant.sessionId} has ended; start a new session`, grant);
+    return refuse(401, "invalid_grant", `authctl proxy: the grant of session ${grant.sessionId} has ended; start a new session`, grant);
   }
   const minted = mintPhantoms(grant.provider, { context, sessionId: grant.sessionId, credentialSet: grant.credentialSet, notAfter: grant.expiresAt });
-  sendJson(res, 200, {
+  const body = {
     access_token: minted.accessToken,
     refresh_token: minted.refreshToken,
     token_type: "Bearer",
     expires_in: Math.floor((minted.expiresAt.getTime() - context.clock.now()) / 1000),
-  });
-  return { status: 200, grant };
+  };
+  return { outcome: { status: 200, grant }, body };
 }

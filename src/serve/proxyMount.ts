@@ -52,8 +52,9 @@ export async function mountProxy(context: Authctl, audit: AuditLog, socketPath: 
     ...(options.upstreams ? { upstreams: options.upstreams } : {}),
     onAudit: (entry) => {
       lastRequest = context.clock.now();
-      // A refusal is written at once; forwarded requests share appends (the service's lines never wait).
-      audit.record(proxyAuditEvent(entry), { batch: entry.refused === undefined });
+      // A refusal is in the file before it is answered (the proxy audits it first); forwarded
+      // requests share appends (the service's lines never wait).
+      audit.record(proxyAuditEvent(entry), entry.refused === undefined ? { batch: true } : { now: true });
     },
   });
   const ca = options.tls === false ? undefined : localCa({ context });

@@ -106,12 +106,15 @@ export class AuditLog {
 
   /**
    * With `groupWrites`, the line goes to the file at the end of this event-loop turn; with `batch`
-   * too (a proxied request that was forwarded), it may wait up to BATCH_MS after the last append.
+   * too (a proxied request that was forwarded), it may wait up to BATCH_MS after the last append;
+   * with `now` (the proxy's refusals, answered right after), before `record` returns, with every
+   * line pending before it.
    */
-  record(event: Omit<AuditEvent, "time" | "seq" | "prev">, { batch = false } = {}): void {
+  record(event: Omit<AuditEvent, "time" | "seq" | "prev">, { batch = false, now = false } = {}): void {
     const entry = { time: new Date(this.now()).toISOString(), ...event };
     if (!this.options.groupWrites) return this.append([entry]);
     this.pending.push(entry);
+    if (now) return this.flush();
     // Node's global `performance`, not node:perf_hooks: importing it loads a dozen modules at every
     // command's start, even one that writes no line.
     const wait = batch ? this.lastAppend + (this.options.batchMs ?? BATCH_MS) - performance.now() : 0;
