@@ -26,12 +26,14 @@ const MAX_DEPTH = 256;
 /** Rounds of the tree's own directory spent on what was moved up (about MAX_DEPTH levels each). */
 const DEEP_ROUNDS = 4096;
 /**
- * Entries one removal takes before it gives up. A container that keeps writing can add names faster
- * than they are unlinked, so each round lists more than the last: without a bound, a few busy
- * writers kept `proxy revoke` unlinking (synchronously, its event loop held) for over twenty
- * minutes and gigabytes of listings. A vendor CLI's config dir holds far fewer.
+ * Entries one removal takes, once it has seen the tree change under it, before it gives up. A
+ * container that keeps writing can add names faster than they are unlinked, so each round lists
+ * more than the last: without a bound, a few busy writers kept `proxy revoke` unlinking
+ * (synchronously, its event loop held) for over twenty minutes and gigabytes of listings. Until a
+ * change is seen nothing is counted: a big tree that nothing writes to any more (what those writers
+ * left once their container stopped) goes in one pass, however many entries it has.
  */
-const MAX_ENTRIES = 100_000;
+export const MAX_REFILL_ENTRIES = 100_000;
 
 /** Every directory is entered through a handle (see dirHandles): a name that became a symlink is unlinked, never entered. */
 const at = (fd: number, name?: Buffer): Buffer => (name ? pathAt(fd, name) : Buffer.from(pathAt(fd)));
@@ -49,7 +51,10 @@ function failure(shown: string, err: unknown): RemoveTreeError {
 
 interface Removal {
   retriesLeft: number;
+  /** Entries still allowed once `changed`. */
   entriesLeft: number;
+  /** Something was added or swapped while the tree was being removed. */
+  changed: boolean;
   deepRoundsLeft: number;
   /** The tree's own directory while it is listed: where entries past MAX_DEPTH are moved. */
   rootFd?: number;
@@ -67,6 +72,7 @@ function moveUp(fd: number, name: Buffer, shown: string, removal: Removal): void
 }
 
 function spendRetry(removal: Removal, shown: string, cause: unknown): void {
+  removal.changed = true;
   if (removal.retriesLeft-- <= 0) throw new RemoveTreeError(shown, "not removed: something keeps changing it (a container that still runs?)", { cause });
 }
 
@@ -98,7 +104,9 @@ function removeEntry(parentFd: number, name: Buffer, shown: string, depth: numbe
     try {
       for (const child of readdirSync(at(fd), { encoding: "buffer" })) {
         const childShown = `${shown}/${child.toString()}`;
-        if (removal.entriesLeft-- <= 0) throw new RemoveTreeError(shown, `not removed: more than ${MAX_ENTRIES} entries, and something keeps adding to it (a container that still runs?)`);
+        if (removal.changed && removal.entriesLeft-- <= 0) {
+          throw new RemoveTreeError(shown, `not removed: something keeps adding to it (over ${MAX_REFILL_ENTRIES} entries appeared while it was being removed; a container that still runs?)`);
+        }
         if (depth >= MAX_DEPTH) moveUp(fd, child, childShown, removal);
         else removeEntry(fd, child, childShown, depth + 1, removal);
       }
@@ -139,7 +147,7 @@ export function removeTree(path: string): boolean {
     throw failure(path, err);
   }
   try {
-    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES, entriesLeft: MAX_ENTRIES, deepRoundsLeft: DEEP_ROUNDS, movedUp: 0 });
+    return removeEntry(parentFd, Buffer.from(basename(path)), path, 0, { retriesLeft: RETRIES, entriesLeft: MAX_REFILL_ENTRIES, changed: false, deepRoundsLeft: DEEP_ROUNDS, movedUp: 0 });
   } finally {
     closeSync(parentFd);
   }
