@@ -17,7 +17,7 @@ export const loginTempRoot = (env: Env): string => resolve(env.TMPDIR?.trim() ||
  * containerUser). The private parent keeps every other account out of it on the host side. The container name in it lets a sweep tell whether the
  * login still runs. Returns the mount dir (the session's `authDir`).
  */
-export async function createLoginDir(containerName: string, owner: number | null, tempRoot: string): Promise<string> {
+export function createLoginDir(containerName: string, owner: number | null, tempRoot: string): string {
   // node's own mkdtemp (0700): tmp-promise cost a module load and an exit handler on every login.
   // Synchronous, as this file's other calls: each is one syscall, and node:fs/promises would be a
   // module load (≈ 2 ms of CPU) on a login's way to its container.
@@ -48,7 +48,7 @@ function lstatOrUndefined(path: string) {
  * otherwise the reason it is not. A session file says where its dir is, but it is only a file:
  * this is what decides whether anything is deleted.
  */
-async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours" | "gone" | { notOurs: string }> {
+function loginDirStatus(authDir: string, tempRoot: string): "ours" | "gone" | { notOurs: string } {
   const root = dirname(authDir);
   const notOurs = (why: string) => ({ notOurs: `not a login dir authctl made (${why})` });
   const expected = join(tempRoot, `${PREFIX}…`, MOUNT);
@@ -72,8 +72,8 @@ async function loginDirStatus(authDir: string, tempRoot: string): Promise<"ours"
  * and swap what it can write for a symlink to a host path, hence removeTree; when it keeps writing,
  * what is left is said too.
  */
-export async function removeLoginDir(authDir: string, tempRoot: string): Promise<string | undefined> {
-  const status = await loginDirStatus(authDir, tempRoot);
+export function removeLoginDir(authDir: string, tempRoot: string): string | undefined {
+  const status = loginDirStatus(authDir, tempRoot);
   if (typeof status === "object") return status.notOurs;
   if (status === "gone") return undefined;
   try {
@@ -101,15 +101,16 @@ const readdirOrNone = (dir: string): string[] => {
  * `maxAgeMs`: what a killed authctl leaves. A dir qualifies only if it holds `mount/` and nothing
  * else, so other `authctl-*` temp files (test homes, image build stages) are never candidates.
  */
-export async function staleLoginDirs(tempRoot: string, now: number, maxAgeMs: number): Promise<string[]> {
+export function staleLoginDirs(tempRoot: string, now: number, maxAgeMs: number): string[] {
   const stale: string[] = [];
   for (const name of readdirOrNone(tempRoot)) {
     if (!name.startsWith(PREFIX)) continue;
     const authDir = join(tempRoot, name, MOUNT);
     try {
-      if ((await loginDirStatus(authDir, tempRoot)) !== "ours") continue;
-      const [root, mount, entries] = [lstatSync(dirname(authDir)), lstatOrUndefined(authDir), readdirSync(dirname(authDir))];
-      if (mount?.isDirectory() && entries.length === 1 && now - root.mtimeMs > maxAgeMs) stale.push(authDir);
+      if (loginDirStatus(authDir, tempRoot) !== "ours") continue;
+      const mount = lstatOrUndefined(authDir);
+      const onlyMount = readdirSync(dirname(authDir)).length === 1;
+      if (mount?.isDirectory() && onlyMount && now - lstatSync(dirname(authDir)).mtimeMs > maxAgeMs) stale.push(authDir);
     } catch {
       // Removed or replaced while we looked: not a candidate.
     }

@@ -212,7 +212,7 @@ export class AuthSession implements AuthSessionState {
  */
 export async function discardSession(state: AuthSessionState, engine: Engine, context: Authctl, options: { containerGone?: boolean } = {}): Promise<string | undefined> {
   if (!options.containerGone) await removeLabelledContainers(engine, sessionLabel(state.containerName));
-  const left = await removeLoginDir(state.authDir, loginTempRoot(context.env));
+  const left = removeLoginDir(state.authDir, loginTempRoot(context.env));
   releaseLoginLock(context.paths.home, state.credentialSet, state.provider, state.containerName);
   return left;
 }
@@ -260,7 +260,7 @@ export async function prepareOAuthSession(
       throwIfAborted(signal);
       const idDatabases = await ids;
       const user = containerUser(engine, imageUserOf(entry), process.getuid?.(), process.getgid?.(), idDatabases && (() => idDatabases));
-      authDir = await createLoginDir(containerName, user.owner, loginTempRoot(context.env));
+      authDir = createLoginDir(containerName, user.owner, loginTempRoot(context.env));
       throwIfAborted(signal);
       const argv = buildRunArgv(engine, {
         image: options.image,
@@ -288,7 +288,7 @@ export async function prepareOAuthSession(
       };
       return new AuthSession(state, entry, engine, context, user.owner);
     } catch (err) {
-      if (authDir) await removeLoginDir(authDir, loginTempRoot(context.env));
+      if (authDir) removeLoginDir(authDir, loginTempRoot(context.env));
       releaseLock();
       throw err;
     }

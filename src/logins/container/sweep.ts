@@ -22,12 +22,12 @@ export async function sweepStaleLogins(context: Authctl, maxAgeMs = STALE_SESSIO
     forgetSession(context, id);
   }
   const tempRoot = loginTempRoot(context.env);
-  const orphans = (await staleLoginDirs(tempRoot, context.clock.now(), maxAgeMs)).filter((authDir) => !inUse.has(authDir));
+  const orphans = staleLoginDirs(tempRoot, context.clock.now(), maxAgeMs).filter((authDir) => !inUse.has(authDir));
   if (orphans.length === 0) return;
   // Unknown containers keep every dir: a login that still runs must not lose its mount.
   const containers = await listContainers(await context.engine(), { label: SESSION_LABEL }).catch(() => undefined);
   if (!containers) return;
   for (const authDir of orphans) {
-    if (!containers.some((name) => loginDirOf(authDir, name))) await removeLoginDir(authDir, tempRoot);
+    if (!containers.some((name) => loginDirOf(authDir, name))) removeLoginDir(authDir, tempRoot);
   }
 }
