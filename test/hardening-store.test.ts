@@ -84,6 +84,11 @@ async function readsButRefusesWrites(roHome: string, key: string, label: string)
   expect(write.stderr).toContain(`the credential store ${join(roHome, "credentials.db")} is read-only`);
   expect(write.stderr).toContain("nothing was changed");
   expect(write.stdout + write.stderr).not.toContain(other);
+
+  // A login says so before it starts: before the engine is asked about its image, or a container runs.
+  const login = await cli(roHome, ["auth", "claude", "--mode", "oauth", "--image", "localhost/authctl-no-such-image:latest"]);
+  expect(login.exitCode, label).toBe(1);
+  expect(login.stderr).toContain(`the credential store ${join(roHome, "credentials.db")} is read-only`);
 }
 
 describe.runIf(isRoot || process.env.CI === "true")("store on a read-only or full disk (issue 11)", () => {

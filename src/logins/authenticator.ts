@@ -109,6 +109,9 @@ export class Authenticator {
     const entry = context.roster().get(this.provider);
     const ui = options.ui ?? terminalUi(context.io);
     const modes = effectiveModes(entry, options);
+    // Before any question: a login whose credential could not be stored (a wrong passphrase, a
+    // read-only store) fails now, not after the user has logged in.
+    context.store().assertCanStore();
     let mode = modes[0]!;
     if (modes.length > 1) {
       // In the roster's order: its first mode is the one it recommends (Gemini lists api_key first,
@@ -159,6 +162,7 @@ export class Authenticator {
     const context = contextFrom(options);
     const entry = context.roster().get(this.provider);
     if (typeof options.image === "string") assertImageReference(options.image);
+    context.store().assertCanStore(); // before an image build that can take minutes
     const engine = await context.engine();
     const image = await resolveImage(options.image, entry, engine, context.home, options.ui);
     return prepareOAuthSession(this.provider, { ...options, context, image });

@@ -266,6 +266,17 @@ export class CredentialStore {
     this.requireKey();
   }
 
+  /**
+   * What a write needs, checked now: a writable store and its key from the environment's sources.
+   * A login calls it before it starts, so one whose credential could not be stored fails before
+   * the user logs in rather than after, and the key is not read on the way out of the login.
+   * @throws StoreError (read-only or full) or StoreLockedError (wrong or missing passphrase, keyring)
+   */
+  assertCanStore(): void {
+    this.assertWritable();
+    this.requireKey();
+  }
+
   put(credentialSet: string, provider: string, kind: CredentialKind, payload: unknown, options: PutOptions): void {
     this.putMany([{ credentialSet, provider, kind, payload, ...options }]);
   }

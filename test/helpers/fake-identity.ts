@@ -31,6 +31,8 @@ const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64ur
 export class FakeIdentityServer {
   readonly grants: TokenGrant[] = [];
   readonly issued: string[] = [];
+  /** Every request's path, in order: what a login asked before it failed. */
+  readonly paths: string[] = [];
   private polls = 0;
   private readonly challenges = new Map<string, string>();
   private validRefresh = new Set<string>();
@@ -97,6 +99,7 @@ export class FakeIdentityServer {
 
   private async handle(req: IncomingMessage): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
     const url = new URL(req.url ?? "/", this.base);
+    this.paths.push(url.pathname);
     let text = "";
     for await (const chunk of req) text += chunk;
     const params = Object.fromEntries(new URLSearchParams(text));

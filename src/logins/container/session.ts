@@ -245,6 +245,8 @@ export async function prepareOAuthSession(
   }
   const credentialSet = assertSetName(options.credentialSet ?? DEFAULT_SET);
   assertImageReference(options.image);
+  // Before the container: a login whose credential could not be stored never starts.
+  context.store().assertCanStore();
   // Root runs the container as a sandbox id no account has: which one is asked while the engine answers.
   const ids = process.getuid?.() === 0 ? hostIdDatabasesAhead().catch(() => undefined) : undefined;
   const engine = await context.engine();

@@ -34,6 +34,8 @@ export async function startOAuth2Login(provider: string, options: HostLoginOptio
   const scopes = options.scopes ?? flow.scopes;
   const scope = scopes.join(" ");
   throwIfAborted(options.signal);
+  // Before the identity provider is asked: a login whose credential could not be stored never starts.
+  context.store().assertCanStore();
   const oidc = await import("openid-client");
   const config = await oauth2Configuration(flow, clientId, clientSecret, { context, entry });
   const base = { method: entry.host_flow!.flow as OAuth2LoginState["method"], provider: entry.name, credentialSet, title: `${entry.label} login`, clientId, scopes, ...(tenantId ? { tenantId } : {}) };
