@@ -255,6 +255,25 @@ describe("what the built CLI builds of zod when it runs (V8's coverage of the bu
     for (const { args, input } of CALLED_OFTEN) expect(await schemasBuilt(plain.home, args, input), args.join(" ")).toBe(0);
   });
 
+  /** Parsers zod compiled (its JIT: one `generateFastpass` call per object schema parsed with it on). */
+  async function parsersCompiled(home: string, args: string[], input: string, extraEnv: Record<string, string> = {}) {
+    const coverage = join(home, "..", `coverage-jit-${args[0]}`);
+    const result = await authctl(home, args, { extraEnv: { NODE_V8_COVERAGE: coverage, ...extraEnv }, input });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const scripts = readdirSync(coverage).flatMap((f) => (JSON.parse(readFileSync(join(coverage, f), "utf8")) as { result: { functions: { functionName: string; ranges: { count: number }[] }[] }[] }).result);
+    rmSync(coverage, { recursive: true, force: true });
+    return scripts.flatMap((s) => s.functions).filter((f) => f.functionName === "generateFastpass").reduce((sum, f) => sum + f.ranges[0]!.count, 0);
+  }
+
+  it("a command parses without zod's JIT (a parser compiled per schema costs a one-shot process more than it saves)", async () => {
+    mkdirSync(plain.home, { recursive: true, mode: 0o700 });
+    expect(await parsersCompiled(plain.home, ["key", "openai", "--stdin"], "sk-startup-jit-0123456789abcdef")).toBe(0);
+    // The count sees a compiled parser: the same command with the JIT switched back on before start.js runs.
+    const jitOn = join(plain.home, "..", "zod-jit-on.cjs");
+    writeFileSync(jitOn, "globalThis.__zod_globalConfig = { jitless: false };\n");
+    expect(await parsersCompiled(plain.home, ["key", "openai", "--stdin"], "sk-startup-jit-0123456789abcdef", { NODE_OPTIONS: `--require=${jitOn}` })).toBeGreaterThan(0);
+  });
+
   it("a user roster file still gets the full schema: the count sees it built", async () => {
     mkdirSync(join(withUserRoster.home, "agents"), { recursive: true, mode: 0o700 });
     copyFileSync(join(REPO, "resources/agents/openai.yaml"), join(withUserRoster.home, "agents/openai.yaml"));

@@ -22,6 +22,11 @@ function binDir(): string | undefined {
 export async function start(argv: string[], io?: IOStreams): Promise<void> {
   // Node ≥ 22 caches compiled modules between runs (CLI start is mostly module loading); a no-op on 20.
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  // zod compiles a parser for each object schema on its first parse (new Function), which pays off
+  // from a few dozen parses; a command parses each schema once or twice, and compiling costs it
+  // 2-6 ms (a login's capture: two schemas). The service runs for hours and keeps it. Set before
+  // zod loads: zod takes its config from this global when it does.
+  if (argv[0] !== "serve") (globalThis as { __zod_globalConfig?: object }).__zod_globalConfig ??= { jitless: true };
   // On 20, the build's own cache for what is required from here on (the command's modules).
   const bin = binDir();
   if (bin) useCodeCache(join(bin, "code-cache.bin"));
