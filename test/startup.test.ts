@@ -234,15 +234,19 @@ describe("what the built CLI builds of zod when it runs (V8's coverage of the bu
   const withUserRoster = tempHome();
   afterAll(() => (plain.cleanup(), withUserRoster.cleanup()));
 
-  /** Schemas built: zod constructs one `Internals` per schema object, each counted by its function's call count. */
-  async function schemasBuilt(home: string, args: string[], input?: string) {
+  /** How many times the command called functions named `functionName`, from V8's coverage of its run. */
+  async function callsOf(functionName: string, home: string, args: string[], input?: string, extraEnv: Record<string, string> = {}) {
     const coverage = join(home, "..", `coverage-${args[0]}`);
-    const result = await authctl(home, args, { extraEnv: { NODE_V8_COVERAGE: coverage }, input });
+    const result = await authctl(home, args, { extraEnv: { NODE_V8_COVERAGE: coverage, ...extraEnv }, input });
     expect(result.exitCode, result.stderr).toBe(0);
     const scripts = readdirSync(coverage).flatMap((f) => (JSON.parse(readFileSync(join(coverage, f), "utf8")) as { result: { functions: { functionName: string; ranges: { count: number }[] }[] }[] }).result);
     rmSync(coverage, { recursive: true, force: true });
-    return scripts.flatMap((s) => s.functions).filter((f) => f.functionName === "Internals").reduce((sum, f) => sum + f.ranges[0]!.count, 0);
+    return scripts.flatMap((s) => s.functions).filter((f) => f.functionName === functionName).reduce((sum, f) => sum + f.ranges[0]!.count, 0);
   }
+  /** Schemas built: zod constructs one `Internals` per schema object. */
+  const schemasBuilt = (home: string, args: string[], input?: string) => callsOf("Internals", home, args, input);
+  /** Parsers zod compiled (its JIT: one `generateFastpass` call per object schema parsed with it on). */
+  const parsersCompiled = (home: string, args: string[], input: string, extraEnv?: Record<string, string>) => callsOf("generateFastpass", home, args, input, extraEnv);
 
   it("with no user roster, the hot commands build none of the roster's, the protocol's or the config's schemas", async () => {
     mkdirSync(plain.home, { recursive: true, mode: 0o700 });
@@ -254,16 +258,6 @@ describe("what the built CLI builds of zod when it runs (V8's coverage of the bu
     // The library checks its arguments (core/arguments.ts); the usual provider name and set option pass without a schema.
     for (const { args, input } of CALLED_OFTEN) expect(await schemasBuilt(plain.home, args, input), args.join(" ")).toBe(0);
   });
-
-  /** Parsers zod compiled (its JIT: one `generateFastpass` call per object schema parsed with it on). */
-  async function parsersCompiled(home: string, args: string[], input: string, extraEnv: Record<string, string> = {}) {
-    const coverage = join(home, "..", `coverage-jit-${args[0]}`);
-    const result = await authctl(home, args, { extraEnv: { NODE_V8_COVERAGE: coverage, ...extraEnv }, input });
-    expect(result.exitCode, result.stderr).toBe(0);
-    const scripts = readdirSync(coverage).flatMap((f) => (JSON.parse(readFileSync(join(coverage, f), "utf8")) as { result: { functions: { functionName: string; ranges: { count: number }[] }[] }[] }).result);
-    rmSync(coverage, { recursive: true, force: true });
-    return scripts.flatMap((s) => s.functions).filter((f) => f.functionName === "generateFastpass").reduce((sum, f) => sum + f.ranges[0]!.count, 0);
-  }
 
   it("a command parses without zod's JIT (a parser compiled per schema costs a one-shot process more than it saves)", async () => {
     mkdirSync(plain.home, { recursive: true, mode: 0o700 });

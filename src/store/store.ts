@@ -270,7 +270,7 @@ export class CredentialStore {
    * What a write needs, checked now: a writable store and its key from the environment's sources.
    * A login calls it before it starts, so one whose credential could not be stored fails before
    * the user logs in rather than after, and the key is not read on the way out of the login.
-   * @throws StoreError (read-only or full) or StoreLockedError (wrong or missing passphrase, keyring)
+   * @throws StoreError (a read-only store) or StoreLockedError (a wrong or missing passphrase, a silent keyring)
    */
   assertCanStore(): void {
     this.assertWritable();

@@ -22,10 +22,12 @@ describe.runIf(hasEngine)("a container login checks the store before its contain
     const login = (passphrase: string) =>
       authctl(t.home, ["auth", "claude", "--project", "storefirst", "--mode", "oauth", "--image", TEST_IMAGE], { extraEnv: { AUTHCTL_PASSPHRASE: passphrase } });
 
-    const wrong = await login("wrong horse battery staple 4242");
+    const WRONG = "wrong horse battery staple 4242";
+    const wrong = await login(WRONG);
     expect(wrong.exitCode).toBe(1);
     expect(String(wrong.stderr)).toContain("wrong passphrase (from AUTHCTL_PASSPHRASE)");
     expect(String(wrong.stdout) + String(wrong.stderr)).not.toContain(VENDOR_RAN);
+    expect(String(wrong.stdout) + String(wrong.stderr)).not.toContain(WRONG);
     expect(containersNamed("storefirst-auth-")).toEqual([]);
 
     const right = await login(PASSPHRASE);
